@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of causeway from Debian packages.
+# Idempotent: when everything is present it only runs one dpkg-query and exits (well under 1 s).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake make pkg-config g++ clang llvm
+  libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
+  libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libdw-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 procps util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}. Run 'sudo make deps' (or install them with apt-get) and try again." >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2

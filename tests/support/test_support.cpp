@@ -1,0 +1,120 @@
+#include "support/test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace causeway::testing {
+
+std::string build_path(const std::string& relative) {
+  const char* env = std::getenv("CAUSEWAY_BUILD_DIR");
+  return std::string(env != nullptr ? env : CAUSEWAY_BUILD_DIR) + "/" + relative;
+}
+
+std::string source_path(const std::string& relative) {
+  return std::string(CAUSEWAY_SOURCE_DIR) + "/" + relative;
+}
+
+std::string causeway_binary() { return build_path("causeway"); }
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr ? tmp : "/tmp") + "/causeway-test-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& env, const std::string& input) {
+  int out_pipe[2];
+  int err_pipe[2];
+  int in_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      pipe2(in_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    for (const auto& kv : env) putenv(strdup(kv.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (!input.empty()) {
+    size_t off = 0;
+    while (off < input.size()) {
+      ssize_t n = write(in_pipe[1], input.data() + off, input.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+  }
+  close(in_pipe[1]);
+  CommandResult result;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && (std::strcmp(ci, "true") == 0 || std::strcmp(ci, "1") == 0);
+}
+
+bool bpf_available(std::string* why) {
+  if (geteuid() != 0) {
+    *why = "not running as root (run the privileged tests with sudo)";
+    return false;
+  }
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    *why = "kernel BTF (/sys/kernel/btf/vmlinux) is missing";
+    return false;
+  }
+  // bpf(BPF_PROG_LOAD) with an empty attr fails with EINVAL when the syscall exists and we
+  // may use it, with EPERM when we may not, ENOSYS when the kernel lacks it.
+  long rc = syscall(SYS_bpf, 5 /* BPF_PROG_LOAD */, nullptr, 0);
+  if (rc < 0 && (errno == EPERM || errno == ENOSYS)) {
+    *why = std::string("the bpf() system call is not permitted: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace causeway::testing

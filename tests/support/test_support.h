@@ -1,0 +1,59 @@
+// Helpers shared by tests: paths to build products, temporary directories, running commands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace causeway::testing {
+
+// Absolute path of a file in the build tree / source tree.
+std::string build_path(const std::string& relative);
+std::string source_path(const std::string& relative);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;  // exit status, or 128 + signal when killed
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+
+// Runs argv (argv[0] is a path) with optional extra environment ("K=V"), capturing output.
+// stdin is /dev/null unless `input` is given.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& env = {},
+                          const std::string& input = "");
+
+// Path of the causeway binary under test.
+std::string causeway_binary();
+
+// Whether privileged (BPF) tests can run here. When they cannot, `why` says so.
+bool bpf_available(std::string* why);
+
+// In a privileged test: skip with `why` outside CI, fail under CI=true (CI has BPF).
+#define CAUSEWAY_REQUIRE_BPF()                                                         \
+  do {                                                                                 \
+    std::string why_;                                                                  \
+    if (!::causeway::testing::bpf_available(&why_)) {                                  \
+      if (::causeway::testing::running_in_ci()) {                                      \
+        FAIL() << "BPF unavailable under CI=true (CI must run privileged tests): " << why_; \
+      }                                                                                \
+      GTEST_SKIP() << "BPF unavailable: " << why_;                                     \
+    }                                                                                  \
+  } while (0)
+
+bool running_in_ci();
+
+}  // namespace causeway::testing
