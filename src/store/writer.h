@@ -23,6 +23,12 @@ struct WriterOptions {
   int64_t commit_interval_ns = 500'000'000;  // commit at least this often (<= 1 s)
   int64_t batch_rows = 100'000;       // ... or after this many rows
   bool overwrite = false;             // replace an existing file instead of refusing
+  // Disk budget: the database file may not grow beyond this many bytes (0 = unlimited).
+  // Reaching it fails the add that needed more space, exactly like a full disk.
+  int64_t max_db_bytes = 0;
+  // Build the query indexes (schema().indexes) in close(). Maintaining them per insert would
+  // cost about half the ingest rate; building them once at the end is a sort per index.
+  bool index_on_close = true;
 };
 
 class Writer {
@@ -58,6 +64,10 @@ class Writer {
   // meta table: key -> value (text). Later calls replace the value.
   Status set_meta(std::string_view key, std::string_view value);
 
+  // Commits the open batch if commit_interval_ns has passed since the last commit. The capture
+  // loop calls it when idle, so a quiet trace still commits at least every interval.
+  Status commit_if_due();
+
   // Commits the open batch now.
   Status flush();
   // Flushes, writes end-of-trace bookkeeping, checkpoints the WAL and closes the file.
@@ -65,6 +75,10 @@ class Writer {
 
   // Rows added so far (all tables).
   int64_t rows_written() const;
+  // Transactions committed so far (for tests and the status line).
+  int64_t commits() const;
+  // Path of the database file.
+  const std::string& path() const;
 
  private:
   struct Impl;

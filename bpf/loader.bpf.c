@@ -1,0 +1,23 @@
+/* Library loads: a uprobe on the dynamic loader's debugger hook (_dl_debug_state), which
+ * ld.so calls after every change of the link map — at start-up once the DT_NEEDED
+ * libraries are mapped, and on each dlopen/dlclose — before the new code runs. Capture
+ * rescans /proc/PID/maps and attaches CUDA probes to any new CUDA library. With
+ * cfg_stop_on_load the process is stopped until that is done (capture sends SIGCONT). */
+#include "causeway.bpf.h"
+
+#define CW_SIGSTOP 19
+
+SEC("uprobe")
+int BPF_KPROBE(loader__link_map_changed) {
+  __u64 id = bpf_get_current_pid_tgid();
+  __u32 tgid = id >> 32;
+  if (!tgid__is_traced(tgid)) return 0;
+  struct cw_lib_load *e = ring__reserve(sizeof(*e), CW_SRC_PROC);
+  if (!e) return 0;
+  header__fill(&e->h, CW_EV_LIB_LOAD, bpf_ktime_get_ns(), tgid, (__u32)id);
+  e->stopped = 0;
+  if (cfg_stop_on_load && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
+  __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}

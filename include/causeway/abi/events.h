@@ -1,0 +1,211 @@
+/* causeway wire format: the events the BPF programs (bpf/<name>.bpf.c) write into the ring
+ * buffer and src/capture decodes. The single source of truth for that format: included by
+ * both the BPF side (after vmlinux.h) and C++ (with <linux/types.h>).
+ *
+ * Conventions: every event starts with struct cw_header. Timestamps are CLOCK_MONOTONIC
+ * nanoseconds (bpf_ktime_get_ns()). pid = thread-group id, tid = kernel task id. Events
+ * that carry a user stack end with a variable-length frame array: only `stack_depth`
+ * frames are transmitted, so the record's length is offsetof(stack) + 8 * stack_depth.
+ * All structs are naturally aligned with explicit padding; sizes are asserted below, on
+ * both sides, so the two compilers cannot disagree silently. */
+#ifndef CAUSEWAY_ABI_EVENTS_H
+#define CAUSEWAY_ABI_EVENTS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#ifdef __cplusplus
+#define CW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define CW_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+#define CW_COMM_LEN 16        /* TASK_COMM_LEN */
+#define CW_MAX_STACK 32       /* user frames captured per stack */
+#define CW_PATH_LEN 128       /* exec filename, truncated */
+#define CW_MAX_SYSCALL_NR 512 /* size of the syscall filter */
+
+/* Event kinds (cw_header.kind). */
+enum cw_event_kind {
+  CW_EV_CUDA_CALL = 1,    /* struct cw_cuda_call */
+  CW_EV_SCHED_SWITCH = 2, /* struct cw_sched_switch */
+  CW_EV_WAKEUP = 3,       /* struct cw_wakeup */
+  CW_EV_FORK = 4,         /* struct cw_fork */
+  CW_EV_EXEC = 5,         /* struct cw_exec */
+  CW_EV_EXIT = 6,         /* struct cw_exit */
+  CW_EV_SYSCALL = 7,      /* struct cw_syscall */
+  CW_EV_BLOCK_IO = 8,     /* struct cw_block_io */
+  CW_EV_OOM_KILL = 9,     /* struct cw_oom_kill */
+  CW_EV_LIB_LOAD = 10,    /* struct cw_lib_load */
+};
+
+/* Event sources, for per-source drop counters (the `drops` per-CPU array map). */
+enum cw_source {
+  CW_SRC_CUDA = 0,    /* uprobes on CUDA libraries */
+  CW_SRC_SCHED = 1,   /* sched_switch, sched_wakeup(_new) */
+  CW_SRC_PROC = 2,    /* fork / exec / exit / oom / library loads */
+  CW_SRC_SYSCALL = 3, /* raw_syscalls sys_enter / sys_exit */
+  CW_SRC_BLOCKIO = 4, /* block_rq_* */
+  CW_SRC_CUDA_LOST_ENTRY = 5, /* CUDA returns whose entry record was missing (map full, */
+                              /* or probes attached mid-call): not a ring drop, a gap */
+  CW_SRC_COUNT = 6,
+};
+
+/* BPF cookie of a CUDA probe: the function id (index into capture's function table) in
+ * the low 16 bits, CW_CUDA_F_* flags above. */
+#define CW_CUDA_FUNC_MASK 0xffffu
+#define CW_CUDA_F_STACK_ARGS (1u << 16) /* read 3 stack-passed args (7th..9th) at entry */
+#define CW_CUDA_F_ARG0_MEM (1u << 17)   /* read 40 bytes pointed to by arg 0 at entry */
+#define CW_CUDA_F_OUT0 (1u << 18)       /* read the 8-byte out-param *arg0 at return */
+
+/* cw_cuda_call.valid bits: which optional parts were read successfully. */
+#define CW_CUDA_V_STACK_ARGS (1u << 0)
+#define CW_CUDA_V_ARG0_MEM (1u << 1)
+#define CW_CUDA_V_OUT0 (1u << 2)
+
+struct cw_header {
+  __u16 kind;  /* enum cw_event_kind */
+  __u16 _pad0;
+  __u32 cpu;   /* CPU the event was recorded on */
+  __u64 ts_ns; /* event time (for intervals: start time), CLOCK_MONOTONIC ns */
+  __u32 pid;   /* thread group of the task the event is about (see each event) */
+  __u32 tid;   /* task id of that task */
+};
+CW_STATIC_ASSERT(sizeof(struct cw_header) == 24, "cw_header size");
+
+/* One CUDA runtime/driver call: ts_ns = entry, pid/tid = caller. Arguments are raw: the
+ * meaning of args[] per function lives in src/capture/cuda_functions.cpp. */
+struct cw_cuda_call {
+  struct cw_header h;
+  __u64 dur_ns;          /* return time - entry time, ns */
+  __u32 func_id;         /* index into capture's CUDA function table (from the cookie) */
+  __s32 ret;             /* return value, low 32 bits (cudaError_t / CUresult) */
+  __u64 args[6];         /* integer argument registers at entry: rdi rsi rdx rcx r8 r9 */
+  __u64 stack_args[3];   /* 7th..9th arguments (from the user stack), if flagged */
+  __u64 arg0_mem[5];     /* first 40 bytes at address args[0] (launch configs), if flagged */
+  __u64 out0;            /* *(u64 *)args[0] read at return (allocated pointer, handle) */
+  __u32 valid;           /* CW_CUDA_V_* bits */
+  __u32 stack_depth;     /* number of frames in stack[] (0 when stacks are off) */
+  __u64 stack[CW_MAX_STACK]; /* user return addresses, innermost first */
+};
+CW_STATIC_ASSERT(sizeof(struct cw_cuda_call) == 168 + 8 * CW_MAX_STACK, "cw_cuda_call size");
+
+/* A context switch on a CPU where the outgoing or incoming task is traced.
+ * h.pid/h.tid = outgoing (prev) task, h.cpu = the CPU, h.ts_ns = switch time. */
+struct cw_sched_switch {
+  struct cw_header h;
+  __u32 next_pid;    /* incoming task's thread group */
+  __u32 next_tid;    /* incoming task */
+  __u32 prev_state;  /* prev's __state (0 = runnable, 1 = S, 2 = D, ...) */
+  __u8 preempt;      /* 1 when prev was preempted (involuntary switch) */
+  __u8 prev_traced;  /* prev is in the traced set */
+  __u8 next_traced;  /* next is in the traced set */
+  __u8 _pad0;
+  __s32 syscall_nr;  /* syscall prev is inside of (-1 none) when it went off CPU */
+  __u32 _pad1;
+  __u64 syscall_ts;  /* entry time of that syscall, ns (0 when none) */
+  char prev_comm[CW_COMM_LEN]; /* outgoing task's comm */
+  char next_comm[CW_COMM_LEN]; /* incoming task's comm */
+  __u32 stack_depth; /* frames in stack[]: prev's user stack, only when it blocked */
+  __u32 _pad2;
+  __u64 stack[CW_MAX_STACK];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_sched_switch) == 96 + 8 * CW_MAX_STACK, "cw_sched_switch size");
+
+/* A wakeup of a traced task. h.pid/h.tid = the waker (current task; 0 from idle/irq). */
+struct cw_wakeup {
+  struct cw_header h;
+  __u32 wakee_pid;  /* woken task's thread group */
+  __u32 wakee_tid;  /* woken task */
+  __s32 target_cpu; /* CPU the wakee was queued on */
+  __u8 is_new;      /* 1 for sched_wakeup_new (first wakeup of a new task) */
+  __u8 _pad0[3];
+  char waker_comm[CW_COMM_LEN];
+  char wakee_comm[CW_COMM_LEN];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_wakeup) == 72, "cw_wakeup size");
+
+/* fork/clone by a traced task. h.pid/h.tid = parent. */
+struct cw_fork {
+  struct cw_header h;
+  __u32 child_pid;  /* child's thread group (== h.pid for a new thread) */
+  __u32 child_tid;  /* child task */
+  char parent_comm[CW_COMM_LEN];
+  char child_comm[CW_COMM_LEN];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_fork) == 64, "cw_fork size");
+
+/* exec by a traced task. h.pid/h.tid = the task after exec. */
+struct cw_exec {
+  struct cw_header h;
+  __u32 old_tid;   /* tid before exec (differs when a non-leader thread execs) */
+  __u32 _pad0;
+  char comm[CW_COMM_LEN];       /* comm after exec */
+  char filename[CW_PATH_LEN];   /* path passed to exec, truncated */
+};
+CW_STATIC_ASSERT(sizeof(struct cw_exec) == 176, "cw_exec size");
+
+/* Exit of a traced task. h.pid/h.tid = the exiting task. */
+struct cw_exit {
+  struct cw_header h;
+  __s32 exit_code;  /* task->exit_code: wait status style ((status << 8) | signal) */
+  __u8 group_dead;  /* 1 when this was the last thread of its process */
+  __u8 _pad0[3];
+  char comm[CW_COMM_LEN];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_exit) == 48, "cw_exit size");
+
+/* A system call of a traced task. h.ts_ns = entry, h.pid/h.tid = caller. */
+struct cw_syscall {
+  struct cw_header h;
+  __u64 dur_ns;  /* exit time - entry time, ns */
+  __s64 ret;     /* return value (negative errno on failure) */
+  __u64 args[6]; /* raw syscall arguments */
+  __s32 nr;      /* x86_64 syscall number */
+  __u32 _pad0;
+};
+CW_STATIC_ASSERT(sizeof(struct cw_syscall) == 96, "cw_syscall size");
+
+/* A completed block I/O request submitted on behalf of a traced task.
+ * h.ts_ns = when first seen (block_io_start / insert / issue), h.pid/h.tid = submitter. */
+struct cw_block_io {
+  struct cw_header h;
+  __u64 insert_ts;   /* block_rq_insert time, ns (0 when the request bypassed the queue) */
+  __u64 issue_ts;    /* block_rq_issue time (handed to the driver), ns (0 if not seen) */
+  __u64 complete_ts; /* block_rq_complete time, ns */
+  __u64 sector;      /* start sector (512 bytes) */
+  __u32 dev;         /* kernel dev_t: (major << 20) | minor */
+  __u32 bytes;       /* request size, bytes */
+  __u32 cmd_flags;   /* rq->cmd_flags; low 8 bits = REQ_OP (0 read, 1 write, 2 flush, 3 discard) */
+  __s32 error;       /* completion status (blk_status_t, 0 = ok) */
+};
+CW_STATIC_ASSERT(sizeof(struct cw_block_io) == 72, "cw_block_io size");
+
+/* The OOM killer chose a victim (any process). h.pid/h.tid = current task (the killer). */
+struct cw_oom_kill {
+  struct cw_header h;
+  __u32 victim_pid;
+  __u32 victim_tid;
+  char victim_comm[CW_COMM_LEN];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_oom_kill) == 48, "cw_oom_kill size");
+
+/* The dynamic loader of a traced process changed its link map (_dl_debug_state hit): a
+ * library was mapped or unmapped. h.pid/h.tid = that process/thread. When `stopped` is 1
+ * the BPF program sent SIGSTOP to the process; capture attaches probes to any new CUDA
+ * library and then sends SIGCONT, so no call of a freshly loaded library is missed. */
+struct cw_lib_load {
+  struct cw_header h;
+  __u8 stopped;
+  __u8 _pad0[7];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_lib_load) == 32, "cw_lib_load size");
+
+/* Key of the syscall-in-progress / CUDA-entry maps. */
+struct cw_cuda_key {
+  __u32 tid;
+  __u32 func_id;
+};
+
+#endif /* CAUSEWAY_ABI_EVENTS_H */

@@ -1,0 +1,384 @@
+#include "mcp/trace_db.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+namespace causeway::mcp {
+namespace {
+
+// PRAGMAs that only describe the schema or the engine; each is safe with any argument.
+constexpr std::array<const char*, 13> kReadOnlyPragmas = {
+    "table_info",      "table_xinfo",   "table_list",       "index_list",  "index_info",
+    "index_xinfo",     "foreign_key_list", "collation_list", "function_list", "module_list",
+    "pragma_list",     "compile_options",  "database_list"};
+
+// Functions refused even if some build of SQLite provides them: they reach the file system
+// or load code.
+constexpr std::array<const char*, 7> kDeniedFunctions = {
+    "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlar_compress",
+    "sqlar_uncompress"};
+
+bool equals_nocase(const char* a, const char* b) { return a && b && sqlite3_stricmp(a, b) == 0; }
+
+struct AuthState {
+  std::string denied;  // the first refused action of the statement being prepared
+};
+
+const char* action_name(int action) {
+  switch (action) {
+    case SQLITE_INSERT: return "INSERT";
+    case SQLITE_UPDATE: return "UPDATE";
+    case SQLITE_DELETE: return "DELETE";
+    case SQLITE_ATTACH: return "ATTACH";
+    case SQLITE_DETACH: return "DETACH";
+    case SQLITE_TRANSACTION: return "transaction control";
+    case SQLITE_SAVEPOINT: return "SAVEPOINT";
+    case SQLITE_ANALYZE: return "ANALYZE";
+    case SQLITE_REINDEX: return "REINDEX";
+    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
+    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+    case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP";
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_VIEW: return "CREATE";
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_TEMP_TABLE:
+    case SQLITE_DROP_TEMP_INDEX:
+    case SQLITE_DROP_TEMP_TRIGGER:
+    case SQLITE_DROP_TEMP_VIEW: return "DROP";
+    case SQLITE_PRAGMA: return "PRAGMA";
+    case SQLITE_FUNCTION: return "function";
+    default: return "statement";
+  }
+}
+
+int authorizer(void* user, int action, const char* arg1, const char* arg2, const char*,
+               const char*) {
+  int verdict = authorize_action(action, arg1, arg2);
+  if (verdict != SQLITE_OK) {
+    auto* state = static_cast<AuthState*>(user);
+    if (state->denied.empty()) {
+      state->denied = action_name(action);
+      // PRAGMA names arrive in arg1, function names in arg2.
+      const char* what = action == SQLITE_PRAGMA ? arg1 : action == SQLITE_FUNCTION ? arg2 : nullptr;
+      if (what) state->denied += std::string(" ") + what;
+    }
+  }
+  return verdict;
+}
+
+struct ProgressState {
+  std::chrono::steady_clock::time_point start;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point next_report;
+  const QueryControl* control = nullptr;
+  bool timed_out = false;
+  bool cancelled = false;
+};
+
+int progress(void* user) {
+  auto* st = static_cast<ProgressState*>(user);
+  if (!st) return 0;  // no query under way (handler left installed between queries)
+  auto now = std::chrono::steady_clock::now();
+  if (now >= st->deadline) {
+    st->timed_out = true;
+    return 1;
+  }
+  if (st->control && st->control->cancelled && st->control->cancelled()) {
+    st->cancelled = true;
+    return 1;
+  }
+  if (st->control && st->control->on_progress && now >= st->next_report) {
+    st->next_report = now + std::chrono::milliseconds(st->control->progress_interval_ms);
+    st->control->on_progress(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - st->start).count());
+  }
+  return 0;
+}
+
+// True when `tail` holds only whitespace, ';' and comments (what may follow the one
+// statement a call is allowed to contain).
+bool only_trivia(const char* tail) {
+  const char* p = tail;
+  while (*p) {
+    if (std::isspace(static_cast<unsigned char>(*p)) || *p == ';') {
+      ++p;
+    } else if (p[0] == '-' && p[1] == '-') {
+      while (*p && *p != '\n') ++p;
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char* end = std::strstr(p + 2, "*/");
+      if (!end) return true;  // an unterminated comment runs to the end: nothing follows
+      p = end + 2;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+Json column_value(sqlite3_stmt* stmt, int i, int64_t& bytes) {
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_INTEGER:
+      bytes += 8;
+      return sqlite3_column_int64(stmt, i);
+    case SQLITE_FLOAT:
+      bytes += 8;
+      return sqlite3_column_double(stmt, i);
+    case SQLITE_TEXT: {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+      int n = sqlite3_column_bytes(stmt, i);
+      bytes += n;
+      return std::string(t ? t : "", static_cast<size_t>(n));
+    }
+    case SQLITE_BLOB: {
+      // Blobs are shown as hex, capped: an agent needs to see that a value is binary and
+      // how big it is, not megabytes of hex.
+      const auto* b = static_cast<const unsigned char*>(sqlite3_column_blob(stmt, i));
+      int n = sqlite3_column_bytes(stmt, i);
+      static const char kHex[] = "0123456789abcdef";
+      std::string out = "x'";
+      int shown = std::min(n, 64);
+      for (int k = 0; k < shown; ++k) {
+        out.push_back(kHex[b[k] >> 4]);
+        out.push_back(kHex[b[k] & 15]);
+      }
+      out += "'";
+      if (shown < n) out += "…(" + std::to_string(n) + " bytes)";
+      bytes += static_cast<int64_t>(out.size());
+      return out;
+    }
+    default:
+      bytes += 4;
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+int authorize_action(int action, const char* arg1, const char* arg2) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:  // bounded by the time limit and the row/byte/heap caps
+      return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      for (const char* f : kDeniedFunctions) {
+        if (equals_nocase(arg2, f)) return SQLITE_DENY;
+      }
+      return SQLITE_OK;
+    case SQLITE_PRAGMA:
+      for (const char* p : kReadOnlyPragmas) {
+        if (equals_nocase(arg1, p)) return SQLITE_OK;
+      }
+      return SQLITE_DENY;
+    default:
+      return SQLITE_DENY;
+  }
+}
+
+TraceDb::~TraceDb() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
+                                               const EngineLimits& limits) {
+  if (path.empty()) return Status::Error("No trace database given; pass --db FILE.");
+  sqlite3* db = nullptr;
+  // No SQLITE_OPEN_URI: a path like "x.db?mode=rw" is a file name, never an option string.
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  auto fail = [&](std::string why) -> Result<std::unique_ptr<TraceDb>> {
+    if (db) sqlite3_close_v2(db);
+    return Status::Error(std::move(why));
+  };
+  if (rc != SQLITE_OK) {
+    return fail("Cannot open trace database " + path + ": " +
+                (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) + ".");
+  }
+  sqlite3_soft_heap_limit64(limits.soft_heap_bytes);
+  sqlite3_hard_heap_limit64(limits.hard_heap_bytes);
+  int ignored = 0;
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &ignored);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &ignored);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &ignored);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &ignored);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, &ignored);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, &ignored);
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH, limits.max_value_bytes);
+  sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, limits.max_sql_bytes);
+  sqlite3_limit(db, SQLITE_LIMIT_COLUMN, limits.max_columns);
+  sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, limits.max_expr_depth);
+  sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, limits.max_compound_select);
+  sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, limits.max_function_args);
+  sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, limits.max_like_pattern);
+  sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, limits.max_variables);
+  sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 1);
+  sqlite3_busy_timeout(db, 2000);  // the tracer may be writing (WAL): wait, don't fail
+  char* err = nullptr;
+  if (sqlite3_exec(db, "PRAGMA query_only = 1", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return fail("Cannot open trace database " + path + ": " + msg + ".");
+  }
+  // Validate before any authorizer is installed: reading sqlite_master proves it is an
+  // SQLite file, the meta table that it is a causeway trace.
+  sqlite3_stmt* stmt = nullptr;
+  rc = sqlite3_prepare_v2(
+      db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", -1,
+      &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = sqlite3_errmsg(db);
+    return fail(path + " is not a readable SQLite database (" + msg +
+                "); pass a trace written by 'causeway trace --db'.");
+  }
+  rc = sqlite3_step(stmt);
+  bool has_meta = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
+  std::string step_err = rc == SQLITE_ROW ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  if (!step_err.empty()) {
+    return fail(path + " is not a readable SQLite database (" + step_err +
+                "); pass a trace written by 'causeway trace --db'.");
+  }
+  if (!has_meta) {
+    return fail(path +
+                " is an SQLite database but not a causeway trace (it has no meta table); pass a "
+                "trace written by 'causeway trace --db'.");
+  }
+  return std::unique_ptr<TraceDb>(new TraceDb(db, path));
+}
+
+bool TraceDb::has_table(std::string_view name) {
+  auto r = query("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?1",
+                 {Json(std::string(name))});
+  return r.ok() && !r->rows.empty();
+}
+
+Result<QueryResult> TraceDb::query(std::string_view sql, const std::vector<Json>& params,
+                                   const QueryLimits& limits, const QueryControl& control) {
+  if (sql.find('\0') != std::string_view::npos) {
+    return Status::Error("Refused: the SQL contains a NUL byte.");
+  }
+  std::string text(sql);
+  AuthState auth;
+  sqlite3_set_authorizer(db_, authorizer, &auth);
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()) + 1, 0, &stmt,
+                              &tail);
+  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  // Held until return so no code path leaks the statement.
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+  if (rc != SQLITE_OK) {
+    if (!auth.denied.empty()) {
+      return Status::Error("Refused: " + auth.denied +
+                           " is not allowed; the trace is read-only over MCP (only SELECT / "
+                           "WITH … SELECT over the trace tables).");
+    }
+    return Status::Error(std::string("SQL error: ") + sqlite3_errmsg(db_) + ".");
+  }
+  if (!stmt) return Status::Error("Refused: the SQL contains no statement.");
+  if (tail && !only_trivia(tail)) {
+    return Status::Error(
+        "Refused: exactly one statement per call; remove everything after the first ';'.");
+  }
+  if (!sqlite3_stmt_readonly(stmt)) {
+    return Status::Error("Refused: only read-only statements are allowed over MCP.");
+  }
+  int nparams = sqlite3_bind_parameter_count(stmt);
+  if (static_cast<int>(params.size()) != nparams) {
+    return Status::Error("SQL has " + std::to_string(nparams) + " parameters but " +
+                         std::to_string(params.size()) + " values were given.");
+  }
+  for (int i = 0; i < nparams; ++i) {
+    const Json& v = params[static_cast<size_t>(i)];
+    int b = SQLITE_OK;
+    if (v.is_null()) {
+      b = sqlite3_bind_null(stmt, i + 1);
+    } else if (v.is_boolean()) {
+      b = sqlite3_bind_int(stmt, i + 1, v.get<bool>() ? 1 : 0);
+    } else if (v.is_number_integer()) {
+      b = sqlite3_bind_int64(stmt, i + 1, v.get<int64_t>());
+    } else if (v.is_number()) {
+      b = sqlite3_bind_double(stmt, i + 1, v.get<double>());
+    } else if (v.is_string()) {
+      const auto& s = v.get_ref<const std::string&>();
+      b = sqlite3_bind_text(stmt, i + 1, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    } else {
+      return Status::Error("Parameter " + std::to_string(i + 1) +
+                           " must be null, a boolean, a number or a string.");
+    }
+    if (b != SQLITE_OK) return Status::Error(std::string("Cannot bind parameter: ") +
+                                             sqlite3_errmsg(db_) + ".");
+  }
+
+  QueryResult out;
+  int ncols = sqlite3_column_count(stmt);
+  for (int i = 0; i < ncols; ++i) {
+    const char* name = sqlite3_column_name(stmt, i);
+    out.columns.emplace_back(name ? name : "");
+  }
+  ProgressState ps;
+  ps.start = std::chrono::steady_clock::now();
+  ps.deadline = ps.start + std::chrono::milliseconds(limits.time_limit_ms);
+  ps.next_report = ps.start + std::chrono::milliseconds(control.progress_interval_ms);
+  ps.control = &control;
+  sqlite3_progress_handler(db_, 1000, progress, &ps);
+  const int64_t max_rows = std::max<int64_t>(0, limits.max_rows);
+  for (;;) {
+    rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) break;
+    if (static_cast<int64_t>(out.rows.size()) >= max_rows) {
+      out.truncated = true;
+      out.truncated_by = "rows";
+      break;
+    }
+    int64_t row_bytes = 0;
+    Json row = Json::array();
+    for (int i = 0; i < ncols; ++i) row.push_back(column_value(stmt, i, row_bytes));
+    if (out.result_bytes + row_bytes > limits.max_result_bytes) {
+      out.truncated = true;
+      out.truncated_by = "bytes";
+      break;
+    }
+    out.result_bytes += row_bytes;
+    out.rows.push_back(std::move(row));
+  }
+  sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  out.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - ps.start)
+                       .count();
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return out;
+  if (ps.cancelled) return Status::Error("Cancelled by the client.");
+  if (ps.timed_out) {
+    return Status::Error("Query stopped at the " + std::to_string(limits.time_limit_ms) +
+                         " ms time limit; narrow it (WHERE on ts/pid/tid, LIMIT, fewer joins) "
+                         "or aggregate.");
+  }
+  if (rc == SQLITE_NOMEM) {
+    return Status::Error("Query stopped: it needed more memory than the server allows; "
+                         "aggregate or add LIMIT.");
+  }
+  if (rc == SQLITE_TOOBIG) {
+    return Status::Error("Query stopped: a value exceeded the " +
+                         std::to_string(sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, -1)) +
+                         "-byte limit for one string or blob.");
+  }
+  return Status::Error(std::string("SQL error: ") + sqlite3_errmsg(db_) + ".");
+}
+
+}  // namespace causeway::mcp

@@ -1,0 +1,725 @@
+#include "store/schema.h"
+
+#include <sstream>
+
+namespace causeway::store {
+namespace {
+
+// Shared column descriptions, so the same concept reads the same everywhere.
+constexpr std::string_view kTsMeaning =
+    "start time, ns since the trace origin (meta origin_monotonic_ns)";
+constexpr std::string_view kDurMeaning = "duration, ns";
+constexpr std::string_view kEndMeaning = "ts + dur, ns since the trace origin";
+
+ColumnDef id_col(std::string_view meaning) {
+  return {"id", "INTEGER", "id", meaning, "PRIMARY KEY"};
+}
+
+Schema build_schema() {
+  Schema s;
+  s.version = kSchemaVersion;
+  s.conventions = {
+      "All times are integer nanoseconds. `ts` columns are relative to the trace origin (ts 0 = "
+      "meta `origin_monotonic_ns` on CLOCK_MONOTONIC); Unix wall-clock ns = ts + meta "
+      "`origin_realtime_ns`. `dur` is a duration; `end_ts` (views) = ts + dur.",
+      "Processes and threads are referred to by `upid` / `utid`: ids unique within the trace. "
+      "Kernel pids and tids are reused; upids and utids never are. Threads that are not traced "
+      "(e.g. a task that preempted or woke a traced thread) appear too, with traced = 0.",
+      "Each event table numbers its own rows (`id`, the SQLite rowid); an event id is "
+      "meaningful together with its table name (e.g. cuda_call 1882).",
+      "NULL means not applicable or not known (e.g. `bytes` of a kernel launch).",
+      "Repeated strings live in `string` and are referenced by `*_id` columns; the views "
+      "(plural names: cuda_calls, thread_states, syscalls, ...) join names in and are the "
+      "easiest place to start. For heavy aggregations over millions of rows prefer the raw "
+      "tables with the indexed columns (utid, ts, function_id).",
+      "Sizes are bytes. Addresses and pointers are stored as signed 64-bit integers (values "
+      ">= 2^63, i.e. kernel addresses, appear negative); printf('%#x', addr) shows them in hex.",
+  };
+
+  // ---- tables ---------------------------------------------------------------------------
+  s.tables.push_back(
+      {"process",
+       "One row per process (thread group) seen in the trace, traced or not. A pid reused after "
+       "an exit gets a new upid.",
+       {
+           {"upid", "INTEGER", "id", "process id unique within this trace", "PRIMARY KEY"},
+           {"pid", "INTEGER", "", "kernel process id (tgid)", "NOT NULL"},
+           {"ppid", "INTEGER", "", "parent's pid, when known", ""},
+           {"parent_upid", "INTEGER", "id -> process.upid", "parent process, when known", ""},
+           {"name", "TEXT", "", "process name (comm of the main thread)", ""},
+           {"cmdline", "TEXT", "", "command line, arguments joined by spaces, when known", ""},
+           {"start_ts", "INTEGER", "ns", "start, ns since the trace origin; NULL if it started "
+                                         "before the trace or is unknown", ""},
+           {"end_ts", "INTEGER", "ns", "exit, ns since the trace origin; NULL if still alive at "
+                                       "the end of the trace or unknown", ""},
+           {"exit_code", "INTEGER", "", "wait-status style exit code (exit status or signal)", ""},
+           {"traced", "INTEGER", "bool", "1 if the process was part of the traced set", "NOT NULL"},
+       }});
+  s.tables.push_back(
+      {"thread",
+       "One row per thread (kernel task) seen in the trace, traced or not. A tid reused after an "
+       "exit gets a new utid.",
+       {
+           {"utid", "INTEGER", "id", "thread id unique within this trace", "PRIMARY KEY"},
+           {"tid", "INTEGER", "", "kernel thread id", "NOT NULL"},
+           {"upid", "INTEGER", "id -> process.upid", "process the thread belongs to", ""},
+           {"name", "TEXT", "", "thread name (comm, at most 15 characters)", ""},
+           {"start_ts", "INTEGER", "ns", "start, ns since the trace origin; NULL if unknown", ""},
+           {"end_ts", "INTEGER", "ns", "exit, ns since the trace origin; NULL if alive/unknown",
+            ""},
+           {"traced", "INTEGER", "bool", "1 if the thread was part of the traced set", "NOT NULL"},
+       }});
+  s.tables.push_back({"string",
+                      "Interned strings (CUDA function names, kernel symbols, file names).",
+                      {
+                          {"id", "INTEGER", "id", "string id (referenced by *_id columns)",
+                           "PRIMARY KEY"},
+                          {"str", "TEXT", "", "the string", "NOT NULL"},
+                      }});
+  s.tables.push_back({"cuda_call",
+                      "One row per CUDA runtime or driver API call, from entry to return (a "
+                      "slice). Columns that do not apply to a function are NULL.",
+                      {
+                          id_col("event id of the call"),
+                          {"ts", "INTEGER", "ns", "entry time, ns since the trace origin",
+                           "NOT NULL"},
+                          {"dur", "INTEGER", "ns", "return time - entry time, ns", "NOT NULL"},
+                          {"utid", "INTEGER", "id -> thread.utid", "calling thread", "NOT NULL"},
+                          {"function_id", "INTEGER", "id -> string.id",
+                           "API function as probed, e.g. cudaMemcpyAsync, cuLaunchKernel",
+                           "NOT NULL"},
+                          {"ret", "INTEGER", "",
+                           "return value (cudaError_t / CUresult); 0 = success", "NOT NULL"},
+                          {"stream_id", "INTEGER", "id -> cuda_stream.id",
+                           "stream the call was issued on", ""},
+                          {"kernel_id", "INTEGER", "id -> cuda_kernel.id", "launched kernel", ""},
+                          {"grid", "INTEGER", "packed dims",
+                           "launch grid (x,y,z) packed; use the cuda_calls view's grid_x/y/z",
+                           ""},
+                          {"block", "INTEGER", "packed dims",
+                           "launch block (x,y,z) packed; use the cuda_calls view's block_x/y/z",
+                           ""},
+                          {"bytes", "INTEGER", "bytes", "bytes copied, allocated or set", ""},
+                          {"copy_kind", "INTEGER", "enum",
+                           "cudaMemcpyKind: 0 HtoH, 1 HtoD, 2 DtoH, 3 DtoD, 4 default", ""},
+                          {"device_ptr", "INTEGER", "address",
+                           "device pointer allocated, freed, copied to/from or set", ""},
+                          {"host_ptr", "INTEGER", "address", "host pointer of a copy", ""},
+                          {"stack_id", "INTEGER", "id -> stack.id", "user stack at entry", ""},
+                      }});
+  s.tables.push_back({"cuda_stream",
+                      "CUDA streams seen in calls, one row per (process, handle).",
+                      {
+                          id_col("stream id (referenced by cuda_call.stream_id)"),
+                          {"upid", "INTEGER", "id -> process.upid", "process owning the stream",
+                           "NOT NULL"},
+                          {"handle", "INTEGER", "address",
+                           "cudaStream_t / CUstream value; 0 = legacy default stream", "NOT NULL"},
+                      }});
+  s.tables.push_back({"cuda_kernel",
+                      "Kernels seen in launches, one row per (process, host function address).",
+                      {
+                          id_col("kernel id (referenced by cuda_call.kernel_id)"),
+                          {"upid", "INTEGER", "id -> process.upid", "launching process",
+                           "NOT NULL"},
+                          {"addr", "INTEGER", "address",
+                           "host function pointer identifying the kernel", ""},
+                          {"name_id", "INTEGER", "id -> string.id", "kernel symbol, if resolved",
+                           ""},
+                      }});
+  s.tables.push_back(
+      {"thread_state",
+       "Scheduling intervals of traced threads: each row is a period in one state. running = on "
+       "a CPU; runnable = preempted, waiting for a CPU; sleeping / uninterruptible = blocked.",
+       {
+           id_col("event id of the interval"),
+           {"ts", "INTEGER", "ns", kTsMeaning, "NOT NULL"},
+           {"dur", "INTEGER", "ns", kDurMeaning, "NOT NULL"},
+           {"utid", "INTEGER", "id -> thread.utid", "the thread", "NOT NULL"},
+           {"state", "INTEGER", "enum",
+            "0 running, 1 runnable (preempted), 2 sleeping (S), 3 uninterruptible (D), 4 other",
+            "NOT NULL"},
+           {"cpu", "INTEGER", "", "CPU it ran on (running) or last ran on (other states)", ""},
+           {"kernel_state", "INTEGER", "bitmask",
+            "raw prev_state from sched_switch (off-CPU states only)", ""},
+           {"syscall_nr", "INTEGER", "",
+            "x86_64 number of the syscall in progress while blocked", ""},
+           {"syscall_id", "INTEGER", "id -> syscall.id", "that syscall's row, when known", ""},
+           {"waker_utid", "INTEGER", "id -> thread.utid",
+            "blocked intervals: the thread that woke it", ""},
+           {"preempter_utid", "INTEGER", "id -> thread.utid",
+            "runnable intervals: the thread that took the CPU", ""},
+           {"stack_id", "INTEGER", "id -> stack.id", "user stack when it went off CPU", ""},
+       }});
+  s.tables.push_back({"wakeup",
+                      "Wakeups of traced threads (sched_wakeup / sched_wakeup_new).",
+                      {
+                          id_col("event id of the wakeup"),
+                          {"ts", "INTEGER", "ns", "time of the wakeup, ns since the trace origin",
+                           "NOT NULL"},
+                          {"wakee_utid", "INTEGER", "id -> thread.utid", "thread woken",
+                           "NOT NULL"},
+                          {"waker_utid", "INTEGER", "id -> thread.utid",
+                           "thread running when the wakeup was issued; NULL = interrupt/idle", ""},
+                          {"target_cpu", "INTEGER", "", "CPU the wakee was queued on", ""},
+                      }});
+  s.tables.push_back(
+      {"syscall",
+       "System calls of traced threads, from entry to exit. Argument columns are NULL when they "
+       "do not apply.",
+       {
+           id_col("event id of the syscall"),
+           {"ts", "INTEGER", "ns", "entry time, ns since the trace origin", "NOT NULL"},
+           {"dur", "INTEGER", "ns", "exit time - entry time, ns", "NOT NULL"},
+           {"utid", "INTEGER", "id -> thread.utid", "calling thread", "NOT NULL"},
+           {"nr", "INTEGER", "", "x86_64 syscall number (name in syscall_name)", "NOT NULL"},
+           {"ret", "INTEGER", "", "return value (negative errno on failure)", ""},
+           {"fd", "INTEGER", "", "file descriptor argument", ""},
+           {"bytes", "INTEGER", "bytes", "requested count of read/write-like calls", ""},
+           {"addr", "INTEGER", "address", "address argument (futex uaddr, mmap addr)", ""},
+           {"op", "INTEGER", "", "operation argument (futex op, ioctl request)", ""},
+           {"stack_id", "INTEGER", "id -> stack.id", "user stack at entry", ""},
+       }});
+  s.tables.push_back({"syscall_name",
+                      "Names of the syscall numbers that occur in the trace.",
+                      {
+                          {"nr", "INTEGER", "", "x86_64 syscall number", "PRIMARY KEY"},
+                          {"name", "TEXT", "", "syscall name, e.g. futex", "NOT NULL"},
+                      }});
+  s.tables.push_back(
+      {"block_io",
+       "Block I/O requests issued on behalf of traced processes.",
+       {
+           id_col("event id of the request"),
+           {"ts", "INTEGER", "ns", "queue insertion (or issue) time, ns since the trace origin",
+            "NOT NULL"},
+           {"dur", "INTEGER", "ns", "until completion, ns", "NOT NULL"},
+           {"queue_dur", "INTEGER", "ns", "insertion -> issue to the device, ns", ""},
+           {"service_dur", "INTEGER", "ns", "issue -> completion, ns", ""},
+           {"utid", "INTEGER", "id -> thread.utid", "submitting thread", "NOT NULL"},
+           {"dev", "INTEGER", "dev_t",
+            "device number (major << 20) | minor; see block_ios.dev_major/dev_minor", "NOT NULL"},
+           {"sector", "INTEGER", "512-byte sectors", "first sector", ""},
+           {"bytes", "INTEGER", "bytes", "request size", "NOT NULL"},
+           {"op", "TEXT", "", "R read, W write, F flush, D discard, ? other", "NOT NULL"},
+           {"error", "INTEGER", "", "completion error (0 = ok)", "NOT NULL"},
+       }});
+  s.tables.push_back({"process_event",
+                      "Process lifecycle: fork, exec, exit, OOM kill.",
+                      {
+                          id_col("event id"),
+                          {"ts", "INTEGER", "ns", "time, ns since the trace origin", "NOT NULL"},
+                          {"kind", "INTEGER", "enum", "0 fork, 1 exec, 2 exit, 3 oom_kill",
+                           "NOT NULL"},
+                          {"upid", "INTEGER", "id -> process.upid", "process concerned",
+                           "NOT NULL"},
+                          {"utid", "INTEGER", "id -> thread.utid", "thread concerned", ""},
+                          {"other_upid", "INTEGER", "id -> process.upid",
+                           "fork: the child; oom_kill: the victim", ""},
+                          {"exit_code", "INTEGER", "", "exit: wait-status style code", ""},
+                          {"filename_id", "INTEGER", "id -> string.id", "exec: the new image",
+                           ""},
+                      }});
+  s.tables.push_back({"stack",
+                      "Deduplicated user call stacks (raw addresses; see stack_frame).",
+                      {
+                          id_col("stack id (referenced by *.stack_id)"),
+                          {"upid", "INTEGER", "id -> process.upid",
+                           "process whose address space the frames belong to", "NOT NULL"},
+                          {"depth", "INTEGER", "frames", "number of frames", "NOT NULL"},
+                      }});
+  s.tables.push_back({"stack_frame",
+                      "Frames of each stack, innermost first.",
+                      {
+                          {"stack_id", "INTEGER", "id -> stack.id", "the stack", "NOT NULL"},
+                          {"depth", "INTEGER", "", "0 = innermost frame (where the call was)",
+                           "NOT NULL"},
+                          {"pc", "INTEGER", "address", "return/instruction address", "NOT NULL"},
+                      },
+                      " WITHOUT ROWID",
+                      "stack_id, depth"});
+  s.tables.push_back(
+      {"mapping",
+       "Executable memory mappings of traced processes, for symbolizing stack addresses.",
+       {
+           id_col("mapping id"),
+           {"upid", "INTEGER", "id -> process.upid", "the process", "NOT NULL"},
+           {"start_addr", "INTEGER", "address", "first address of the mapping", "NOT NULL"},
+           {"end_addr", "INTEGER", "address", "one past the last address", "NOT NULL"},
+           {"file_offset", "INTEGER", "bytes", "file offset mapped at start_addr", "NOT NULL"},
+           {"path", "TEXT", "", "mapped file", ""},
+           {"build_id", "TEXT", "hex", "ELF build id; NULL when the file has none", ""},
+       }});
+  s.tables.push_back({"meta",
+                      "Facts about the trace as key/value text (see the meta keys below).",
+                      {
+                          {"key", "TEXT", "", "key", "PRIMARY KEY"},
+                          {"value", "TEXT", "", "value (numbers are decimal text)", ""},
+                      },
+                      " WITHOUT ROWID"});
+
+  // ---- views ----------------------------------------------------------------------------
+  s.views.push_back(
+      {"cuda_calls",
+       "cuda_call with function, thread, process, stream and kernel names joined and launch "
+       "dims unpacked.",
+       {
+           {"id", "INTEGER", "id", "cuda_call.id", ""},
+           {"ts", "INTEGER", "ns", "entry time, ns since the trace origin", ""},
+           {"dur", "INTEGER", "ns", "duration, ns", ""},
+           {"end_ts", "INTEGER", "ns", kEndMeaning, ""},
+           {"function", "TEXT", "", "API function name", ""},
+           {"ret", "INTEGER", "", "return code; 0 = success", ""},
+           {"utid", "INTEGER", "id", "calling thread", ""},
+           {"tid", "INTEGER", "", "calling thread's tid", ""},
+           {"thread_name", "TEXT", "", "calling thread's name", ""},
+           {"upid", "INTEGER", "id", "calling process", ""},
+           {"pid", "INTEGER", "", "calling process's pid", ""},
+           {"process_name", "TEXT", "", "calling process's name", ""},
+           {"stream", "INTEGER", "address", "stream handle (0 = legacy default stream)", ""},
+           {"stream_id", "INTEGER", "id", "cuda_stream.id", ""},
+           {"kernel", "TEXT", "", "kernel symbol, if resolved", ""},
+           {"kernel_addr", "INTEGER", "address", "kernel host function address", ""},
+           {"grid_x", "INTEGER", "", "launch grid x", ""},
+           {"grid_y", "INTEGER", "", "launch grid y", ""},
+           {"grid_z", "INTEGER", "", "launch grid z", ""},
+           {"block_x", "INTEGER", "", "launch block x", ""},
+           {"block_y", "INTEGER", "", "launch block y", ""},
+           {"block_z", "INTEGER", "", "launch block z", ""},
+           {"bytes", "INTEGER", "bytes", "bytes copied, allocated or set", ""},
+           {"copy_kind", "TEXT", "", "HtoH, HtoD, DtoH, DtoD or default", ""},
+           {"device_ptr", "INTEGER", "address", "device pointer", ""},
+           {"host_ptr", "INTEGER", "address", "host pointer of a copy", ""},
+           {"stack_id", "INTEGER", "id", "user stack at entry", ""},
+       },
+       "SELECT c.id, c.ts, c.dur, c.ts + c.dur AS end_ts, fs.str AS function, c.ret, c.utid, "
+       "t.tid, t.name AS thread_name, t.upid, p.pid, p.name AS process_name, "
+       "st.handle AS stream, c.stream_id, ks.str AS kernel, k.addr AS kernel_addr, "
+       "c.grid & 2147483647 AS grid_x, ((c.grid >> 31) + 1) & 65535 AS grid_y, "
+       "((c.grid >> 47) + 1) & 65535 AS grid_z, c.block & 2147483647 AS block_x, "
+       "((c.block >> 31) + 1) & 65535 AS block_y, ((c.block >> 47) + 1) & 65535 AS block_z, "
+       "c.bytes, CASE c.copy_kind WHEN 0 THEN 'HtoH' WHEN 1 THEN 'HtoD' WHEN 2 THEN 'DtoH' "
+       "WHEN 3 THEN 'DtoD' WHEN 4 THEN 'default' END AS copy_kind, c.device_ptr, c.host_ptr, "
+       "c.stack_id "
+       "FROM cuda_call c LEFT JOIN thread t ON t.utid = c.utid "
+       "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
+       "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
+       "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id LEFT JOIN string ks ON ks.id = k.name_id"});
+  s.views.push_back(
+      {"thread_states",
+       "thread_state with state names and thread, syscall, waker and preempter names joined.",
+       {
+           {"id", "INTEGER", "id", "thread_state.id", ""},
+           {"ts", "INTEGER", "ns", kTsMeaning, ""},
+           {"dur", "INTEGER", "ns", kDurMeaning, ""},
+           {"end_ts", "INTEGER", "ns", kEndMeaning, ""},
+           {"state", "TEXT", "", "running, runnable, sleeping, uninterruptible or other", ""},
+           {"cpu", "INTEGER", "", "CPU ran on / last ran on", ""},
+           {"kernel_state", "INTEGER", "bitmask", "raw prev_state", ""},
+           {"utid", "INTEGER", "id", "the thread", ""},
+           {"tid", "INTEGER", "", "its tid", ""},
+           {"thread_name", "TEXT", "", "its name", ""},
+           {"pid", "INTEGER", "", "its process's pid", ""},
+           {"process_name", "TEXT", "", "its process's name", ""},
+           {"syscall", "TEXT", "", "syscall in progress while blocked", ""},
+           {"syscall_id", "INTEGER", "id", "that syscall's syscall.id", ""},
+           {"waker_utid", "INTEGER", "id", "who woke it (blocked intervals)", ""},
+           {"waker_tid", "INTEGER", "", "waker's tid", ""},
+           {"waker_name", "TEXT", "", "waker's thread name", ""},
+           {"waker_pid", "INTEGER", "", "waker's pid", ""},
+           {"waker_process", "TEXT", "", "waker's process name", ""},
+           {"preempter_utid", "INTEGER", "id", "who took the CPU (runnable intervals)", ""},
+           {"preempter_tid", "INTEGER", "", "preempter's tid", ""},
+           {"preempter_name", "TEXT", "", "preempter's thread name", ""},
+           {"preempter_pid", "INTEGER", "", "preempter's pid", ""},
+           {"preempter_process", "TEXT", "", "preempter's process name", ""},
+           {"stack_id", "INTEGER", "id", "user stack when it went off CPU", ""},
+       },
+       "SELECT s.id, s.ts, s.dur, s.ts + s.dur AS end_ts, CASE s.state WHEN 0 THEN 'running' "
+       "WHEN 1 THEN 'runnable' WHEN 2 THEN 'sleeping' WHEN 3 THEN 'uninterruptible' ELSE "
+       "'other' END AS state, s.cpu, s.kernel_state, s.utid, t.tid, t.name AS thread_name, "
+       "p.pid, p.name AS process_name, sn.name AS syscall, s.syscall_id, s.waker_utid, "
+       "wt.tid AS waker_tid, wt.name AS waker_name, wp.pid AS waker_pid, wp.name AS "
+       "waker_process, s.preempter_utid, pt.tid AS preempter_tid, pt.name AS preempter_name, "
+       "pp.pid AS preempter_pid, pp.name AS preempter_process, s.stack_id "
+       "FROM thread_state s LEFT JOIN thread t ON t.utid = s.utid "
+       "LEFT JOIN process p ON p.upid = t.upid "
+       "LEFT JOIN syscall_name sn ON sn.nr = s.syscall_nr "
+       "LEFT JOIN thread wt ON wt.utid = s.waker_utid LEFT JOIN process wp ON wp.upid = wt.upid "
+       "LEFT JOIN thread pt ON pt.utid = s.preempter_utid "
+       "LEFT JOIN process pp ON pp.upid = pt.upid"});
+  s.views.push_back(
+      {"syscalls",
+       "syscall with its name and thread/process names.",
+       {
+           {"id", "INTEGER", "id", "syscall.id", ""},
+           {"ts", "INTEGER", "ns", "entry time, ns since the trace origin", ""},
+           {"dur", "INTEGER", "ns", kDurMeaning, ""},
+           {"end_ts", "INTEGER", "ns", kEndMeaning, ""},
+           {"name", "TEXT", "", "syscall name (syscall_<nr> if unknown)", ""},
+           {"nr", "INTEGER", "", "syscall number", ""},
+           {"ret", "INTEGER", "", "return value", ""},
+           {"fd", "INTEGER", "", "file descriptor argument", ""},
+           {"bytes", "INTEGER", "bytes", "requested count", ""},
+           {"addr", "INTEGER", "address", "address argument", ""},
+           {"op", "INTEGER", "", "operation argument", ""},
+           {"utid", "INTEGER", "id", "calling thread", ""},
+           {"tid", "INTEGER", "", "its tid", ""},
+           {"thread_name", "TEXT", "", "its name", ""},
+           {"pid", "INTEGER", "", "its process's pid", ""},
+           {"process_name", "TEXT", "", "its process's name", ""},
+           {"stack_id", "INTEGER", "id", "user stack at entry", ""},
+       },
+       "SELECT c.id, c.ts, c.dur, c.ts + c.dur AS end_ts, coalesce(sn.name, 'syscall_' || "
+       "c.nr) AS name, c.nr, c.ret, c.fd, c.bytes, c.addr, c.op, c.utid, t.tid, t.name AS "
+       "thread_name, p.pid, p.name AS process_name, c.stack_id "
+       "FROM syscall c LEFT JOIN syscall_name sn ON sn.nr = c.nr "
+       "LEFT JOIN thread t ON t.utid = c.utid LEFT JOIN process p ON p.upid = t.upid"});
+  s.views.push_back(
+      {"wakeups",
+       "wakeup with wakee and waker names.",
+       {
+           {"id", "INTEGER", "id", "wakeup.id", ""},
+           {"ts", "INTEGER", "ns", "time, ns since the trace origin", ""},
+           {"wakee_utid", "INTEGER", "id", "thread woken", ""},
+           {"wakee_tid", "INTEGER", "", "its tid", ""},
+           {"wakee_name", "TEXT", "", "its name", ""},
+           {"wakee_pid", "INTEGER", "", "its process's pid", ""},
+           {"waker_utid", "INTEGER", "id", "waking thread (NULL = interrupt/idle)", ""},
+           {"waker_tid", "INTEGER", "", "its tid", ""},
+           {"waker_name", "TEXT", "", "its name", ""},
+           {"waker_pid", "INTEGER", "", "its process's pid", ""},
+           {"waker_process", "TEXT", "", "its process's name", ""},
+           {"target_cpu", "INTEGER", "", "CPU the wakee was queued on", ""},
+       },
+       "SELECT w.id, w.ts, w.wakee_utid, et.tid AS wakee_tid, et.name AS wakee_name, ep.pid AS "
+       "wakee_pid, w.waker_utid, rt.tid AS waker_tid, rt.name AS waker_name, rp.pid AS "
+       "waker_pid, rp.name AS waker_process, w.target_cpu "
+       "FROM wakeup w LEFT JOIN thread et ON et.utid = w.wakee_utid "
+       "LEFT JOIN process ep ON ep.upid = et.upid LEFT JOIN thread rt ON rt.utid = w.waker_utid "
+       "LEFT JOIN process rp ON rp.upid = rt.upid"});
+  s.views.push_back(
+      {"block_ios",
+       "block_io with device major/minor split and thread/process names.",
+       {
+           {"id", "INTEGER", "id", "block_io.id", ""},
+           {"ts", "INTEGER", "ns", "queue insertion time, ns since the trace origin", ""},
+           {"dur", "INTEGER", "ns", "until completion, ns", ""},
+           {"end_ts", "INTEGER", "ns", kEndMeaning, ""},
+           {"queue_dur", "INTEGER", "ns", "time queued, ns", ""},
+           {"service_dur", "INTEGER", "ns", "device service time, ns", ""},
+           {"op", "TEXT", "", "R, W, F, D or ?", ""},
+           {"bytes", "INTEGER", "bytes", "request size", ""},
+           {"dev_major", "INTEGER", "", "device major number", ""},
+           {"dev_minor", "INTEGER", "", "device minor number", ""},
+           {"sector", "INTEGER", "512-byte sectors", "first sector", ""},
+           {"error", "INTEGER", "", "completion error (0 = ok)", ""},
+           {"utid", "INTEGER", "id", "submitting thread", ""},
+           {"tid", "INTEGER", "", "its tid", ""},
+           {"thread_name", "TEXT", "", "its name", ""},
+           {"pid", "INTEGER", "", "its process's pid", ""},
+           {"process_name", "TEXT", "", "its process's name", ""},
+       },
+       "SELECT b.id, b.ts, b.dur, b.ts + b.dur AS end_ts, b.queue_dur, b.service_dur, b.op, "
+       "b.bytes, b.dev >> 20 AS dev_major, b.dev & 1048575 AS dev_minor, b.sector, b.error, "
+       "b.utid, t.tid, t.name AS thread_name, p.pid, p.name AS process_name "
+       "FROM block_io b LEFT JOIN thread t ON t.utid = b.utid "
+       "LEFT JOIN process p ON p.upid = t.upid"});
+  s.views.push_back(
+      {"process_events",
+       "process_event with kind names, pids and process names.",
+       {
+           {"id", "INTEGER", "id", "process_event.id", ""},
+           {"ts", "INTEGER", "ns", "time, ns since the trace origin", ""},
+           {"kind", "TEXT", "", "fork, exec, exit or oom_kill", ""},
+           {"upid", "INTEGER", "id", "process concerned", ""},
+           {"pid", "INTEGER", "", "its pid", ""},
+           {"process_name", "TEXT", "", "its name", ""},
+           {"tid", "INTEGER", "", "thread concerned", ""},
+           {"other_upid", "INTEGER", "id", "fork: child; oom_kill: victim", ""},
+           {"other_pid", "INTEGER", "", "its pid", ""},
+           {"other_name", "TEXT", "", "its name", ""},
+           {"exit_code", "INTEGER", "", "exit: wait-status style code", ""},
+           {"filename", "TEXT", "", "exec: the new image", ""},
+       },
+       "SELECT e.id, e.ts, CASE e.kind WHEN 0 THEN 'fork' WHEN 1 THEN 'exec' WHEN 2 THEN "
+       "'exit' WHEN 3 THEN 'oom_kill' END AS kind, e.upid, p.pid, p.name AS process_name, "
+       "t.tid, e.other_upid, o.pid AS other_pid, o.name AS other_name, e.exit_code, "
+       "fs.str AS filename "
+       "FROM process_event e LEFT JOIN process p ON p.upid = e.upid "
+       "LEFT JOIN thread t ON t.utid = e.utid LEFT JOIN process o ON o.upid = e.other_upid "
+       "LEFT JOIN string fs ON fs.id = e.filename_id"});
+  s.views.push_back(
+      {"threads",
+       "thread with its process's pid and name.",
+       {
+           {"utid", "INTEGER", "id", "thread id unique within the trace", ""},
+           {"tid", "INTEGER", "", "kernel thread id", ""},
+           {"name", "TEXT", "", "thread name", ""},
+           {"upid", "INTEGER", "id", "its process", ""},
+           {"pid", "INTEGER", "", "its process's pid", ""},
+           {"process_name", "TEXT", "", "its process's name", ""},
+           {"start_ts", "INTEGER", "ns", "start, ns since the trace origin (NULL: unknown)", ""},
+           {"end_ts", "INTEGER", "ns", "exit, ns since the trace origin (NULL: alive/unknown)",
+            ""},
+           {"traced", "INTEGER", "bool", "1 if traced", ""},
+       },
+       "SELECT t.utid, t.tid, t.name, t.upid, p.pid, p.name AS process_name, t.start_ts, "
+       "t.end_ts, t.traced FROM thread t LEFT JOIN process p ON p.upid = t.upid"});
+  s.views.push_back(
+      {"cuda_function_stats",
+       "Per CUDA function: call count, total/avg/max duration, bytes and errors.",
+       {
+           {"function", "TEXT", "", "API function name", ""},
+           {"calls", "INTEGER", "", "number of calls", ""},
+           {"total_dur", "INTEGER", "ns", "sum of durations", ""},
+           {"avg_dur", "INTEGER", "ns", "mean duration", ""},
+           {"max_dur", "INTEGER", "ns", "longest call", ""},
+           {"bytes", "INTEGER", "bytes", "sum of bytes", ""},
+           {"errors", "INTEGER", "", "calls with ret != 0", ""},
+       },
+       "SELECT fs.str AS function, count(*) AS calls, sum(c.dur) AS total_dur, "
+       "CAST(avg(c.dur) AS INTEGER) AS avg_dur, max(c.dur) AS max_dur, sum(c.bytes) AS bytes, "
+       "sum(c.ret != 0) AS errors FROM cuda_call c JOIN string fs ON fs.id = c.function_id "
+       "GROUP BY c.function_id"});
+  s.views.push_back(
+      {"stack_frames",
+       "stack_frame with hex addresses and the mapping each address falls in (for "
+       "symbolization).",
+       {
+           {"stack_id", "INTEGER", "id", "the stack", ""},
+           {"depth", "INTEGER", "", "0 = innermost", ""},
+           {"pc", "INTEGER", "address", "address", ""},
+           {"pc_hex", "TEXT", "", "address in hex", ""},
+           {"upid", "INTEGER", "id", "process", ""},
+           {"path", "TEXT", "", "mapped file containing pc, if known", ""},
+           {"build_id", "TEXT", "hex", "its build id", ""},
+           {"file_offset", "INTEGER", "bytes", "pc's offset in that file", ""},
+       },
+       "SELECT f.stack_id, f.depth, f.pc, printf('%#x', f.pc) AS pc_hex, s.upid, m.path, "
+       "m.build_id, f.pc - m.start_addr + m.file_offset AS file_offset "
+       "FROM stack_frame f JOIN stack s ON s.id = f.stack_id "
+       "LEFT JOIN mapping m ON m.upid = s.upid AND f.pc >= m.start_addr AND f.pc < m.end_addr"});
+
+  // ---- indexes --------------------------------------------------------------------------
+  // Built when the writer closes (one sort each) rather than maintained per insert, which
+  // would roughly halve ingest speed; see docs/performance.md.
+  s.indexes = {
+      {"cuda_call_by_thread", "cuda_call", "utid, ts", "a thread's calls in time order"},
+      {"cuda_call_by_function", "cuda_call", "function_id, dur",
+       "per-function latency, slowest calls of a function"},
+      {"thread_state_by_thread", "thread_state", "utid, ts",
+       "what a thread was doing during an interval"},
+      {"syscall_by_thread", "syscall", "utid, ts", "a thread's syscalls in time order"},
+      {"wakeup_by_wakee", "wakeup", "wakee_utid, ts", "who woke a thread"},
+      {"block_io_by_thread", "block_io", "utid, ts", "a thread's I/O"},
+      {"thread_by_tid", "thread", "tid", "tid -> utid"},
+      {"process_by_pid", "process", "pid", "pid -> upid"},
+      {"mapping_by_process", "mapping", "upid, start_addr", "address -> mapping"},
+  };
+
+  // ---- meta keys ------------------------------------------------------------------------
+  s.meta_keys = {
+      {"schema_version", "", "schema version of this file (also PRAGMA user_version)", "writer"},
+      {"origin_monotonic_ns", "ns", "CLOCK_MONOTONIC time of ts 0", "writer"},
+      {"realtime_offset_ns", "ns",
+       "CLOCK_REALTIME - CLOCK_MONOTONIC when the trace started (wall = monotonic + offset)",
+       "writer"},
+      {"origin_realtime_ns", "ns", "Unix wall-clock time of ts 0", "writer"},
+      {"host", "", "host name", "writer"},
+      {"kernel_release", "", "kernel release (uname -r)", "writer"},
+      {"end_ts", "ns", "latest event end seen, ns since the trace origin", "writer"},
+      {"complete", "bool",
+       "1 once the writer closed the file cleanly; 0 while recording or after a crash",
+       "writer"},
+      {"indexed", "bool", "1 once the indexes were built (at close)", "writer"},
+      {"tool_version", "", "causeway version that recorded the trace", "recorder"},
+      {"command_line", "", "causeway command line", "recorder"},
+      {"cuda_version", "", "CUDA runtime/driver versions found", "recorder"},
+      {"drops_<source>", "events", "events lost per source (ring buffer overflow)", "recorder"},
+  };
+
+  // ---- example queries ------------------------------------------------------------------
+  s.examples = {
+      {"Slowest CUDA calls",
+       "SELECT id, function, dur, thread_name, pid, ts FROM cuda_calls ORDER BY dur DESC "
+       "LIMIT 10;"},
+      {"Latency per CUDA function",
+       "SELECT * FROM cuda_function_stats ORDER BY total_dur DESC;"},
+      {"What thread utid 7 was doing during cuda_call 1882 (time per state)",
+       "SELECT s.state, sum(min(s.ts + s.dur, c.ts + c.dur) - max(s.ts, c.ts)) AS ns FROM "
+       "thread_state s JOIN cuda_call c ON c.id = 1882 AND s.utid = c.utid AND s.ts < c.ts + "
+       "c.dur AND s.ts + s.dur > c.ts GROUP BY s.state;"},
+      {"Who preempted a thread, and for how long",
+       "SELECT preempter_name, preempter_pid, count(*), sum(dur) AS ns FROM thread_states "
+       "WHERE utid = 7 AND state = 'runnable' GROUP BY 1, 2 ORDER BY ns DESC;"},
+      {"Longest blocking syscalls and who woke the thread",
+       "SELECT id, ts, dur, syscall, waker_name, waker_pid FROM thread_states WHERE state IN "
+       "('sleeping', 'uninterruptible') ORDER BY dur DESC LIMIT 10;"},
+      {"Time spent per syscall",
+       "SELECT name, count(*), sum(dur) AS ns FROM syscalls GROUP BY name ORDER BY ns DESC;"},
+      {"Frames of a stack",
+       "SELECT depth, pc_hex, path, file_offset FROM stack_frames WHERE stack_id = 3 ORDER BY "
+       "depth;"},
+      {"Trace facts", "SELECT key, value FROM meta;"},
+  };
+  return s;
+}
+
+void append_column_ddl(std::ostringstream& out, const ColumnDef& c) {
+  out << "  " << c.name << ' ' << c.type;
+  if (!c.constraint.empty()) out << ' ' << c.constraint;
+}
+
+}  // namespace
+
+const Schema& schema() {
+  static const Schema kSchema = build_schema();
+  return kSchema;
+}
+
+std::string schema_ddl() {
+  std::ostringstream out;
+  for (const TableDef& t : schema().tables) {
+    out << "CREATE TABLE " << t.name << " (\n";
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      append_column_ddl(out, t.columns[i]);
+      if (i + 1 < t.columns.size() || !t.primary_key.empty()) out << ',';
+      out << '\n';
+    }
+    if (!t.primary_key.empty()) out << "  PRIMARY KEY (" << t.primary_key << ")\n";
+    out << ')' << t.table_suffix << ";\n";
+  }
+  for (const ViewDef& v : schema().views) {
+    out << "CREATE VIEW " << v.name << " AS " << v.select_sql << ";\n";
+  }
+  return out.str();
+}
+
+std::string schema_index_ddl() {
+  std::ostringstream out;
+  for (const IndexDef& i : schema().indexes) {
+    out << "CREATE INDEX IF NOT EXISTS " << i.name << " ON " << i.table << " (" << i.columns
+        << ");\n";
+  }
+  return out.str();
+}
+
+namespace {
+
+// Markdown table cells must not contain '|'.
+std::string cell(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else out += c;
+  }
+  return out;
+}
+
+void markdown_columns(std::ostringstream& out, const std::vector<ColumnDef>& cols) {
+  out << "| column | type | unit | meaning |\n|---|---|---|---|\n";
+  for (const ColumnDef& c : cols) {
+    out << "| `" << c.name << "` | " << c.type;
+    if (c.constraint.find("PRIMARY KEY") != std::string_view::npos) out << " (key)";
+    out << " | " << cell(c.unit) << " | " << cell(c.meaning) << " |\n";
+  }
+}
+
+}  // namespace
+
+std::string schema_markdown() {
+  const Schema& s = schema();
+  std::ostringstream out;
+  out << "# Trace database schema\n\n"
+      << "<!-- Generated from src/store/schema.cpp by `make docs` (or "
+         "CAUSEWAY_UPDATE_DOCS=1 build-dir/store_schema_test); do not edit by hand. -->\n\n"
+      << "A causeway trace is one SQLite file (schema version " << s.version
+      << ", `PRAGMA application_id` = " << kApplicationId
+      << "). Open it with any SQLite client, e.g. `sqlite3 -readonly run.db`.\n\n"
+      << "## Conventions\n\n";
+  for (std::string_view c : s.conventions) out << "- " << c << "\n";
+  out << "\n## Tables\n\n";
+  for (const TableDef& t : s.tables) {
+    out << "### `" << t.name << "`\n\n" << t.meaning << "\n\n";
+    if (!t.primary_key.empty()) out << "Primary key: (" << t.primary_key << ").\n\n";
+    markdown_columns(out, t.columns);
+    out << "\n";
+  }
+  out << "## Views\n\nViews join names in and decode enums and packed fields; start here.\n\n";
+  for (const ViewDef& v : s.views) {
+    out << "### `" << v.name << "`\n\n" << v.meaning << "\n\n";
+    markdown_columns(out, v.columns);
+    out << "\n";
+  }
+  out << "## Indexes\n\nBuilt when recording ends (a trace that was interrupted has none).\n\n"
+      << "| index | on | for |\n|---|---|---|\n";
+  for (const IndexDef& i : s.indexes) {
+    out << "| `" << i.name << "` | `" << i.table << "(" << i.columns << ")` | " << cell(i.why)
+        << " |\n";
+  }
+  out << "\n## Meta keys\n\n| key | unit | meaning | written by |\n|---|---|---|---|\n";
+  for (const MetaKeyDef& m : s.meta_keys) {
+    out << "| `" << m.key << "` | " << m.unit << " | " << cell(m.meaning) << " | "
+        << m.written_by << " |\n";
+  }
+  out << "\n## Example queries\n\n";
+  for (const ExampleQuery& e : s.examples) {
+    out << "**" << e.question << "**\n\n```sql\n" << e.sql << "\n```\n\n";
+  }
+  std::string text = out.str();
+  text.pop_back();  // exactly one trailing newline
+  return text;
+}
+
+std::string schema_text() {
+  const Schema& s = schema();
+  std::ostringstream out;
+  out << "causeway trace database (SQLite, schema " << s.version << "). Read-only.\n"
+      << "Conventions:\n";
+  for (std::string_view c : s.conventions) out << "- " << c << "\n";
+  auto columns = [&out](const std::vector<ColumnDef>& cols) {
+    for (const ColumnDef& c : cols) {
+      out << "  " << c.name << ' ' << c.type;
+      if (!c.unit.empty()) out << " [" << c.unit << ']';
+      out << ": " << c.meaning << "\n";
+    }
+  };
+  out << "\nVIEWS (start here):\n";
+  for (const ViewDef& v : s.views) {
+    out << v.name << " -- " << v.meaning << "\n";
+    columns(v.columns);
+  }
+  out << "\nTABLES:\n";
+  for (const TableDef& t : s.tables) {
+    out << t.name << " -- " << t.meaning << "\n";
+    columns(t.columns);
+  }
+  out << "\nINDEXES (present once recording finished; use them for fast filters):\n";
+  for (const IndexDef& i : s.indexes) out << "  " << i.table << "(" << i.columns << ")\n";
+  out << "\nMETA KEYS (SELECT value FROM meta WHERE key = ...):\n";
+  for (const MetaKeyDef& m : s.meta_keys) {
+    out << "  " << m.key;
+    if (!m.unit.empty()) out << " [" << m.unit << ']';
+    out << ": " << m.meaning << "\n";
+  }
+  out << "\nEXAMPLES:\n";
+  for (const ExampleQuery& e : s.examples) out << "-- " << e.question << "\n" << e.sql << "\n";
+  return out.str();
+}
+
+int64_t pack_dim3(const uint32_t dims[3]) {
+  const uint64_t x = dims[0] & 0x7fffffffu;
+  const uint64_t y = (dims[1] - 1u) & 0xffffu;  // (y-1) mod 2^16: y = 1 packs to 0
+  const uint64_t z = (dims[2] - 1u) & 0xffffu;
+  return static_cast<int64_t>(x | (y << 31) | (z << 47));
+}
+
+void unpack_dim3(int64_t packed, uint32_t dims[3]) {
+  const uint64_t v = static_cast<uint64_t>(packed);
+  dims[0] = static_cast<uint32_t>(v & 0x7fffffffu);
+  dims[1] = static_cast<uint32_t>(((v >> 31) + 1) & 0xffffu);
+  dims[2] = static_cast<uint32_t>(((v >> 47) + 1) & 0xffffu);
+}
+
+}  // namespace causeway::store
