@@ -74,7 +74,7 @@ int BPF_PROG(blockio__complete, struct request *rq, blk_status_t error, unsigned
       if (disk) dev = (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
     }
     e->dev = dev;
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, ring__wakeup_flags());
   }
   bpf_map_delete_elem(&blockio_inflight, &key);
   return 0;

@@ -63,9 +63,13 @@ CW_EXTERN const volatile __u8 cfg_capture_stacks;  /* user stacks on CUDA calls/
 CW_EXTERN const volatile __u8 cfg_trace_all_cuda;  /* --all: a CUDA call enrols its process */
 CW_EXTERN const volatile __u8 cfg_stop_on_load;    /* SIGSTOP traced processes on dlopen */
 CW_EXTERN const volatile __u32 cfg_tracer_tgid;    /* causeway itself, never traced */
+CW_EXTERN const volatile __u64 cfg_wakeup_bytes;   /* wake the reader at this much data */
 
 static __always_inline bool tgid__is_traced(__u32 tgid) {
-  return bpf_map_lookup_elem(&traced_tgids, &tgid) != NULL;
+  /* Read the value (always 1) rather than compare the pointer: clang otherwise combines
+   * two lookups' pointers with bitwise ops, which the verifier rejects. */
+  __u8 *v = bpf_map_lookup_elem(&traced_tgids, &tgid);
+  return v && *v;
 }
 
 static __always_inline void drops__count(__u32 source) {
@@ -81,6 +85,14 @@ static __always_inline void header__fill(struct cw_header *h, __u16 kind, __u64 
   h->ts_ns = ts;
   h->pid = pid;
   h->tid = tid;
+}
+
+/* Submit flags: wake the reader only once enough data waits. Waking it per event would cost
+ * a context switch per event, on the very CPUs being traced (and trace itself). The reader
+ * also polls on a short timeout, so nothing waits long. */
+static __always_inline __u64 ring__wakeup_flags(void) {
+  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                          : BPF_RB_NO_WAKEUP;
 }
 
 /* Reserves a fixed-size event or counts a drop for `source`. */

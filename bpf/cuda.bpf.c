@@ -99,7 +99,7 @@ int BPF_KRETPROBE(cuda__exit) {
   __u32 depth = e->stack_depth;
   if (depth > CW_MAX_STACK) depth = CW_MAX_STACK;
   __u64 size = sizeof(*e) - sizeof(e->stack) + (__u64)depth * 8;
-  if (bpf_ringbuf_output(&events, e, size, 0) != 0) drops__count(CW_SRC_CUDA);
+  if (bpf_ringbuf_output(&events, e, size, ring__wakeup_flags()) != 0) drops__count(CW_SRC_CUDA);
   bpf_map_delete_elem(&cuda_inflight, &key);
   return 0;
 }

@@ -18,6 +18,6 @@ int BPF_KPROBE(loader__link_map_changed) {
   e->stopped = 0;
   if (cfg_stop_on_load && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
   __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* the process may be stopped, waiting */
   return 0;
 }

@@ -18,7 +18,7 @@ int BPF_PROG(proc__fork, struct task_struct *parent, struct task_struct *child) 
   e->child_tid = child->pid;
   BPF_CORE_READ_STR_INTO(&e->parent_comm, parent, comm);
   BPF_CORE_READ_STR_INTO(&e->child_comm, child, comm);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, ring__wakeup_flags());
   return 0;
 }
 
@@ -34,7 +34,7 @@ int BPF_PROG(proc__exec, struct task_struct *p, pid_t old_pid, struct linux_binp
   BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
   const char *filename = BPF_CORE_READ(bprm, filename);
   bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, ring__wakeup_flags());
   return 0;
 }
 
@@ -49,7 +49,7 @@ int BPF_PROG(proc__exit, struct task_struct *p, bool group_dead) {
     e->group_dead = group_dead;
     __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
     BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
-    bpf_ringbuf_submit(e, 0);
+    bpf_ringbuf_submit(e, ring__wakeup_flags());
   }
   /* Its last switch-out still reaches us through the next task being traced or not; the
    * decoder closes intervals on exit, so leaving the set now loses nothing. */
@@ -68,6 +68,6 @@ int BPF_PROG(proc__oom_victim, struct task_struct *victim) {
   e->victim_pid = victim->tgid;
   e->victim_tid = victim->pid;
   BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, ring__wakeup_flags());
   return 0;
 }

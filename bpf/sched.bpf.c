@@ -51,7 +51,7 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct *prev, struct task_
   __u32 depth = e->stack_depth;
   if (depth > CW_MAX_STACK) depth = CW_MAX_STACK;
   __u64 size = sizeof(*e) - sizeof(e->stack) + (__u64)depth * 8;
-  if (bpf_ringbuf_output(&events, e, size, 0) != 0) drops__count(CW_SRC_SCHED);
+  if (bpf_ringbuf_output(&events, e, size, ring__wakeup_flags()) != 0) drops__count(CW_SRC_SCHED);
   return 0;
 }
 
@@ -69,7 +69,7 @@ static __always_inline int sched__wakeup(struct task_struct *p, __u8 is_new) {
   __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
   bpf_get_current_comm(e->waker_comm, sizeof(e->waker_comm));
   BPF_CORE_READ_STR_INTO(&e->wakee_comm, p, comm);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, ring__wakeup_flags());
   return 0;
 }
 

@@ -47,7 +47,7 @@ int BPF_PROG(syscalls__exit, struct pt_regs *regs, long ret) {
       __builtin_memcpy(e->args, entry->args, sizeof(e->args));
       e->nr = entry->nr;
       e->_pad0 = 0;
-      bpf_ringbuf_submit(e, 0);
+      bpf_ringbuf_submit(e, ring__wakeup_flags());
     }
   }
   bpf_map_delete_elem(&syscalls_active, &tid);

@@ -305,11 +305,10 @@ void* Engine::allocate(size_t bytes, MemoryKind kind) {
   return ptr;
 }
 
-bool Engine::unregister(void* ptr, MemoryKind* kind) {
+bool Engine::unregister(void* ptr, bool pinned) {
   std::lock_guard lock(mem_mu_);
   auto it = allocations_.find(reinterpret_cast<uintptr_t>(ptr));
-  if (it == allocations_.end()) return false;
-  *kind = it->second.kind;
+  if (it == allocations_.end() || (it->second.kind == MemoryKind::kPinned) != pinned) return false;
   allocations_.erase(it);
   return true;
 }

@@ -144,8 +144,9 @@ class Engine {
 
   // Memory registry.
   void* allocate(size_t bytes, MemoryKind kind);
-  // Removes the allocation starting exactly at `ptr` and returns its kind; false if unknown.
-  bool unregister(void* ptr, MemoryKind* kind);
+  // Removes the allocation starting exactly at `ptr` if it is host memory (`pinned` true) or
+  // device/managed memory (`pinned` false); false if there is no such allocation.
+  bool unregister(void* ptr, bool pinned);
   // Kind of the memory range [ptr, ptr+bytes): the allocation it starts in, or kPageable for
   // unknown host memory. Sets *overrun when the range runs past the end of that allocation.
   MemoryKind classify(const void* ptr, size_t bytes, bool* overrun);

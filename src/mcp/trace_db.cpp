@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "store/reader.h"
+
 #include <algorithm>
 #include <cctype>
 #include <array>
@@ -197,6 +199,12 @@ TraceDb::~TraceDb() {
 Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
                                                const EngineLimits& limits) {
   if (path.empty()) return Status::Error("No trace database given; pass --db FILE.");
+  // The store's Reader is the one authority on "is this a causeway trace we can read"; its
+  // connection is closed again because this one needs the hardening below.
+  {
+    auto reader = store::Reader::open(path);
+    if (!reader.ok()) return reader.status();
+  }
   sqlite3* db = nullptr;
   // No SQLITE_OPEN_URI: a path like "x.db?mode=rw" is a file name, never an option string.
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
@@ -234,30 +242,6 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return fail("Cannot open trace database " + path + ": " + msg + ".");
-  }
-  // Validate before any authorizer is installed: reading sqlite_master proves it is an
-  // SQLite file, the meta table that it is a causeway trace.
-  sqlite3_stmt* stmt = nullptr;
-  rc = sqlite3_prepare_v2(
-      db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", -1,
-      &stmt, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = sqlite3_errmsg(db);
-    return fail(path + " is not a readable SQLite database (" + msg +
-                "); pass a trace written by 'causeway trace --db'.");
-  }
-  rc = sqlite3_step(stmt);
-  bool has_meta = rc == SQLITE_ROW && sqlite3_column_int(stmt, 0) == 1;
-  std::string step_err = rc == SQLITE_ROW ? "" : sqlite3_errmsg(db);
-  sqlite3_finalize(stmt);
-  if (!step_err.empty()) {
-    return fail(path + " is not a readable SQLite database (" + step_err +
-                "); pass a trace written by 'causeway trace --db'.");
-  }
-  if (!has_meta) {
-    return fail(path +
-                " is an SQLite database but not a causeway trace (it has no meta table); pass a "
-                "trace written by 'causeway trace --db'.");
   }
   return std::unique_ptr<TraceDb>(new TraceDb(db, path));
 }

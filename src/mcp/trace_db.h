@@ -71,8 +71,8 @@ struct EngineLimits {
 
 class TraceDb {
  public:
-  // Opens `path` read-only and hardened. Fails with one sentence if the file is missing,
-  // is not an SQLite database, or is not a causeway trace (no `meta` table).
+  // Opens `path` read-only and hardened. Fails with one sentence (store::Reader's) if the
+  // file is missing, is not an SQLite database, or is not a causeway trace.
   static Result<std::unique_ptr<TraceDb>> open(const std::string& path,
                                                const EngineLimits& limits = {});
   ~TraceDb();

@@ -43,8 +43,8 @@ struct TableDef {
   std::string_view name;
   std::string_view meaning;
   std::vector<ColumnDef> columns;
-  std::string_view table_suffix;  // DDL after the column list, e.g. ") WITHOUT ROWID"
-  std::string_view primary_key;   // table-level PRIMARY KEY column list, if any
+  std::string_view table_suffix = {};  // DDL after the column list, e.g. ") WITHOUT ROWID"
+  std::string_view primary_key = {};   // table-level PRIMARY KEY column list, if any
 };
 
 struct ViewDef {

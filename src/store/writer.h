@@ -57,6 +57,10 @@ class Writer {
 
   // Facts about tasks, processes and mappings; later calls update earlier ones (a comm
   // change, an end time). Unknown pids/tids referenced by event rows are created implicitly.
+  // Reuse: once a thread or process has ended (an end_ts_ns here, or a kExit process event;
+  // an exit of tid == pid ends the process), a later event or note with the same tid/pid and
+  // a later time gets a new utid/upid. Events timestamped before the end still map to the
+  // ended one, so late-arriving events of an exited thread are attributed correctly.
   Status note_thread(const ThreadInfo& info);
   Status note_process(const ProcessInfo& info);
   Status note_mapping(const MappingInfo& info);

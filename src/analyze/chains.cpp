@@ -1,0 +1,896 @@
+#include "analyze/chains.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <tuple>
+
+#include "analyze/analyzer.h"
+
+namespace causeway::analyze {
+
+namespace detail {
+
+std::string percent(double f) {
+  char buf[16];
+  if (f > 0 && f < 0.01) return "<1%";
+  std::snprintf(buf, sizeof buf, "%.0f%%", 100.0 * f);
+  return buf;
+}
+
+std::string ratio(double r) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, r < 10 ? "%.1fx" : "%.0fx", r);
+  return buf;
+}
+
+std::string bytes_text(int64_t b) {
+  char buf[32];
+  const double v = static_cast<double>(b);
+  if (b < 1024) {
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  } else if (b < 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", v / 1024);
+  } else if (b < 1024LL * 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", v / (1024.0 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", v / (1024.0 * 1024 * 1024));
+  }
+  return buf;
+}
+
+TaskRef Context::task(int32_t t) const {
+  TaskRef r;
+  if (t < 0 || static_cast<size_t>(t) >= data.threads.size()) return r;
+  const ThreadInfo& th = data.threads[static_cast<size_t>(t)];
+  r.pid = th.pid;
+  r.tid = th.tid;
+  r.comm = th.name;
+  r.process = th.process;
+  return r;
+}
+
+std::string Context::who(int32_t t) const {
+  const TaskRef r = task(t);
+  return r.comm + " (pid " + std::to_string(r.pid) + ", tid " + std::to_string(r.tid) + ")";
+}
+
+std::string Context::culprit_phrase(int32_t t) const {
+  if (t < 0) return "an unknown task";
+  const TaskRef r = task(t);
+  std::string s = "\"" + r.comm + "\" (pid " + std::to_string(r.pid);
+  if (r.tid != r.pid) s += ", tid " + std::to_string(r.tid);
+  s += ")";
+  if (!r.process.empty() && r.process != r.comm) s += " of " + r.process;
+  return s;
+}
+
+std::string Context::severity(int64_t impact_ns, int64_t span_ns) const {
+  const double share = span_ns > 0 ? static_cast<double>(impact_ns) / static_cast<double>(span_ns)
+                                   : 0.0;
+  if (share >= opts.high_share && impact_ns >= 5 * opts.min_impact_ns) return "high";
+  if (share >= opts.medium_share && impact_ns >= opts.min_impact_ns) return "medium";
+  return "low";
+}
+
+void Context::fill_breakdown(Chain& c, const Decomposition& d) const {
+  c.on_cpu_ns = d.on_cpu_ns;
+  c.runnable_ns = d.runnable_ns;
+  c.blocked_ns = d.blocked_ns;
+  c.gpu_wait_ns = d.gpu_wait_ns;
+  c.unaccounted_ns = d.unaccounted_ns;
+  c.blocked_by_reason.clear();
+  c.preempters.clear();
+  c.blocked.clear();
+  for (const BlockShare& b : d.blocked) {
+    if (b.cause == BlockCause::kGpu) continue;
+    c.blocked_by_reason[b.reason] += b.ns;
+  }
+  for (const PreemptShare& p : d.preempters) {
+    if (c.preempters.size() >= 5) break;
+    PreemptorShare s;
+    s.task = task(p.thread);
+    s.cpu = p.cpu;
+    s.ns = p.ns;
+    s.intervals = p.intervals;
+    c.preempters.push_back(std::move(s));
+  }
+  for (const BlockShare& b : d.blocked) {
+    if (b.cause == BlockCause::kGpu) continue;
+    if (c.blocked.size() >= 5) break;
+    BlockedShare s;
+    s.cause = block_cause_word(b.cause);
+    s.reason = b.reason;
+    if (b.waker >= 0) s.waker = task(b.waker);
+    if (b.dev) s.device = device_name(b.dev);
+    s.ns = b.ns;
+    s.intervals = b.intervals;
+    c.blocked.push_back(std::move(s));
+  }
+}
+
+void Context::add_waker_chain(Chain& c, const std::vector<WakerHop>& hops) const {
+  for (const WakerHop& h : hops) {
+    WakerStep s;
+    s.depth = h.depth;
+    s.task = task(h.thread);
+    s.window_start_ns = h.window_start;
+    s.window_end_ns = h.window_end;
+    s.activity = h.activity;
+    s.detail = h.detail;
+    s.on_cpu_ns = h.what.on_cpu_ns;
+    s.runnable_ns = h.what.runnable_ns;
+    s.blocked_ns = h.what.blocked_ns + h.what.gpu_wait_ns;
+    c.waker_chain.push_back(std::move(s));
+    const std::string role = "waker depth " + std::to_string(h.depth);
+    for (int64_t id : h.state_ids) c.evidence.push_back({"thread_state", id, h.window_start, role});
+    for (int64_t id : h.syscall_ids) c.evidence.push_back({"syscall", id, 0, role + " syscall"});
+    for (int64_t id : h.io_ids) c.evidence.push_back({"block_io", id, 0, role + " I/O"});
+  }
+}
+
+void Context::finish(Chain& c, int64_t span_ns) const {
+  const int64_t trace = data.duration_ns();
+  c.impact_share = trace > 0 ? static_cast<double>(c.impact_ns) / static_cast<double>(trace) : 0;
+  c.thread_share =
+      span_ns > 0 ? static_cast<double>(c.impact_ns) / static_cast<double>(span_ns) : 0;
+  if (c.severity.empty()) c.severity = severity(c.impact_ns, span_ns);
+  // The same row can explain two things (e.g. the worst gap's wait is also the waker's
+  // window); cite it once, under its first role.
+  std::vector<EvidenceRef> unique;
+  for (const EvidenceRef& e : c.evidence) {
+    if (e.id <= 0) continue;
+    const bool seen = std::any_of(unique.begin(), unique.end(), [&](const EvidenceRef& u) {
+      return u.table == e.table && u.id == e.id;
+    });
+    if (!seen) unique.push_back(e);
+  }
+  if (unique.size() > 12) unique.resize(12);
+  c.evidence = std::move(unique);
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::Context;
+using detail::ThreadCalls;
+using detail::percent;
+
+// One slow call or slow gap.
+struct Slow {
+  int64_t ts = 0;
+  int64_t end = 0;
+  int64_t excess = 0;
+  int64_t call_id = 0;       // the slow call, or the call that ended the gap
+  int64_t prev_call_id = 0;  // gaps: the call before
+  Decomposition d;
+  std::string category;
+  int32_t culprit = -1;
+};
+
+// Dominant cause of a decomposed interval -> category and culprit.
+void classify(const Decomposition& d, bool gap, int32_t self, std::string& category,
+              int32_t& culprit) {
+  const int64_t io = d.blocked_by(BlockCause::kIo);
+  const int64_t lock = d.blocked_by(BlockCause::kLock);
+  const int64_t wait = d.blocked_by(BlockCause::kWait) + d.blocked_by(BlockCause::kSleep);
+  struct C {
+    const char* cat;
+    int64_t ns;
+  };
+  const C cands[] = {
+      {gap ? "gpu_starvation" : "host_overhead", d.on_cpu_ns},
+      {"cpu_contention", d.runnable_ns},
+      {"blocked_io", io},
+      {"lock_wait", lock},
+      {"blocked_wait", wait},
+      {"gpu_busy", d.gpu_wait_ns},
+      {"unexplained", d.unaccounted_ns},
+  };
+  const C* best = &cands[0];
+  for (const C& c : cands) {
+    if (c.ns > best->ns) best = &c;
+  }
+  category = best->cat;
+  culprit = -1;
+  if (category == "cpu_contention") {
+    int64_t top = -1;
+    for (const PreemptShare& p : d.preempters) {
+      if (p.ns > top) {
+        top = p.ns;
+        culprit = p.thread;
+      }
+    }
+  } else if (category == "lock_wait" || category == "blocked_wait") {
+    int64_t top = -1;
+    for (const BlockShare& b : d.blocked) {
+      const bool match = category == "lock_wait"
+                             ? b.cause == BlockCause::kLock
+                             : (b.cause == BlockCause::kWait || b.cause == BlockCause::kSleep);
+      if (match && b.ns > top) {
+        top = b.ns;
+        culprit = b.waker;
+      }
+    }
+  } else if (category == "blocked_io" || category == "gpu_starvation" ||
+             category == "host_overhead") {
+    culprit = self;
+  }
+}
+
+}  // namespace
+
+// "38 ms (91%) runnable while "backup" (pid 812) ran on CPU 1; 2.1 ms (5%) on CPU"
+std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& d) {
+  struct Part {
+    int64_t ns;
+    std::string text;
+  };
+  std::vector<Part> parts;
+  const int64_t total = std::max<int64_t>(1, d.total_ns);
+  auto share = [&](int64_t ns) {
+    return format_duration(ns) + " (" + percent(static_cast<double>(ns) / total) + ")";
+  };
+  if (d.runnable_ns > 0) {
+    std::string t = share(d.runnable_ns) + " runnable (preempted)";
+    int n = 0;
+    for (const PreemptShare& p : d.preempters) {
+      if (n == 2 || p.ns * 10 < d.runnable_ns) break;
+      t += n == 0 ? " while " : " and ";
+      t += ctx.culprit_phrase(p.thread);
+      t += " ran";
+      if (p.cpu >= 0) t += " on CPU " + std::to_string(p.cpu);
+      if (d.preempters.size() > 1) t += " (" + format_duration(p.ns) + ")";
+      ++n;
+    }
+    parts.push_back({d.runnable_ns, t});
+  }
+  if (d.on_cpu_ns > 0) parts.push_back({d.on_cpu_ns, share(d.on_cpu_ns) + " on CPU"});
+  int shown = 0;
+  for (const BlockShare& b : d.blocked) {
+    if (b.cause == BlockCause::kGpu) continue;
+    if (shown == 3) break;
+    ++shown;
+    std::string t = share(b.ns) + " blocked";
+    if (b.reason == "sleeping" || b.reason == "uninterruptible" || b.reason == "other") {
+      t += " (" + b.reason + ")";
+    } else {
+      t += " in " + b.reason;
+    }
+    if (b.cause == BlockCause::kIo) {
+      t += " waiting for I/O";
+      if (b.dev) t += " on device " + device_name(b.dev);
+    }
+    if (b.waker >= 0 && b.cause != BlockCause::kIo) t += ", woken by " + ctx.culprit_phrase(b.waker);
+    parts.push_back({b.ns, t});
+  }
+  if (d.gpu_wait_ns > 0) parts.push_back({d.gpu_wait_ns, share(d.gpu_wait_ns) + " waiting for the GPU"});
+  if (d.unaccounted_ns > 0) {
+    parts.push_back({d.unaccounted_ns, share(d.unaccounted_ns) + " without scheduling data"});
+  }
+  std::stable_sort(parts.begin(), parts.end(),
+                   [](const Part& a, const Part& b) { return a.ns > b.ns; });
+  std::string out;
+  for (const Part& p : parts) {
+    if (p.ns * 50 < total && !out.empty()) continue;  // below 2%: noise in a sentence
+    if (!out.empty()) out += "; ";
+    out += p.text;
+  }
+  return out;
+}
+
+namespace {
+using detail::breakdown_sentence;
+
+std::string recommendation_for(const Context& ctx, const std::string& category, int32_t subject,
+                               int32_t culprit, const std::vector<WakerHop>& hops,
+                               const Decomposition& d) {
+  const std::string me = "\"" + ctx.task(subject).comm + "\"";
+  if (category == "cpu_contention") {
+    std::string who = culprit >= 0 ? ctx.culprit_phrase(culprit) : "the competing tasks";
+    std::string cpus;
+    for (const PreemptShare& p : d.preempters) {
+      if (p.cpu >= 0 && cpus.find("CPU " + std::to_string(p.cpu)) == std::string::npos &&
+          cpus.size() < 40) {
+        cpus += (cpus.empty() ? "CPU " : ", CPU ") + std::to_string(p.cpu);
+      }
+    }
+    return "Give " + me + " a CPU of its own: pin it to isolated cores (taskset -c / a cpuset "
+           "cgroup) and keep " + who + " off them" + (cpus.empty() ? "" : " (it ran on " + cpus + ")") +
+           ", or lower that task's priority (nice -n 19, SCHED_IDLE).";
+  }
+  if (category == "lock_wait") {
+    std::string r = "Shorten the critical section " +
+                    (culprit >= 0 ? ctx.culprit_phrase(culprit) : std::string("the lock holder")) +
+                    " holds while " + me + " waits";
+    for (const WakerHop& h : hops) {
+      if (h.activity == "blocked_io") {
+        return r + ": it " + h.detail.substr(0, h.detail.find(" (")) +
+               " while holding it — move that I/O out of the lock (buffer and write from a "
+               "background thread) so the CUDA-feeding thread never waits on the disk.";
+      }
+    }
+    return r + ", or stop sharing that lock with the thread that feeds the GPU (per-thread "
+               "buffers, a lock-free queue).";
+  }
+  if (category == "blocked_io") {
+    return "Take the blocking file I/O off " + me + ", the thread that feeds the GPU: read ahead "
+           "in a background thread or a DataLoader worker, cache the data in memory, or use "
+           "asynchronous I/O.";
+  }
+  if (category == "blocked_wait") {
+    return me + " waited for " +
+           (culprit >= 0 ? ctx.culprit_phrase(culprit) : std::string("another task")) +
+           "; make that producer faster or decouple it with a deeper queue so the GPU-feeding "
+           "thread does not block.";
+  }
+  if (category == "gpu_starvation" || category == "host_overhead") {
+    return "The time went to host code on " + me + " itself: profile it (py-spy / perf), move "
+           "preprocessing off this thread, and batch work into fewer, larger launches or CUDA "
+           "graphs so the GPU queue stays full.";
+  }
+  if (category == "gpu_busy") {
+    return "These calls waited for GPU work queued before them: the host is not the bottleneck "
+           "here. If that GPU time is unexpected, profile the kernels (Nsight Systems/Compute).";
+  }
+  return "No scheduling data covers these intervals: trace with scheduler events enabled "
+         "(causeway trace records them by default) to see why they were slow.";
+}
+
+// Builds the chain for a group of outlier intervals sharing (kind, function, category).
+Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind,
+                    const std::string& function, const Baseline& base, std::vector<Slow>& v) {
+  std::sort(v.begin(), v.end(), [](const Slow& a, const Slow& b) {
+    return std::tie(b.excess, a.ts) < std::tie(a.excess, b.ts);
+  });
+  Chain c;
+  c.kind = kind;
+  c.category = v.front().category;
+  c.subject = ctx.task(tc.thread);
+  c.function = function;
+  c.baseline = base;
+  c.occurrences = static_cast<int64_t>(v.size());
+  Decomposition merged;
+  std::vector<int64_t> durs;
+  std::map<int32_t, int64_t> culprits;
+  c.window_start_ns = v.front().ts;
+  c.window_end_ns = v.front().end;
+  for (const Slow& s : v) {
+    c.impact_ns += s.excess;
+    merged.merge(s.d);
+    durs.push_back(s.end - s.ts);
+    culprits[s.culprit] += s.excess;
+    c.window_start_ns = std::min(c.window_start_ns, s.ts);
+    c.window_end_ns = std::max(c.window_end_ns, s.end);
+  }
+  merged.sort_shares();
+  std::sort(durs.begin(), durs.end());
+  c.observed_p50_ns = percentile(durs, 0.5);
+  c.observed_p99_ns = percentile(durs, 0.99);
+  c.observed_max_ns = durs.back();
+  int32_t culprit = -1;
+  int64_t best = -1;
+  for (const auto& [t, ns] : culprits) {
+    if (ns > best) {
+      best = ns;
+      culprit = t;
+    }
+  }
+  if (culprit >= 0) c.culprit = ctx.task(culprit);
+  ctx.fill_breakdown(c, merged);
+
+  // Waker chain of the worst interval: from its largest non-GPU blocked share with a waker.
+  const Slow& worst = v.front();
+  std::vector<WakerHop> hops;
+  const BlockShare* top = nullptr;
+  for (const BlockShare& b : worst.d.blocked) {
+    if (b.cause == BlockCause::kGpu || b.waker < 0) continue;
+    if (!top || b.ns > top->ns) top = &b;
+  }
+  if (top && (c.category == "lock_wait" || c.category == "blocked_wait")) {
+    hops = waker_chain(ctx.data, tc.thread, top->waker, top->largest_ts, top->largest_end,
+                       ctx.opts.max_waker_depth);
+  }
+
+  const std::string who = ctx.who(tc.thread);
+  const double r = base.median_ns > 0 ? static_cast<double>(c.observed_p50_ns) /
+                                            static_cast<double>(base.median_ns)
+                                      : 0.0;
+  const std::string n = std::to_string(v.size());
+  if (kind == "slow_calls") {
+    c.summary = who + ": " + n + " " + function + (v.size() == 1 ? " call took " : " calls took ") +
+                (r > 0 ? detail::ratio(r) + " their baseline" : "far longer than usual") +
+                " (p50 " + format_duration(base.median_ns) + " -> " +
+                (v.size() == 1 ? format_duration(c.observed_max_ns)
+                               : "p99 " + format_duration(c.observed_p99_ns)) +
+                ")";
+    c.explanation = who + " made " + n + " " + function + " call" + (v.size() == 1 ? "" : "s") +
+                    " far above this thread's baseline (median " +
+                    format_duration(base.median_ns) + ", MAD " + format_duration(base.mad_ns) +
+                    " over " + std::to_string(base.count) + " calls): median " +
+                    format_duration(c.observed_p50_ns) + ", worst " +
+                    format_duration(c.observed_max_ns) + " (cuda_call " +
+                    std::to_string(worst.call_id) + "), " + format_duration(c.impact_ns) +
+                    " above baseline in total. Inside those calls: " +
+                    breakdown_sentence(ctx, merged) + ".";
+  } else {
+    c.summary = who + ": " + n + (v.size() == 1 ? " host gap" : " host gaps") +
+                " between CUDA calls lasted " +
+                (r > 0 ? detail::ratio(r) + " the usual gap" : "far longer than usual") +
+                " (p50 " + format_duration(base.median_ns) + " -> " +
+                (v.size() == 1 ? format_duration(c.observed_max_ns)
+                               : "p99 " + format_duration(c.observed_p99_ns)) +
+                "); the GPU got no new work meanwhile";
+    c.explanation = "Between consecutive CUDA calls " + who + " usually spends " +
+                    format_duration(base.median_ns) + " (median of " +
+                    std::to_string(base.count) + " gaps); " + n + " gap" +
+                    (v.size() == 1 ? " was" : "s were") + " far longer (median " +
+                    format_duration(c.observed_p50_ns) + ", worst " +
+                    format_duration(c.observed_max_ns) + ", after cuda_call " +
+                    std::to_string(worst.prev_call_id) + "), " + format_duration(c.impact_ns) +
+                    " beyond the usual in total, during which this thread issued no GPU work. In "
+                    "those gaps: " +
+                    breakdown_sentence(ctx, merged) + ".";
+  }
+  if (!hops.empty()) {
+    std::string s = " Waker chain of the worst one:";
+    for (const WakerHop& h : hops) {
+      s += (h.depth == 1 ? " " : "; in turn, ") + ctx.culprit_phrase(h.thread) + " " + h.detail;
+    }
+    c.explanation += s + ".";
+  }
+  c.recommendation = recommendation_for(ctx, c.category, tc.thread, culprit, hops, merged);
+
+  // Evidence: the slow calls themselves, then the intervals that explain the worst one.
+  const char* role = kind == "slow_calls" ? "slow call" : "call after the gap";
+  for (size_t i = 0; i < v.size() && i < 5; ++i) {
+    c.evidence.push_back({"cuda_call", v[i].call_id, kind == "slow_calls" ? v[i].ts : v[i].end, role});
+  }
+  if (!worst.d.preempters.empty() && c.category == "cpu_contention") {
+    const PreemptShare* p = &worst.d.preempters[0];
+    for (const PreemptShare& q : worst.d.preempters) {
+      if (q.ns > p->ns) p = &q;
+    }
+    c.evidence.push_back({"thread_state", p->largest_state_id, 0, "runnable (preempted)"});
+  }
+  if (top || !worst.d.blocked.empty()) {
+    const BlockShare* b = top;
+    for (const BlockShare& q : worst.d.blocked) {
+      if (q.cause != BlockCause::kGpu && (!b || q.ns > b->ns)) b = &q;
+    }
+    if (b) {
+      c.evidence.push_back({"thread_state", b->largest_state_id, b->largest_ts, "blocked"});
+      if (b->largest_syscall_id) {
+        c.evidence.push_back({"syscall", b->largest_syscall_id, 0, "blocking syscall"});
+      }
+      if (b->largest_io_id) c.evidence.push_back({"block_io", b->largest_io_id, 0, "I/O waited on"});
+    }
+  }
+  ctx.add_waker_chain(c, hops);
+  ctx.finish(c, tc.span());
+  // GPU-bound waits are not a host problem, and unexplained intervals have no cause to act
+  // on: neither is ever more than low severity.
+  if (c.category == "gpu_busy" || c.category == "unexplained") c.severity = "low";
+  return c;
+}
+
+// Aggregate of a launching thread's gaps: waits on other threads, to detect a data loader
+// that cannot keep up.
+struct GapWaits {
+  int64_t gaps = 0;
+  int64_t gaps_with_wait = 0;
+  int64_t waited_ns = 0;
+};
+
+class Analyzer {
+ public:
+  Analyzer(TraceData& data, const ExplainOptions& opts) : ctx_{data, opts} {}
+
+  std::vector<Chain> run() {
+    TraceData& d = ctx_.data;
+    for (size_t t = 0; t < d.threads.size(); ++t) {
+      const ThreadInfo& th = d.threads[t];
+      if (ctx_.opts.pid && th.pid != *ctx_.opts.pid) continue;
+      const Range r = d.thread_calls[t];
+      if (r.size() == 0) continue;
+      ThreadCalls tc;
+      tc.thread = static_cast<int32_t>(t);
+      for (size_t i = r.begin; i < r.end; ++i) {
+        const Call& c = d.calls[i];
+        if (!c.top_level) continue;
+        tc.calls.push_back(&c);
+        const CallClass k = ctx_.fn(c).cls;
+        if (k == CallClass::kLaunch || k == CallClass::kCopyAsync || k == CallClass::kCopySync ||
+            k == CallClass::kMemset) {
+          tc.launches = true;
+        }
+      }
+      if (tc.calls.empty()) continue;
+      tc.span_start = tc.calls.front()->ts;
+      tc.span_end = tc.span_start;
+      for (const Call* c : tc.calls) tc.span_end = std::max(tc.span_end, c->end());
+      if (tc.span() <= 0) continue;
+      analyze_thread(tc);
+    }
+    rank_chains(out_);
+    return std::move(out_);
+  }
+
+ private:
+  void analyze_thread(const ThreadCalls& tc) {
+    TraceData& d = ctx_.data;
+    const ExplainOptions& o = ctx_.opts;
+    std::vector<Chain> local;
+
+    // Whole-span decomposition, call by call and gap by gap, and the outliers on the way.
+    Decomposition all;
+    GapWaits waits;
+    Decomposition gap_waits;  // only the gaps' time, for the data-loader finding
+    std::map<int32_t, std::vector<int64_t>> durs_by_fn;
+    std::vector<int64_t> gaps;
+    for (size_t i = 0; i < tc.calls.size(); ++i) {
+      const Call& c = *tc.calls[i];
+      durs_by_fn[c.fn].push_back(c.dur);
+      decompose_into(d, tc.thread, c.ts, c.end(), true, all);
+      if (i + 1 < tc.calls.size()) {
+        const Call& n = *tc.calls[i + 1];
+        const int64_t g = n.ts - c.end();
+        if (g <= 0) continue;
+        gaps.push_back(g);
+        Decomposition one;
+        IntervalTotals t = decompose_into(d, tc.thread, c.end(), n.ts, false, one);
+        all.merge(one);
+        ++waits.gaps;
+        if (t.waited_on_others_ns > 0) {
+          ++waits.gaps_with_wait;
+          waits.waited_ns += t.waited_on_others_ns;
+          gap_waits.merge(one);
+        }
+      }
+    }
+    all.sort_shares();
+    gap_waits.sort_shares();
+
+    // Outlier calls, grouped by (function, category).
+    std::map<std::pair<int32_t, std::string>, std::vector<Slow>> slow_calls;
+    std::map<int32_t, Baseline> bases;
+    for (auto& [fn, durs] : durs_by_fn) bases[fn] = robust_baseline(durs);
+    for (const Call* c : tc.calls) {
+      const Baseline& b = bases[c->fn];
+      if (!is_outlier(c->dur, b, o.outlier)) continue;
+      Slow s;
+      s.ts = c->ts;
+      s.end = c->end();
+      s.excess = c->dur - b.median_ns;
+      s.call_id = c->id;
+      s.d = decompose(d, tc.thread, c->ts, c->end(), true);
+      classify(s.d, false, tc.thread, s.category, s.culprit);
+      slow_calls[{c->fn, s.category}].push_back(std::move(s));
+    }
+    for (auto& [key, v] : slow_calls) {
+      local.push_back(outlier_chain(ctx_, tc, "slow_calls",
+                                    d.functions[static_cast<size_t>(key.first)].base,
+                                    bases[key.first], v));
+    }
+
+    // Outlier gaps of a thread that feeds the GPU.
+    if (tc.launches && gaps.size() >= static_cast<size_t>(o.outlier.min_samples)) {
+      const Baseline gb = robust_baseline(gaps);
+      std::map<std::string, std::vector<Slow>> slow_gaps;
+      for (size_t i = 0; i + 1 < tc.calls.size(); ++i) {
+        const Call& c = *tc.calls[i];
+        const Call& n = *tc.calls[i + 1];
+        const int64_t g = n.ts - c.end();
+        if (g <= 0 || !is_outlier(g, gb, o.outlier)) continue;
+        Slow s;
+        s.ts = c.end();
+        s.end = n.ts;
+        s.excess = g - gb.median_ns;
+        s.call_id = n.id;
+        s.prev_call_id = c.id;
+        s.d = decompose(d, tc.thread, s.ts, s.end, false);
+        classify(s.d, true, tc.thread, s.category, s.culprit);
+        slow_gaps[s.category].push_back(std::move(s));
+      }
+      for (auto& [cat, v] : slow_gaps) {
+        local.push_back(outlier_chain(ctx_, tc, "gpu_gaps", "", gb, v));
+      }
+    }
+
+    // Thread-level findings over the whole active span.
+    thread_findings(tc, all, gap_waits, waits, local);
+
+    // Pipeline patterns.
+    detail::detect_host_sync(ctx_, tc, local);
+    detail::detect_allocator_churn(ctx_, tc, local);
+    detail::detect_pageable_copies(ctx_, tc, local);
+    detail::detect_phase_shift(ctx_, tc, local);
+
+    for (Chain& c : local) out_.push_back(std::move(c));
+  }
+
+  // Folds outlier chains into the thread-level chain that already explains them (same
+  // thread, compatible category): one finding per cause, with the worst calls as evidence.
+  static void absorb(Chain& into, std::vector<Chain>& local,
+                     const std::vector<std::string>& categories, bool gaps_only) {
+    for (auto it = local.begin(); it != local.end();) {
+      const bool match = (it->kind == "slow_calls" || it->kind == "gpu_gaps") &&
+                         (!gaps_only || it->kind == "gpu_gaps") &&
+                         std::find(categories.begin(), categories.end(), it->category) !=
+                             categories.end();
+      if (!match) {
+        ++it;
+        continue;
+      }
+      into.explanation += " It also explains an outlier: " + it->summary + ".";
+      for (const EvidenceRef& e : it->evidence) {
+        if (e.table == "cuda_call" && into.evidence.size() < 12) into.evidence.push_back(e);
+      }
+      it = local.erase(it);
+    }
+  }
+
+  void thread_findings(const ThreadCalls& tc, const Decomposition& all,
+                       const Decomposition& gap_waits, const GapWaits& waits,
+                       std::vector<Chain>& local) {
+    const ExplainOptions& o = ctx_.opts;
+    const int64_t span = tc.span();
+    auto significant = [&](int64_t ns) {
+      return ns >= o.min_impact_ns && static_cast<double>(ns) >= o.min_share * static_cast<double>(span);
+    };
+    const std::string who = ctx_.who(tc.thread);
+    const std::string span_text = format_duration(span) + " active span";
+
+    // CPU contention: runnable time, by preempter.
+    if (significant(all.runnable_ns)) {
+      Chain c;
+      c.kind = "thread";
+      c.category = "cpu_contention";
+      c.subject = ctx_.task(tc.thread);
+      c.impact_ns = all.runnable_ns;
+      c.occurrences = 0;
+      for (const PreemptShare& p : all.preempters) c.occurrences += p.intervals;
+      c.window_start_ns = tc.span_start;
+      c.window_end_ns = tc.span_end;
+      const int32_t top = all.preempters.empty() ? -1 : all.preempters[0].thread;
+      if (top >= 0) c.culprit = ctx_.task(top);
+      ctx_.fill_breakdown(c, all);
+      const double share = static_cast<double>(all.runnable_ns) / static_cast<double>(span);
+      c.summary = who + " was runnable but not running for " + format_duration(all.runnable_ns) +
+                  " (" + percent(share) + " of its " + span_text + ")" +
+                  (top >= 0 ? "; " + ctx_.culprit_phrase(top) + " held its CPU most" : "");
+      std::string by;
+      int n = 0;
+      for (const PreemptShare& p : all.preempters) {
+        if (n == 3) break;
+        by += (n ? "; " : "") + ctx_.culprit_phrase(p.thread) + " for " + format_duration(p.ns) +
+              (p.cpu >= 0 ? " on CPU " + std::to_string(p.cpu) : "") + " (" +
+              std::to_string(p.intervals) + " preemptions)";
+        ++n;
+      }
+      c.explanation = who + " is the thread that issues CUDA work, yet for " +
+                      format_duration(all.runnable_ns) + " (" + percent(share) +
+                      " of its " + span_text + ") it was ready to run while another task held "
+                      "its CPU, so the GPU waited on a thread that was waiting for a CPU. Taken "
+                      "by: " + by + ". Over the span: " + breakdown_sentence(ctx_, all) + ".";
+      c.recommendation = recommendation_for(ctx_, c.category, tc.thread, top, {}, all);
+      for (size_t i = 0; i < all.preempters.size() && i < 3; ++i) {
+        c.evidence.push_back({"thread_state", all.preempters[i].largest_state_id, 0,
+                              "runnable (preempted)"});
+      }
+      ctx_.finish(c, span);
+      absorb(c, local, {"cpu_contention"}, false);
+      local.push_back(std::move(c));
+    }
+
+    // Data loader: the thread keeps waiting, between its CUDA calls, for other threads.
+    const bool recurrent = waits.gaps > 0 && waits.gaps_with_wait >= 10 &&
+                           waits.gaps_with_wait * 5 >= waits.gaps;
+    if (recurrent && significant(waits.waited_ns)) {
+      // The producers: wakers of those waits, by time waited.
+      std::map<int32_t, std::pair<int64_t, const BlockShare*>> producers;
+      for (const BlockShare& b : gap_waits.blocked) {
+        if ((b.cause != BlockCause::kLock && b.cause != BlockCause::kWait) || b.waker < 0 ||
+            b.waker == tc.thread) {
+          continue;
+        }
+        auto& p = producers[b.waker];
+        p.first += b.ns;
+        if (!p.second || b.largest_ns > p.second->largest_ns) p.second = &b;
+      }
+      std::vector<std::pair<int64_t, int32_t>> ranked;
+      for (const auto& [t, p] : producers) ranked.push_back({p.first, t});
+      std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      if (!ranked.empty()) {
+        Chain c;
+        c.kind = "thread";
+        c.category = "data_loader";
+        c.subject = ctx_.task(tc.thread);
+        c.impact_ns = waits.waited_ns;
+        c.occurrences = waits.gaps_with_wait;
+        c.window_start_ns = tc.span_start;
+        c.window_end_ns = tc.span_end;
+        const int32_t top = ranked[0].second;
+        c.culprit = ctx_.task(top);
+        ctx_.fill_breakdown(c, gap_waits);
+        const BlockShare* rep = producers[top].second;
+        std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
+                                                 rep->largest_end, o.max_waker_depth);
+        // What the producers were doing while this thread waited on them, over all waits.
+        Decomposition prod;
+        for (size_t i = 0; i < ranked.size() && i < 4; ++i) {
+          const BlockShare* b = producers[ranked[i].second].second;
+          decompose_into(ctx_.data, ranked[i].second, b->largest_ts, b->largest_end, false, prod);
+        }
+        prod.sort_shares();
+        const double share = static_cast<double>(waits.waited_ns) / static_cast<double>(span);
+        std::string names;
+        for (size_t i = 0; i < ranked.size() && i < 3; ++i) {
+          names += (i ? ", " : "") + ctx_.culprit_phrase(ranked[i].second) + " " +
+                   format_duration(ranked[i].first);
+        }
+        if (ranked.size() > 3) names += " and " + std::to_string(ranked.size() - 3) + " more";
+        c.summary = who + " waited for its input for " + format_duration(waits.waited_ns) + " (" +
+                    percent(share) + " of its " + span_text + ") in " +
+                    std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
+                    " gaps between CUDA calls; the data loader cannot keep up";
+        c.explanation = "Between CUDA calls " + who + " blocked, waiting to be woken by other "
+                        "threads, in " + std::to_string(waits.gaps_with_wait) + " of its " +
+                        std::to_string(waits.gaps) + " gaps, " + format_duration(waits.waited_ns) +
+                        " in total, while the GPU had nothing new to do. Woken by: " + names +
+                        ". While it waited, the producers' time (largest waits) went to: " +
+                        breakdown_sentence(ctx_, prod) + ".";
+        if (!hops.empty()) {
+          c.explanation += " Worst wait:";
+          for (const WakerHop& h : hops) {
+            c.explanation += (h.depth == 1 ? " " : "; in turn, ") + ctx_.culprit_phrase(h.thread) +
+                             " " + h.detail;
+          }
+          c.explanation += ".";
+        }
+        const int64_t prod_io = prod.blocked_by(BlockCause::kIo);
+        if (prod_io >= prod.on_cpu_ns && prod_io > 0) {
+          c.recommendation = "The loaders are disk-bound: add loader workers and prefetch deeper "
+                             "(DataLoader num_workers, prefetch_factor), cache or pre-shard the "
+                             "dataset in memory or on faster storage, and read larger sequential "
+                             "chunks.";
+        } else {
+          c.recommendation = "The loaders are CPU-bound: add loader workers (DataLoader "
+                             "num_workers) on idle cores, decode on the GPU (DALI, nvJPEG) or "
+                             "pre-process the dataset offline, and prefetch more batches ahead.";
+        }
+        c.evidence.push_back({"thread_state", rep->largest_state_id, rep->largest_ts,
+                              "waiting for the loader"});
+        if (rep->largest_syscall_id) {
+          c.evidence.push_back({"syscall", rep->largest_syscall_id, 0, "blocking syscall"});
+        }
+        ctx_.add_waker_chain(c, hops);
+        ctx_.finish(c, span);
+        absorb(c, local, {"lock_wait", "blocked_wait"}, true);
+        local.push_back(std::move(c));
+        return;  // the waits are explained; no separate lock finding for the same time
+      }
+    }
+
+    // Blocked on own I/O, or on locks, over the span.
+    const int64_t io = all.blocked_by(BlockCause::kIo);
+    const int64_t lock = all.blocked_by(BlockCause::kLock);
+    for (const auto& [cat, ns, cause] :
+         {std::tuple<const char*, int64_t, BlockCause>{"blocked_io", io, BlockCause::kIo},
+          std::tuple<const char*, int64_t, BlockCause>{"lock_wait", lock, BlockCause::kLock}}) {
+      if (!significant(ns)) continue;
+      Chain c;
+      c.kind = "thread";
+      c.category = cat;
+      c.subject = ctx_.task(tc.thread);
+      c.impact_ns = ns;
+      c.window_start_ns = tc.span_start;
+      c.window_end_ns = tc.span_end;
+      const BlockShare* top = nullptr;
+      for (const BlockShare& b : all.blocked) {
+        if (b.cause != cause) continue;
+        c.occurrences += b.intervals;
+        if (!top || b.ns > top->ns) top = &b;
+      }
+      ctx_.fill_breakdown(c, all);
+      const double share = static_cast<double>(ns) / static_cast<double>(span);
+      std::vector<WakerHop> hops;
+      int32_t culprit = tc.thread;
+      if (cause == BlockCause::kLock) {
+        culprit = top->waker;
+        hops = waker_chain(ctx_.data, tc.thread, top->waker, top->largest_ts, top->largest_end,
+                           o.max_waker_depth);
+      }
+      if (culprit >= 0) c.culprit = ctx_.task(culprit);
+      if (cause == BlockCause::kIo) {
+        c.summary = who + " was blocked on I/O for " + format_duration(ns) + " (" +
+                    percent(share) + " of its " + span_text + ")" +
+                    (top->dev ? ", mostly on device " + device_name(top->dev) : "");
+        c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
+                        percent(share) + " of its " + span_text + ") blocked waiting for I/O, "
+                        "largest share in " + top->reason + " (" + format_duration(top->ns) +
+                        " over " + std::to_string(top->intervals) + " waits). Over the span: " +
+                        breakdown_sentence(ctx_, all) + ".";
+      } else {
+        c.summary = who + " waited on locks for " + format_duration(ns) + " (" + percent(share) +
+                    " of its " + span_text + ")" +
+                    (culprit >= 0 ? "; mostly released by " + ctx_.culprit_phrase(culprit) : "");
+        c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
+                        percent(share) + " of its " + span_text + ") blocked on futexes. Over "
+                        "the span: " + breakdown_sentence(ctx_, all) + ".";
+        if (!hops.empty()) {
+          c.explanation += " Longest wait:";
+          for (const WakerHop& h : hops) {
+            c.explanation += (h.depth == 1 ? " " : "; in turn, ") +
+                             ctx_.culprit_phrase(h.thread) + " " + h.detail;
+          }
+          c.explanation += ".";
+        }
+      }
+      c.recommendation = recommendation_for(ctx_, c.category, tc.thread, culprit, hops, all);
+      c.evidence.push_back({"thread_state", top->largest_state_id, top->largest_ts, "blocked"});
+      if (top->largest_syscall_id) {
+        c.evidence.push_back({"syscall", top->largest_syscall_id, 0, "blocking syscall"});
+      }
+      if (top->largest_io_id) c.evidence.push_back({"block_io", top->largest_io_id, 0, "I/O"});
+      ctx_.add_waker_chain(c, hops);
+      ctx_.finish(c, span);
+      absorb(c, local, {cat}, false);
+      local.push_back(std::move(c));
+    }
+  }
+
+  Context ctx_;
+  std::vector<Chain> out_;
+};
+
+int severity_rank(const std::string& s) { return s == "high" ? 0 : s == "medium" ? 1 : 2; }
+
+}  // namespace
+
+void rank_chains(std::vector<Chain>& chains) {
+  std::stable_sort(chains.begin(), chains.end(), [](const Chain& a, const Chain& b) {
+    if (a.impact_ns != b.impact_ns) return a.impact_ns > b.impact_ns;
+    const int sa = severity_rank(a.severity), sb = severity_rank(b.severity);
+    if (sa != sb) return sa < sb;
+    if (a.category != b.category) return a.category < b.category;
+    if (a.subject.tid != b.subject.tid) return a.subject.tid < b.subject.tid;
+    if (a.function != b.function) return a.function < b.function;
+    const int64_t ea = a.evidence.empty() ? 0 : a.evidence[0].id;
+    const int64_t eb = b.evidence.empty() ? 0 : b.evidence[0].id;
+    return ea < eb;
+  });
+  for (size_t i = 0; i < chains.size(); ++i) chains[i].id = static_cast<int64_t>(i + 1);
+}
+
+std::vector<Chain> filter_chains(const std::vector<Chain>& chains, const ExplainOptions& opts) {
+  std::vector<Chain> out;
+  for (const Chain& c : chains) {
+    if (opts.pid && c.subject.pid != *opts.pid) continue;
+    if (opts.since_ns && c.window_end_ns < *opts.since_ns) continue;
+    if (opts.until_ns && c.window_start_ns >= *opts.until_ns) continue;
+    out.push_back(c);
+    if (opts.top > 0 && out.size() >= opts.top) break;
+  }
+  return out;
+}
+
+Result<std::vector<Chain>> compute_chains(sqlite3* db, const ExplainOptions& opts) {
+  LoadOptions lo;
+  lo.since_ns = opts.since_ns;
+  lo.until_ns = opts.until_ns;
+  auto data = TraceData::load(db, lo);
+  if (!data.ok()) return data.status();
+  Analyzer a(*data, opts);
+  std::vector<Chain> chains = a.run();
+  if (opts.top > 0 && chains.size() > opts.top) chains.resize(opts.top);
+  return chains;
+}
+
+}  // namespace causeway::analyze

@@ -1,0 +1,261 @@
+#include "analyze/stats.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_map>
+
+#include "analyze/baseline.h"
+#include "analyze/decompose.h"
+#include "analyze/sql_util.h"
+
+namespace causeway::analyze {
+
+namespace {
+// The event tables, in the order they are reported.
+constexpr const char* kEventTables[] = {"cuda_call", "thread_state", "wakeup",
+                                        "syscall",   "block_io",     "process_event"};
+}  // namespace
+
+Result<TraceStats> compute_stats(sqlite3* db) {
+  TraceStats s;
+  s.host = sql::meta(db, "host").value_or("");
+  s.kernel_release = sql::meta(db, "kernel_release").value_or("");
+  s.tool_version = sql::meta(db, "tool_version").value_or("");
+  s.complete = sql::meta(db, "complete").value_or("0") == "1";
+
+  for (const char* t : kEventTables) {
+    sql::Stmt q(db, std::string("SELECT count(*) FROM ") + t);
+    if (!q.ok() || q.step() != SQLITE_ROW) return sql::query_error(db, t);
+    s.events[t] = q.i64(0);
+    s.total_events += q.i64(0);
+  }
+  {
+    sql::Stmt q(db, "SELECT key, value FROM meta WHERE key LIKE 'drops\\_%' ESCAPE '\\'");
+    if (!q.ok()) return sql::query_error(db, "meta");
+    while (q.step() == SQLITE_ROW) {
+      const std::string key = q.text(0);
+      char* end = nullptr;
+      const std::string v = q.text(1);
+      const long long n = std::strtoll(v.c_str(), &end, 10);
+      s.drops[key.substr(6)] = n;
+      s.total_drops += n;
+    }
+  }
+
+  // Per function: every duration, for exact percentiles; per thread: call counts.
+  std::unordered_map<int64_t, std::vector<int64_t>> durs;
+  std::unordered_map<int64_t, ApiStats> apis;
+  std::unordered_map<int64_t, int64_t> calls_by_utid;
+  int64_t max_end = 0;
+  {
+    sql::Stmt q(db, "SELECT function_id, dur, coalesce(bytes, 0), ret, utid, ts FROM cuda_call");
+    if (!q.ok()) return sql::query_error(db, "CUDA calls");
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      const int64_t f = q.i64(0);
+      const int64_t dur = std::max<int64_t>(0, q.i64(1));
+      ApiStats& a = apis[f];
+      ++a.count;
+      a.total_ns += dur;
+      a.bytes += q.i64(2);
+      a.errors += q.i64(3) != 0;
+      durs[f].push_back(dur);
+      ++calls_by_utid[q.i64(4)];
+      max_end = std::max(max_end, q.i64(5) + dur);
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
+  }
+  sql::Stmt name(db, "SELECT str FROM string WHERE id = ?1");
+  if (!name.ok()) return sql::query_error(db, "strings");
+  for (auto& [f, a] : apis) {
+    std::vector<int64_t>& v = durs[f];
+    std::sort(v.begin(), v.end());
+    a.p50_ns = percentile(v, 0.50);
+    a.p95_ns = percentile(v, 0.95);
+    a.p99_ns = percentile(v, 0.99);
+    a.max_ns = v.back();
+    name.reset();
+    name.bind(1, f);
+    a.name = name.step() == SQLITE_ROW ? name.text(0) : "function#" + std::to_string(f);
+    s.apis.push_back(a);
+  }
+  std::sort(s.apis.begin(), s.apis.end(), [](const ApiStats& a, const ApiStats& b) {
+    return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.name < b.name;
+  });
+
+  {
+    sql::Stmt q(db,
+                "SELECT p.upid, p.pid, coalesce(p.name, ''), coalesce(p.cmdline, ''), "
+                "(SELECT count(*) FROM thread t WHERE t.upid = p.upid) FROM process p "
+                "WHERE p.traced = 1 ORDER BY p.pid, p.upid");
+    if (!q.ok()) return sql::query_error(db, "processes");
+    std::unordered_map<int64_t, size_t> by_upid;
+    while (q.step() == SQLITE_ROW) {
+      ProcessStats p;
+      p.pid = static_cast<int32_t>(q.i64(1));
+      p.name = q.text(2);
+      p.cmdline = q.text(3);
+      p.threads = q.i64(4);
+      by_upid[q.i64(0)] = s.processes.size();
+      s.processes.push_back(std::move(p));
+    }
+    sql::Stmt t(db, "SELECT utid, upid FROM thread");
+    if (!t.ok()) return sql::query_error(db, "threads");
+    while (t.step() == SQLITE_ROW) {
+      auto c = calls_by_utid.find(t.i64(0));
+      auto p = by_upid.find(t.i64(1));
+      if (c != calls_by_utid.end() && p != by_upid.end()) {
+        s.processes[p->second].cuda_calls += c->second;
+      }
+    }
+  }
+
+  if (auto end = sql::meta(db, "end_ts")) {
+    s.duration_ns = std::strtoll(end->c_str(), nullptr, 10);
+  }
+  if (s.duration_ns <= 0) {
+    // An interrupted recording has no end_ts: use the latest event seen.
+    for (const char* q : {"SELECT max(ts + dur) FROM thread_state", "SELECT max(ts + dur) FROM syscall",
+                          "SELECT max(ts) FROM wakeup", "SELECT max(ts + dur) FROM block_io"}) {
+      sql::Stmt st(db, q);
+      if (st.ok() && st.step() == SQLITE_ROW && !st.is_null(0)) max_end = std::max(max_end, st.i64(0));
+    }
+    s.duration_ns = max_end;
+  }
+  return s;
+}
+
+nlohmann::json to_json(const TraceStats& s) {
+  using nlohmann::json;
+  json procs = json::array();
+  for (const ProcessStats& p : s.processes) {
+    procs.push_back({{"pid", p.pid},
+                     {"name", p.name},
+                     {"cmdline", p.cmdline},
+                     {"threads", p.threads},
+                     {"cuda_calls", p.cuda_calls}});
+  }
+  json apis = json::array();
+  for (const ApiStats& a : s.apis) {
+    apis.push_back({{"name", a.name},
+                    {"count", a.count},
+                    {"total_ns", a.total_ns},
+                    {"p50_ns", a.p50_ns},
+                    {"p95_ns", a.p95_ns},
+                    {"p99_ns", a.p99_ns},
+                    {"max_ns", a.max_ns},
+                    {"bytes", a.bytes},
+                    {"errors", a.errors}});
+  }
+  return json{{"duration_ns", s.duration_ns},
+              {"complete", s.complete},
+              {"host", s.host},
+              {"kernel_release", s.kernel_release},
+              {"tool_version", s.tool_version},
+              {"processes", std::move(procs)},
+              {"events", s.events},
+              {"total_events", s.total_events},
+              {"drops", s.drops},
+              {"total_drops", s.total_drops},
+              {"apis", std::move(apis)}};
+}
+
+Result<TraceStats> stats_from_json(const nlohmann::json& j) {
+  try {
+    TraceStats s;
+    s.duration_ns = j.at("duration_ns").get<int64_t>();
+    s.complete = j.value("complete", false);
+    s.host = j.value("host", "");
+    s.kernel_release = j.value("kernel_release", "");
+    s.tool_version = j.value("tool_version", "");
+    for (const auto& p : j.at("processes")) {
+      s.processes.push_back({p.value("pid", 0), p.value("name", ""), p.value("cmdline", ""),
+                             p.value("threads", int64_t{0}), p.value("cuda_calls", int64_t{0})});
+    }
+    s.events = j.at("events").get<std::map<std::string, int64_t>>();
+    s.drops = j.at("drops").get<std::map<std::string, int64_t>>();
+    s.total_events = j.value("total_events", int64_t{0});
+    s.total_drops = j.value("total_drops", int64_t{0});
+    for (const auto& a : j.at("apis")) {
+      ApiStats x;
+      x.name = a.at("name").get<std::string>();
+      x.count = a.value("count", int64_t{0});
+      x.total_ns = a.value("total_ns", int64_t{0});
+      x.p50_ns = a.value("p50_ns", int64_t{0});
+      x.p95_ns = a.value("p95_ns", int64_t{0});
+      x.p99_ns = a.value("p99_ns", int64_t{0});
+      x.max_ns = a.value("max_ns", int64_t{0});
+      x.bytes = a.value("bytes", int64_t{0});
+      x.errors = a.value("errors", int64_t{0});
+      s.apis.push_back(std::move(x));
+    }
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Error(std::string("The stored trace statistics are malformed (") + e.what() +
+                         ").");
+  }
+}
+
+namespace {
+std::string bytes_or_dash(int64_t b) {
+  if (b <= 0) return "-";
+  char buf[32];
+  const double v = static_cast<double>(b);
+  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  else if (b < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", v / 1024);
+  else if (b < 1024LL * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f MiB", v / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.2f GiB", v / 1073741824.0);
+  return buf;
+}
+}  // namespace
+
+std::string format_stats_text(const TraceStats& s) {
+  std::string out;
+  char line[512];
+  out += "duration   " + format_duration(s.duration_ns) +
+         (s.complete ? "" : "  (recording incomplete: the file was not closed cleanly)") + "\n";
+  if (!s.host.empty()) out += "host       " + s.host + (s.kernel_release.empty() ? "" : ", Linux " + s.kernel_release) + "\n";
+  out += "processes  " + std::to_string(s.processes.size()) + " traced\n";
+  for (const ProcessStats& p : s.processes) {
+    std::snprintf(line, sizeof line, "  %-8d %-16s %3lld threads %10lld CUDA calls", p.pid,
+                  p.name.c_str(), static_cast<long long>(p.threads),
+                  static_cast<long long>(p.cuda_calls));
+    out += line;
+    if (!p.cmdline.empty()) out += "  " + p.cmdline.substr(0, 60);
+    out += "\n";
+  }
+  out += "events     " + std::to_string(s.total_events) + "\n";
+  for (const auto& [t, n] : s.events) {
+    std::snprintf(line, sizeof line, "  %-14s %12lld\n", t.c_str(), static_cast<long long>(n));
+    out += line;
+  }
+  out += "drops      " + std::to_string(s.total_drops) +
+         (s.total_drops == 0 ? " (no events lost)" : " events lost") + "\n";
+  for (const auto& [src, n] : s.drops) {
+    if (n == 0) continue;
+    std::snprintf(line, sizeof line, "  %-14s %12lld\n", src.c_str(), static_cast<long long>(n));
+    out += line;
+  }
+  if (s.apis.empty()) {
+    out += "CUDA       no CUDA calls recorded\n";
+    return out;
+  }
+  out += "\nCUDA API (by total time)\n";
+  std::snprintf(line, sizeof line, "  %-28s %9s %11s %10s %10s %10s %10s %11s\n", "function", "calls",
+                "total", "p50", "p95", "p99", "max", "bytes");
+  out += line;
+  for (const ApiStats& a : s.apis) {
+    std::snprintf(line, sizeof line, "  %-28s %9lld %11s %10s %10s %10s %10s %11s%s\n",
+                  a.name.c_str(), static_cast<long long>(a.count),
+                  format_duration(a.total_ns).c_str(), format_duration(a.p50_ns).c_str(),
+                  format_duration(a.p95_ns).c_str(), format_duration(a.p99_ns).c_str(),
+                  format_duration(a.max_ns).c_str(), bytes_or_dash(a.bytes).c_str(),
+                  a.errors ? ("  " + std::to_string(a.errors) + " errors").c_str() : "");
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace causeway::analyze

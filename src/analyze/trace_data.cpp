@@ -1,0 +1,362 @@
+#include "analyze/trace_data.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include "analyze/sql_util.h"
+
+namespace causeway::analyze {
+namespace {
+
+constexpr std::array<std::string_view, 7> kSuffixes = {"_v2_ptsz", "_v2_ptds", "_ptsz", "_ptds",
+                                                        "_v2",      "_v3",      "_v4"};
+
+// Threads whose wakeups mean "the device finished": the simulated GPU's worker, NVIDIA's
+// driver threads and interrupt threads. Interrupt-context wakeups have no waker at all.
+bool is_gpu_agent(const std::string& comm) {
+  for (std::string_view prefix : {"sim-gpu", "irq/", "nv_queue", "nvidia", "cuda-EvtHandlr"}) {
+    if (comm.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+template <typename T, typename Less>
+void sort_if_needed(std::vector<T>& v, Less less) {
+  if (!std::is_sorted(v.begin(), v.end(), less)) std::sort(v.begin(), v.end(), less);
+}
+
+template <typename T>
+std::vector<Range> ranges_by_thread(const std::vector<T>& rows, size_t threads) {
+  std::vector<Range> out(threads, Range{0, 0});
+  size_t i = 0;
+  while (i < rows.size()) {
+    size_t j = i;
+    const auto t = static_cast<size_t>(rows[i].thread);
+    while (j < rows.size() && static_cast<size_t>(rows[j].thread) == t) ++j;
+    out[t] = Range{i, j};
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string function_base_name(const std::string& name) {
+  for (std::string_view s : kSuffixes) {
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) {
+      return function_base_name(name.substr(0, name.size() - s.size()));
+    }
+  }
+  return name;
+}
+
+CallClass classify_function(const std::string& b) {
+  auto starts = [&](std::string_view p) { return b.rfind(p, 0) == 0; };
+  auto ends = [&](std::string_view s) {
+    return b.size() >= s.size() && b.compare(b.size() - s.size(), s.size(), s) == 0;
+  };
+  if (b == "cudaLaunchKernel" || b == "cudaLaunchKernelExC" || b == "cuLaunchKernel" ||
+      b == "cuLaunchKernelEx" || b == "cudaGraphLaunch" || b == "cuGraphLaunch" ||
+      b == "cudaLaunchCooperativeKernel" || b == "cuLaunchCooperativeKernel") {
+    return CallClass::kLaunch;
+  }
+  if (ends("Synchronize")) return CallClass::kSync;  // cudaStreamSynchronize, cuCtxSynchronize ...
+  if (b == "cudaMallocHost" || b == "cudaHostAlloc" || b == "cuMemAllocHost" ||
+      b == "cuMemHostAlloc") {
+    return CallClass::kHostAlloc;
+  }
+  if (b == "cudaHostRegister" || b == "cuMemHostRegister") return CallClass::kHostRegister;
+  if (b == "cudaMalloc" || b == "cudaMallocManaged" || b == "cudaMallocPitch" ||
+      b == "cuMemAlloc" || b == "cuMemAllocManaged" || b == "cuMemAllocPitch") {
+    return CallClass::kAlloc;
+  }
+  if (b == "cudaFree" || b == "cuMemFree") return CallClass::kFree;
+  if (starts("cudaMemset") || starts("cuMemset")) return CallClass::kMemset;
+  if (starts("cudaMemcpy") || starts("cuMemcpy")) {
+    return ends("Async") ? CallClass::kCopyAsync : CallClass::kCopySync;
+  }
+  return CallClass::kOther;
+}
+
+std::string device_name(uint32_t dev) {
+  return std::to_string(dev >> 20) + ":" + std::to_string(dev & 0xfffff);
+}
+
+TraceData::TraceData(TraceData&& o) noexcept { *this = std::move(o); }
+
+TraceData& TraceData::operator=(TraceData&& o) noexcept {
+  if (this == &o) return *this;
+  if (syscall_stmt_) sqlite3_finalize(syscall_stmt_);
+  threads = std::move(o.threads);
+  functions = std::move(o.functions);
+  calls = std::move(o.calls);
+  states = std::move(o.states);
+  block_ios = std::move(o.block_ios);
+  thread_calls = std::move(o.thread_calls);
+  thread_states = std::move(o.thread_states);
+  thread_ios = std::move(o.thread_ios);
+  start_ns = o.start_ns;
+  end_ns = o.end_ns;
+  db_ = o.db_;
+  syscall_stmt_ = o.syscall_stmt_;
+  o.syscall_stmt_ = nullptr;
+  syscall_names_ = std::move(o.syscall_names_);
+  syscall_cache_ = std::move(o.syscall_cache_);
+  return *this;
+}
+
+TraceData::~TraceData() {
+  if (syscall_stmt_) sqlite3_finalize(syscall_stmt_);
+}
+
+Result<TraceData> TraceData::load(sqlite3* db, const LoadOptions& opts) {
+  TraceData d;
+  d.db_ = db;
+  const int64_t since = opts.since_ns.value_or(std::numeric_limits<int64_t>::min());
+  const int64_t until = opts.until_ns.value_or(std::numeric_limits<int64_t>::max());
+  int64_t lo = std::numeric_limits<int64_t>::max();
+  int64_t hi = std::numeric_limits<int64_t>::min();
+  auto see = [&](int64_t ts, int64_t end) {
+    lo = std::min(lo, ts);
+    hi = std::max(hi, end);
+  };
+
+  // Threads (with their process), indexed densely.
+  std::unordered_map<int64_t, int32_t> by_utid;
+  {
+    sql::Stmt s(db,
+                "SELECT t.utid, t.tid, coalesce(t.upid, 0), coalesce(t.name, ''), t.end_ts, "
+                "t.traced, coalesce(p.pid, 0), coalesce(p.name, '') FROM thread t "
+                "LEFT JOIN process p ON p.upid = t.upid ORDER BY t.utid");
+    if (!s.ok()) return sql::query_error(db, "threads");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      ThreadInfo t;
+      t.utid = s.i64(0);
+      t.tid = static_cast<int32_t>(s.i64(1));
+      t.upid = s.i64(2);
+      t.name = s.text(3);
+      t.end_ts = s.opt_i64(4);
+      t.traced = s.i64(5) != 0;
+      t.pid = static_cast<int32_t>(s.i64(6));
+      t.process = s.text(7);
+      t.gpu_agent = is_gpu_agent(t.name);
+      by_utid[t.utid] = static_cast<int32_t>(d.threads.size());
+      d.threads.push_back(std::move(t));
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "threads");
+  }
+  // A row may name a utid the thread table lacks (a truncated trace); give it a placeholder
+  // rather than dropping the event.
+  auto thread_index = [&](int64_t utid) -> int32_t {
+    auto it = by_utid.find(utid);
+    if (it != by_utid.end()) return it->second;
+    ThreadInfo t;
+    t.utid = utid;
+    t.name = "utid " + std::to_string(utid);
+    const auto idx = static_cast<int32_t>(d.threads.size());
+    d.threads.push_back(std::move(t));
+    by_utid[utid] = idx;
+    return idx;
+  };
+
+  {
+    sql::Stmt s(db, "SELECT nr, name FROM syscall_name");
+    if (s.ok()) {
+      while (s.step() == SQLITE_ROW) {
+        d.syscall_names_[static_cast<int32_t>(s.i64(0))] = s.text(1);
+      }
+    }
+  }
+
+  // CUDA calls.
+  {
+    std::unordered_map<int64_t, int32_t> fn_by_string;
+    sql::Stmt names(db, "SELECT str FROM string WHERE id = ?1");
+    sql::Stmt s(db,
+                "SELECT id, ts, dur, utid, function_id, stream_id, bytes, copy_kind, host_ptr, "
+                "ret FROM cuda_call");
+    if (!s.ok() || !names.ok()) return sql::query_error(db, "CUDA calls");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      Call c;
+      c.id = s.i64(0);
+      c.ts = s.i64(1);
+      c.dur = std::max<int64_t>(0, s.i64(2));
+      see(c.ts, c.end());
+      if (c.end() < since || c.ts >= until) continue;
+      c.thread = thread_index(s.i64(3));
+      const int64_t fid = s.i64(4);
+      auto it = fn_by_string.find(fid);
+      if (it == fn_by_string.end()) {
+        FunctionInfo f;
+        names.reset();
+        names.bind(1, fid);
+        f.name = names.step() == SQLITE_ROW ? names.text(0) : "function#" + std::to_string(fid);
+        f.base = function_base_name(f.name);
+        f.cls = classify_function(f.base);
+        it = fn_by_string.emplace(fid, static_cast<int32_t>(d.functions.size())).first;
+        d.functions.push_back(std::move(f));
+      }
+      c.fn = it->second;
+      c.stream_id = s.opt_i64(5).value_or(-1);
+      c.bytes = s.opt_i64(6).value_or(-1);
+      c.copy_kind = static_cast<int8_t>(s.opt_i64(7).value_or(-1));
+      c.has_host_ptr = !s.is_null(8);
+      c.host_ptr = static_cast<uint64_t>(s.i64(8));
+      c.ret = static_cast<int32_t>(s.i64(9));
+      d.calls.push_back(c);
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
+  }
+
+  // Scheduling intervals of every traced thread: wakers and preempters are analysed too.
+  {
+    sql::Stmt s(db,
+                "SELECT id, ts, dur, utid, state, cpu, syscall_nr, syscall_id, waker_utid, "
+                "preempter_utid FROM thread_state");
+    if (!s.ok()) return sql::query_error(db, "thread states");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      StateRow r;
+      r.id = s.i64(0);
+      r.ts = s.i64(1);
+      r.dur = std::max<int64_t>(0, s.i64(2));
+      see(r.ts, r.end());
+      r.thread = thread_index(s.i64(3));
+      r.state = static_cast<uint8_t>(std::clamp<int64_t>(s.i64(4), 0, 4));
+      r.cpu = static_cast<int16_t>(s.opt_i64(5).value_or(-1));
+      r.syscall_nr = static_cast<int32_t>(s.opt_i64(6).value_or(-1));
+      r.syscall_id = s.opt_i64(7).value_or(0);
+      if (auto w = s.opt_i64(8)) r.waker = thread_index(*w);
+      if (auto p = s.opt_i64(9)) r.preempter = thread_index(*p);
+      d.states.push_back(r);
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "thread states");
+  }
+
+  {
+    sql::Stmt s(db, "SELECT id, ts, dur, utid, dev, bytes, op FROM block_io");
+    if (!s.ok()) return sql::query_error(db, "block I/O");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      BlockIo b;
+      b.id = s.i64(0);
+      b.ts = s.i64(1);
+      b.dur = std::max<int64_t>(0, s.i64(2));
+      see(b.ts, b.end());
+      b.thread = thread_index(s.i64(3));
+      b.dev = static_cast<uint32_t>(s.i64(4));
+      b.bytes = s.i64(5);
+      const std::string op = s.text(6);
+      b.op = op.empty() ? '?' : op[0];
+      d.block_ios.push_back(b);
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "block I/O");
+  }
+
+  // Other event tables only bound the trace's extent.
+  for (const char* q : {"SELECT min(ts), max(ts + dur) FROM syscall",
+                        "SELECT min(ts), max(ts) FROM wakeup",
+                        "SELECT min(ts), max(ts) FROM process_event"}) {
+    sql::Stmt s(db, q);
+    if (s.ok() && s.step() == SQLITE_ROW && !s.is_null(0)) see(s.i64(0), s.i64(1));
+  }
+  if (lo <= hi) {
+    d.start_ns = lo;
+    d.end_ns = hi;
+  }
+  if (opts.since_ns) d.start_ns = std::max(d.start_ns, *opts.since_ns);
+  if (opts.until_ns) d.end_ns = std::min(d.end_ns, *opts.until_ns);
+  if (d.end_ns < d.start_ns) d.end_ns = d.start_ns;
+
+  // Recorders write roughly in time order, so these sorts are usually no-ops.
+  sort_if_needed(d.calls, [](const Call& a, const Call& b) {
+    if (a.thread != b.thread) return a.thread < b.thread;
+    if (a.ts != b.ts) return a.ts < b.ts;
+    if (a.dur != b.dur) return a.dur > b.dur;
+    return a.id < b.id;
+  });
+  sort_if_needed(d.states, [](const StateRow& a, const StateRow& b) {
+    if (a.thread != b.thread) return a.thread < b.thread;
+    if (a.ts != b.ts) return a.ts < b.ts;
+    return a.id < b.id;
+  });
+  sort_if_needed(d.block_ios, [](const BlockIo& a, const BlockIo& b) {
+    if (a.thread != b.thread) return a.thread < b.thread;
+    if (a.ts != b.ts) return a.ts < b.ts;
+    return a.id < b.id;
+  });
+  d.thread_calls = ranges_by_thread(d.calls, d.threads.size());
+  d.thread_states = ranges_by_thread(d.states, d.threads.size());
+  d.thread_ios = ranges_by_thread(d.block_ios, d.threads.size());
+
+  // A call contained in the previous top-level call of its thread is nested (the runtime
+  // calling the driver): it is analysed as part of its caller, not on its own.
+  for (const Range& r : d.thread_calls) {
+    int64_t outer_end = std::numeric_limits<int64_t>::min();
+    for (size_t i = r.begin; i < r.end; ++i) {
+      Call& c = d.calls[i];
+      if (c.ts < outer_end && c.end() <= outer_end) {
+        c.top_level = false;
+      } else {
+        outer_end = c.end();
+      }
+    }
+  }
+
+  d.syscall_stmt_ = nullptr;
+  const char* q =
+      "SELECT s.id, s.ts, s.dur, coalesce(n.name, 'syscall_' || s.nr), s.fd, s.addr "
+      "FROM syscall s LEFT JOIN syscall_name n ON n.nr = s.nr WHERE s.id = ?1";
+  if (sqlite3_prepare_v2(db, q, -1, &d.syscall_stmt_, nullptr) != SQLITE_OK) {
+    return sql::query_error(db, "syscalls");
+  }
+  return d;
+}
+
+std::string TraceData::syscall_name(int32_t nr) const {
+  auto it = syscall_names_.find(nr);
+  return it != syscall_names_.end() ? it->second : "syscall_" + std::to_string(nr);
+}
+
+std::optional<SyscallInfo> TraceData::syscall(int64_t id) {
+  if (id <= 0 || !syscall_stmt_) return std::nullopt;
+  auto it = syscall_cache_.find(id);
+  if (it != syscall_cache_.end()) return it->second;
+  std::optional<SyscallInfo> out;
+  sqlite3_reset(syscall_stmt_);
+  sqlite3_bind_int64(syscall_stmt_, 1, id);
+  if (sqlite3_step(syscall_stmt_) == SQLITE_ROW) {
+    SyscallInfo s;
+    s.id = sqlite3_column_int64(syscall_stmt_, 0);
+    s.ts = sqlite3_column_int64(syscall_stmt_, 1);
+    s.dur = sqlite3_column_int64(syscall_stmt_, 2);
+    const unsigned char* name = sqlite3_column_text(syscall_stmt_, 3);
+    s.name = name ? reinterpret_cast<const char*>(name) : "";
+    if (sqlite3_column_type(syscall_stmt_, 4) != SQLITE_NULL) {
+      s.fd = sqlite3_column_int64(syscall_stmt_, 4);
+    }
+    if (sqlite3_column_type(syscall_stmt_, 5) != SQLITE_NULL) {
+      s.addr = sqlite3_column_int64(syscall_stmt_, 5);
+    }
+    out = std::move(s);
+  }
+  syscall_cache_.emplace(id, out);
+  return out;
+}
+
+size_t TraceData::first_state_after(int32_t thread, int64_t ts) const {
+  if (thread < 0 || static_cast<size_t>(thread) >= thread_states.size()) return 0;
+  const Range r = thread_states[static_cast<size_t>(thread)];
+  // States of one thread do not overlap, so ends are sorted like starts.
+  auto it = std::upper_bound(states.begin() + static_cast<std::ptrdiff_t>(r.begin),
+                             states.begin() + static_cast<std::ptrdiff_t>(r.end), ts,
+                             [](int64_t t, const StateRow& s) { return t < s.end(); });
+  return static_cast<size_t>(it - states.begin());
+}
+
+}  // namespace causeway::analyze

@@ -1,0 +1,648 @@
+#include "capture/decoder.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace causeway::capture {
+namespace {
+
+struct SyscallDef {
+  int32_t nr;
+  const char* name;
+};
+// x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+constexpr SyscallDef kSyscalls[] = {
+    {0, "read"},          {1, "write"},           {2, "open"},          {3, "close"},
+    {7, "poll"},          {9, "mmap"},            {11, "munmap"},       {16, "ioctl"},
+    {17, "pread64"},      {18, "pwrite64"},       {19, "readv"},        {20, "writev"},
+    {23, "select"},       {24, "sched_yield"},    {26, "msync"},        {35, "nanosleep"},
+    {74, "fsync"},        {75, "fdatasync"},      {202, "futex"},       {230, "clock_nanosleep"},
+    {232, "epoll_wait"},  {257, "openat"},        {270, "pselect6"},    {271, "ppoll"},
+    {277, "sync_file_range"}, {281, "epoll_pwait"}, {295, "preadv"},    {296, "pwritev"},
+    {327, "preadv2"},     {328, "pwritev2"},      {441, "epoll_pwait2"}, {449, "futex_waitv"},
+};
+
+template <typename T>
+const T* as(std::span<const uint8_t> rec) {
+  return rec.size() >= sizeof(T) ? reinterpret_cast<const T*>(rec.data()) : nullptr;
+}
+
+// Records with a trailing stack: the fixed part must be there, and stack_depth frames.
+template <typename T>
+const T* as_with_stack(std::span<const uint8_t> rec, uint32_t* depth) {
+  constexpr size_t fixed = sizeof(T) - sizeof(T::stack);
+  if (rec.size() < fixed) return nullptr;
+  const T* ev = reinterpret_cast<const T*>(rec.data());
+  uint32_t d = std::min<uint32_t>(ev->stack_depth, CW_MAX_STACK);
+  d = std::min<uint32_t>(d, static_cast<uint32_t>((rec.size() - fixed) / 8));
+  *depth = d;
+  return ev;
+}
+
+std::string comm_string(const char* comm) { return std::string(comm, strnlen(comm, CW_COMM_LEN)); }
+
+char block_op(uint32_t cmd_flags) {
+  switch (cmd_flags & 0xff) {
+    case 0: return 'R';
+    case 1: return 'W';
+    case 2: return 'F';
+    case 3: return 'D';
+    default: return '?';
+  }
+}
+
+}  // namespace
+
+std::string_view syscall_name(int32_t nr) {
+  for (const auto& s : kSyscalls) {
+    if (s.nr == nr) return s.name;
+  }
+  return {};
+}
+
+const std::vector<int32_t>& default_syscalls() {
+  static const std::vector<int32_t> all = [] {
+    std::vector<int32_t> v;
+    for (const auto& s : kSyscalls) v.push_back(s.nr);
+    return v;
+  }();
+  return all;
+}
+
+Decoder::Decoder(RowSink& sink, const CudaFunctionTable& functions, DecoderOptions options,
+                 DecoderHooks hooks)
+    : sink_(sink), functions_(functions), options_(std::move(options)), hooks_(std::move(hooks)) {
+  for (int32_t nr : options_.recorded_syscalls) {
+    if (nr >= 0 && nr < CW_MAX_SYSCALL_NR) recorded_[nr] = true;
+  }
+}
+
+Status Decoder::ingest(std::span<const uint8_t> record) {
+  counts_.events++;
+  const auto* h = as<cw_header>(record);
+  if (!h) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  switch (h->kind) {
+    case CW_EV_CUDA_CALL: return on_cuda(record);
+    case CW_EV_SCHED_SWITCH: return on_switch(record);
+    case CW_EV_WAKEUP: return on_wakeup(record);
+    case CW_EV_FORK: return on_fork(record);
+    case CW_EV_EXEC: return on_exec(record);
+    case CW_EV_EXIT: return on_exit(record);
+    case CW_EV_SYSCALL: return on_syscall(record);
+    case CW_EV_BLOCK_IO: return on_block_io(record);
+    case CW_EV_OOM_KILL: return on_oom(record);
+    case CW_EV_LIB_LOAD: return on_lib_load(record);
+    default:
+      counts_.malformed++;
+      return Status::Ok();
+  }
+}
+
+Decoder::Task& Decoder::task(int32_t pid, int32_t tid) {
+  Task& t = tasks_[tid];
+  if (t.pid == 0) t.pid = pid;
+  return t;
+}
+
+Decoder::Process& Decoder::process(int32_t pid) {
+  Process& p = processes_[pid];
+  p.info.pid = pid;
+  return p;
+}
+
+Status Decoder::note_process(Process& p) {
+  p.noted = true;
+  return sink_.note_process(p.info);
+}
+
+Status Decoder::note_task(int32_t tid, Task& t) {
+  t.comm_noted = true;
+  store::ThreadInfo info;
+  info.pid = t.pid;
+  info.tid = tid;
+  info.comm = t.comm;
+  info.traced = t.traced;
+  info.start_ts_ns = t.start_ts;
+  info.end_ts_ns = t.end_ts;
+  return sink_.note_thread(info);
+}
+
+Status Decoder::see_task(int32_t pid, int32_t tid, const char* comm, bool traced) {
+  if (tid == 0) return Status::Ok();  // the idle task: not a thread anyone cares about
+  Task& t = task(pid, tid);
+  bool changed = !t.comm_noted;
+  if (traced && !t.traced) {
+    t.traced = true;
+    changed = true;
+  }
+  if (comm) {
+    size_t n = strnlen(comm, CW_COMM_LEN);
+    if (t.comm.size() != n || t.comm.compare(0, n, comm, n) != 0) {
+      t.comm.assign(comm, n);
+      changed = true;
+    }
+  }
+  if (traced) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) {
+      Process& p = process(pid);
+      p.info.traced = true;
+      if (tid == pid) p.info.name = t.comm;
+      if (Status s = note_process(p); !s.ok()) return s;
+      if (hooks_.on_new_process) hooks_.on_new_process(pid);
+    } else if (tid == pid && !t.comm.empty() && it->second.info.name != t.comm) {
+      it->second.info.name = t.comm;
+      if (Status s = note_process(it->second); !s.ok()) return s;
+    }
+  } else if (tid == pid && changed && !t.comm.empty()) {
+    // An untraced process (a preempter, a waker): its name is all we know.
+    Process& p = process(pid);
+    if (!p.info.traced && p.info.name != t.comm) {
+      p.info.name = t.comm;
+      if (Status s = note_process(p); !s.ok()) return s;
+    }
+  }
+  return changed ? note_task(tid, t) : Status::Ok();
+}
+
+Status Decoder::emit_state(int32_t tid, Task& t, store::ThreadStateRow row) {
+  row.pid = t.pid;
+  row.tid = tid;
+  if (row.dur_ns < 0) row.dur_ns = 0;
+  // A blocked interval inside a recorded syscall waits for that syscall's row id.
+  if (row.syscall_nr && *row.syscall_nr >= 0 && *row.syscall_nr < CW_MAX_SYSCALL_NR &&
+      recorded_[*row.syscall_nr] && t.syscall_ts != 0) {
+    if (!t.pending.empty() && t.pending_syscall_ts != t.syscall_ts) {
+      if (Status s = flush_pending(t, std::nullopt); !s.ok()) return s;
+    }
+    t.pending_syscall_ts = t.syscall_ts;
+    t.pending.push_back(row);
+    if (t.pending.size() > 4096) return flush_pending(t, std::nullopt);
+    return Status::Ok();
+  }
+  counts_.thread_states++;
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Decoder::flush_pending(Task& t, std::optional<store::RowId> syscall_row) {
+  for (auto& row : t.pending) {
+    row.syscall_row = syscall_row;
+    counts_.thread_states++;
+    auto r = sink_.add(row);
+    if (!r.ok()) {
+      t.pending.clear();
+      return r.status();
+    }
+  }
+  t.pending.clear();
+  t.pending_syscall_ts = 0;
+  return Status::Ok();
+}
+
+Status Decoder::close_on_cpu(int32_t tid, Task& t, int64_t ts) {
+  store::ThreadStateRow row;
+  row.ts_ns = t.since;
+  row.dur_ns = ts - t.since;
+  row.state = store::ThreadState::kRunning;
+  row.cpu = t.cpu;
+  t.where = Task::Where::kUnknown;
+  return emit_state(tid, t, row);
+}
+
+Status Decoder::close_off_cpu(int32_t tid, Task& t, int64_t ts) {
+  store::ThreadStateRow row;
+  row.ts_ns = t.since;
+  row.cpu = t.cpu;
+  row.kernel_state = t.kernel_state;
+  if (t.syscall_nr >= 0) row.syscall_nr = t.syscall_nr;
+  row.stack = t.stack;
+  t.where = Task::Where::kUnknown;
+  const bool blocked = t.off_state != store::ThreadState::kRunnable;
+  if (blocked && t.woken_ts > t.since && t.woken_ts <= ts) {
+    // Blocked until the wakeup, then runnable until it got a CPU again.
+    row.dur_ns = t.woken_ts - t.since;
+    row.state = t.off_state;
+    row.waker_pid = t.waker_pid;
+    row.waker_tid = t.waker_tid;
+    if (Status s = emit_state(tid, t, row); !s.ok()) return s;
+    store::ThreadStateRow wait;
+    wait.ts_ns = t.woken_ts;
+    wait.dur_ns = ts - t.woken_ts;
+    wait.state = store::ThreadState::kRunnable;
+    wait.cpu = t.cpu;
+    wait.syscall_nr = row.syscall_nr;
+    return emit_state(tid, t, wait);
+  }
+  row.dur_ns = ts - t.since;
+  row.state = t.off_state;
+  if (!blocked && t.has_preempter) {
+    row.preempter_pid = t.preempter_pid;
+    row.preempter_tid = t.preempter_tid;
+  }
+  return emit_state(tid, t, row);
+}
+
+Status Decoder::on_switch(std::span<const uint8_t> rec) {
+  uint32_t depth = 0;
+  const auto* ev = as_with_stack<cw_sched_switch>(rec, &depth);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.switches++;
+  const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
+  const auto prev_pid = static_cast<int32_t>(ev->h.pid), prev_tid = static_cast<int32_t>(ev->h.tid);
+  const auto next_pid = static_cast<int32_t>(ev->next_pid), next_tid = static_cast<int32_t>(ev->next_tid);
+  if (Status s = see_task(prev_pid, prev_tid, ev->prev_comm, ev->prev_traced); !s.ok()) return s;
+  if (Status s = see_task(next_pid, next_tid, ev->next_comm, ev->next_traced); !s.ok()) return s;
+
+  if (ev->prev_traced && prev_tid != 0) {
+    Task& p = task(prev_pid, prev_tid);
+    if (!p.dead) {
+      if (p.where == Task::Where::kOnCpu) {
+        if (Status s = close_on_cpu(prev_tid, p, ts); !s.ok()) return s;
+      } else if (p.where == Task::Where::kUnknown && options_.start_ns > 0 && options_.start_ns < ts) {
+        // Running since before tracing started.
+        p.since = options_.start_ns;
+        p.cpu = static_cast<int32_t>(ev->h.cpu);
+        if (Status s = close_on_cpu(prev_tid, p, ts); !s.ok()) return s;
+      } else if (p.where == Task::Where::kOffCpu) {
+        if (Status s = close_off_cpu(prev_tid, p, ts); !s.ok()) return s;
+      }
+      const uint32_t st = ev->prev_state;
+      p.where = Task::Where::kOffCpu;
+      p.since = ts;
+      p.cpu = static_cast<int32_t>(ev->h.cpu);
+      p.kernel_state = st;
+      p.syscall_nr = ev->syscall_nr;
+      p.syscall_ts = static_cast<int64_t>(ev->syscall_ts);
+      p.woken_ts = 0;
+      p.has_preempter = false;
+      p.stack = 0;
+      if (ev->preempt || (st & 0xff) == 0) {
+        p.off_state = store::ThreadState::kRunnable;
+        if (next_tid != 0) {
+          p.has_preempter = true;
+          p.preempter_pid = next_pid;
+          p.preempter_tid = next_tid;
+        }
+      } else if (st & 0x1) {
+        p.off_state = store::ThreadState::kSleeping;
+      } else if (st & 0x2) {
+        p.off_state = store::ThreadState::kUninterruptible;
+      } else {
+        p.off_state = store::ThreadState::kOther;
+      }
+      if (depth > 0) p.stack = sink_.intern_stack(prev_pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+    }
+  }
+  if (ev->next_traced && next_tid != 0) {
+    Task& n = task(next_pid, next_tid);
+    if (!n.dead) {
+      if (n.where == Task::Where::kOffCpu) {
+        if (Status s = close_off_cpu(next_tid, n, ts); !s.ok()) return s;
+      }
+      n.where = Task::Where::kOnCpu;
+      n.since = ts;
+      n.cpu = static_cast<int32_t>(ev->h.cpu);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_wakeup>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.wakeups++;
+  const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
+  const auto waker_pid = static_cast<int32_t>(ev->h.pid), waker_tid = static_cast<int32_t>(ev->h.tid);
+  const auto wakee_pid = static_cast<int32_t>(ev->wakee_pid), wakee_tid = static_cast<int32_t>(ev->wakee_tid);
+  const bool waker_traced = tasks_.count(waker_tid) && tasks_[waker_tid].traced;
+  if (Status s = see_task(waker_pid, waker_tid, ev->waker_comm, waker_traced); !s.ok()) return s;
+  if (Status s = see_task(wakee_pid, wakee_tid, ev->wakee_comm, true); !s.ok()) return s;
+
+  store::WakeupRow row;
+  row.ts_ns = ts;
+  row.wakee_pid = wakee_pid;
+  row.wakee_tid = wakee_tid;
+  row.waker_pid = waker_pid;
+  row.waker_tid = waker_tid;
+  row.target_cpu = ev->target_cpu;
+  if (auto r = sink_.add(row); !r.ok()) return r.status();
+
+  Task& w = task(wakee_pid, wakee_tid);
+  if (ev->is_new && w.where == Task::Where::kUnknown) {
+    // A new task is runnable from its first wakeup until it first runs.
+    w.where = Task::Where::kOffCpu;
+    w.since = ts;
+    w.cpu = ev->target_cpu;
+    w.off_state = store::ThreadState::kRunnable;
+    w.kernel_state = 0;
+    w.syscall_nr = -1;
+    w.syscall_ts = 0;
+    w.has_preempter = false;
+    w.stack = 0;
+    w.woken_ts = 0;
+  } else if (w.where == Task::Where::kOffCpu && w.off_state != store::ThreadState::kRunnable &&
+             w.woken_ts == 0) {
+    w.woken_ts = ts;
+    w.waker_pid = waker_pid;
+    w.waker_tid = waker_tid;
+  }
+  return Status::Ok();
+}
+
+Status Decoder::on_fork(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_fork>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
+  const auto parent_pid = static_cast<int32_t>(ev->h.pid);
+  const auto child_pid = static_cast<int32_t>(ev->child_pid), child_tid = static_cast<int32_t>(ev->child_tid);
+  if (Status s = see_task(parent_pid, static_cast<int32_t>(ev->h.tid), ev->parent_comm, true); !s.ok()) return s;
+  if (child_pid != parent_pid) {
+    Process& p = process(child_pid);
+    p.info.ppid = parent_pid;
+    p.info.name = comm_string(ev->child_comm);
+    p.info.traced = true;
+    p.info.start_ts_ns = ts;
+    auto parent = processes_.find(parent_pid);
+    if (parent != processes_.end()) p.info.cmdline = parent->second.info.cmdline;
+    if (Status s = note_process(p); !s.ok()) return s;
+    counts_.process_events++;
+    store::ProcessEventRow row;
+    row.ts_ns = ts;
+    row.kind = store::ProcessEventKind::kFork;
+    row.pid = parent_pid;
+    row.tid = static_cast<int32_t>(ev->h.tid);
+    row.other_pid = child_pid;
+    if (auto r = sink_.add(row); !r.ok()) return r.status();
+    if (hooks_.on_new_process) hooks_.on_new_process(child_pid);
+  }
+  Task& c = task(child_pid, child_tid);
+  c.start_ts = ts;
+  c.traced = true;
+  c.dead = false;
+  c.comm = comm_string(ev->child_comm);
+  return note_task(child_tid, c);
+}
+
+Status Decoder::on_exec(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_exec>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  const auto pid = static_cast<int32_t>(ev->h.pid), tid = static_cast<int32_t>(ev->h.tid);
+  if (Status s = see_task(pid, tid, ev->comm, true); !s.ok()) return s;
+  Process& p = process(pid);
+  p.info.name = comm_string(ev->comm);
+  p.info.traced = true;
+  if (Status s = note_process(p); !s.ok()) return s;
+  counts_.process_events++;
+  store::ProcessEventRow row;
+  row.ts_ns = static_cast<int64_t>(ev->h.ts_ns);
+  row.kind = store::ProcessEventKind::kExec;
+  row.pid = pid;
+  row.tid = tid;
+  row.filename = sink_.intern(std::string_view(ev->filename, strnlen(ev->filename, CW_PATH_LEN)));
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Decoder::on_exit(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_exit>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
+  const auto pid = static_cast<int32_t>(ev->h.pid), tid = static_cast<int32_t>(ev->h.tid);
+  if (Status s = see_task(pid, tid, ev->comm, true); !s.ok()) return s;
+  Task& t = task(pid, tid);
+  if (t.where == Task::Where::kOnCpu) {
+    if (Status s = close_on_cpu(tid, t, ts); !s.ok()) return s;
+  } else if (t.where == Task::Where::kOffCpu) {
+    if (Status s = close_off_cpu(tid, t, ts); !s.ok()) return s;
+  }
+  if (Status s = flush_pending(t, std::nullopt); !s.ok()) return s;
+  t.dead = true;
+  t.end_ts = ts;
+  if (Status s = note_task(tid, t); !s.ok()) return s;
+  if (!ev->group_dead) return Status::Ok();
+  Process& p = process(pid);
+  p.info.end_ts_ns = ts;
+  p.info.exit_code = ev->exit_code;
+  if (Status s = note_process(p); !s.ok()) return s;
+  counts_.process_events++;
+  store::ProcessEventRow row;
+  row.ts_ns = ts;
+  row.kind = store::ProcessEventKind::kExit;
+  row.pid = pid;
+  row.tid = tid;
+  row.exit_code = ev->exit_code;
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+store::StringId Decoder::syscall_string(int32_t nr) {
+  auto it = syscall_names_.find(nr);
+  if (it != syscall_names_.end()) return it->second;
+  std::string_view name = syscall_name(nr);
+  std::string fallback = "syscall_" + std::to_string(nr);
+  store::StringId id = sink_.intern(name.empty() ? std::string_view(fallback) : name);
+  syscall_names_.emplace(nr, id);
+  return id;
+}
+
+Status Decoder::on_syscall(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_syscall>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.syscalls++;
+  const auto pid = static_cast<int32_t>(ev->h.pid), tid = static_cast<int32_t>(ev->h.tid);
+  if (Status s = see_task(pid, tid, nullptr, true); !s.ok()) return s;
+  store::SyscallRow row;
+  row.ts_ns = static_cast<int64_t>(ev->h.ts_ns);
+  row.dur_ns = static_cast<int64_t>(ev->dur_ns);
+  row.pid = pid;
+  row.tid = tid;
+  row.nr = ev->nr;
+  row.name = syscall_string(ev->nr);
+  row.ret = ev->ret;
+  const auto* a = ev->args;
+  const auto s64 = [](uint64_t v) { return static_cast<int64_t>(v); };
+  const auto fd32 = [](uint64_t v) { return static_cast<int64_t>(static_cast<int32_t>(v)); };
+  switch (ev->nr) {
+    case 0: case 1: case 17: case 18:  // read write pread64 pwrite64
+      row.fd = fd32(a[0]);
+      row.bytes = s64(a[2]);
+      break;
+    case 19: case 20: case 295: case 296: case 327: case 328:  // vectored: bytes moved
+      row.fd = fd32(a[0]);
+      if (ev->ret >= 0) row.bytes = ev->ret;
+      break;
+    case 3: case 74: case 75: case 277:  // close fsync fdatasync sync_file_range
+      row.fd = fd32(a[0]);
+      break;
+    case 2: case 257:  // open, openat: the new descriptor
+      if (ev->ret >= 0) row.fd = ev->ret;
+      break;
+    case 16:  // ioctl
+      row.fd = fd32(a[0]);
+      row.op = s64(a[1]);
+      break;
+    case 9:  // mmap
+      row.addr = ev->ret >= 0 ? static_cast<uint64_t>(ev->ret) : a[0];
+      row.bytes = s64(a[1]);
+      if (fd32(a[4]) >= 0) row.fd = fd32(a[4]);
+      break;
+    case 11: case 26:  // munmap msync
+      row.addr = a[0];
+      row.bytes = s64(a[1]);
+      break;
+    case 202:  // futex
+      row.addr = a[0];
+      row.op = s64(a[1]);
+      break;
+    case 449:  // futex_waitv
+      row.addr = a[0];
+      break;
+    case 232: case 281: case 441:  // epoll_wait*
+      row.fd = fd32(a[0]);
+      break;
+    default:
+      break;
+  }
+  auto r = sink_.add(row);
+  if (!r.ok()) return r.status();
+  Task& t = task(pid, tid);
+  if (!t.pending.empty()) {
+    std::optional<store::RowId> id;
+    if (t.pending_syscall_ts == row.ts_ns) id = r.value();
+    return flush_pending(t, id);
+  }
+  return Status::Ok();
+}
+
+Status Decoder::on_block_io(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_block_io>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.block_ios++;
+  store::BlockIoRow row;
+  row.ts_ns = static_cast<int64_t>(ev->h.ts_ns);
+  row.dur_ns = static_cast<int64_t>(ev->complete_ts) - row.ts_ns;
+  if (ev->issue_ts) {
+    row.queue_ns = ev->insert_ts ? static_cast<int64_t>(ev->issue_ts - ev->insert_ts) : 0;
+    row.service_ns = static_cast<int64_t>(ev->complete_ts - ev->issue_ts);
+  } else {
+    row.service_ns = row.dur_ns;
+  }
+  row.pid = static_cast<int32_t>(ev->h.pid);
+  row.tid = static_cast<int32_t>(ev->h.tid);
+  row.dev = ev->dev;
+  row.sector = ev->sector;
+  row.bytes = ev->bytes;
+  row.op = block_op(ev->cmd_flags);
+  row.error = ev->error;
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Decoder::on_oom(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_oom_kill>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  const auto victim_pid = static_cast<int32_t>(ev->victim_pid);
+  const bool victim_traced = processes_.count(victim_pid) && processes_[victim_pid].info.traced;
+  if (Status s = see_task(victim_pid, static_cast<int32_t>(ev->victim_tid), ev->victim_comm, victim_traced);
+      !s.ok())
+    return s;
+  counts_.process_events++;
+  store::ProcessEventRow row;
+  row.ts_ns = static_cast<int64_t>(ev->h.ts_ns);
+  row.kind = store::ProcessEventKind::kOomKill;
+  row.pid = static_cast<int32_t>(ev->h.pid);
+  row.tid = static_cast<int32_t>(ev->h.tid);
+  row.other_pid = victim_pid;
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Decoder::on_lib_load(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_lib_load>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  if (hooks_.on_lib_load) hooks_.on_lib_load(static_cast<int32_t>(ev->h.pid), ev->stopped != 0);
+  return Status::Ok();
+}
+
+store::StringId Decoder::function_name(uint32_t id) {
+  auto it = function_names_.find(id);
+  if (it != function_names_.end()) return it->second;
+  const CudaFunction* fn = functions_.by_id(id);
+  store::StringId sid = sink_.intern(fn ? fn->name : "cuda_fn_" + std::to_string(id));
+  function_names_.emplace(id, sid);
+  return sid;
+}
+
+Status Decoder::on_cuda(std::span<const uint8_t> rec) {
+  uint32_t depth = 0;
+  const auto* ev = as_with_stack<cw_cuda_call>(rec, &depth);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  const CudaFunction* fn = functions_.by_id(ev->func_id);
+  if (!fn) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.cuda_calls++;
+  const auto pid = static_cast<int32_t>(ev->h.pid), tid = static_cast<int32_t>(ev->h.tid);
+  if (Status s = see_task(pid, tid, nullptr, true); !s.ok()) return s;
+  store::CudaCallRow row;
+  row.ts_ns = static_cast<int64_t>(ev->h.ts_ns);
+  row.dur_ns = static_cast<int64_t>(ev->dur_ns);
+  row.pid = pid;
+  row.tid = tid;
+  row.function = function_name(ev->func_id);
+  row.ret = ev->ret;
+  decode_cuda_args(*fn, *ev, row);
+  if (depth > 0) row.stack = sink_.intern_stack(pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+  auto r = sink_.add(row);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status Decoder::finish(int64_t end_ns) {
+  for (auto& [tid, t] : tasks_) {
+    if (!t.traced || t.dead) continue;
+    if (t.where == Task::Where::kOnCpu && end_ns >= t.since) {
+      if (Status s = close_on_cpu(tid, t, end_ns); !s.ok()) return s;
+    } else if (t.where == Task::Where::kOffCpu && end_ns >= t.since) {
+      if (Status s = close_off_cpu(tid, t, end_ns); !s.ok()) return s;
+    }
+    if (Status s = flush_pending(t, std::nullopt); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace causeway::capture

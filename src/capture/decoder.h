@@ -1,0 +1,139 @@
+// The ingest stage: raw ring-buffer records (include/causeway/abi/events.h) in, store rows
+// out. It turns switch/wakeup pairs into thread-state intervals (running; runnable with the
+// task that took the CPU; blocked with the kernel state, the syscall in progress, the
+// waker and the user stack), decodes CUDA call arguments, syscall arguments, block I/O
+// timings and process lifecycle, and records what it learns about every task it sees
+// (comm, traced or not) — including untraced wakers and preempters.
+//
+// Events of one task arrive in order (one ring buffer); the decoder needs nothing else.
+// Thread-safety: none; one thread feeds it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "capture/cuda_functions.h"
+#include "capture/row_sink.h"
+
+namespace causeway::capture {
+
+// x86_64 syscall name, or "" when not in capture's table.
+std::string_view syscall_name(int32_t nr);
+// The syscalls recorded by default (issue 3's list and their close relatives).
+const std::vector<int32_t>& default_syscalls();
+
+struct DecoderOptions {
+  int64_t start_ns = 0;                  // trace start (CLOCK_MONOTONIC): opens intervals
+                                         // of tasks already running when tracing began
+  std::vector<int32_t> recorded_syscalls;  // syscalls emitted by BPF (empty = none)
+};
+
+struct DecoderCounts {
+  int64_t events = 0;  // records ingested
+  int64_t cuda_calls = 0;
+  int64_t switches = 0;
+  int64_t wakeups = 0;
+  int64_t syscalls = 0;
+  int64_t block_ios = 0;
+  int64_t process_events = 0;
+  int64_t thread_states = 0;  // intervals written
+  int64_t malformed = 0;      // records too short or of unknown kind (skipped)
+};
+
+// Callbacks for events the capture session must act on.
+struct DecoderHooks {
+  // A traced process's dynamic loader changed its link map (stopped: SIGSTOP was sent).
+  std::function<void(int32_t pid, bool stopped)> on_lib_load;
+  // First event of a process not seen before (e.g. enrolled by --all, or a fork child).
+  std::function<void(int32_t pid)> on_new_process;
+};
+
+class Decoder {
+ public:
+  Decoder(RowSink& sink, const CudaFunctionTable& functions, DecoderOptions options,
+          DecoderHooks hooks = {});
+
+  // Decodes one record. A failed Status means the sink failed (e.g. disk full): the caller
+  // should stop; malformed records are counted and skipped, not errors.
+  Status ingest(std::span<const uint8_t> record);
+
+  // Closes every open interval at `end_ns` and writes everything still buffered.
+  Status finish(int64_t end_ns);
+
+  const DecoderCounts& counts() const { return counts_; }
+
+ private:
+  struct Task {
+    int32_t pid = 0;
+    bool traced = false;
+    bool dead = false;
+    std::string comm;
+    bool comm_noted = false;
+    std::optional<int64_t> start_ts;
+    std::optional<int64_t> end_ts;
+    // Scheduling state: kNone before the first switch is seen.
+    enum class Where : uint8_t { kUnknown, kOnCpu, kOffCpu } where = Where::kUnknown;
+    int64_t since = 0;  // when the current on/off-CPU period began
+    int32_t cpu = -1;
+    // Off-CPU details, valid while where == kOffCpu.
+    store::ThreadState off_state = store::ThreadState::kRunnable;
+    int64_t kernel_state = 0;
+    int32_t syscall_nr = -1;
+    int64_t syscall_ts = 0;
+    int32_t preempter_pid = 0, preempter_tid = 0;
+    bool has_preempter = false;
+    store::StackId stack = 0;
+    int64_t woken_ts = 0;  // 0 = no wakeup seen yet
+    int32_t waker_pid = 0, waker_tid = 0;
+    // Blocked intervals waiting for their syscall's row id (the syscall ends later).
+    std::vector<store::ThreadStateRow> pending;
+    int64_t pending_syscall_ts = 0;
+  };
+  struct Process {
+    store::ProcessInfo info;
+    bool noted = false;
+  };
+
+  Status on_cuda(std::span<const uint8_t> rec);
+  Status on_switch(std::span<const uint8_t> rec);
+  Status on_wakeup(std::span<const uint8_t> rec);
+  Status on_fork(std::span<const uint8_t> rec);
+  Status on_exec(std::span<const uint8_t> rec);
+  Status on_exit(std::span<const uint8_t> rec);
+  Status on_syscall(std::span<const uint8_t> rec);
+  Status on_block_io(std::span<const uint8_t> rec);
+  Status on_oom(std::span<const uint8_t> rec);
+  Status on_lib_load(std::span<const uint8_t> rec);
+
+  Task& task(int32_t pid, int32_t tid);
+  Status see_task(int32_t pid, int32_t tid, const char* comm, bool traced);
+  Status note_task(int32_t tid, Task& t);
+  Process& process(int32_t pid);
+  Status note_process(Process& p);
+  Status close_on_cpu(int32_t tid, Task& t, int64_t ts);
+  Status close_off_cpu(int32_t tid, Task& t, int64_t ts);
+  Status emit_state(int32_t tid, Task& t, store::ThreadStateRow row);
+  Status flush_pending(Task& t, std::optional<store::RowId> syscall_row);
+  store::StringId function_name(uint32_t id);
+  store::StringId syscall_string(int32_t nr);
+
+  RowSink& sink_;
+  const CudaFunctionTable& functions_;
+  DecoderOptions options_;
+  DecoderHooks hooks_;
+  DecoderCounts counts_;
+  std::array<bool, CW_MAX_SYSCALL_NR> recorded_{};
+  std::unordered_map<int32_t, Task> tasks_;          // by tid
+  std::unordered_map<int32_t, Process> processes_;   // by pid
+  std::unordered_map<uint32_t, store::StringId> function_names_;
+  std::unordered_map<int32_t, store::StringId> syscall_names_;
+};
+
+}  // namespace causeway::capture

@@ -1,0 +1,690 @@
+#include "capture/session.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "capture/bpf_source.h"
+#include "capture/decoder.h"
+#include "capture/libraries.h"
+#include "capture/row_sink.h"
+#include "store/writer.h"
+
+namespace causeway::capture {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) {
+  g_signal.store(sig);
+  g_stop.store(true);
+}
+
+int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool process_alive(int32_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return false;
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) return false;
+  char state = line[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
+std::string read_file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string proc_cmdline(int32_t pid) {
+  std::string raw = read_file_text("/proc/" + std::to_string(pid) + "/cmdline");
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  for (char& c : raw) {
+    if (c == '\0') c = ' ';
+  }
+  return raw;
+}
+
+std::string proc_comm(const std::string& dir) {
+  std::string s = read_file_text(dir + "/comm");
+  while (!s.empty() && (s.back() == '\n')) s.pop_back();
+  return s;
+}
+
+int32_t proc_ppid(int32_t pid) {
+  std::string line = read_file_text("/proc/" + std::to_string(pid) + "/stat");
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  int ppid = 0;
+  char state = 0;
+  if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
+  return ppid;
+}
+
+// Paths of dynamic loaders: the system's default one plus those mapped by a process.
+std::string default_loader() {
+  std::error_code ec;
+  for (const char* p : {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-x86-64.so.2"}) {
+    auto c = std::filesystem::canonical(p, ec);
+    if (!ec) return c.string();
+  }
+  return {};
+}
+
+bool is_loader(const std::string& path) {
+  return std::filesystem::path(path).filename().string().rfind("ld-linux", 0) == 0;
+}
+
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof(buf), "%.1f GB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(b) / (1ull << 20));
+  else std::snprintf(buf, sizeof(buf), "%.1f kB", static_cast<double>(b) / 1024.0);
+  return buf;
+}
+
+uint64_t db_size(const std::string& path) {
+  uint64_t total = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    struct stat st {};
+    if (::stat((path + suffix).c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
+}
+
+// The BPF side wakes the reader only when 1/16 of the ring is full, so this bounds how stale
+// the database and the status line can be.
+constexpr int kPollMs = 20;
+
+const char* kind_name(CudaLibrary k) { return k == CudaLibrary::kRuntime ? "runtime" : "driver"; }
+
+// Everything one run holds; lives on run_trace's stack.
+class Session {
+ public:
+  explicit Session(const TraceOptions& o) : opt_(o) {}
+  Result<int> run();
+
+ private:
+  Status preflight();
+  Status open_database();
+  Status open_probes();
+  Result<pid_t> launch();
+  void scan_process(int32_t pid, bool snapshot_mappings);
+  void attach_library(const CudaLibraryFile& lib, int32_t pid);
+  void attach_loaders_of(const std::vector<Mapping>& maps, int32_t pid);
+  void note_mappings(int32_t pid, const std::vector<Mapping>& maps);
+  void handle_hooks();
+  void scan_all_processes();
+  void print_status(int64_t now);
+  void continue_stopped();
+  void write_meta(int64_t end_ns, const std::string& exit_desc);
+  void print_summary(int64_t end_ns);
+
+  const TraceOptions& opt_;
+  std::unique_ptr<store::Writer> writer_;
+  std::unique_ptr<WriterSink> sink_;
+  std::unique_ptr<BpfSource> source_;
+  std::unique_ptr<Decoder> decoder_;
+  int64_t origin_ns_ = 0;
+  int64_t origin_realtime_ns_ = 0;
+  bool db_created_ = false;
+
+  std::set<std::pair<uint64_t, uint64_t>> probed_files_;  // (dev, inode) of CUDA libs
+  std::set<std::string> probed_loaders_;
+  std::vector<LibraryProbes> libraries_;
+  std::vector<std::string> notes_;
+  std::map<std::string, std::string> build_ids_;
+  std::set<std::tuple<int32_t, uint64_t, std::string>> noted_mappings_;
+  // Work queued by decoder hooks, done between polls.
+  std::vector<std::pair<int32_t, bool>> lib_loads_;
+  std::vector<int32_t> new_processes_;
+  std::set<int32_t> stopped_;  // processes stopped by the load hook, not yet continued
+  std::set<int32_t> seen_processes_;
+  Status sink_error_;
+  int64_t last_status_ns_ = 0;
+  int64_t last_status_events_ = 0;
+};
+
+Status Session::preflight() {
+  if (geteuid() != 0) {
+    return Status::Error(
+        "causeway trace needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load BPF programs: "
+        "run it with sudo.");
+  }
+  if (opt_.mode == TargetMode::kPid && (opt_.pid <= 0 || !process_alive(opt_.pid))) {
+    return Status::Error("No process with pid " + std::to_string(opt_.pid) + " exists.");
+  }
+  if (opt_.mode == TargetMode::kCommand && opt_.command.empty()) {
+    return Status::Error("Give a command to trace after '--', or use --pid PID or --all.");
+  }
+  if (opt_.buffer_mb == 0 || opt_.buffer_mb > 4096) {
+    return Status::Error("--buffer-mb must be between 1 and 4096.");
+  }
+  if (!opt_.user.empty() && getpwnam(opt_.user.c_str()) == nullptr) {
+    return Status::Error("No user named '" + opt_.user + "' exists.");
+  }
+  return Status::Ok();
+}
+
+Status Session::open_database() {
+  store::WriterOptions wo;
+  wo.origin_ns = origin_ns_;
+  auto w = store::Writer::create(opt_.db_path, wo);
+  if (!w.ok()) return w.status();
+  writer_ = std::move(w.value());
+  db_created_ = true;
+  sink_ = std::make_unique<WriterSink>(*writer_);
+  return Status::Ok();
+}
+
+Status Session::open_probes() {
+  BpfConfig cfg;
+  cfg.stacks = opt_.stacks;
+  cfg.syscalls = opt_.syscalls;
+  cfg.block_io = opt_.block_io;
+  cfg.trace_all_cuda = opt_.mode == TargetMode::kAll;
+  cfg.stop_on_load = opt_.mode == TargetMode::kCommand;
+  cfg.buffer_bytes = opt_.buffer_mb << 20;
+  cfg.tracer_pid = getpid();
+  if (opt_.syscalls) cfg.recorded_syscalls = default_syscalls();
+  auto src = BpfSource::open(cfg, &g_stop);
+  if (!src.ok()) return src.status();
+  source_ = std::move(src.value());
+  for (const auto& hook : source_->missing_hooks()) notes_.push_back("kernel lacks tracepoint " + hook);
+
+  DecoderOptions dopt;
+  dopt.start_ns = origin_ns_;
+  dopt.recorded_syscalls = cfg.recorded_syscalls;
+  DecoderHooks hooks;
+  hooks.on_lib_load = [this](int32_t pid, bool stopped) {
+    lib_loads_.emplace_back(pid, stopped);
+    if (stopped) stopped_.insert(pid);
+  };
+  hooks.on_new_process = [this](int32_t pid) { new_processes_.push_back(pid); };
+  decoder_ = std::make_unique<Decoder>(*sink_, CudaFunctionTable::builtin(), dopt, hooks);
+
+  // Overrides and the default loader's library-load hook come first, so nothing the
+  // target does at start-up is missed.
+  if (!opt_.cudart_path.empty()) {
+    auto lib = library_from_path(opt_.cudart_path, CudaLibrary::kRuntime);
+    if (!lib.ok()) return lib.status();
+    attach_library(lib.value(), 0);
+  }
+  if (!opt_.cuda_path.empty()) {
+    auto lib = library_from_path(opt_.cuda_path, CudaLibrary::kDriver);
+    if (!lib.ok()) return lib.status();
+    attach_library(lib.value(), 0);
+  }
+  if (g_stop.load()) return Status::Error("Interrupted while attaching probes; nothing was traced.");
+  std::string ld = default_loader();
+  if (!ld.empty()) {
+    if (Status s = source_->attach_loader(ld); !s.ok()) notes_.push_back(s.message());
+    else probed_loaders_.insert(ld);
+  }
+  return Status::Ok();
+}
+
+void Session::attach_library(const CudaLibraryFile& lib, int32_t pid) {
+  if (!probed_files_.insert({lib.dev, lib.inode}).second) return;
+  // --cudart / --cuda replace discovery of that kind.
+  if (pid != 0 && lib.kind == CudaLibrary::kRuntime && !opt_.cudart_path.empty()) return;
+  if (pid != 0 && lib.kind == CudaLibrary::kDriver && !opt_.cuda_path.empty()) return;
+  auto probes = source_->attach_cuda_library(lib);
+  if (!probes.ok()) {
+    notes_.push_back(probes.error());
+    std::fprintf(stderr, "causeway: %s\n", probes.error().c_str());
+    return;
+  }
+  libraries_.push_back(std::move(probes.value()));
+}
+
+void Session::attach_loaders_of(const std::vector<Mapping>& maps, int32_t pid) {
+  for (const auto& m : maps) {
+    if (m.path.empty() || !is_loader(m.path) || m.perms.size() < 3 || m.perms[2] != 'x') continue;
+    std::string open_path = "/proc/" + std::to_string(pid) + "/root" + m.path;
+    std::error_code ec;
+    auto canonical = std::filesystem::canonical(open_path, ec);
+    std::string key = ec ? open_path : canonical.string();
+    if (!probed_loaders_.insert(key).second) continue;
+    if (Status s = source_->attach_loader(open_path); !s.ok()) notes_.push_back(s.message());
+  }
+}
+
+void Session::note_mappings(int32_t pid, const std::vector<Mapping>& maps) {
+  for (const auto& m : maps) {
+    if (m.path.empty() || m.path[0] != '/' || m.perms.size() < 3 || m.perms[2] != 'x') continue;
+    if (!noted_mappings_.insert({pid, m.start, m.path}).second) continue;
+    auto it = build_ids_.find(m.path);
+    if (it == build_ids_.end()) {
+      it = build_ids_.emplace(m.path, read_build_id("/proc/" + std::to_string(pid) + "/root" + m.path)).first;
+    }
+    store::MappingInfo info;
+    info.pid = pid;
+    info.start = m.start;
+    info.end = m.end;
+    info.file_offset = m.offset;
+    info.path = m.path;
+    info.build_id = it->second;
+    (void)sink_->note_mapping(info);
+  }
+}
+
+void Session::scan_process(int32_t pid, bool snapshot_mappings) {
+  auto maps = read_maps(pid);
+  if (!maps.ok()) return;
+  attach_loaders_of(maps.value(), pid);
+  for (const auto& lib : find_cuda_libraries(pid, maps.value())) attach_library(lib, pid);
+  if (snapshot_mappings) note_mappings(pid, maps.value());
+  if (seen_processes_.insert(pid).second) {
+    store::ProcessInfo info;
+    info.pid = pid;
+    info.ppid = proc_ppid(pid);
+    info.name = proc_comm("/proc/" + std::to_string(pid));
+    info.cmdline = proc_cmdline(pid);
+    info.traced = true;
+    (void)sink_->note_process(info);
+  }
+}
+
+void Session::handle_hooks() {
+  auto loads = std::move(lib_loads_);
+  lib_loads_.clear();
+  auto fresh = std::move(new_processes_);
+  new_processes_.clear();
+  for (int32_t pid : fresh) scan_process(pid, true);
+  for (const auto& [pid, stopped] : loads) {
+    scan_process(pid, true);
+    if (stopped) {
+      kill(pid, SIGCONT);
+      stopped_.erase(pid);
+    }
+  }
+}
+
+void Session::continue_stopped() {
+  for (int32_t pid : stopped_) kill(pid, SIGCONT);
+  stopped_.clear();
+}
+
+void Session::scan_all_processes() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int32_t pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    auto maps = read_maps(pid);
+    if (!maps.ok()) continue;
+    if (find_cuda_libraries(pid, maps.value()).empty()) continue;
+    if (source_->trace_pid(pid).ok()) scan_process(pid, true);
+  }
+}
+
+Result<pid_t> Session::launch() {
+  // Whom to run it as: --user, else the user who invoked sudo, else ourselves.
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  std::string user = opt_.user;
+  if (user.empty() && getenv("SUDO_USER") && getenv("SUDO_UID")) user = getenv("SUDO_USER");
+  bool switch_user = false;
+  if (!user.empty()) {
+    passwd* pw = getpwnam(user.c_str());
+    if (!pw) return Status::Error("No user named '" + user + "' exists.");
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+    switch_user = uid != geteuid();
+  }
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return Status::Error("Cannot create a pipe: " + std::string(strerror(errno)) + ".");
+  std::vector<std::string> args = opt_.command;
+  pid_t child = fork();
+  if (child < 0) return Status::Error("Cannot start the command (fork failed: " + std::string(strerror(errno)) + ").");
+  if (child == 0) {
+    close(go[1]);
+    char c = 0;
+    if (read(go[0], &c, 1) != 1) _exit(127);  // the tracer gave up before tracing began
+    close(go[0]);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (switch_user) {
+      if (initgroups(user.c_str(), gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        std::fprintf(stderr, "causeway: cannot switch to user %s: %s\n", user.c_str(), strerror(errno));
+        _exit(127);
+      }
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "causeway: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(go[0]);
+  if (Status s = source_->trace_pid(child); !s.ok()) {
+    close(go[1]);
+    waitpid(child, nullptr, 0);
+    return s;
+  }
+  store::ProcessInfo info;
+  info.pid = child;
+  info.ppid = getpid();
+  info.name = std::filesystem::path(opt_.command[0]).filename().string().substr(0, 15);
+  std::string cmdline;
+  for (const auto& a : opt_.command) cmdline += (cmdline.empty() ? "" : " ") + a;
+  info.cmdline = cmdline;
+  info.traced = true;
+  info.start_ts_ns = monotonic_ns();
+  (void)sink_->note_process(info);
+  seen_processes_.insert(child);
+  char c = 1;
+  if (write(go[1], &c, 1) != 1) {
+    close(go[1]);
+    return Status::Error("Cannot start the command: " + std::string(strerror(errno)) + ".");
+  }
+  close(go[1]);
+  return child;
+}
+
+void Session::print_status(int64_t now) {
+  if (!opt_.status_line) return;
+  if (now - last_status_ns_ < 1'000'000'000) return;
+  const auto& c = decoder_->counts();
+  double secs = static_cast<double>(now - last_status_ns_) / 1e9;
+  double rate = last_status_ns_ == 0 ? 0 : static_cast<double>(c.events - last_status_events_) / secs;
+  uint64_t dropped = 0;
+  for (uint64_t d : source_->drops()) dropped += d;
+  std::fprintf(stderr, "\r\033[Kcauseway: %.1f s, %" PRId64 " events (%.0f/s), %" PRIu64 " dropped, db %s",
+               static_cast<double>(now - origin_ns_) / 1e9, c.events, rate, dropped,
+               human_bytes(db_size(opt_.db_path)).c_str());
+  std::fflush(stderr);
+  last_status_ns_ = now;
+  last_status_events_ = c.events;
+}
+
+void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
+  auto set = [this](const std::string& k, const std::string& v) { (void)writer_->set_meta(k, v); };
+  utsname u{};
+  uname(&u);
+  set("host", u.nodename);
+  set("kernel", std::string(u.sysname) + " " + u.release + " " + u.version + " " + u.machine);
+  set("tool", "causeway");
+  set("tool_version", opt_.tool_version);
+  set("command_line", opt_.command_line);
+  set("target_mode", opt_.mode == TargetMode::kCommand ? "command" : opt_.mode == TargetMode::kPid ? "pid" : "all");
+  if (opt_.mode == TargetMode::kPid) set("target_pid", std::to_string(opt_.pid));
+  set("origin_monotonic_ns", std::to_string(origin_ns_));
+  set("origin_realtime_ns", std::to_string(origin_realtime_ns_));
+  set("realtime_minus_monotonic_ns", std::to_string(origin_realtime_ns_ - origin_ns_));
+  set("start_ts_ns", "0");
+  set("end_ts_ns", std::to_string(end_ns - origin_ns_));
+  set("duration_ns", std::to_string(end_ns - origin_ns_));
+  set("stacks", opt_.stacks ? "on" : "off");
+  set("syscalls", opt_.syscalls ? "on" : "off");
+  set("block_io", opt_.block_io ? "on" : "off");
+  set("buffer_mb", std::to_string(opt_.buffer_mb));
+  auto drops = source_->drops();
+  nlohmann::json dj = nlohmann::json::object();
+  uint64_t total = 0;
+  for (int i = 0; i < CW_SRC_COUNT; i++) {
+    dj[source_name(i)] = drops[static_cast<size_t>(i)];
+    if (i != CW_SRC_CUDA_LOST_ENTRY) total += drops[static_cast<size_t>(i)];
+  }
+  set("drops", dj.dump());
+  set("drops_total", std::to_string(total));
+  nlohmann::json libs = nlohmann::json::array();
+  nlohmann::json skipped = nlohmann::json::object();
+  for (const auto& l : libraries_) {
+    libs.push_back({{"kind", kind_name(l.library.kind)},
+                    {"path", l.library.path},
+                    {"version", l.version},
+                    {"build_id", l.build_id},
+                    {"probed_symbols", l.attached_symbols}});
+    skipped[l.library.path] = l.missing_bases;
+  }
+  set("cuda_libraries", libs.dump());
+  set("skipped_symbols", skipped.dump());
+  const auto& c = decoder_->counts();
+  nlohmann::json counts = {{"events", c.events},     {"cuda_calls", c.cuda_calls},   {"sched_switches", c.switches},
+                           {"wakeups", c.wakeups},   {"syscalls", c.syscalls},       {"block_io", c.block_ios},
+                           {"process_events", c.process_events}, {"thread_states", c.thread_states},
+                           {"malformed", c.malformed}};
+  set("event_counts", counts.dump());
+  set("notes", nlohmann::json(notes_).dump());
+  set("exit", exit_desc);
+}
+
+void Session::print_summary(int64_t end_ns) {
+  const auto& c = decoder_->counts();
+  double secs = static_cast<double>(end_ns - origin_ns_) / 1e9;
+  if (opt_.status_line) std::fprintf(stderr, "\r\033[K");
+  std::fprintf(stderr,
+               "causeway: traced %.1f s: %" PRId64 " events (%.0f/s) -> %s (%s)\n"
+               "  cuda calls %" PRId64 ", syscalls %" PRId64 ", context switches %" PRId64 ", wakeups %" PRId64
+               ", block I/O %" PRId64 ", process events %" PRId64 "\n",
+               secs, c.events, secs > 0 ? static_cast<double>(c.events) / secs : 0.0, opt_.db_path.c_str(),
+               human_bytes(db_size(opt_.db_path)).c_str(), c.cuda_calls, c.syscalls, c.switches, c.wakeups,
+               c.block_ios, c.process_events);
+  auto drops = source_->drops();
+  std::string d;
+  for (int i = 0; i < CW_SRC_COUNT; i++) {
+    if (drops[static_cast<size_t>(i)] == 0) continue;
+    d += (d.empty() ? "" : ", ") + std::string(source_name(i)) + " " + std::to_string(drops[static_cast<size_t>(i)]);
+  }
+  std::fprintf(stderr, "  dropped: %s\n", d.empty() ? "none" : d.c_str());
+  if (libraries_.empty()) {
+    std::fprintf(stderr, "  no CUDA library found: kernel events only\n");
+  }
+  for (const auto& l : libraries_) {
+    std::fprintf(stderr, "  %s %s: %d symbols probed, %zu API functions absent\n", kind_name(l.library.kind),
+                 l.library.path.c_str(), l.attached_symbols, l.missing_bases.size());
+  }
+}
+
+Result<int> Session::run() {
+  if (Status s = preflight(); !s.ok()) return s;
+  origin_ns_ = monotonic_ns();
+  origin_realtime_ns_ = realtime_ns();
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  struct Restore {
+    struct sigaction i, t;
+    ~Restore() {
+      sigaction(SIGINT, &i, nullptr);
+      sigaction(SIGTERM, &t, nullptr);
+    }
+  } restore{old_int, old_term};
+
+  if (Status s = open_database(); !s.ok()) return s;
+  if (Status s = open_probes(); !s.ok()) {
+    source_.reset();
+    writer_.reset();
+    if (db_created_) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+        std::filesystem::remove(opt_.db_path + suffix, ec);
+    }
+    return s;
+  }
+
+  pid_t child = -1;
+  if (opt_.mode == TargetMode::kCommand) {
+    auto c = launch();
+    if (!c.ok()) return c.status();
+    child = c.value();
+  } else if (opt_.mode == TargetMode::kPid) {
+    if (Status s = source_->trace_pid(opt_.pid); !s.ok()) return s;
+    scan_process(opt_.pid, true);
+    // Existing threads' names.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(opt_.pid) + "/task", ec)) {
+      store::ThreadInfo t;
+      t.pid = opt_.pid;
+      t.tid = std::stoi(e.path().filename().string());
+      t.comm = proc_comm(e.path().string());
+      t.traced = true;
+      (void)sink_->note_thread(t);
+    }
+  } else {
+    scan_all_processes();
+  }
+  if (opt_.mode != TargetMode::kCommand && libraries_.empty() && opt_.cudart_path.empty() && opt_.cuda_path.empty()) {
+    notes_.push_back("no CUDA library found in the target at start");
+    if (opt_.mode == TargetMode::kPid)
+      std::fprintf(stderr,
+                   "causeway: no CUDA library is mapped by pid %d; tracing its kernel events (and CUDA libraries "
+                   "it loads later).\n",
+                   opt_.pid);
+  }
+
+  const int64_t deadline = opt_.duration_s > 0 ? origin_ns_ + static_cast<int64_t>(opt_.duration_s * 1e9) : 0;
+  int child_status = 0;
+  bool child_done = false;
+  std::string exit_desc = "running";
+  int64_t last_scan = monotonic_ns();
+  RecordConsumer consume = [this](std::span<const uint8_t> rec) {
+    Status s = decoder_->ingest(rec);
+    if (!s.ok()) {
+      sink_error_ = s;
+      return false;
+    }
+    return true;
+  };
+
+  while (true) {
+    auto polled = source_->poll(kPollMs, consume);
+    if (!polled.ok()) {
+      notes_.push_back(polled.error());
+      exit_desc = "poll error";
+      break;
+    }
+    if (!sink_error_.ok()) {
+      exit_desc = "database error";
+      break;
+    }
+    handle_hooks();
+    int64_t now = monotonic_ns();
+    print_status(now);
+    if (child > 0 && !child_done) {
+      int st = 0;
+      pid_t r = waitpid(child, &st, WNOHANG);
+      if (r == child) {
+        child_done = true;
+        child_status = st;
+        exit_desc = "command exited";
+        break;
+      }
+    }
+    if (opt_.mode == TargetMode::kPid && !process_alive(opt_.pid)) {
+      exit_desc = "process exited";
+      break;
+    }
+    if (g_stop.load()) {
+      exit_desc = g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM";
+      break;
+    }
+    if (deadline && now >= deadline) {
+      exit_desc = "duration elapsed";
+      break;
+    }
+    if (opt_.mode == TargetMode::kAll && now - last_scan > 2'000'000'000) {
+      scan_all_processes();
+      last_scan = now;
+    }
+  }
+
+  // Drain what is already in the ring (the exit of the command, the last switches).
+  if (sink_error_.ok()) {
+    for (int i = 0; i < 1000; i++) {
+      auto polled = source_->poll(0, consume);
+      if (!polled.ok() || polled.value() == 0 || !sink_error_.ok()) break;
+      handle_hooks();
+    }
+  }
+  const int64_t end_ns = monotonic_ns();
+  source_->detach_all();
+  continue_stopped();
+
+  Status final_status = sink_error_;
+  if (final_status.ok()) final_status = decoder_->finish(end_ns);
+  // Mappings of processes still alive, for symbolization.
+  for (int32_t pid : seen_processes_) {
+    auto maps = read_maps(pid);
+    if (maps.ok()) note_mappings(pid, maps.value());
+  }
+  write_meta(end_ns, exit_desc);
+  Status closed = writer_->close();
+  print_summary(end_ns);
+  if (final_status.ok() && !closed.ok()) final_status = closed;
+
+  // The command keeps running when tracing stops early (duration, signal, error): forward
+  // the signal, then wait for it so causeway exits with its status.
+  if (child > 0 && !child_done) {
+    if (g_signal.load() != 0) kill(child, g_signal.load());
+    int st = 0;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+    child_status = st;
+    child_done = true;
+  }
+  if (!final_status.ok()) {
+    std::fprintf(stderr,
+                 "causeway: tracing stopped early: %s The database keeps everything written before that.\n",
+                 final_status.message().c_str());
+    return 1;
+  }
+  if (child > 0) {
+    if (WIFEXITED(child_status)) return WEXITSTATUS(child_status);
+    if (WIFSIGNALED(child_status)) return 128 + WTERMSIG(child_status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<int> run_trace(const TraceOptions& options) {
+  g_stop.store(false);
+  g_signal.store(0);
+  Session session(options);
+  return session.run();
+}
+
+}  // namespace causeway::capture

@@ -1,0 +1,40 @@
+// One `causeway trace` run: start the target (or find it), load and attach the probes,
+// stream events through the decoder into the trace database, stop on the target's exit,
+// --duration, SIGINT or SIGTERM, and leave a complete database with its meta filled in.
+// Every probe is detached on every way out. Start-up failures are one user-facing sentence.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace causeway::capture {
+
+enum class TargetMode { kCommand, kPid, kAll };
+
+struct TraceOptions {
+  std::string db_path = "trace.db";
+  double duration_s = 0;        // 0 = until the target exits / a signal
+  std::string cudart_path;      // --cudart: probe this runtime instead of discovering it
+  std::string cuda_path;        // --cuda: probe this driver instead of discovering it
+  bool stacks = true;
+  bool syscalls = true;
+  bool block_io = true;
+  uint64_t buffer_mb = 16;
+  std::string user;             // run the command as this user (default: $SUDO_USER, else as is)
+  TargetMode mode = TargetMode::kCommand;
+  std::vector<std::string> command;  // kCommand
+  int32_t pid = 0;                   // kPid
+  // For meta.
+  std::string tool_version;
+  std::string command_line;
+  bool status_line = false;     // live one-line status on stderr (when it is a terminal)
+};
+
+// Runs the trace. Returns the process exit status causeway should end with (the command's
+// own status in kCommand mode), or a failed Result with one sentence for start-up errors.
+Result<int> run_trace(const TraceOptions& options);
+
+}  // namespace causeway::capture

@@ -1,0 +1,132 @@
+// `causeway explain`: causal chains that say why the traced workload was slow.
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "analyze/chain_store.h"
+#include "analyze/chains.h"
+#include "analyze/stats.h"
+#include "cli/command.h"
+#include "store/reader.h"
+
+namespace causeway::cli {
+namespace {
+
+struct ExplainFlags {
+  std::string db;
+  int64_t pid = 0;
+  std::string since;
+  std::string until;
+  size_t top = 0;
+  bool json = false;
+  bool recompute = false;
+};
+
+// "2.5s", "1500ms", "250us", "100ns", or a bare number of seconds -> ns since trace start.
+std::optional<int64_t> parse_time(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(used);
+  double scale;
+  if (unit.empty() || unit == "s") scale = 1e9;
+  else if (unit == "ms") scale = 1e6;
+  else if (unit == "us") scale = 1e3;
+  else if (unit == "ns") scale = 1;
+  else return std::nullopt;
+  if (v < 0) return std::nullopt;
+  return static_cast<int64_t>(v * scale);
+}
+
+int run_explain(const ExplainFlags& f) {
+  analyze::ExplainOptions opts;
+  if (f.pid > 0) opts.pid = static_cast<int32_t>(f.pid);
+  for (const auto& [text, dest, name] :
+       {std::tuple{&f.since, &opts.since_ns, "--since"}, std::tuple{&f.until, &opts.until_ns, "--until"}}) {
+    if (text->empty()) continue;
+    auto ns = parse_time(*text);
+    if (!ns) {
+      std::fprintf(stderr,
+                   "causeway explain: %s '%s' is not a time; give seconds since the trace start "
+                   "with an optional unit (e.g. 2.5, 2.5s, 1500ms, 250us).\n",
+                   name, text->c_str());
+      return 2;
+    }
+    *dest = *ns;
+  }
+  if (opts.since_ns && opts.until_ns && *opts.until_ns <= *opts.since_ns) {
+    std::fprintf(stderr, "causeway explain: --until must be later than --since.\n");
+    return 2;
+  }
+  opts.top = f.top;
+
+  auto reader = store::Reader::open(f.db);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "causeway explain: %s\n", reader.error().c_str());
+    return 2;
+  }
+  sqlite3* db = (*reader)->db();
+  auto chains = analyze::chains_for_writer(db, f.db, opts, f.recompute);
+  if (!chains.ok()) {
+    std::fprintf(stderr, "causeway explain: %s\n", chains.error().c_str());
+    return 1;
+  }
+  std::string out;
+  if (f.json) {
+    out = analyze::chains_to_json(*chains).dump(2) + "\n";
+  } else {
+    auto stats = analyze::stats_for_reader(db);
+    const int64_t duration = stats.ok() ? stats->duration_ns : 0;
+    out = analyze::format_chains_text(*chains, duration);
+    if (stats.ok() && stats->events.count("cuda_call") && stats->events.at("cuda_call") == 0) {
+      out += "This trace has no CUDA calls: was the workload linked against libcudart/libcuda, "
+             "and did tracing start before it made its first CUDA call?\n";
+    }
+    if (stats.ok() && stats->total_drops > 0) {
+      out += "Note: " + std::to_string(stats->total_drops) +
+             " events were lost while recording (see `causeway stats`); chains may miss "
+             "intervals.\n";
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+void setup_explain(CLI::App& sub, int& exit_code) {
+  auto f = std::make_shared<ExplainFlags>();
+  sub.add_option("--db", f->db, "Trace database to explain")->required()->option_text("FILE");
+  sub.add_option("--pid", f->pid, "Only chains about threads of this process")
+      ->check(CLI::PositiveNumber)
+      ->option_text("PID");
+  sub.add_option("--since", f->since,
+                 "Only calls from this time on (seconds since the trace start; units s, ms, us, "
+                 "ns accepted)")
+      ->option_text("TIME");
+  sub.add_option("--until", f->until, "Only calls before this time (as --since)")
+      ->option_text("TIME");
+  sub.add_option("--top", f->top, "Show the N highest-impact chains (default: all)")
+      ->check(CLI::PositiveNumber)
+      ->option_text("N");
+  sub.add_flag("--json", f->json, "Machine-readable output: {\"chains\": [...]}");
+  sub.add_flag("--recompute", f->recompute,
+               "Ignore chains stored in the database and compute them again");
+  sub.footer(
+      "Chains are ranked by impact (time lost). Each names the slowed thread, the dominant "
+      "cause, the culprit, the evidence (event ids per table) and a fix. Stored chains are "
+      "reused when current; otherwise they are computed, and stored when the file is "
+      "writable. See docs/explain.md.");
+  sub.callback([f, &exit_code] { exit_code = run_explain(*f); });
+}
+
+}  // namespace
+
+CAUSEWAY_COMMAND({"explain", "Explain why the traced workload was slow (ranked causal chains)", 30,
+                  &setup_explain});
+
+}  // namespace causeway::cli

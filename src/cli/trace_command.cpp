@@ -1,0 +1,120 @@
+// `causeway trace`: record CUDA calls and kernel events of a command, a process, or every
+// CUDA process into a trace database. Flag parsing only; the work is capture::run_trace.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "capture/session.h"
+#include "cli/command.h"
+#include "cli/version.h"
+
+namespace causeway::cli {
+namespace {
+
+struct TraceFlags {
+  capture::TraceOptions options;
+  int pid = 0;
+  bool all = false;
+  std::vector<std::string> command;
+};
+
+std::string shell_join(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; i++) {
+    if (i) out += ' ';
+    out += argv[i];
+  }
+  return out;
+}
+
+std::string& saved_command_line() {
+  static std::string s;
+  return s;
+}
+
+void setup_trace(CLI::App& sub, int& exit_code) {
+  auto flags = std::make_shared<TraceFlags>();
+  auto& o = flags->options;
+  sub.add_option("--db", o.db_path, "Trace database to create")->capture_default_str();
+  sub.add_option("--duration", o.duration_s, "Stop after this many seconds (default: when the target exits)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_option("--cudart", o.cudart_path, "Probe this CUDA runtime library instead of discovering it");
+  sub.add_option("--cuda", o.cuda_path, "Probe this CUDA driver library instead of discovering it");
+  sub.add_flag("!--no-stacks", o.stacks, "Do not record user stacks");
+  sub.add_flag("!--no-syscalls", o.syscalls, "Do not record system calls");
+  sub.add_flag("!--no-io", o.block_io, "Do not record block I/O");
+  sub.add_option("--buffer-mb", o.buffer_mb, "Ring buffer size in MiB (bounds kernel memory)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  sub.add_option("--user", o.user, "Run the command as this user (default: the user who ran sudo)");
+  auto* pid = sub.add_option("--pid", flags->pid, "Attach to this running process (and its future children)");
+  auto* all = sub.add_flag("--all", flags->all, "Trace every process that maps a CUDA library");
+  auto* cmd = sub.add_option("command", flags->command, "Command to launch and trace, after '--'");
+  pid->excludes(all);
+  pid->excludes(cmd);
+  all->excludes(cmd);
+  sub.footer(
+      "Examples:\n"
+      "  sudo causeway trace --db run.db -- python train.py\n"
+      "  sudo causeway trace --db run.db --pid 4242 --duration 30\n"
+      "  sudo causeway trace --db run.db --all");
+  sub.callback([flags, &exit_code] {
+    auto& opts = flags->options;
+    if (flags->pid != 0) {
+      opts.mode = capture::TargetMode::kPid;
+      opts.pid = flags->pid;
+    } else if (flags->all) {
+      opts.mode = capture::TargetMode::kAll;
+    } else if (!flags->command.empty()) {
+      opts.mode = capture::TargetMode::kCommand;
+      opts.command = flags->command;
+    } else {
+      std::fprintf(stderr,
+                   "causeway: say what to trace: '-- COMMAND [ARGS...]', '--pid PID' or '--all'. Run "
+                   "'causeway trace --help' for usage.\n");
+      exit_code = 2;
+      return;
+    }
+    opts.tool_version = kVersion;
+    opts.command_line = saved_command_line();
+    opts.status_line = isatty(STDERR_FILENO) == 1;
+    auto result = capture::run_trace(opts);
+    if (!result.ok()) {
+      std::fprintf(stderr, "causeway: %s\n", result.error().c_str());
+      exit_code = 1;
+      return;
+    }
+    exit_code = result.value();
+  });
+}
+
+// The full command line, for the trace's meta table: read once from /proc.
+[[maybe_unused]] const bool kCommandLineSaved = [] {
+  FILE* f = std::fopen("/proc/self/cmdline", "rb");
+  if (!f) return false;
+  std::string raw;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) raw.append(buf, n);
+  std::fclose(f);
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : raw) {
+    if (c == '\0') {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  std::vector<char*> argv;
+  for (auto& p : parts) argv.push_back(p.data());
+  saved_command_line() = shell_join(static_cast<int>(argv.size()), argv.data());
+  return true;
+}();
+
+}  // namespace
+CAUSEWAY_COMMAND({"trace", "Record CUDA calls and kernel events into a trace database.", 20, &setup_trace});
+}  // namespace causeway::cli

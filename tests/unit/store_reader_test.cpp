@@ -1,0 +1,134 @@
+// Reader: read-only access, meta helpers, and one clear sentence for each bad file.
+#include "store/reader.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "store/schema.h"
+#include "store/writer.h"
+#include "support/test_support.h"
+
+namespace causeway::store {
+namespace {
+
+std::string make_trace(const testing::TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name);
+  auto w = Writer::create(path, WriterOptions{});
+  EXPECT_TRUE(w.ok()) << w.error();
+  EXPECT_TRUE((*w)->set_meta("tool_version", "9.9.9").ok());
+  EXPECT_TRUE((*w)->add(WakeupRow{5, 1, 1, 0, 0, 0}).ok());
+  EXPECT_TRUE((*w)->close().ok());
+  return path;
+}
+
+void exec_rw(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void expect_error(const std::string& path, const std::string& sentence) {
+  auto r = Reader::open(path);
+  ASSERT_FALSE(r.ok()) << path;
+  EXPECT_EQ(r.error(), sentence);
+}
+
+TEST(StoreReader, OpensATraceReadOnly) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "run.db");
+  const std::string before = file_bytes(path);
+  auto r = Reader::open(path);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ((*r)->schema_version(), kSchemaVersion);
+  EXPECT_EQ((*r)->path(), path);
+  EXPECT_EQ((*r)->meta("tool_version"), "9.9.9");
+  EXPECT_FALSE((*r)->meta("no_such_key").has_value());
+  EXPECT_EQ((*r)->meta_int("schema_version"), kSchemaVersion);
+  EXPECT_FALSE((*r)->meta_int("tool_version").has_value());  // not an integer
+  EXPECT_EQ((*r)->count_rows("wakeup"), 1);
+  EXPECT_FALSE((*r)->count_rows("wakeup; DROP TABLE meta").has_value());
+  for (const char* sql : {"INSERT INTO meta VALUES ('x', 'y')", "DELETE FROM wakeup",
+                          "CREATE TABLE evil (x)", "PRAGMA user_version = 7"}) {
+    EXPECT_NE(sqlite3_exec((*r)->db(), sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  }
+  r->reset();
+  EXPECT_EQ(file_bytes(path), before);
+}
+
+TEST(StoreReader, MissingPath) {
+  testing::TempDir dir;
+  expect_error(dir.file("nope.db"), dir.file("nope.db") + " does not exist; check the --db path.");
+  EXPECT_FALSE(Reader::open("").ok());
+}
+
+TEST(StoreReader, UnreadablePath) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("plain")) << "x";
+  // A path through a regular file fails even for root (chmod would not stop root).
+  expect_error(dir.file("plain/run.db"),
+               dir.file("plain/run.db") + " cannot be read: Not a directory.");
+}
+
+TEST(StoreReader, Directory) {
+  testing::TempDir dir;
+  expect_error(dir.path(), dir.path() + " is a directory, not a causeway trace database.");
+}
+
+TEST(StoreReader, EmptyFile) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("empty.db")).flush();
+  expect_error(dir.file("empty.db"),
+               dir.file("empty.db") + " is empty; it is not a causeway trace database.");
+}
+
+TEST(StoreReader, NotSqlite) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("notes.txt")) << "these are not the droids you are looking for\n";
+  expect_error(dir.file("notes.txt"),
+               dir.file("notes.txt") + " is not a SQLite database, so not a causeway trace.");
+  std::ofstream(dir.file("short")) << "SQLite";
+  expect_error(dir.file("short"),
+               dir.file("short") + " is not a SQLite database, so not a causeway trace.");
+}
+
+TEST(StoreReader, SqliteButNotCauseway) {
+  testing::TempDir dir;
+  exec_rw(dir.file("other.db"), "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+  expect_error(dir.file("other.db"), dir.file("other.db") +
+                                         " is a SQLite database but not a causeway trace "
+                                         "(application_id 0x00000000).");
+}
+
+TEST(StoreReader, NewerSchemaVersion) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "future.db");
+  exec_rw(path, "PRAGMA user_version = " + std::to_string(kSchemaVersion + 6));
+  expect_error(path, path + " was written by a newer causeway (schema " +
+                         std::to_string(kSchemaVersion + 6) + ", this build reads up to " +
+                         std::to_string(kSchemaVersion) + "); upgrade causeway.");
+}
+
+TEST(StoreReader, UnknownSchemaVersion) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "zero.db");
+  exec_rw(path, "PRAGMA user_version = 0");
+  expect_error(path, path + " is a causeway trace of an unknown schema version (0); it cannot "
+                            "be read by this build.");
+}
+
+}  // namespace
+}  // namespace causeway::store
