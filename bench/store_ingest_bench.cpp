@@ -3,6 +3,8 @@
 // finish the file (indexes + checkpoint), and bytes on disk per event and per CUDA-call row.
 //
 // Usage: store_ingest_bench [--events N] [--runs R] [--dir DIR] [--batch-rows N]
+//                           [--indexes yes|no] [--keep PATH]
+//                           [--page-size BYTES]
 // Figures are recorded in docs/performance.md ("Trace database ingest").
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -52,7 +54,7 @@ int64_t query_int(sqlite3* db, const char* sql) {
 }
 
 int64_t file_size(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
@@ -62,22 +64,36 @@ int main(int argc, char** argv) {
   int64_t events = 2'000'000;
   int runs = 5;
   int64_t batch_rows = WriterOptions{}.batch_rows;
+  bool indexes = true;
+  int page_size = WriterOptions{}.page_size;
+  std::string keep;  // keep the last run's database at this path
   std::string dir = std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--events") events = std::atoll(argv[i + 1]);
-    else if (flag == "--runs") runs = std::atoi(argv[i + 1]);
-    else if (flag == "--dir") dir = argv[i + 1];
-    else if (flag == "--batch-rows") batch_rows = std::atoll(argv[i + 1]);
+    if (flag == "--events")
+      events = std::atoll(argv[i + 1]);
+    else if (flag == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else if (flag == "--dir")
+      dir = argv[i + 1];
+    else if (flag == "--batch-rows")
+      batch_rows = std::atoll(argv[i + 1]);
+    else if (flag == "--indexes")
+      indexes = std::string(argv[i + 1]) != "no";
+    else if (flag == "--keep")
+      keep = argv[i + 1];
+    else if (flag == "--page-size")
+      page_size = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   const std::string path = dir + "/causeway-ingest-bench-" + std::to_string(getpid()) + ".db";
-  std::printf("store_ingest_bench: %lld events per run (mix: ~50%% cuda_call, 25%% "
-              "thread_state, 15%% syscall, 9%% wakeup, 1%% block_io), %d runs, one thread\n",
-              static_cast<long long>(events), runs);
+  std::printf(
+      "store_ingest_bench: %lld events per run (mix: ~50%% cuda_call, 25%% "
+      "thread_state, 15%% syscall, 9%% wakeup, 1%% block_io), %d runs, one thread\n",
+      static_cast<long long>(events), runs);
 
   std::vector<double> rates, cpu_rates, close_s;
   causeway::store::SyntheticCounts counts;
@@ -86,6 +102,8 @@ int main(int argc, char** argv) {
     opts.origin_ns = SyntheticOptions{}.start_ns;
     opts.overwrite = true;
     opts.batch_rows = batch_rows;
+    opts.index_on_close = indexes;
+    opts.page_size = page_size;
     auto writer = Writer::create(path, opts);
     if (!writer.ok()) {
       std::fprintf(stderr, "%s\n", writer.error().c_str());
@@ -97,7 +115,7 @@ int main(int argc, char** argv) {
     if (st.ok()) st = (*writer)->flush();
     const double t1 = now_s(CLOCK_MONOTONIC), c1 = now_s(CLOCK_THREAD_CPUTIME_ID);
     if (st.ok()) st = (*writer)->close();
-    const double t2 = now_s(CLOCK_MONOTONIC);
+    const double t2 = now_s(CLOCK_MONOTONIC), c2 = now_s(CLOCK_THREAD_CPUTIME_ID);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
@@ -106,9 +124,10 @@ int main(int argc, char** argv) {
     rates.push_back(static_cast<double>(events) / (t1 - t0));
     cpu_rates.push_back(static_cast<double>(events) / (c1 - c0));
     close_s.push_back(t2 - t1);
-    std::printf("  run %d: ingest %.3f s wall (%.0f events/s), %.3f s CPU; close (indexes + "
-                "checkpoint) %.3f s\n",
-                run + 1, t1 - t0, rates.back(), c1 - c0, t2 - t1);
+    std::printf(
+        "  run %d: ingest %.3f s wall (%.0f events/s), %.3f s CPU; close (indexes + "
+        "checkpoint) %.3f s wall, %.3f s CPU\n",
+        run + 1, t1 - t0, rates.back(), c1 - c0, t2 - t1, c2 - c1);
   }
 
   auto reader = Reader::open(path);
@@ -122,28 +141,36 @@ int main(int argc, char** argv) {
       query_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name = 'cuda_call'");
   const int64_t cuda_payload =
       query_int(db, "SELECT sum(payload) FROM dbstat WHERE name = 'cuda_call'");
-  const int64_t index_bytes = query_int(
-      db, "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema "
-          "WHERE type = 'index')");
-  const int64_t stack_bytes = query_int(
-      db, "SELECT sum(pgsize) FROM dbstat WHERE name IN ('stack', 'stack_frame')");
+  const int64_t index_bytes =
+      query_int(db,
+                "SELECT sum(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema "
+                "WHERE type = 'index')");
+  const int64_t stack_bytes =
+      query_int(db, "SELECT sum(pgsize) FROM dbstat WHERE name IN ('stack', 'stack_frame')");
   const int64_t bytes = file_size(path);
   reader->reset();
-  unlink(path.c_str());
+  if (!keep.empty() && rename(path.c_str(), keep.c_str()) == 0) {
+    std::printf("kept the last database as %s\n", keep.c_str());
+  } else {
+    unlink(path.c_str());
+  }
 
-  std::printf("median ingest rate: %.0f events/s wall, %.0f events/s per CPU-second "
-              "(median close %.3f s)\n",
-              median(rates), median(cpu_rates), median(close_s));
-  std::printf("cuda_call: %lld rows, %.1f bytes/row on disk (table pages incl. page overhead; "
-              "record payload alone %.1f bytes/row)\n",
-              static_cast<long long>(cuda_rows),
-              static_cast<double>(cuda_pages) / static_cast<double>(cuda_rows),
-              static_cast<double>(cuda_payload) / static_cast<double>(cuda_rows));
-  std::printf("file: %lld bytes = %.1f bytes/event (all tables; indexes %.1f bytes/event, "
-              "stacks %lld bytes)\n",
-              static_cast<long long>(bytes),
-              static_cast<double>(bytes) / static_cast<double>(counts.total()),
-              static_cast<double>(index_bytes) / static_cast<double>(counts.total()),
-              static_cast<long long>(stack_bytes));
+  std::printf(
+      "median ingest rate: %.0f events/s wall, %.0f events/s per CPU-second "
+      "(median close %.3f s)\n",
+      median(rates), median(cpu_rates), median(close_s));
+  std::printf(
+      "cuda_call: %lld rows, %.1f bytes/row on disk (table pages incl. page overhead; "
+      "record payload alone %.1f bytes/row)\n",
+      static_cast<long long>(cuda_rows),
+      static_cast<double>(cuda_pages) / static_cast<double>(cuda_rows),
+      static_cast<double>(cuda_payload) / static_cast<double>(cuda_rows));
+  std::printf(
+      "file: %lld bytes = %.1f bytes/event (all tables; indexes %.1f bytes/event, "
+      "stacks %lld bytes)\n",
+      static_cast<long long>(bytes),
+      static_cast<double>(bytes) / static_cast<double>(counts.total()),
+      static_cast<double>(index_bytes) / static_cast<double>(counts.total()),
+      static_cast<long long>(stack_bytes));
   return 0;
 }

@@ -72,12 +72,14 @@ CUresult CUDAAPI cuInit(unsigned int Flags) {
 }
 
 CUresult CUDAAPI cuDriverGetVersion(int* driverVersion) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   if (driverVersion == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *driverVersion = CUDA_VERSION;
   return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   if (pStr == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const ErrorText* entry = find_error(error);
   *pStr = entry != nullptr ? entry->description : nullptr;
@@ -85,6 +87,7 @@ CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) {
 }
 
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char** pStr) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   if (pStr == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const ErrorText* entry = find_error(error);
   *pStr = entry != nullptr ? entry->name : nullptr;

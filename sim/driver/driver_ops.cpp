@@ -70,7 +70,7 @@ CUresult copy(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, si
   op.height = height;
   op.dst_pitch = dst_pitch;
   op.src_pitch = src_pitch;
-  op.cost_ns = Engine::copy_cost_ns(static_cast<uint64_t>(width) * height);
+  op.cost_ns = engine.copy_cost_ns(static_cast<uint64_t>(width) * height);
 
   // A captured copy becomes a graph node that replays as a plain device transfer.
   if (engine.capturing(stream)) {
@@ -174,7 +174,7 @@ CUresult memset_d8(CUdeviceptr dst, unsigned char value, size_t bytes, CUstream 
   op.width = bytes;
   op.dst_pitch = bytes;
   op.value = value;
-  op.cost_ns = Engine::copy_cost_ns(bytes);
+  op.cost_ns = engine.copy_cost_ns(bytes);
   // Like CUDA, a memset of device memory is asynchronous to the host.
   engine.submit(stream, std::move(op));
   return CUDA_SUCCESS;

@@ -35,5 +35,9 @@ CUresult copy_2d(const CUDA_MEMCPY2D* params, CUstream stream, bool synchronous)
 
 }  // namespace causeway::sim
 
+// Forces a frame (push %rbp; mov %rsp,%rbp) in an entry point GCC would otherwise compile as a
+// frameless leaf: uprobes must find `push %rbp` first (see sim/CMakeLists.txt).
+#define CAUSEWAY_SIM_ENTRY_FRAME() __asm__ volatile("" ::"r"(__builtin_frame_address(0)))
+
 #define CAUSEWAY_SIM_REQUIRE_INIT() \
   if (!::causeway::sim::initialized()) return CUDA_ERROR_NOT_INITIALIZED

@@ -42,12 +42,14 @@ CUstream per_thread_stream() {
   return &stream;
 }
 
-double read_ns_per_thread() {
-  const char* text = std::getenv("CAUSEWAY_SIM_NS_PER_THREAD");
-  if (text == nullptr || *text == '\0') return 1.0;
+// A non-negative finite number from the environment, or `fallback` when unset or malformed.
+double read_env_number(const char* name, double fallback, bool allow_zero) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
   char* end = nullptr;
   double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value >= 0.0) || std::isinf(value)) return 1.0;
+  if (end == text || *end != '\0' || !(value >= 0.0) || std::isinf(value)) return fallback;
+  if (value == 0.0 && !allow_zero) return fallback;
   return value;
 }
 
@@ -67,12 +69,18 @@ Engine& Engine::get() {
   return *engine;
 }
 
-Engine::Engine() : ns_per_thread_(read_ns_per_thread()) {
+Engine::Engine()
+    : ns_per_thread_(read_env_number("CAUSEWAY_SIM_NS_PER_THREAD", 1.0, true)),
+      copy_bytes_per_ns_(read_env_number("CAUSEWAY_SIM_COPY_GBPS", 20.0, false)) {
   std::thread(&Engine::worker_main, this).detach();
 }
 
 uint64_t Engine::kernel_cost_ns(uint64_t threads) const {
   return static_cast<uint64_t>(std::llround(static_cast<double>(threads) * ns_per_thread_));
+}
+
+uint64_t Engine::copy_cost_ns(uint64_t bytes) const {
+  return static_cast<uint64_t>(std::ceil(static_cast<double>(bytes) / copy_bytes_per_ns_));
 }
 
 CUstream Engine::resolve(CUstream handle, bool per_thread_default) {

@@ -93,11 +93,13 @@ class Engine {
   // The process-wide device. Never destroyed: the worker may still run while the process exits.
   static Engine& get();
 
-  // Cost model parameters (docs/simulated-gpu.md).
-  static constexpr uint64_t kBytesPerNs = 20;  // 20 GB/s = 20 bytes per nanosecond
+  // Cost model parameters (docs/simulated-gpu.md), read once from the environment when the
+  // device starts: CAUSEWAY_SIM_NS_PER_THREAD (default 1) and CAUSEWAY_SIM_COPY_GBPS (default 20;
+  // 1 GB/s = 1 byte per nanosecond).
   double ns_per_thread() const { return ns_per_thread_; }
+  double copy_bytes_per_ns() const { return copy_bytes_per_ns_; }
   uint64_t kernel_cost_ns(uint64_t threads) const;
-  static uint64_t copy_cost_ns(uint64_t bytes) { return (bytes + kBytesPerNs - 1) / kBytesPerNs; }
+  uint64_t copy_cost_ns(uint64_t bytes) const;
 
   // Streams. resolve() maps the special handles (0, CU_STREAM_LEGACY, CU_STREAM_PER_THREAD)
   // and validates user handles; returns nullptr for an unknown handle.
@@ -159,6 +161,7 @@ class Engine {
   void worker_main();
 
   double ns_per_thread_ = 1.0;
+  double copy_bytes_per_ns_ = 20.0;
 
   std::mutex mu_;
   std::condition_variable work_cv_;  // worker waits for ops

@@ -10,6 +10,10 @@
 
 #include <cstddef>
 
+// Forces a frame (push %rbp; mov %rsp,%rbp) in an entry point GCC would otherwise compile as a
+// frameless leaf: uprobes must find `push %rbp` first (see sim/CMakeLists.txt).
+#define CAUSEWAY_SIM_ENTRY_FRAME() __asm__ volatile("" ::"r"(__builtin_frame_address(0)))
+
 namespace causeway::sim::rt {
 
 // Driver entry points that exist in a legacy-stream and a per-thread-stream (_ptsz/_ptds)

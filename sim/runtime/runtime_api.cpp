@@ -97,6 +97,7 @@ cudaError_t CUDARTAPI cudaDriverGetVersion(int* driverVersion) {
 }
 
 cudaError_t CUDARTAPI cudaRuntimeGetVersion(int* runtimeVersion) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   if (runtimeVersion == nullptr) return rt::record(cudaErrorInvalidValue);
   *runtimeVersion = CUDART_VERSION;
   return cudaSuccess;
@@ -247,11 +248,13 @@ cudaError_t CUDARTAPI cudaGetLastError(void) { return rt::take_last_error(); }
 cudaError_t CUDARTAPI cudaPeekAtLastError(void) { return rt::peek_last_error(); }
 
 const char* CUDARTAPI cudaGetErrorString(cudaError_t error) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   const RuntimeErrorText* entry = find_runtime_error(error);
   return entry != nullptr ? entry->description : "unrecognized error code";
 }
 
 const char* CUDARTAPI cudaGetErrorName(cudaError_t error) {
+  CAUSEWAY_SIM_ENTRY_FRAME();
   const RuntimeErrorText* entry = find_runtime_error(error);
   return entry != nullptr ? entry->name : "unrecognized error code";
 }

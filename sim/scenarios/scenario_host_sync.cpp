@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   int64_t tokens = 0;
   int64_t vocab = 32000;
   int64_t kernel_threads = 200000;
-  int64_t sample_us = 200;
+  int64_t sample_us = 400;
   int64_t chunk = 32;
   bool pinned = false;
   bool healthy = false;

@@ -47,31 +47,42 @@ void detect_host_sync(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& o
     int64_t wait_ns = 0;
     int64_t feeds_before = 0;
     int64_t d2h_bytes = 0;
+    bool readback = false;  // a device-to-host copy since the previous sync, or in this one
   };
   std::vector<Group> groups;
   int64_t feeds = 0;
+  bool pending_readback = false;
   bool in_group = false;
   for (size_t i = 0; i < tc.calls.size(); ++i) {
     const Call& c = *tc.calls[i];
+    const bool d2h = c.copy_kind == 2 || ctx.fn(c).base.find("DtoH") != std::string::npos;
     if (is_sync_point(ctx, c)) {
       if (!in_group) {
-        groups.push_back({i, i, 0, feeds, 0});
+        groups.push_back({i, i, 0, feeds, 0, pending_readback});
         in_group = true;
         feeds = 0;
+        pending_readback = false;
       }
       Group& g = groups.back();
       g.last = i;
       g.wait_ns += c.dur;
-      if (c.copy_kind == 2 && c.bytes > 0) g.d2h_bytes += c.bytes;
+      if (d2h) {
+        g.readback = true;
+        if (c.bytes > 0) g.d2h_bytes += c.bytes;
+      }
     } else {
       in_group = false;
       if (is_feed(ctx.fn(c).cls) || ctx.fn(c).cls == CallClass::kCopySync) ++feeds;
+      if (d2h && ctx.fn(c).cls == CallClass::kCopyAsync) {
+        pending_readback = true;
+      }
     }
   }
-  // Only syncs that follow GPU work are per-step syncs.
+  // Per-step syncs read results back to the host after GPU work was issued: a sync alone (a
+  // training step waiting for its own kernels) is not this pattern.
   std::vector<Group> steps;
   for (const Group& g : groups) {
-    if (g.feeds_before > 0) steps.push_back(g);
+    if (g.feeds_before > 0 && g.readback) steps.push_back(g);
   }
   if (steps.size() < 20) return;
   int64_t lost = 0;

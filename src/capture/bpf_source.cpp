@@ -320,11 +320,15 @@ int BpfSource::on_record(void* ctx, void* data, size_t size) {
 Result<int64_t> BpfSource::poll(int timeout_ms, const RecordConsumer& consume) {
   consumer_ = &consume;
   stop_requested_ = false;
+  // Producers mostly skip the wakeup (see ring__wakeup_flags), so after waiting, consume
+  // whatever is there whether or not a wakeup came.
   int n = ring_buffer__poll(ring_, timeout_ms);
+  int m = stop_requested_ || n < 0 ? 0 : ring_buffer__consume(ring_);
   consumer_ = nullptr;
   if (stop_requested_) return int64_t{0};
   if (n < 0 && n != -EINTR) return Status::Error("Polling the BPF ring buffer failed (" + std::string(strerror(-n)) + ").");
-  return static_cast<int64_t>(n < 0 ? 0 : n);
+  if (m < 0) return Status::Error("Reading the BPF ring buffer failed (" + std::string(strerror(-m)) + ").");
+  return static_cast<int64_t>((n < 0 ? 0 : n) + m);
 }
 
 DropCounts BpfSource::drops() const {

@@ -29,10 +29,10 @@ int severity_rank(const std::string& s) {
 
 Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& f) {
   if (!chains_computed(ctx)) return Status::Error(kChainsNotComputed);
-  auto info = ctx.query("SELECT name FROM pragma_table_info('causal_chain')", {}, 500);
+  auto info = ctx.query("PRAGMA table_info(causal_chain)", {}, 500);
   if (!info.ok()) return info.status();
   std::set<std::string> cols;
-  for (const Json& r : info->rows) cols.insert(r[0].get<std::string>());
+  for (const Json& r : info->rows) cols.insert(r.at(1).get<std::string>());  // cid, name, …
   std::string where = "1";
   std::vector<Json> params;
   auto param = [&](Json v) {

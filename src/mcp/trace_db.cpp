@@ -171,6 +171,86 @@ Json column_value(sqlite3_stmt* stmt, int i, int64_t& bytes) {
 
 }  // namespace
 
+// printf()/format() behind a guard (see trace_db.h, point 5). Owned by the TraceDb; used on
+// the querying thread only.
+struct TraceDb::PrintfGuard {
+  sqlite3* calc = nullptr;  // in-memory, no schema: only evaluates printf
+  int64_t max_len = 0;
+  std::vector<sqlite3_stmt*> by_argc;  // cached "SELECT printf(?, ?, …)" per argument count
+
+  ~PrintfGuard() {
+    for (sqlite3_stmt* s : by_argc) sqlite3_finalize(s);
+    if (calc) sqlite3_close_v2(calc);
+  }
+
+  sqlite3_stmt* statement(int argc) {
+    if (static_cast<int>(by_argc.size()) <= argc) by_argc.resize(static_cast<size_t>(argc) + 1, nullptr);
+    sqlite3_stmt*& s = by_argc[static_cast<size_t>(argc)];
+    if (!s) {
+      std::string sql = "SELECT printf(";
+      for (int i = 0; i < argc; ++i) sql += i ? ",?" : "?";
+      sql += ")";
+      if (sqlite3_prepare_v2(calc, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) s = nullptr;
+    }
+    return s;
+  }
+
+  static void call(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    auto* self = static_cast<PrintfGuard*>(sqlite3_user_data(ctx));
+    if (argc < 1) return sqlite3_result_null(ctx);
+    const auto* fmt = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    if (!fmt) return sqlite3_result_null(ctx);
+    int next_arg = 1;
+    auto star = [&]() -> int64_t {
+      int64_t v = next_arg < argc ? sqlite3_value_int64(argv[next_arg]) : 0;
+      ++next_arg;
+      return v;
+    };
+    auto number = [&](const char*& p) -> int64_t {
+      int64_t v = 0;
+      while (*p >= '0' && *p <= '9') {
+        if (v < (int64_t{1} << 40)) v = v * 10 + (*p - '0');
+        ++p;
+      }
+      return v;
+    };
+    for (const char* p = fmt; *p; ++p) {
+      if (*p != '%') continue;
+      ++p;
+      if (*p == '%') continue;
+      while (*p && std::strchr("-+ #0,!", *p)) ++p;
+      int64_t width = *p == '*' ? (++p, star()) : number(p);
+      int64_t precision = 0;
+      if (*p == '.') {
+        ++p;
+        precision = *p == '*' ? (++p, star()) : number(p);
+      }
+      while (*p == 'l') ++p;
+      if (!*p) break;
+      if (width > self->max_len || -width > self->max_len || precision > self->max_len) {
+        return sqlite3_result_error_toobig(ctx);
+      }
+      ++next_arg;  // the value this conversion formats
+    }
+    sqlite3_stmt* s = self->statement(argc);
+    if (!s) return sqlite3_result_error(ctx, "printf is unavailable", -1);
+    for (int i = 0; i < argc; ++i) sqlite3_bind_value(s, i + 1, argv[i]);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      sqlite3_result_value(ctx, sqlite3_column_value(s, 0));
+    } else if (rc == SQLITE_TOOBIG) {
+      sqlite3_result_error_toobig(ctx);
+    } else {
+      sqlite3_result_error(ctx, sqlite3_errmsg(self->calc), -1);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+};
+
+TraceDb::TraceDb(sqlite3* db, std::string path, std::unique_ptr<PrintfGuard> guard)
+    : db_(db), path_(std::move(path)), printf_guard_(std::move(guard)) {}
+
 int authorize_action(int action, const char* arg1, const char* arg2) {
   switch (action) {
     case SQLITE_SELECT:
@@ -194,6 +274,7 @@ int authorize_action(int action, const char* arg1, const char* arg2) {
 
 TraceDb::~TraceDb() {
   if (db_) sqlite3_close_v2(db_);
+  printf_guard_.reset();
 }
 
 Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
@@ -243,7 +324,20 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
     sqlite3_free(err);
     return fail("Cannot open trace database " + path + ": " + msg + ".");
   }
-  return std::unique_ptr<TraceDb>(new TraceDb(db, path));
+  auto guard = std::make_unique<PrintfGuard>();
+  guard->max_len = limits.max_value_bytes;
+  if (sqlite3_open_v2(":memory:", &guard->calc, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return fail("Cannot open an in-memory SQLite connection (out of memory?).");
+  }
+  sqlite3_limit(guard->calc, SQLITE_LIMIT_LENGTH, limits.max_value_bytes);
+  // INNOCUOUS so views (untrusted schema) may still call printf, e.g. stack_frames.pc_hex.
+  for (const char* name : {"printf", "format"}) {
+    sqlite3_create_function_v2(db, name, -1,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                               guard.get(), &PrintfGuard::call, nullptr, nullptr, nullptr);
+  }
+  return std::unique_ptr<TraceDb>(new TraceDb(db, path, std::move(guard)));
 }
 
 bool TraceDb::has_table(std::string_view name) {

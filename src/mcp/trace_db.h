@@ -11,7 +11,11 @@
 //  4. extension loading is off, SQLITE_DBCONFIG_DEFENSIVE is on (no writable_schema tricks),
 //     the schema is untrusted, and sqlite3_limit() caps SQL length, blob/string length,
 //     expression depth, compound selects, columns, function arguments and ATTACH (0);
-//  5. each query runs under a progress handler enforcing a wall-clock limit and
+//  5. printf()/format() are wrapped: SQLite 3.40's "%.*c" with a huge precision loops for
+//     seconds inside one function call, where no progress handler can stop it; the wrapper
+//     refuses widths/precisions beyond the value-length limit, then formats on a private
+//     in-memory connection;
+//  6. each query runs under a progress handler enforcing a wall-clock limit and
 //     cancellation, with row and byte caps on the result and a process-wide heap limit.
 //
 // Ownership: a TraceDb owns its sqlite3 connection. Thread-safety: none; one thread at a
@@ -88,9 +92,11 @@ class TraceDb {
   const std::string& path() const { return path_; }
 
  private:
-  TraceDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  struct PrintfGuard;
+  TraceDb(sqlite3* db, std::string path, std::unique_ptr<PrintfGuard> guard);
   sqlite3* db_;
   std::string path_;
+  std::unique_ptr<PrintfGuard> printf_guard_;
 };
 
 // The authorizer policy on its own, for tests: returns SQLITE_OK or SQLITE_DENY for an

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,7 +45,7 @@ std::optional<int64_t> query_int(sqlite3* db, const char* sql, int* rc_out = nul
 
 Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
   if (path.empty()) return Status::Error("No trace database path was given.");
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     const int err = errno;
     if (err == ENOENT) return Status::Error(path + " does not exist; check the --db path.");
@@ -71,8 +72,8 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
 
   std::unique_ptr<Reader> r(new Reader());
   r->path_ = path;
-  int rc = sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &r->db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = r->db_ != nullptr ? sqlite3_errmsg(r->db_) : sqlite3_errstr(rc);
     return Status::Error(path + " cannot be opened: " + why + ".");
@@ -82,8 +83,8 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
 
   const auto app_id = query_int(r->db_, "PRAGMA application_id", &rc);
   if (!app_id) {
-    return Status::Error(path + " cannot be read as a SQLite database: " +
-                         sqlite3_errmsg(r->db_) + ".");
+    return Status::Error(path + " cannot be read as a SQLite database: " + sqlite3_errmsg(r->db_) +
+                         ".");
   }
   if (*app_id != kApplicationId) {
     return Status::Error(path + " is a SQLite database but not a causeway trace (application_id " +
@@ -104,11 +105,19 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
   return r;
 }
 
-Reader::~Reader() { sqlite3_close_v2(db_); }
+Reader::~Reader() {
+  sqlite3_close_v2(db_);
+}
 
-sqlite3* Reader::db() const { return db_; }
-const std::string& Reader::path() const { return path_; }
-int Reader::schema_version() const { return schema_version_; }
+sqlite3* Reader::db() const {
+  return db_;
+}
+const std::string& Reader::path() const {
+  return path_;
+}
+int Reader::schema_version() const {
+  return schema_version_;
+}
 
 std::optional<std::string> Reader::meta(std::string_view key) const {
   sqlite3_stmt* stmt = nullptr;
@@ -134,6 +143,35 @@ std::optional<int64_t> Reader::meta_int(std::string_view key) const {
   const long long n = std::strtoll(v->c_str(), &end, 10);
   if (errno != 0 || *end != '\0') return std::nullopt;
   return static_cast<int64_t>(n);
+}
+
+bool Reader::being_recorded() const {
+  // Looked up in /proc/locks rather than by trying flock() on the file: opening and closing
+  // another descriptor of the database in this process would release this connection's
+  // POSIX (fcntl) locks on it, a well-known SQLite hazard.
+  struct stat st {};
+  if (stat(path_.c_str(), &st) != 0) return false;
+  char want[64];
+  std::snprintf(want, sizeof want, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  std::FILE* locks = std::fopen("/proc/locks", "re");
+  if (locks == nullptr) return false;
+  bool busy = false;
+  char line[256];
+  while (!busy && std::fgets(line, sizeof line, locks) != nullptr) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:10953589 0 EOF" (blocked waiters have "->").
+    char kind[16] = {}, mode[16] = {}, access[16] = {}, dev_ino[64] = {};
+    const char* p = std::strstr(line, "FLOCK");
+    if (p == nullptr) continue;
+    long pid = 0;
+    if (std::sscanf(p, "%15s %15s %15s %ld %63s", kind, mode, access, &pid, dev_ino) == 5 &&
+        std::strcmp(access, "WRITE") == 0 && std::strcmp(dev_ino, want) == 0 &&
+        std::strstr(line, "->") == nullptr) {
+      busy = true;
+    }
+  }
+  std::fclose(locks);
+  return busy;
 }
 
 std::optional<int64_t> Reader::count_rows(std::string_view table) const {

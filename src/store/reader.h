@@ -42,6 +42,11 @@ class Reader {
   std::optional<std::string> meta(std::string_view key) const;
   std::optional<int64_t> meta_int(std::string_view key) const;
 
+  // Whether a Writer (in any process) is recording into this file right now. A trace with
+  // meta 'complete' = 0 that is not being recorded was interrupted (see
+  // finish_interrupted_trace in store/writer.h).
+  bool being_recorded() const;
+
   // Number of rows in `table` (a name from schema()); nullopt for an unknown table.
   std::optional<int64_t> count_rows(std::string_view table) const;
 

@@ -27,26 +27,26 @@ struct CudaCallRow {
   int64_t dur_ns = 0;  // return time - entry time
   int32_t pid = 0;
   int32_t tid = 0;
-  StringId function = 0;  // exported symbol name as probed, e.g. "cudaMemcpyAsync_ptsz"
-  int32_t ret = 0;        // return value (cudaError_t / CUresult); 0 = success
-  std::optional<int64_t> bytes;        // bytes moved / allocated / set
-  std::optional<int32_t> copy_kind;    // cudaMemcpyKind (0 H2H, 1 H2D, 2 D2H, 3 D2D, 4 default)
-  std::optional<uint64_t> stream;      // cudaStream_t / CUstream handle value (0 = legacy default)
-  std::optional<uint64_t> device_ptr;  // device pointer allocated, freed, copied to/from or set
-  std::optional<uint64_t> host_ptr;    // host pointer of a copy (for pageable/pinned analysis)
-  uint32_t grid[3] = {0, 0, 0};        // launch grid dims; all 0 when not a launch
-  uint32_t block[3] = {0, 0, 0};       // launch block dims; all 0 when not a launch
-  std::optional<uint64_t> kernel_addr; // host function pointer identifying the kernel
-  StringId kernel = 0;                 // kernel symbol, when resolved
-  StackId stack = 0;                   // user stack at entry
+  StringId function = 0;             // exported symbol name as probed, e.g. "cudaMemcpyAsync_ptsz"
+  int32_t ret = 0;                   // return value (cudaError_t / CUresult); 0 = success
+  std::optional<int64_t> bytes;      // bytes moved / allocated / set
+  std::optional<int32_t> copy_kind;  // cudaMemcpyKind (0 H2H, 1 H2D, 2 D2H, 3 D2D, 4 default)
+  std::optional<uint64_t> stream;    // cudaStream_t / CUstream handle value (0 = legacy default)
+  std::optional<uint64_t> device_ptr;   // device pointer allocated, freed, copied to/from or set
+  std::optional<uint64_t> host_ptr;     // host pointer of a copy (for pageable/pinned analysis)
+  uint32_t grid[3] = {0, 0, 0};         // launch grid dims; all 0 when not a launch
+  uint32_t block[3] = {0, 0, 0};        // launch block dims; all 0 when not a launch
+  std::optional<uint64_t> kernel_addr;  // host function pointer identifying the kernel
+  StringId kernel = 0;                  // kernel symbol, when resolved
+  StackId stack = 0;                    // user stack at entry
 };
 
 enum class ThreadState : uint8_t {
-  kRunning = 0,            // on a CPU
-  kRunnable = 1,           // preempted / waiting for a CPU (task state TASK_RUNNING while off-CPU)
-  kSleeping = 2,           // blocked, interruptible (TASK_INTERRUPTIBLE, "S")
-  kUninterruptible = 3,    // blocked, uninterruptible (TASK_UNINTERRUPTIBLE, "D"), usually I/O
-  kOther = 4,              // stopped, traced, dead, parked ... (raw state in kernel_state)
+  kRunning = 0,          // on a CPU
+  kRunnable = 1,         // preempted / waiting for a CPU (task state TASK_RUNNING while off-CPU)
+  kSleeping = 2,         // blocked, interruptible (TASK_INTERRUPTIBLE, "S")
+  kUninterruptible = 3,  // blocked, uninterruptible (TASK_UNINTERRUPTIBLE, "D"), usually I/O
+  kOther = 4,            // stopped, traced, dead, parked ... (raw state in kernel_state)
 };
 
 // One interval during which a traced thread was in one scheduling state.
@@ -56,15 +56,15 @@ struct ThreadStateRow {
   int32_t pid = 0;
   int32_t tid = 0;
   ThreadState state = ThreadState::kRunning;
-  int32_t cpu = -1;                     // CPU it ran on (running) or last ran on (others)
-  int64_t kernel_state = 0;             // raw prev_state from sched_switch, for off-CPU states
-  std::optional<int32_t> syscall_nr;    // syscall in progress while blocked, if any
-  std::optional<RowId> syscall_row;     // row id of that syscall in the syscall table, if known
-  std::optional<int32_t> waker_pid;     // blocked intervals: who woke the thread
+  int32_t cpu = -1;                   // CPU it ran on (running) or last ran on (others)
+  int64_t kernel_state = 0;           // raw prev_state from sched_switch, for off-CPU states
+  std::optional<int32_t> syscall_nr;  // syscall in progress while blocked, if any
+  std::optional<RowId> syscall_row;   // row id of that syscall in the syscall table, if known
+  std::optional<int32_t> waker_pid;   // blocked intervals: who woke the thread
   std::optional<int32_t> waker_tid;
-  std::optional<int32_t> preempter_pid; // runnable intervals: the task that took the CPU
+  std::optional<int32_t> preempter_pid;  // runnable intervals: the task that took the CPU
   std::optional<int32_t> preempter_tid;
-  StackId stack = 0;                    // user stack when it went off CPU (blocked intervals)
+  StackId stack = 0;  // user stack when it went off CPU (blocked intervals)
 };
 
 // A wakeup of a traced thread (sched_wakeup / sched_wakeup_new).
@@ -83,29 +83,29 @@ struct SyscallRow {
   int64_t dur_ns = 0;
   int32_t pid = 0;
   int32_t tid = 0;
-  int32_t nr = 0;          // x86_64 syscall number
-  StringId name = 0;       // e.g. "futex"
-  int64_t ret = 0;         // return value (negative errno on failure)
+  int32_t nr = 0;     // x86_64 syscall number
+  StringId name = 0;  // e.g. "futex"
+  int64_t ret = 0;    // return value (negative errno on failure)
   std::optional<int64_t> fd;
-  std::optional<int64_t> bytes;     // requested count for read/write-like calls
-  std::optional<uint64_t> addr;     // futex uaddr, mmap addr, ...
-  std::optional<int64_t> op;        // futex op, ioctl request, ...
+  std::optional<int64_t> bytes;  // requested count for read/write-like calls
+  std::optional<uint64_t> addr;  // futex uaddr, mmap addr, ...
+  std::optional<int64_t> op;     // futex op, ioctl request, ...
   StackId stack = 0;
 };
 
 // A block I/O request attributed to a traced process.
 struct BlockIoRow {
-  int64_t ts_ns = 0;          // when it was inserted into the queue (or issued, if no insert)
-  int64_t dur_ns = 0;         // until completion
-  int64_t queue_ns = 0;       // insert -> issue to device
-  int64_t service_ns = 0;     // issue -> completion
-  int32_t pid = 0;            // process on whose behalf it was submitted
+  int64_t ts_ns = 0;       // when it was inserted into the queue (or issued, if no insert)
+  int64_t dur_ns = 0;      // until completion
+  int64_t queue_ns = 0;    // insert -> issue to device
+  int64_t service_ns = 0;  // issue -> completion
+  int32_t pid = 0;         // process on whose behalf it was submitted
   int32_t tid = 0;
-  uint32_t dev = 0;           // device number, (major << 20) | minor as in the kernel's dev_t
+  uint32_t dev = 0;  // device number, (major << 20) | minor as in the kernel's dev_t
   uint64_t sector = 0;
   int64_t bytes = 0;
-  char op = 'R';              // 'R' read, 'W' write, 'F' flush, 'D' discard, '?' other
-  int32_t error = 0;          // completion error (0 = ok)
+  char op = 'R';      // 'R' read, 'W' write, 'F' flush, 'D' discard, '?' other
+  int32_t error = 0;  // completion error (0 = ok)
 };
 
 enum class ProcessEventKind : uint8_t { kFork = 0, kExec = 1, kExit = 2, kOomKill = 3 };
@@ -116,17 +116,17 @@ struct ProcessEventRow {
   ProcessEventKind kind = ProcessEventKind::kFork;
   int32_t pid = 0;
   int32_t tid = 0;
-  int32_t other_pid = 0;   // fork: the child; oom_kill: the victim
-  int32_t exit_code = 0;   // exit: the wait-status style code (exit status or signal)
-  StringId filename = 0;   // exec: the new image
+  int32_t other_pid = 0;  // fork: the child; oom_kill: the victim
+  int32_t exit_code = 0;  // exit: the wait-status style code (exit status or signal)
+  StringId filename = 0;  // exec: the new image
 };
 
 // What is known about a task (traced or not, e.g. a preempting process).
 struct ThreadInfo {
   int32_t pid = 0;
   int32_t tid = 0;
-  std::string comm;          // thread name (16 chars max from the kernel)
-  bool traced = false;       // part of the traced set
+  std::string comm;     // thread name (16 chars max from the kernel)
+  bool traced = false;  // part of the traced set
   std::optional<int64_t> start_ts_ns;
   std::optional<int64_t> end_ts_ns;
 };
@@ -134,8 +134,8 @@ struct ThreadInfo {
 struct ProcessInfo {
   int32_t pid = 0;
   int32_t ppid = 0;
-  std::string name;          // process comm
-  std::string cmdline;       // space-joined argv, as far as known
+  std::string name;     // process comm
+  std::string cmdline;  // space-joined argv, as far as known
   bool traced = false;
   std::optional<int64_t> start_ts_ns;
   std::optional<int64_t> end_ts_ns;
@@ -145,11 +145,11 @@ struct ProcessInfo {
 // An executable mapping of a traced process, for symbolizing stack addresses later.
 struct MappingInfo {
   int32_t pid = 0;
-  uint64_t start = 0;        // virtual address range [start, end)
+  uint64_t start = 0;  // virtual address range [start, end)
   uint64_t end = 0;
   uint64_t file_offset = 0;
   std::string path;
-  std::string build_id;      // hex, empty when the file has none
+  std::string build_id;  // hex, empty when the file has none
 };
 
 }  // namespace causeway::store

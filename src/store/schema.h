@@ -33,10 +33,10 @@ inline constexpr int32_t kApplicationId = 0x43415553;
 
 struct ColumnDef {
   std::string_view name;
-  std::string_view type;         // SQL type: INTEGER, TEXT (views: the type of the expression)
-  std::string_view unit;         // "ns", "bytes", "id -> table", "bool", ... ; empty if none
-  std::string_view meaning;      // one sentence for humans and LLMs
-  std::string_view constraint;   // extra DDL after the type, e.g. "PRIMARY KEY", "NOT NULL"
+  std::string_view type;        // SQL type: INTEGER, TEXT (views: the type of the expression)
+  std::string_view unit;        // "ns", "bytes", "id -> table", "bool", ... ; empty if none
+  std::string_view meaning;     // one sentence for humans and LLMs
+  std::string_view constraint;  // extra DDL after the type, e.g. "PRIMARY KEY", "NOT NULL"
 };
 
 struct TableDef {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "store/reader.h"
 #include "store/schema.h"
 
 namespace causeway::store {
@@ -24,13 +26,11 @@ namespace {
 
 constexpr int64_t kAlive = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMaxCommitIntervalNs = 1'000'000'000;
-// 16 KiB pages: measured ~15-25% faster ingest than 4 KiB (fewer page splits, WAL frames and
-// cache lookups per row) at the same bytes per row; see docs/performance.md.
-constexpr int kPageSize = 16384;
 // Larger than SQLite's default (1000 pages): fewer checkpoints (each one fsyncs) during
 // ingest, at the price of a WAL of up to ~32 MiB.
 constexpr int kWalAutocheckpointBytes = 32 << 20;
 constexpr int kCacheKiB = 32 * 1024;
+constexpr int kBusyTimeoutMs = 10'000;
 
 int64_t clock_ns(clockid_t clock) {
   timespec ts{};
@@ -106,18 +106,24 @@ class Statement {
     sqlite3_bind_text(stmt_, idx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
   void opt_text(int idx, std::string_view v) {
-    if (v.empty()) null(idx);
-    else text(idx, v);
+    if (v.empty())
+      null(idx);
+    else
+      text(idx, v);
   }
   template <typename T>
   void opt(int idx, const std::optional<T>& v) {
-    if (v) i64(idx, static_cast<int64_t>(*v));
-    else null(idx);
+    if (v)
+      i64(idx, static_cast<int64_t>(*v));
+    else
+      null(idx);
   }
   // Ids where 0 means "none".
   void id(int idx, int64_t v) {
-    if (v != 0) i64(idx, v);
-    else null(idx);
+    if (v != 0)
+      i64(idx, v);
+    else
+      null(idx);
   }
   // Runs the statement to completion and resets it (bindings are overwritten by the next
   // use; text bindings are SQLITE_STATIC, so they must outlive only this call).
@@ -131,7 +137,105 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-std::string errno_text(int err) { return std::strerror(err); }
+// Rows of one hot event table, written through a multi-row "INSERT ... VALUES (...), (...)"
+// statement: the per-statement costs (cursor allocation, halt, reset) are then paid once per
+// kRows rows instead of per row, which is most of what separates SQLite from 1M rows/s.
+// Values are staged here and bound when a statement's worth is ready; flush() writes the rest
+// one row at a time (at commit). Ids are assigned here (column 0, the rowid) so add() can
+// return them before the row reaches SQLite.
+class BatchedInsert {
+ public:
+  static constexpr int kRows = 32;
+
+  BatchedInsert() = default;
+  BatchedInsert(const BatchedInsert&) = delete;
+  BatchedInsert& operator=(const BatchedInsert&) = delete;
+
+  // `columns` lists every column, the rowid ("id") first.
+  int prepare(sqlite3* db, std::string_view table, std::string_view columns, int ncols) {
+    ncols_ = ncols;
+    values_.assign(static_cast<size_t>(kRows * ncols), Value{});
+    std::string one = "(";
+    for (int i = 0; i < ncols; ++i) one += i == 0 ? "?" : ", ?";
+    one += ")";
+    std::string head =
+        "INSERT INTO " + std::string(table) + " (" + std::string(columns) + ") VALUES ";
+    std::string many = head;
+    for (int r = 0; r < kRows; ++r) many += (r == 0 ? "" : ", ") + one;
+    int rc = single_.prepare(db, (head + one).c_str());
+    if (rc == SQLITE_OK) rc = multi_.prepare(db, many.c_str());
+    return rc;
+  }
+  void finalize() {
+    single_.finalize();
+    multi_.finalize();
+  }
+
+  // Starts the next row and returns its id; set every other column before end_row().
+  int64_t begin_row() {
+    row_ = &values_[static_cast<size_t>(slot_ * ncols_)];
+    row_[0] = {next_id_, false};
+    return next_id_++;
+  }
+  void i64(int col, int64_t v) { row_[col] = {v, false}; }
+  void null(int col) { row_[col].is_null = true; }
+  template <typename T>
+  void opt(int col, const std::optional<T>& v) {
+    if (v)
+      i64(col, static_cast<int64_t>(*v));
+    else
+      null(col);
+  }
+  void id(int col, int64_t v) {
+    if (v != 0)
+      i64(col, v);
+    else
+      null(col);
+  }
+  // Ends the row; writes a full statement when the stage is full. Returns a SQLite code.
+  int end_row() {
+    if (++slot_ < kRows) return SQLITE_DONE;
+    slot_ = 0;
+    return write(multi_, 0, kRows);
+  }
+  // Writes the staged rows one by one. Returns a SQLite code.
+  int flush() {
+    int rc = SQLITE_DONE;
+    for (int r = 0; r < slot_ && rc == SQLITE_DONE; ++r) rc = write(single_, r, 1);
+    slot_ = 0;
+    return rc;
+  }
+  // Drops staged rows (after a failure, nothing more is written).
+  void discard() { slot_ = 0; }
+
+ private:
+  struct Value {
+    int64_t v = 0;
+    bool is_null = true;
+  };
+  int write(Statement& stmt, int first_row, int rows) {
+    const Value* v = &values_[static_cast<size_t>(first_row * ncols_)];
+    const int n = rows * ncols_;
+    for (int i = 0; i < n; ++i) {
+      if (v[i].is_null)
+        stmt.null(i + 1);
+      else
+        stmt.i64(i + 1, v[i].v);
+    }
+    return stmt.run();
+  }
+
+  Statement single_, multi_;
+  std::vector<Value> values_;
+  Value* row_ = nullptr;
+  int ncols_ = 0;
+  int slot_ = 0;
+  int64_t next_id_ = 1;
+};
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -144,6 +248,10 @@ std::string dir_of(const std::string& path) {
 
 struct Writer::Impl {
   sqlite3* db = nullptr;
+  // An flock(LOCK_EX) on the file held while recording, so readers and
+  // finish_interrupted_trace() can tell a live trace from a crashed one. flock locks are
+  // independent of SQLite's fcntl locks, and the kernel drops this one when the process dies.
+  int lock_fd = -1;
   std::string path;
   WriterOptions opts;
   Status failure;  // sticky: the first error, repeated by every later call
@@ -164,8 +272,8 @@ struct Writer::Impl {
   std::deque<std::string> string_storage;  // index id-1; deque keeps views stable
   std::unordered_map<std::string_view, StringId, StringHash, std::equal_to<>> strings;
   std::unordered_map<std::string, StackId, StringHash, std::equal_to<>> stacks;
-  std::string stack_key;  // reused buffer: upid bytes + frame bytes
-  std::unordered_map<int32_t, ThreadEntry> threads;      // by tid: the latest thread
+  std::string stack_key;                                // reused buffer: upid bytes + frame bytes
+  std::unordered_map<int32_t, ThreadEntry> threads;     // by tid: the latest thread
   std::unordered_map<int32_t, ProcessEntry> processes;  // by pid: the latest process
   std::unordered_map<Key3, int64_t, Key3Hash> streams;
   std::unordered_map<Key3, KernelEntry, Key3Hash> kernels;
@@ -173,25 +281,34 @@ struct Writer::Impl {
   std::unordered_set<int32_t> syscall_names;
 
   Statement begin, commit, rollback;
-  Statement ins_cuda, ins_state, ins_wakeup, ins_syscall, ins_block, ins_proc_event;
+  BatchedInsert cuda_rows, state_rows, wakeup_rows, syscall_rows;
+  Statement ins_block, ins_proc_event;
   Statement ins_string, ins_stack, ins_frame, ins_stream, ins_kernel, upd_kernel;
   Statement ins_thread, upd_thread, ins_process, upd_process, ins_mapping, ins_meta,
       ins_syscall_name;
 
   ~Impl() { release(); }
 
+  std::vector<BatchedInsert*> all_batched() {
+    return {&cuda_rows, &state_rows, &wakeup_rows, &syscall_rows};
+  }
+
   void release() {
     for (Statement* s : all_statements()) s->finalize();
+    for (BatchedInsert* b : all_batched()) b->finalize();
     if (db != nullptr) sqlite3_close_v2(db);
     db = nullptr;
+    // Closed only after SQLite's connection: closing any descriptor of the file releases the
+    // process's POSIX locks on it, SQLite's included.
+    if (lock_fd >= 0) ::close(lock_fd);  // drops the "being recorded" flock
+    lock_fd = -1;
   }
 
   std::vector<Statement*> all_statements() {
-    return {&begin,      &commit,     &rollback,    &ins_cuda,       &ins_state,
-            &ins_wakeup, &ins_syscall, &ins_block,  &ins_proc_event, &ins_string,
-            &ins_stack,  &ins_frame,  &ins_stream,  &ins_kernel,     &upd_kernel,
-            &ins_thread, &upd_thread, &ins_process, &upd_process,    &ins_mapping,
-            &ins_meta,   &ins_syscall_name};
+    return {&begin,       &commit,     &rollback,        &ins_block,   &ins_proc_event,
+            &ins_string,  &ins_stack,  &ins_frame,       &ins_stream,  &ins_kernel,
+            &upd_kernel,  &ins_thread, &upd_thread,      &ins_process, &upd_process,
+            &ins_mapping, &ins_meta,   &ins_syscall_name};
   }
 
   int64_t rel(int64_t ts_ns) const { return ts_ns - opts.origin_ns; }
@@ -230,6 +347,9 @@ struct Writer::Impl {
   // Commits the open batch and, unless `reopen` is false, starts the next one.
   Status commit_now(bool reopen = true) {
     if (!failure.ok()) return failure;
+    for (BatchedInsert* b : all_batched()) {
+      if (!check(b->flush(), "writing a batch")) return failure;
+    }
     if (!check(commit.run(), "committing a batch")) return failure;
     ++commit_count;
     pending = 0;
@@ -281,6 +401,14 @@ struct Writer::Impl {
     return e.upid;
   }
 
+  // The latest process with this pid, ended or not (for facts without a time: stacks and
+  // mappings arriving after an exit still belong to the process that exited).
+  int64_t latest_process(int32_t pid) {
+    auto it = processes.find(pid);
+    if (it != processes.end()) return it->second.upid;
+    return process(pid, std::nullopt, false);
+  }
+
   int64_t thread(int32_t pid, int32_t tid, std::optional<int64_t> ts, bool traced) {
     auto it = threads.find(tid);
     if (it != threads.end() && (pid == 0 || it->second.pid == pid) &&
@@ -324,28 +452,35 @@ struct Writer::Impl {
     if (!failure.ok()) return;
     upd_thread.i64(1, utid);
     upd_thread.opt_text(2, name);
-    if (start) upd_thread.i64(3, rel(*start));
-    else upd_thread.null(3);
-    if (end) upd_thread.i64(4, rel(*end));
-    else upd_thread.null(4);
+    if (start)
+      upd_thread.i64(3, rel(*start));
+    else
+      upd_thread.null(3);
+    if (end)
+      upd_thread.i64(4, rel(*end));
+    else
+      upd_thread.null(4);
     upd_thread.i64(5, traced ? 1 : 0);
     check(upd_thread.run(), "updating a thread");
   }
 
   void update_process(int64_t upid, std::optional<int32_t> ppid, int64_t parent_upid,
-                      std::string_view name, std::string_view cmdline,
-                      std::optional<int64_t> start, std::optional<int64_t> end,
-                      std::optional<int32_t> exit_code, bool traced) {
+                      std::string_view name, std::string_view cmdline, std::optional<int64_t> start,
+                      std::optional<int64_t> end, std::optional<int32_t> exit_code, bool traced) {
     if (!failure.ok()) return;
     upd_process.i64(1, upid);
     upd_process.opt(2, ppid);
     upd_process.id(3, parent_upid);
     upd_process.opt_text(4, name);
     upd_process.opt_text(5, cmdline);
-    if (start) upd_process.i64(6, rel(*start));
-    else upd_process.null(6);
-    if (end) upd_process.i64(7, rel(*end));
-    else upd_process.null(7);
+    if (start)
+      upd_process.i64(6, rel(*start));
+    else
+      upd_process.null(6);
+    if (end)
+      upd_process.i64(7, rel(*end));
+    else
+      upd_process.null(7);
     upd_process.opt(8, exit_code);
     upd_process.i64(9, traced ? 1 : 0);
     check(upd_process.run(), "updating a process");
@@ -388,7 +523,7 @@ struct Writer::Impl {
 
   StackId intern_stack(int32_t pid, std::span<const uint64_t> frames) {
     if (frames.empty()) return 0;
-    const int64_t upid = process(pid, std::nullopt, false);
+    const int64_t upid = latest_process(pid);
     stack_key.assign(reinterpret_cast<const char*>(&upid), sizeof upid);
     stack_key.append(reinterpret_cast<const char*>(frames.data()), frames.size_bytes());
     auto it = stacks.find(std::string_view(stack_key));
@@ -453,6 +588,13 @@ struct Writer::Impl {
     return id;
   }
 
+  Result<RowId> staged(BatchedInsert& rows, RowId id, std::string_view doing) {
+    if (!check(rows.end_row(), doing)) return failure;
+    Status st = row_added();
+    if (!st.ok()) return st;
+    return id;
+  }
+
   Result<RowId> inserted(Statement& stmt, std::string_view doing) {
     if (!check(stmt.run(), doing)) return failure;
     const RowId id = sqlite3_last_insert_rowid(db);
@@ -481,19 +623,6 @@ Status Writer::Impl::prepare_all() {
       {&begin, "BEGIN"},
       {&commit, "COMMIT"},
       {&rollback, "ROLLBACK"},
-      {&ins_cuda,
-       "INSERT INTO cuda_call (ts, dur, utid, function_id, ret, stream_id, kernel_id, grid, "
-       "block, bytes, copy_kind, device_ptr, host_ptr, stack_id) VALUES "
-       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
-      {&ins_state,
-       "INSERT INTO thread_state (ts, dur, utid, state, cpu, kernel_state, syscall_nr, "
-       "syscall_id, waker_utid, preempter_utid, stack_id) VALUES "
-       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
-      {&ins_wakeup,
-       "INSERT INTO wakeup (ts, wakee_utid, waker_utid, target_cpu) VALUES (?1, ?2, ?3, ?4)"},
-      {&ins_syscall,
-       "INSERT INTO syscall (ts, dur, utid, nr, ret, fd, bytes, addr, op, stack_id) VALUES "
-       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
       {&ins_block,
        "INSERT INTO block_io (ts, dur, queue_dur, service_dur, utid, dev, sector, bytes, op, "
        "error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
@@ -526,6 +655,28 @@ Status Writer::Impl::prepare_all() {
     int rc = d.stmt->prepare(db, d.sql);
     if (rc != SQLITE_OK) return fail(rc, "preparing statements");
   }
+  struct BatchedDef {
+    BatchedInsert* rows;
+    const char* table;
+    const char* columns;
+    int ncols;
+  };
+  const BatchedDef batched[] = {
+      {&cuda_rows, "cuda_call",
+       "id, ts, dur, utid, function_id, ret, stream_id, kernel_id, grid, block, bytes, "
+       "copy_kind, device_ptr, host_ptr, stack_id",
+       15},
+      {&state_rows, "thread_state",
+       "id, ts, dur, utid, state, cpu, kernel_state, syscall_nr, syscall_id, waker_utid, "
+       "preempter_utid, stack_id",
+       12},
+      {&wakeup_rows, "wakeup", "id, ts, wakee_utid, waker_utid, target_cpu", 5},
+      {&syscall_rows, "syscall", "id, ts, dur, utid, nr, ret, fd, bytes, addr, op, stack_id", 11},
+  };
+  for (const BatchedDef& b : batched) {
+    int rc = b.rows->prepare(db, b.table, b.columns, b.ncols);
+    if (rc != SQLITE_OK) return fail(rc, "preparing statements");
+  }
   return Status::Ok();
 }
 
@@ -535,10 +686,9 @@ Writer::~Writer() {
   if (impl_ && !impl_->closed) (void)close();
 }
 
-Result<std::unique_ptr<Writer>> Writer::create(const std::string& path,
-                                               const WriterOptions& opts) {
+Result<std::unique_ptr<Writer>> Writer::create(const std::string& path, const WriterOptions& opts) {
   if (path.empty()) return Status::Error("No trace database path was given.");
-  struct stat info{};
+  struct stat info {};
   if (lstat(path.c_str(), &info) == 0) {
     if (S_ISDIR(info.st_mode)) {
       return Status::Error(path + " is a directory; give a file path for the trace database.");
@@ -547,6 +697,16 @@ Result<std::unique_ptr<Writer>> Writer::create(const std::string& path,
       return Status::Error(path +
                            " already exists; refusing to overwrite it (remove it, choose "
                            "another path, or ask to overwrite).");
+    }
+    const int busy_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (busy_fd >= 0) {
+      const bool busy = flock(busy_fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+      ::close(busy_fd);
+      if (busy) {
+        return Status::Error(path +
+                             " is being recorded by another causeway process; refusing "
+                             "to overwrite it.");
+      }
     }
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
       std::string p = path + suffix;
@@ -564,15 +724,22 @@ Result<std::unique_ptr<Writer>> Writer::create(const std::string& path,
                          " (check that the directory " + dir_of(path) +
                          " exists and is writable).");
   }
-  ::close(fd);
-
   auto impl = std::make_unique<Impl>();
+  impl->lock_fd = fd;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    impl->release();
+    unlink(path.c_str());
+    return Status::Error("Cannot lock the new trace database " + path + ": " + errno_text(errno) +
+                         ".");
+  }
   impl->path = path;
   impl->opts = opts;
   if (impl->opts.commit_interval_ns <= 0 || impl->opts.commit_interval_ns > kMaxCommitIntervalNs) {
     impl->opts.commit_interval_ns = kMaxCommitIntervalNs;
   }
   if (impl->opts.batch_rows <= 0) impl->opts.batch_rows = 1;
+  const int ps = impl->opts.page_size;
+  if (ps < 512 || ps > 65536 || (ps & (ps - 1)) != 0) impl->opts.page_size = 16384;
 
   auto give_up = [&](Status st) -> Result<std::unique_ptr<Writer>> {
     impl->release();
@@ -585,25 +752,29 @@ Result<std::unique_ptr<Writer>> Writer::create(const std::string& path,
   int rc = sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) return give_up(impl->fail(rc, "opening it"));
+  // Readers (the MCP server, explain) may hold the file briefly; wait for them, don't fail.
+  sqlite3_busy_timeout(impl->db, kBusyTimeoutMs);
 
   // Identity, schema and initial meta are written in rollback-journal mode, straight into the
   // main file, so even a reader that looks at the raw header sees a causeway file at once.
   const int64_t mono = clock_ns(CLOCK_MONOTONIC);
   const int64_t offset = clock_ns(CLOCK_REALTIME) - mono;
-  std::string setup = "PRAGMA page_size = " + std::to_string(kPageSize) +
+  const int page_size = impl->opts.page_size;
+  std::string setup = "PRAGMA page_size = " + std::to_string(page_size) +
                       ";\nPRAGMA application_id = " + std::to_string(kApplicationId) +
-                      ";\nPRAGMA user_version = " + std::to_string(kSchemaVersion) +
-                      ";\nBEGIN;\n" + schema_ddl() + "COMMIT;\n";
+                      ";\nPRAGMA user_version = " + std::to_string(kSchemaVersion) + ";\nBEGIN;\n" +
+                      schema_ddl() + "COMMIT;\n";
   Status st = impl->exec(setup, "creating the schema");
   if (!st.ok()) return give_up(st);
-  st = impl->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                  "PRAGMA wal_autocheckpoint = " +
-                      std::to_string(kWalAutocheckpointBytes / kPageSize) +
-                      "; PRAGMA cache_size = -" + std::to_string(kCacheKiB) + ";",
-                  "configuring the journal");
+  st = impl->exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+      "PRAGMA wal_autocheckpoint = " +
+          std::to_string(kWalAutocheckpointBytes / page_size) + "; PRAGMA cache_size = -" +
+          std::to_string(kCacheKiB) + ";",
+      "configuring the journal");
   if (!st.ok()) return give_up(st);
   if (opts.max_db_bytes > 0) {
-    const int64_t pages = std::max<int64_t>(opts.max_db_bytes / kPageSize, 8);
+    const int64_t pages = std::max<int64_t>(opts.max_db_bytes / page_size, 8);
     st = impl->exec("PRAGMA max_page_count = " + std::to_string(pages) + ";", "limiting size");
     if (!st.ok()) return give_up(st);
   }
@@ -635,7 +806,9 @@ Result<std::unique_ptr<Writer>> Writer::create(const std::string& path,
   return std::unique_ptr<Writer>(new Writer(std::move(impl)));
 }
 
-StringId Writer::intern(std::string_view s) { return impl_->intern(s); }
+StringId Writer::intern(std::string_view s) {
+  return impl_->intern(s);
+}
 
 StackId Writer::intern_stack(int32_t pid, std::span<const uint64_t> frames) {
   return impl_->intern_stack(pid, frames);
@@ -648,9 +821,10 @@ Result<RowId> Writer::add(const CudaCallRow& r) {
   const int64_t upid = m.last_upid;
   const auto stream = m.stream(upid, r.stream);
   const auto kernel = m.kernel(upid, r.kernel_addr, r.kernel);
-  const bool launch = (r.grid[0] | r.grid[1] | r.grid[2] | r.block[0] | r.block[1] |
-                       r.block[2]) != 0;
-  Statement& s = m.ins_cuda;
+  const bool launch =
+      (r.grid[0] | r.grid[1] | r.grid[2] | r.block[0] | r.block[1] | r.block[2]) != 0;
+  BatchedInsert& s = m.cuda_rows;
+  const RowId id = s.begin_row();
   s.i64(1, m.rel(r.ts_ns));
   s.i64(2, r.dur_ns);
   s.i64(3, utid);
@@ -671,7 +845,7 @@ Result<RowId> Writer::add(const CudaCallRow& r) {
   s.opt(13, r.host_ptr);
   s.id(14, r.stack);
   m.saw_end(r.ts_ns, r.dur_ns);
-  return m.inserted(s, "adding a CUDA call");
+  return m.staged(s, id, "adding a CUDA call");
 }
 
 Result<RowId> Writer::add(const ThreadStateRow& r) {
@@ -680,22 +854,27 @@ Result<RowId> Writer::add(const ThreadStateRow& r) {
   const int64_t utid = m.thread(r.pid, r.tid, r.ts_ns, true);
   const auto waker = m.other_thread(r.waker_pid, r.waker_tid, r.ts_ns);
   const auto preempter = m.other_thread(r.preempter_pid, r.preempter_tid, r.ts_ns);
-  Statement& s = m.ins_state;
+  BatchedInsert& s = m.state_rows;
+  const RowId id = s.begin_row();
   s.i64(1, m.rel(r.ts_ns));
   s.i64(2, r.dur_ns);
   s.i64(3, utid);
   s.i64(4, static_cast<int64_t>(r.state));
-  if (r.cpu >= 0) s.i64(5, r.cpu);
-  else s.null(5);
-  if (r.state != ThreadState::kRunning) s.i64(6, r.kernel_state);
-  else s.null(6);
+  if (r.cpu >= 0)
+    s.i64(5, r.cpu);
+  else
+    s.null(5);
+  if (r.state != ThreadState::kRunning)
+    s.i64(6, r.kernel_state);
+  else
+    s.null(6);
   s.opt(7, r.syscall_nr);
   s.opt(8, r.syscall_row);
   s.opt(9, waker);
   s.opt(10, preempter);
   s.id(11, r.stack);
   m.saw_end(r.ts_ns, r.dur_ns);
-  return m.inserted(s, "adding a thread state");
+  return m.staged(s, id, "adding a thread state");
 }
 
 Result<RowId> Writer::add(const WakeupRow& r) {
@@ -703,14 +882,17 @@ Result<RowId> Writer::add(const WakeupRow& r) {
   if (!m.failure.ok()) return m.failure;
   const int64_t wakee = m.thread(r.wakee_pid, r.wakee_tid, r.ts_ns, true);
   const auto waker = m.other_thread(r.waker_pid, r.waker_tid, r.ts_ns);
-  Statement& s = m.ins_wakeup;
+  BatchedInsert& s = m.wakeup_rows;
+  const RowId id = s.begin_row();
   s.i64(1, m.rel(r.ts_ns));
   s.i64(2, wakee);
   s.opt(3, waker);
-  if (r.target_cpu >= 0) s.i64(4, r.target_cpu);
-  else s.null(4);
+  if (r.target_cpu >= 0)
+    s.i64(4, r.target_cpu);
+  else
+    s.null(4);
   m.saw_end(r.ts_ns, 0);
-  return m.inserted(s, "adding a wakeup");
+  return m.staged(s, id, "adding a wakeup");
 }
 
 Result<RowId> Writer::add(const SyscallRow& r) {
@@ -722,7 +904,8 @@ Result<RowId> Writer::add(const SyscallRow& r) {
     m.ins_syscall_name.text(2, m.string_of(r.name));
     if (!m.check(m.ins_syscall_name.run(), "adding a syscall name")) return m.failure;
   }
-  Statement& s = m.ins_syscall;
+  BatchedInsert& s = m.syscall_rows;
+  const RowId id = s.begin_row();
   s.i64(1, m.rel(r.ts_ns));
   s.i64(2, r.dur_ns);
   s.i64(3, utid);
@@ -734,7 +917,7 @@ Result<RowId> Writer::add(const SyscallRow& r) {
   s.opt(9, r.op);
   s.id(10, r.stack);
   m.saw_end(r.ts_ns, r.dur_ns);
-  return m.inserted(s, "adding a syscall");
+  return m.staged(s, id, "adding a syscall");
 }
 
 Result<RowId> Writer::add(const BlockIoRow& r) {
@@ -778,8 +961,10 @@ Result<RowId> Writer::add(const ProcessEventRow& r) {
   s.i64(3, upid);
   s.opt(4, utid);
   s.opt(5, other);
-  if (r.kind == ProcessEventKind::kExit) s.i64(6, r.exit_code);
-  else s.null(6);
+  if (r.kind == ProcessEventKind::kExit)
+    s.i64(6, r.exit_code);
+  else
+    s.null(6);
   s.id(7, r.filename);
   m.saw_end(r.ts_ns, 0);
   Result<RowId> id = m.inserted(s, "adding a process event");
@@ -825,7 +1010,7 @@ Status Writer::note_process(const ProcessInfo& info) {
 Status Writer::note_mapping(const MappingInfo& info) {
   Impl& m = *impl_;
   if (!m.failure.ok()) return m.failure;
-  const int64_t upid = m.process(info.pid, std::nullopt, false);
+  const int64_t upid = m.latest_process(info.pid);
   std::string key = std::to_string(upid) + ':' + std::to_string(info.start) + ':' +
                     std::to_string(info.end) + ':' + std::to_string(info.file_offset) + ':' +
                     info.path;
@@ -869,8 +1054,19 @@ Status Writer::close() {
   if (m.failure.ok()) {
     (void)m.commit_now(/*reopen=*/false);
   } else if (m.db != nullptr && sqlite3_get_autocommit(m.db) == 0) {
+    for (BatchedInsert* b : m.all_batched()) b->discard();
     // Keep what the failed batch managed to write if the disk allows; otherwise drop it.
     if (m.commit.run() != SQLITE_DONE) m.rollback.run();
+  }
+  for (Statement* s : m.all_statements()) s->finalize();
+  for (BatchedInsert* b : m.all_batched()) b->finalize();
+  if (m.db != nullptr) {
+    // Back to a single self-contained file (checkpoints and removes the WAL), so the finished
+    // trace can be copied as one file and opened on read-only media. Done before building the
+    // indexes so their pages are written once, into the main file, instead of into the WAL
+    // and again by a checkpoint. If it fails (a reader still has the file open, or the disk is
+    // full) the file simply stays a valid WAL database.
+    sqlite3_exec(m.db, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
   }
   if (m.failure.ok()) {
     // Indexes and the end-of-trace facts go in one transaction: a trace is marked complete
@@ -878,28 +1074,67 @@ Status Writer::close() {
     std::string sql = "BEGIN;\n";
     if (m.opts.index_on_close) sql += schema_index_ddl();
     auto quote = [](const std::string& v) { return "'" + v + "'"; };
-    const int64_t end = m.max_end_ts == std::numeric_limits<int64_t>::min()
-                            ? 0
-                            : m.rel(m.max_end_ts);
+    const int64_t end =
+        m.max_end_ts == std::numeric_limits<int64_t>::min() ? 0 : m.rel(m.max_end_ts);
     sql += "INSERT OR REPLACE INTO meta VALUES ('end_ts', " + quote(std::to_string(end)) +
-           "), ('complete', '1'), ('indexed', " +
-           quote(m.opts.index_on_close ? "1" : "0") + ");\nCOMMIT;\n";
+           "), ('complete', '1'), ('indexed', " + quote(m.opts.index_on_close ? "1" : "0") +
+           ");\nCOMMIT;\n";
     if (!m.exec(sql, "finishing the trace").ok()) m.exec("ROLLBACK", "rolling back");
-  }
-  for (Statement* s : m.all_statements()) s->finalize();
-  if (m.db != nullptr) {
-    // Back to a single self-contained file (checkpoints and removes the WAL), so the finished
-    // trace can be copied as one file and opened on read-only media. If that fails (e.g. the
-    // disk is full) the file stays a valid WAL database.
-    sqlite3_exec(m.db, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
   }
   m.close_status = m.failure;
   m.release();
   return m.close_status;
 }
 
-int64_t Writer::rows_written() const { return impl_->rows; }
-int64_t Writer::commits() const { return impl_->commit_count; }
-const std::string& Writer::path() const { return impl_->path; }
+int64_t Writer::rows_written() const {
+  return impl_->rows;
+}
+int64_t Writer::commits() const {
+  return impl_->commit_count;
+}
+const std::string& Writer::path() const {
+  return impl_->path;
+}
+
+Status finish_interrupted_trace(const std::string& path) {
+  {
+    auto reader = Reader::open(path);  // the same checks and sentences as every reader
+    if (!reader.ok()) return reader.status();
+  }
+  // Held until return: a live recorder holds it, and two finishers must not collide.
+  const int lock_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (lock_fd < 0) {
+    return Status::Error("Cannot open " + path + ": " + errno_text(errno) + ".");
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return Status::Error(path +
+                         " is still being recorded (or finished) by another causeway "
+                         "process; wait for it to stop.");
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  auto fail = [&](std::string_view doing) {
+    std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    ::close(lock_fd);
+    return Status::Error("Cannot finish the trace database " + path + " while " +
+                         std::string(doing) + ": " + why + ".");
+  };
+  if (rc != SQLITE_OK) return fail("opening it for writing");
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail("folding the WAL into the file");
+  const std::string sql = "BEGIN;\n" + schema_index_ddl() +
+                          "INSERT OR REPLACE INTO meta VALUES ('indexed', '1');\nCOMMIT;\n";
+  rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return fail("building the indexes");
+  }
+  sqlite3_close_v2(db);
+  ::close(lock_fd);
+  return Status::Ok();
+}
 
 }  // namespace causeway::store

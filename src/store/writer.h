@@ -3,8 +3,17 @@
 // Ownership: a Writer owns its sqlite3 connection. Thread-safety: none; one thread (the
 // capture pipeline) calls it. Durability: rows are buffered in an open transaction that is
 // committed every `commit_interval_ns` of wall time or `batch_rows` rows, whichever comes
-// first (checked on each add), so a crash loses at most the last uncommitted batch. An
-// interrupted write never corrupts the file (SQLite WAL + journaling).
+// first (checked on each add, and by commit_if_due() when idle), so a crash loses at most the
+// last uncommitted batch. An interrupted write never corrupts the file (SQLite WAL). close()
+// builds the indexes, marks the trace complete (meta 'complete' = 1) and turns the file back
+// into a single self-contained file (rollback journal), so it can be copied as one file.
+//
+// Per-event cost: add() resolves pid/tid to utid/upid through hash maps and stages the row;
+// rows of the hot tables are written 32 at a time through multi-row INSERTs (see
+// docs/performance.md: >= 1M events/s on one core). Errors of a staged write surface on the
+// add() or flush() that performs it.
+//
+// Timestamps: rows carry absolute CLOCK_MONOTONIC ns; the file stores ts - origin_ns.
 #pragma once
 
 #include <cstdint>
@@ -19,23 +28,28 @@
 namespace causeway::store {
 
 struct WriterOptions {
-  int64_t origin_ns = 0;              // CLOCK_MONOTONIC ns stored as ts 0 (the trace start)
+  int64_t origin_ns = 0;                     // CLOCK_MONOTONIC ns stored as ts 0 (the trace start)
   int64_t commit_interval_ns = 500'000'000;  // commit at least this often (<= 1 s)
-  int64_t batch_rows = 100'000;       // ... or after this many rows
-  bool overwrite = false;             // replace an existing file instead of refusing
+  int64_t batch_rows = 100'000;              // ... or after this many rows
+  bool overwrite = false;                    // replace an existing file instead of refusing
   // Disk budget: the database file may not grow beyond this many bytes (0 = unlimited).
   // Reaching it fails the add that needed more space, exactly like a full disk.
   int64_t max_db_bytes = 0;
-  // Build the query indexes (schema().indexes) in close(). Maintaining them per insert would
-  // cost about half the ingest rate; building them once at the end is a sort per index.
+  // Build the query indexes (schema().indexes) in close(). Maintaining them per insert slows
+  // every insert; building them once at the end costs one sort per index (measured in
+  // docs/performance.md). A trace that was killed has no indexes but is otherwise complete.
   bool index_on_close = true;
+  // SQLite page size in bytes (a power of two, 512..65536). 16 KiB: see docs/performance.md.
+  int page_size = 16384;
 };
 
 class Writer {
  public:
   // Creates a new trace database at `path` (refuses an existing file unless overwrite).
   static Result<std::unique_ptr<Writer>> create(const std::string& path, const WriterOptions& opts);
-  ~Writer();  // commits what is pending; errors are swallowed (call close() to see them)
+  // Errors are one sentence each: the file exists (and !overwrite), is a directory, or its
+  // directory is missing / not writable (the errno text says which).
+  ~Writer();  // close()s if still open; errors are swallowed (call close() to see them)
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -46,8 +60,10 @@ class Writer {
   // Returns 0 for an empty stack.
   StackId intern_stack(int32_t pid, std::span<const uint64_t> frames);
 
-  // Event rows. Each returns the row id, or a failed Result when SQLite fails (e.g. disk
-  // full); after a failure the writer stays usable for close() and reports the error again.
+  // Event rows. Each returns the row id (the `id` column of its table), or a failed Result
+  // when SQLite fails (e.g. disk full: the sentence says so). After a failure nothing more is
+  // written; every later call reports the same error, and close() still leaves a valid file
+  // holding every batch committed before the failure.
   Result<RowId> add(const CudaCallRow& row);
   Result<RowId> add(const ThreadStateRow& row);
   Result<RowId> add(const WakeupRow& row);
@@ -74,7 +90,9 @@ class Writer {
 
   // Commits the open batch now.
   Status flush();
-  // Flushes, writes end-of-trace bookkeeping, checkpoints the WAL and closes the file.
+  // Flushes, builds the indexes, writes end-of-trace meta (end_ts, complete, indexed),
+  // checkpoints the WAL into the main file and closes it. Idempotent; returns the first error
+  // seen during the writer's life, if any.
   Status close();
 
   // Rows added so far (all tables).
@@ -89,5 +107,12 @@ class Writer {
   explicit Writer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Finishes a trace whose recording was interrupted (killed tracer, power loss): folds the WAL
+// into the main file and builds the missing indexes, so it opens fast and copies as one file.
+// Rows are untouched; meta 'complete' stays 0 (the recording did not end cleanly) and
+// 'indexed' becomes 1. Refuses files that Reader would refuse and traces still being recorded
+// (the writer holds an flock on the file while recording), one sentence each.
+Status finish_interrupted_trace(const std::string& path);
 
 }  // namespace causeway::store

@@ -126,8 +126,9 @@ TEST(StoreReader, UnknownSchemaVersion) {
   testing::TempDir dir;
   const std::string path = make_trace(dir, "zero.db");
   exec_rw(path, "PRAGMA user_version = 0");
-  expect_error(path, path + " is a causeway trace of an unknown schema version (0); it cannot "
-                            "be read by this build.");
+  expect_error(path, path +
+                         " is a causeway trace of an unknown schema version (0); it cannot "
+                         "be read by this build.");
 }
 
 }  // namespace

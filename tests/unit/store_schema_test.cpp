@@ -103,15 +103,14 @@ TEST(StoreSchema, DocsSchemaMdIsCurrent) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream have;
   have << in.rdbuf();
-  EXPECT_TRUE(have.str() == want)
-      << "docs/schema.md is stale; regenerate it with `make docs` or "
-         "`CAUSEWAY_UPDATE_DOCS=1 <build>/store_schema_test`.";
+  EXPECT_TRUE(have.str() == want) << "docs/schema.md is stale; regenerate it with `make docs` or "
+                                     "`CAUSEWAY_UPDATE_DOCS=1 <build>/store_schema_test`.";
 }
 
 TEST(StoreSchema, PackedDimsRoundTrip) {
-  const uint32_t cases[][3] = {{1, 1, 1},     {256, 1, 1},         {4096, 2, 3},
-                               {0, 0, 0},     {2147483647, 65535, 65535},
-                               {7, 0, 65535}, {1024, 1024, 64}};
+  const uint32_t cases[][3] = {
+      {1, 1, 1},     {256, 1, 1},     {4096, 2, 3}, {0, 0, 0}, {2147483647, 65535, 65535},
+      {7, 0, 65535}, {1024, 1024, 64}};
   for (const auto& c : cases) {
     uint32_t back[3];
     unpack_dim3(pack_dim3(c), back);
@@ -124,9 +123,10 @@ TEST(StoreSchema, PackedDimsRoundTrip) {
   // The views' SQL unpacking agrees with unpack_dim3.
   MemoryDb m;
   const uint32_t odd[3] = {300, 7, 0};
-  const std::string sql = "SELECT v & 2147483647, ((v >> 31) + 1) & 65535, ((v >> 47) + 1) & "
-                          "65535 FROM (SELECT " +
-                          std::to_string(pack_dim3(odd)) + " AS v)";
+  const std::string sql =
+      "SELECT v & 2147483647, ((v >> 31) + 1) & 65535, ((v >> 47) + 1) & "
+      "65535 FROM (SELECT " +
+      std::to_string(pack_dim3(odd)) + " AS v)";
   sqlite3_stmt* stmt = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(m.db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);

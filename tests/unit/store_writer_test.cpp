@@ -65,7 +65,9 @@ std::unique_ptr<Reader> open_reader(const std::string& path) {
   return r.ok() ? std::move(r).value() : nullptr;
 }
 
-int64_t at(int64_t rel_ns) { return kOrigin + rel_ns; }
+int64_t at(int64_t rel_ns) {
+  return kOrigin + rel_ns;
+}
 
 TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
   testing::TempDir dir;
@@ -183,14 +185,13 @@ TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
   io.op = 'R';
   ASSERT_TRUE(w->add(io).ok());
 
-  ASSERT_TRUE(w->add(ProcessEventRow{at(100000), ProcessEventKind::kFork, 100, 100, 200, 0, 0})
-                  .ok());
-  ASSERT_TRUE(w->add(ProcessEventRow{at(110000), ProcessEventKind::kExec, 200, 200, 0, 0, exe})
-                  .ok());
-  ASSERT_TRUE(w->add(ProcessEventRow{at(120000), ProcessEventKind::kExit, 200, 200, 0, 9, 0})
-                  .ok());
+  ASSERT_TRUE(
+      w->add(ProcessEventRow{at(100000), ProcessEventKind::kFork, 100, 100, 200, 0, 0}).ok());
+  ASSERT_TRUE(
+      w->add(ProcessEventRow{at(110000), ProcessEventKind::kExec, 200, 200, 0, 0, exe}).ok());
+  ASSERT_TRUE(w->add(ProcessEventRow{at(120000), ProcessEventKind::kExit, 200, 200, 0, 9, 0}).ok());
   ASSERT_TRUE(w->set_meta("tool_version", "0.1.0-test").ok());
-  EXPECT_EQ(w->rows_written(), 12);
+  EXPECT_EQ(w->rows_written(), 11);
   ASSERT_TRUE(w->close().ok());
 
   auto r = open_reader(path);
@@ -201,14 +202,52 @@ TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
                   "stream, kernel, kernel_addr, grid_x, grid_y, grid_z, block_x, block_y, "
                   "block_z, bytes, copy_kind, device_ptr, host_ptr, stack_id FROM cuda_calls "
                   "ORDER BY id"),
-            (Rows{{"cudaLaunchKernel", "1000", "5000", "6000", "0", "100", "train", "100",
-                   "train", std::to_string(0x55d012345670ULL), "gemm_kernel",
-                   std::to_string(0x401234), "128", "2", "1", "256", "1", "1", "NULL", "NULL",
-                   "NULL", "NULL", std::to_string(stack)},
-                  {"cudaMemcpyAsync", "7000", "40000", "47000", "700", "101", "loader", "100",
-                   "train", "0", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL",
-                   "1048576", "HtoD", std::to_string(0x7f2000001000ULL),
-                   std::to_string(0x7f3000002000ULL), "NULL"}}));
+            (Rows{{"cudaLaunchKernel",
+                   "1000",
+                   "5000",
+                   "6000",
+                   "0",
+                   "100",
+                   "train",
+                   "100",
+                   "train",
+                   std::to_string(0x55d012345670ULL),
+                   "gemm_kernel",
+                   std::to_string(0x401234),
+                   "128",
+                   "2",
+                   "1",
+                   "256",
+                   "1",
+                   "1",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   std::to_string(stack)},
+                  {"cudaMemcpyAsync",
+                   "7000",
+                   "40000",
+                   "47000",
+                   "700",
+                   "101",
+                   "loader",
+                   "100",
+                   "train",
+                   "0",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "NULL",
+                   "1048576",
+                   "HtoD",
+                   std::to_string(0x7f2000001000ULL),
+                   std::to_string(0x7f3000002000ULL),
+                   "NULL"}}));
   EXPECT_EQ(query(db,
                   "SELECT state, dur, cpu, kernel_state, tid, syscall, syscall_id, waker_tid, "
                   "waker_name, preempter_tid, preempter_name, preempter_process, stack_id FROM "
@@ -220,38 +259,46 @@ TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
   EXPECT_EQ(query(db, "SELECT name, nr, ret, fd, bytes, addr, op, tid FROM syscalls"),
             (Rows{{"futex", "202", "0", "NULL", "NULL", std::to_string(0x7f0000000040ULL), "128",
                    "100"}}));
-  EXPECT_EQ(query(db, "SELECT ts, wakee_tid, wakee_name, waker_tid, waker_name, target_cpu FROM "
-                      "wakeups ORDER BY ts"),
+  EXPECT_EQ(query(db,
+                  "SELECT ts, wakee_tid, wakee_name, waker_tid, waker_name, target_cpu FROM "
+                  "wakeups ORDER BY ts"),
             (Rows{{"80000", "100", "train", "101", "loader", "0"},
                   {"90000", "101", "loader", "NULL", "NULL", "1"}}));
-  EXPECT_EQ(query(db, "SELECT op, bytes, dur, queue_dur, service_dur, dev_major, dev_minor, "
-                      "sector, tid, process_name FROM block_ios"),
+  EXPECT_EQ(query(db,
+                  "SELECT op, bytes, dur, queue_dur, service_dur, dev_major, dev_minor, "
+                  "sector, tid, process_name FROM block_ios"),
             (Rows{{"R", "131072", "900", "100", "800", "259", "3", "4096", "101", "train"}}));
-  EXPECT_EQ(query(db, "SELECT kind, pid, tid, other_pid, exit_code, filename FROM "
-                      "process_events ORDER BY ts"),
+  EXPECT_EQ(query(db,
+                  "SELECT kind, pid, tid, other_pid, exit_code, filename FROM "
+                  "process_events ORDER BY ts"),
             (Rows{{"fork", "100", "100", "200", "NULL", "NULL"},
                   {"exec", "200", "200", "NULL", "NULL", "/usr/bin/python3"},
                   {"exit", "200", "200", "NULL", "9", "NULL"}}));
   // The forked child knows its parent and lifetime.
-  EXPECT_EQ(query(db, "SELECT c.ppid, p.pid, c.start_ts, c.end_ts, c.exit_code, c.traced FROM "
-                      "process c JOIN process p ON p.upid = c.parent_upid WHERE c.pid = 200"),
+  EXPECT_EQ(query(db,
+                  "SELECT c.ppid, p.pid, c.start_ts, c.end_ts, c.exit_code, c.traced FROM "
+                  "process c JOIN process p ON p.upid = c.parent_upid WHERE c.pid = 200"),
             (Rows{{"100", "100", "100000", "120000", "9", "1"}}));
-  EXPECT_EQ(query(db, "SELECT pid, ppid, name, cmdline, start_ts, traced FROM process WHERE "
-                      "pid IN (100, 812) ORDER BY pid"),
+  EXPECT_EQ(query(db,
+                  "SELECT pid, ppid, name, cmdline, start_ts, traced FROM process WHERE "
+                  "pid IN (100, 812) ORDER BY pid"),
             (Rows{{"100", "1", "train", "python3 train.py --steps 10", "5", "1"},
                   {"812", "1", "backup", "backup --all", "NULL", "0"}}));
-  EXPECT_EQ(query(db, "SELECT tid, name, pid, process_name, traced FROM threads WHERE tid IN "
-                      "(100, 101, 812) ORDER BY tid"),
+  EXPECT_EQ(query(db,
+                  "SELECT tid, name, pid, process_name, traced FROM threads WHERE tid IN "
+                  "(100, 101, 812) ORDER BY tid"),
             (Rows{{"100", "train", "100", "train", "1"},
                   {"101", "loader", "100", "train", "1"},
                   {"812", "backup", "812", "backup", "0"}}));
-  EXPECT_EQ(query(db, "SELECT depth, pc_hex, path, file_offset, build_id FROM stack_frames "
-                      "ORDER BY depth"),
+  EXPECT_EQ(query(db,
+                  "SELECT depth, pc_hex, path, file_offset, build_id FROM stack_frames "
+                  "ORDER BY depth"),
             (Rows{{"0", "0x401000", "/usr/bin/python3", std::to_string(0x2000), "ab12"},
                   {"1", "0x402000", "/usr/bin/python3", std::to_string(0x3000), "ab12"},
                   {"2", "0x403000", "/usr/bin/python3", std::to_string(0x4000), "ab12"}}));
-  EXPECT_EQ(query(db, "SELECT function, calls, total_dur, bytes, errors FROM "
-                      "cuda_function_stats ORDER BY function"),
+  EXPECT_EQ(query(db,
+                  "SELECT function, calls, total_dur, bytes, errors FROM "
+                  "cuda_function_stats ORDER BY function"),
             (Rows{{"cudaLaunchKernel", "1", "5000", "NULL", "0"},
                   {"cudaMemcpyAsync", "1", "40000", "1048576", "1"}}));
   EXPECT_EQ(r->meta("tool_version"), "0.1.0-test");
@@ -331,8 +378,10 @@ TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
   ASSERT_TRUE(w->note_thread({300, 301, "helper", true, {}, at(15)}).ok());  // thread ends
   ASSERT_TRUE(w->add(ProcessEventRow{at(20), ProcessEventKind::kExit, 300, 300, 0, 0, 0}).ok());
   ASSERT_TRUE(call(300, 300, 19).ok());  // late event of the old process
-  ASSERT_TRUE(call(300, 300, 30).ok());  // pid and tid reused
-  ASSERT_TRUE(call(400, 301, 31).ok());  // tid 301 reused by another process
+  const uint64_t frames[] = {0x10, 0x20};
+  const StackId late_stack = w->intern_stack(300, frames);  // belongs to the exited process
+  ASSERT_TRUE(call(300, 300, 30).ok());                     // pid and tid reused
+  ASSERT_TRUE(call(400, 301, 31).ok());                     // tid 301 reused by another process
   ASSERT_TRUE(w->close().ok());
   auto r = open_reader(dir.file("run.db"));
   ASSERT_TRUE(r);
@@ -341,9 +390,10 @@ TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
                   {"2", "301", "1", "15"},
                   {"3", "300", "2", "NULL"},
                   {"4", "301", "3", "NULL"}}));
-  EXPECT_EQ(query(r->db(), "SELECT upid, pid, end_ts, exit_code FROM process ORDER BY upid"),
-            (Rows{{"1", "300", "20", "0"}, {"2", "300", "NULL", "NULL"},
-                  {"3", "400", "NULL", "NULL"}}));
+  EXPECT_EQ(
+      query(r->db(), "SELECT upid, pid, end_ts, exit_code FROM process ORDER BY upid"),
+      (Rows{{"1", "300", "20", "0"}, {"2", "300", "NULL", "NULL"}, {"3", "400", "NULL", "NULL"}}));
+  EXPECT_EQ(one(r->db(), "SELECT upid FROM stack WHERE id = " + std::to_string(late_stack)), "1");
   EXPECT_EQ(query(r->db(), "SELECT ts, utid FROM cuda_call ORDER BY ts"),
             (Rows{{"10", "1"}, {"12", "2"}, {"19", "1"}, {"30", "3"}, {"31", "4"}}));
 }
@@ -514,6 +564,59 @@ TEST(StoreWriter, SigkillMidIngestLeavesAValidFileWithEveryCommittedBatch) {
   }
   EXPECT_GE(rows, committed);
   EXPECT_EQ(rows % 1000, 0) << "only whole batches are visible";
+  EXPECT_FALSE(r->being_recorded());  // the killed writer's lock died with it
+  r.reset();
+
+  // The interrupted trace can be finished: WAL folded in, indexes built, rows untouched.
+  ASSERT_TRUE(finish_interrupted_trace(path).ok());
+  EXPECT_FALSE(std::ifstream(path + "-wal").good());
+  r = open_reader(path);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(one(r->db(), "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(r->meta("complete"), "0");
+  EXPECT_EQ(r->meta("indexed"), "1");
+  EXPECT_EQ(one(r->db(),
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = "
+                "'cuda_call_by_thread'"),
+            "1");
+  int64_t after = 0;
+  for (const char* t : {"cuda_call", "thread_state", "syscall", "wakeup", "block_io"}) {
+    after += *r->count_rows(t);
+  }
+  EXPECT_EQ(after, rows);
+}
+
+TEST(StoreWriter, LiveTracesAreNeitherFinishedNorOverwritten) {
+  testing::TempDir dir;
+  const std::string path = dir.file("live.db");
+  auto w = make_writer(path);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 5, 5, 0, 0, 0}).ok());
+  {
+    auto r = open_reader(path);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->being_recorded());
+  }
+  WriterOptions overwrite;
+  overwrite.overwrite = true;
+  auto clobber = Writer::create(path, overwrite);
+  ASSERT_FALSE(clobber.ok());
+  EXPECT_NE(clobber.error().find("is being recorded"), std::string::npos) << clobber.error();
+  Status live = finish_interrupted_trace(path);
+  ASSERT_FALSE(live.ok());
+  EXPECT_NE(live.message().find("still being recorded"), std::string::npos) << live.message();
+  ASSERT_TRUE(w->close().ok());
+  {
+    auto r = open_reader(path);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->being_recorded());
+  }
+  std::ofstream(dir.file("notes.txt")) << "not a database";
+  Status st = finish_interrupted_trace(dir.file("notes.txt"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not a SQLite database"), std::string::npos);
+  EXPECT_FALSE(finish_interrupted_trace(dir.file("missing.db")).ok());
+  EXPECT_TRUE(finish_interrupted_trace(path).ok());  // a complete trace: harmless
 }
 
 TEST(StoreWriter, CudaCallRowsFitTheSizeBudget) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every benchmark binary in the build directory and prints its results.
+# Usage: scripts/bench.sh BUILD_DIR [extra args passed to every benchmark]
+# Called by `make bench`. Benchmarks are bench/*_bench.cpp, built into BUILD_DIR/bench/.
+# Figures worth keeping go to docs/performance.md, with the command that produced them.
+set -euo pipefail
+
+build="${1:?usage: scripts/bench.sh BUILD_DIR}"
+shift
+bench_dir="$build/bench"
+if [[ ! -d "$bench_dir" ]]; then
+  echo "bench.sh: $bench_dir does not exist; build first (make build)." >&2
+  exit 1
+fi
+
+shopt -s nullglob
+benches=("$bench_dir"/*_bench)
+if [[ ${#benches[@]} -eq 0 ]]; then
+  echo "bench.sh: no benchmarks in $bench_dir; build first (make build)." >&2
+  exit 1
+fi
+
+echo "# causeway benchmarks — $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs"
+echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+status=0
+for b in "${benches[@]}"; do
+  [[ -x "$b" ]] || continue
+  echo
+  echo "## $(basename "$b")"
+  if ! "$b" "$@"; then
+    echo "bench.sh: $(basename "$b") failed" >&2
+    status=1
+  fi
+done
+exit $status

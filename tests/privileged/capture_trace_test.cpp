@@ -1,0 +1,401 @@
+// `causeway trace` end to end, with real BPF: each simulated scenario and NVIDIA's real
+// libcudart traced, and what the database holds checked against what the workload did.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+// key=value pairs of the workload's "summary ..." line.
+std::map<std::string, std::string> summary_of(const std::string& out) {
+  std::map<std::string, std::string> kv;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("summary ", 0) != 0) continue;
+    std::istringstream words(line.substr(8));
+    std::string w;
+    while (words >> w) {
+      auto eq = w.find('=');
+      if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+  }
+  return kv;
+}
+
+class Db {
+ public:
+  explicit Db(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << path;
+    }
+  }
+  ~Db() { sqlite3_close(db_); }
+  // First column of every row, as text.
+  std::vector<std::string> column(const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out.push_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+  std::string text(const std::string& sql) {
+    auto c = column(sql);
+    return c.empty() ? "" : c[0];
+  }
+  int64_t integer(const std::string& sql) {
+    std::string t = text(sql);
+    return t.empty() ? 0 : std::stoll(t);
+  }
+  // function name -> count of calls.
+  std::map<std::string, int64_t> counts(const std::string& sql) {
+    std::map<std::string, int64_t> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string sim(const std::string& name) { return build_path("sim/" + name); }
+
+CommandResult trace(const std::string& db, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+// Every runtime-API call the workload counted appears exactly that often.
+void expect_runtime_counts(Db& db, const std::map<std::string, std::string>& summary) {
+  auto recorded = db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
+  int checked = 0;
+  for (const auto& [key, value] : summary) {
+    if (key.rfind("cuda", 0) != 0) continue;
+    EXPECT_EQ(recorded[key], std::stoll(value)) << key;
+    checked++;
+  }
+  EXPECT_GT(checked, 0) << "workload printed no call counts";
+  for (const auto& [fn, n] : recorded) {
+    EXPECT_TRUE(summary.count(fn)) << fn << " recorded " << n << " times but the workload did not count it";
+  }
+}
+
+TEST(CaptureTrace, RealLibcudartProbesAttachBySymbolAndRecordErrors) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("real_cudart_probe"), "--iterations", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = summary_of(r.out);
+  Db db(dir.file("t.db"));
+  expect_runtime_counts(db, summary);
+  // No GPU: every call fails, and the recorded return codes are the ones the program saw.
+  for (const auto& [key, value] : summary) {
+    if (key.rfind("rc_", 0) != 0) continue;
+    auto codes = db.column("SELECT DISTINCT ret FROM cuda_calls WHERE function = '" + key.substr(3) + "'");
+    EXPECT_EQ(codes, std::vector<std::string>{value}) << key;
+  }
+  std::string libs = db.text("SELECT value FROM meta WHERE key = 'cuda_libraries'");
+  EXPECT_NE(libs.find("libcudart.so.13"), std::string::npos) << libs;
+  EXPECT_NE(libs.find("/usr/local/cuda"), std::string::npos) << libs;
+  EXPECT_NE(r.err.find("dropped: none"), std::string::npos) << r.err;
+}
+
+TEST(CaptureTrace, HostSyncScenarioCountsBytesAndDurations) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("scenario_host_sync"), "--tokens=200", "--duration-ms=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = summary_of(r.out);
+  Db db(dir.file("t.db"));
+  expect_runtime_counts(db, summary);
+  EXPECT_EQ(db.integer("SELECT sum(bytes) FROM cuda_calls WHERE function = 'cudaMemcpyAsync' AND copy_kind = 'DtoH'"),
+            std::stoll(summary["bytes_d2h"]));
+  // The runtime is layered on the driver, and both layers are probed.
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cuLaunchKernel'"),
+            std::stoll(summary["cudaLaunchKernel"]));
+  // Launches are asynchronous (microseconds); launches carry dims, a kernel and a stream.
+  EXPECT_LT(db.integer("SELECT max(dur) FROM cuda_calls WHERE function = 'cudaLaunchKernel'"), 50'000'000);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel' AND "
+                       "(kernel_addr IS NULL OR grid_x * block_x = 0)"),
+            0);
+  // Cost model: 3 kernels per token of --kernel-threads (200000) x 1 ns each must be waited
+  // for by the host in the copies and synchronizes: at least half of it shows up there.
+  int64_t device_ns = 200LL * 3 * 200000;
+  int64_t waited = db.integer(
+      "SELECT sum(dur) FROM cuda_calls WHERE function IN ('cudaStreamSynchronize', 'cudaMemcpyAsync')");
+  EXPECT_GT(waited, device_ns / 2);
+  // Every call has a user stack.
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE stack_id IS NULL OR stack_id = 0"), 0);
+  EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'drops_total'"), "0");
+}
+
+TEST(CaptureTrace, AllocChurnScenarioCounts) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("scenario_alloc_churn"), "--steps=20", "--duration-ms=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = summary_of(r.out);
+  Db db(dir.file("t.db"));
+  expect_runtime_counts(db, summary);
+  // Every allocation returned a device pointer and its size.
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaMalloc' AND "
+                       "(device_ptr IS NULL OR device_ptr = 0 OR bytes IS NULL)"),
+            0);
+  // Frees name pointers that were allocated.
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls f WHERE f.function = 'cudaFree' AND f.device_ptr NOT IN "
+                       "(SELECT device_ptr FROM cuda_calls WHERE function = 'cudaMalloc')"),
+            0);
+}
+
+TEST(CaptureTrace, NoisyNeighbourAppearsAsThePreemptingTask) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("scenario_noisy_neighbor"), "--duration-ms=800"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = summary_of(r.out);
+  Db db(dir.file("t.db"));
+  expect_runtime_counts(db, summary);
+  const std::string neighbour = summary["neighbour_pid"];
+  ASSERT_FALSE(neighbour.empty()) << r.out;
+  // The training thread (the one calling cudaLaunchKernel) lost the CPU to the neighbour.
+  int64_t preempted_ns = db.integer(
+      "SELECT sum(dur) FROM thread_states WHERE state = 'runnable' AND preempter_pid = " + neighbour +
+      " AND tid IN (SELECT DISTINCT tid FROM cuda_calls WHERE function = 'cudaLaunchKernel')");
+  EXPECT_GT(preempted_ns, 10'000'000) << "less than 10 ms of preemption by the neighbour";
+  EXPECT_EQ(db.text("SELECT DISTINCT preempter_name FROM thread_states WHERE preempter_pid = " + neighbour),
+            summary["neighbour_comm"]);
+}
+
+TEST(CaptureTrace, DataloaderReadsBlockInSyscallsWithIoAndWakers) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("scenario_dataloader"), "--duration-ms=1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = summary_of(r.out);
+  Db db(dir.file("t.db"));
+  expect_runtime_counts(db, summary);
+  // Reads of sample files: syscall rows with fd and size ...
+  EXPECT_GT(db.integer("SELECT count(*) FROM syscalls WHERE name IN ('read', 'pread64') AND fd >= 0 AND bytes > 0"), 0);
+  // ... blocking in the kernel inside those syscalls, linked to the syscall row ...
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states t JOIN syscalls s ON t.syscall_id = s.id WHERE t.state IN "
+                       "('uninterruptible', 'sleeping') AND s.name IN ('read', 'pread64') AND t.ts >= s.ts AND "
+                       "t.ts < s.end_ts"),
+            0);
+  // ... with block I/O reads attributed to the workload's process.
+  EXPECT_GT(db.integer("SELECT count(*) FROM block_ios b WHERE op = 'R' AND bytes > 0 AND b.pid IN "
+                       "(SELECT pid FROM cuda_calls)"),
+            0);
+  // The training loop waits on a queue (futex) and is woken by a loader thread.
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states t WHERE t.state = 'sleeping' AND t.syscall = 'futex' AND "
+                       "t.tid IN (SELECT tid FROM cuda_calls) AND t.waker_tid IN (SELECT tid FROM syscalls WHERE "
+                       "name IN ('read', 'pread64'))"),
+            0);
+  // The wakeup rows agree with the links.
+  EXPECT_GT(db.integer("SELECT count(*) FROM wakeups w WHERE w.wakee_tid IN (SELECT tid FROM cuda_calls)"), 0);
+}
+
+TEST(CaptureTrace, ForkingCommandTracesChildrenAndExitsWithTheCommandsStatus) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  std::string churn = sim("scenario_alloc_churn") + " --steps=5 --duration-ms=0";
+  auto r = trace(dir.file("t.db"), {"--", "/bin/sh", "-c", churn + " & " + churn + "; wait; exit 7"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.integer("SELECT count(DISTINCT pid) FROM cuda_calls"), 2);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaMalloc'"),
+            2 * 5 * 4);  // two processes, 5 steps of --buffers=4
+  EXPECT_GE(db.integer("SELECT count(*) FROM process_events WHERE kind = 'fork'"), 2);
+  EXPECT_GE(db.integer("SELECT count(*) FROM process_events WHERE kind = 'exec'"), 3);
+  EXPECT_EQ(db.integer("SELECT exit_code FROM process_events WHERE kind = 'exit' ORDER BY ts DESC LIMIT 1"), 7 << 8);
+}
+
+TEST(CaptureTrace, DlopenedRuntimeIsProbedBeforeItsFirstCall) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", sim("dlopen_workload"), "--cudart", sim("libcudart.so.13"), "--delay-ms",
+                                    "100", "--iterations", "4"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  Db db(dir.file("t.db"));
+  auto counts = db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
+  EXPECT_EQ(counts["cudaGetDeviceCount"], 1);
+  for (const char* fn : {"cudaMalloc", "cudaMemcpy", "cudaLaunchKernel", "cudaStreamSynchronize", "cudaFree"}) {
+    EXPECT_EQ(counts[fn], 4) << fn;
+  }
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(out_file.c_str(), "w");
+    if (f) dup2(fileno(f), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(CaptureTrace, PidAttachFollowsARunningProcessUntilItExits) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  pid_t target = spawn({sim("scenario_host_sync"), "--duration-ms=1500"}, dir.file("out.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its libraries are loaded
+  auto r = trace(dir.file("t.db"), {"--pid", std::to_string(target)});
+  int status = 0;
+  waitpid(target, &status, 0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.column("SELECT DISTINCT pid FROM cuda_calls"), std::vector<std::string>{std::to_string(target)});
+  // Attached mid-run: fewer launches than the workload made, but a steady stream of them.
+  auto summary = summary_of(slurp(dir.file("out.txt")));
+  int64_t launches = db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
+  EXPECT_GT(launches, 100);
+  EXPECT_LT(launches, std::stoll(summary["cudaLaunchKernel"]));
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(target)), 10);
+}
+
+TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", sim("scenario_host_sync"),
+                        "--duration-ms=2500"},
+                       dir.file("out.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(tracer, SIGKILL);
+  int status = 0;
+  waitpid(tracer, &status, 0);
+  // Let the orphaned workload finish (it is no longer traced).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
+  EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls"), 0);
+}
+
+TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", "/bin/sleep", "30"},
+                       dir.file("out.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  kill(tracer, SIGINT);
+  int status = 0;
+  waitpid(tracer, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);  // sleep got the forwarded SIGINT
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'exit'"), "SIGINT");
+  // The sleep it was in when tracing stopped is closed at the stop, still tied to its syscall.
+  // (The raw table: the view names only syscalls that completed while traced.)
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states v JOIN thread_state t ON t.id = v.id WHERE v.state = "
+                       "'sleeping' AND t.syscall_nr = 230 /* clock_nanosleep */"),
+            0);
+}
+
+TEST(CaptureTrace, AllTracesEveryCudaProcessAndNothingElse) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  pid_t gpu = spawn({sim("scenario_host_sync"), "--duration-ms=2000"}, dir.file("gpu.txt"));
+  pid_t idle = spawn({"/bin/sleep", "3"}, dir.file("idle.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto r = trace(dir.file("t.db"), {"--all", "--duration", "1"});
+  kill(idle, SIGTERM);
+  int status = 0;
+  waitpid(gpu, &status, 0);
+  waitpid(idle, &status, 0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Db db(dir.file("t.db"));
+  EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls WHERE pid = " + std::to_string(gpu)), 100);
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(gpu)), 10);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(idle)), 0);
+  EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'target_mode'"), "all");
+}
+
+TEST(CaptureTrace, DurationStopsTracingAndNoCudaLibraryIsReported) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto start = std::chrono::steady_clock::now();
+  auto r = trace(dir.file("t.db"), {"--duration", "0.5", "--", "/bin/sleep", "1"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no CUDA library found"), std::string::npos) << r.err;
+  EXPECT_GE(took, std::chrono::milliseconds(900));  // waited for the command
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'exit'"), "duration elapsed");
+  EXPECT_LT(db.integer("SELECT value FROM meta WHERE key = 'duration_ns'"), 900'000'000);
+}
+
+TEST(CaptureTrace, ClearErrors) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--pid", "999999999"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "causeway: No process with pid 999999999 exists.\n");
+  r = trace("/proc/no/such/dir/t.db", {"--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/proc/no/such/dir/t.db"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = trace(dir.file("x.db"), {"--cudart", "/nonexistent/libcudart.so.13", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/libcudart.so.13"), std::string::npos) << r.err;
+  EXPECT_NE(access(dir.file("x.db").c_str(), F_OK), 0) << "a failed start leaves no database behind";
+}
+
+TEST(CaptureTrace, DiskFullStopsCleanlyWithAValidDatabase) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  std::string mnt = dir.file("small");
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=768k") != 0) GTEST_SKIP() << "cannot mount a tmpfs";
+  auto r = trace(mnt + "/t.db", {"--", sim("scenario_host_sync"), "--duration-ms=1500"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("tracing stopped early"), std::string::npos) << r.err;
+  {
+    Db db(mnt + "/t.db");
+    EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
+  }
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+}  // namespace
+}  // namespace causeway::testing

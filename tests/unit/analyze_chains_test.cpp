@@ -1,0 +1,325 @@
+// Causal chains on synthetic traces: each category with the right culprit, healthy twins
+// without high-severity chains, ties, empty traces, traces without CUDA calls.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <memory>
+
+#include "analyze/chains.h"
+#include "fixtures/scenarios.h"
+#include "store/reader.h"
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+using analyze::Chain;
+
+std::vector<Chain> chains_of(const std::string& path, const analyze::ExplainOptions& o = {}) {
+  auto r = store::Reader::open(path);
+  EXPECT_TRUE(r.ok()) << r.error();
+  if (!r.ok()) return {};
+  auto c = analyze::compute_chains((*r)->db(), o);
+  EXPECT_TRUE(c.ok()) << c.error();
+  return c.ok() ? *c : std::vector<Chain>{};
+}
+
+std::string dump(const std::vector<Chain>& v) {
+  return analyze::format_chains_text(v, 0);
+}
+
+const Chain* find(const std::vector<Chain>& v, const std::string& category) {
+  for (const Chain& c : v) {
+    if (c.category == category) return &c;
+  }
+  return nullptr;
+}
+
+void expect_no_high(const std::vector<Chain>& v) {
+  for (const Chain& c : v) EXPECT_NE(c.severity, "high") << dump(v);
+}
+
+bool cites(const Chain& c, const std::string& table) {
+  for (const auto& e : c.evidence) {
+    if (e.table == table && e.id > 0) return true;
+  }
+  return false;
+}
+
+TEST(AnalyzeChainsTest, NoisyNeighbourIsCpuContentionByTheNeighbourOnItsCpu) {
+  TempDir dir;
+  scenarios::noisy_neighbour(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "cpu_contention") << dump(v);
+  EXPECT_EQ(top.severity, "high") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm, "burner");
+  EXPECT_EQ(top.culprit->pid, 200);
+  EXPECT_EQ(top.subject.tid, 100);
+  ASSERT_FALSE(top.preempters.empty());
+  EXPECT_EQ(top.preempters[0].cpu, 0);
+  // 160 slowed steps x 1.2 ms runnable, measured exactly.
+  EXPECT_EQ(top.runnable_ns, 160 * 1200 * kUs);
+  EXPECT_EQ(top.impact_ns, 160 * 1200 * kUs);
+  EXPECT_TRUE(cites(top, "thread_state"));
+  EXPECT_NE(top.recommendation.find("burner"), std::string::npos);
+  EXPECT_EQ(top.id, 1);
+}
+
+TEST(AnalyzeChainsTest, HealthyNeighbourRunRaisesNoHighChain) {
+  TempDir dir;
+  scenarios::noisy_neighbour(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  expect_no_high(v);
+  EXPECT_EQ(find(v, "cpu_contention"), nullptr) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, DataLoaderThatCannotKeepUpIsNamedWithWhatTheLoaderWasDoing) {
+  TempDir dir;
+  scenarios::data_loader(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "data_loader") << dump(v);
+  EXPECT_EQ(top.severity, "high");
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm.rfind("loader-", 0), 0u) << top.culprit->comm;
+  EXPECT_EQ(top.occurrences, 120);
+  ASSERT_FALSE(top.waker_chain.empty());
+  EXPECT_EQ(top.waker_chain[0].activity, "blocked_io") << top.waker_chain[0].detail;
+  EXPECT_NE(top.waker_chain[0].detail.find("pread64"), std::string::npos);
+  EXPECT_NE(top.waker_chain[0].detail.find("8:0"), std::string::npos);
+  EXPECT_NE(top.recommendation.find("disk-bound"), std::string::npos);
+  EXPECT_TRUE(cites(top, "syscall"));
+}
+
+TEST(AnalyzeChainsTest, HealthyDataLoaderRaisesNoHighChain) {
+  TempDir dir;
+  scenarios::data_loader(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  expect_no_high(v);
+  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
+  EXPECT_EQ(find(v, "pageable_copy"), nullptr) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, PerStepDeviceToHostCopyIsHostSync) {
+  TempDir dir;
+  scenarios::host_sync(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  const Chain* c = find(v, "host_sync");
+  ASSERT_NE(c, nullptr) << dump(v);
+  EXPECT_EQ(c->id, 1) << dump(v);
+  EXPECT_EQ(c->severity, "high");
+  EXPECT_EQ(c->occurrences, 150);
+  EXPECT_EQ(c->subject.comm, "decode");
+  EXPECT_NE(c->summary.find("cudaMemcpy (DtoH) + cudaStreamSynchronize"), std::string::npos)
+      << c->summary;
+  // 149 step pairs, each losing min(host 0.8 ms + launches, GPU wait 1.5 ms).
+  EXPECT_EQ(c->impact_ns, 149 * (800 * kUs + 3 * 8 * kUs));
+  EXPECT_GT(c->gpu_wait_ns, 0);
+  EXPECT_TRUE(cites(*c, "cuda_call"));
+}
+
+TEST(AnalyzeChainsTest, HealthyDecodeLoopRaisesNoHostSync) {
+  TempDir dir;
+  scenarios::host_sync(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  expect_no_high(v);
+  EXPECT_EQ(find(v, "host_sync"), nullptr) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, MallocFreeEveryStepIsAllocatorChurn) {
+  TempDir dir;
+  scenarios::allocator_churn(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "allocator_churn") << dump(v);
+  EXPECT_EQ(top.severity, "high");
+  EXPECT_GT(top.gpu_wait_ns, 0);  // cudaFree synchronizes
+  EXPECT_NE(top.explanation.find("64.0 MiB"), std::string::npos) << top.explanation;
+}
+
+TEST(AnalyzeChainsTest, HealthyAllocationOnceRaisesNothing) {
+  TempDir dir;
+  scenarios::allocator_churn(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  expect_no_high(v);
+  EXPECT_EQ(find(v, "allocator_churn"), nullptr) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, CopiesFromPageableMemoryArePageableCopy) {
+  TempDir dir;
+  scenarios::pageable_copy(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  const Chain* c = find(v, "pageable_copy");
+  ASSERT_NE(c, nullptr) << dump(v);
+  EXPECT_EQ(c->occurrences, 60);
+  EXPECT_EQ(c->impact_ns, 60 * 1600 * kUs);  // async copies that only returned once staged
+  EXPECT_NE(c->recommendation.find("cudaMallocHost"), std::string::npos);
+}
+
+TEST(AnalyzeChainsTest, CopiesFromPinnedMemoryAreNotFlagged) {
+  TempDir dir;
+  scenarios::pageable_copy(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  EXPECT_EQ(find(v, "pageable_copy"), nullptr) << dump(v);
+  expect_no_high(v);
+}
+
+TEST(AnalyzeChainsTest, LockHeldAcrossFdatasyncIsLockWaitWithTheLoggerAndItsDisk) {
+  TempDir dir;
+  scenarios::lock_wait(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "lock_wait") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm, "logger");
+  EXPECT_EQ(top.culprit->tid, 701);
+  ASSERT_FALSE(top.waker_chain.empty());
+  EXPECT_EQ(top.waker_chain[0].task.comm, "logger");
+  EXPECT_EQ(top.waker_chain[0].activity, "blocked_io");
+  EXPECT_NE(top.waker_chain[0].detail.find("fdatasync"), std::string::npos);
+  EXPECT_NE(top.recommendation.find("fdatasync"), std::string::npos) << top.recommendation;
+  // Each wait lasts from the lock request to the logger's release: 25 ms of fdatasync plus
+  // 200 us of the logger running around it.
+  EXPECT_EQ(top.blocked_by_reason.at("futex"), 5 * (25 * kMs + 200 * kUs));
+  EXPECT_TRUE(cites(top, "block_io") || cites(top, "syscall"));
+}
+
+TEST(AnalyzeChainsTest, HealthyLockRunRaisesNothing) {
+  TempDir dir;
+  scenarios::lock_wait(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  EXPECT_TRUE(v.empty()) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, SlowCallOutlierIsDecomposedAgainstItsOwnBaseline) {
+  TempDir dir;
+  {
+    TraceBuilder b(dir.file("t.db"));
+    Timeline& t = scenarios::gpu_process(b, 800, "app", "main");
+    b.process(900, "backup", false);
+    b.thread(900, 900, "backup", 0, false);
+    t.at(1 * kMs);
+    for (int i = 0; i < 100; ++i) {
+      t.run(2 * kMs);
+      scenarios::launches(t, 1);
+      if (i == 50) {
+        t.call("cudaStreamSynchronize", [&] {
+          t.sleep(200 * kUs, "futex", 800, 800 + scenarios::kGpuTid);
+          t.runnable(40 * kMs, 900, 900);
+          t.run(10 * kUs);
+        });
+      } else {
+        scenarios::sync(t, 200 * kUs);
+      }
+    }
+  }
+  auto v = chains_of(dir.file("t.db"));
+  const Chain* c = find(v, "cpu_contention");
+  ASSERT_NE(c, nullptr) << dump(v);
+  EXPECT_EQ(c->culprit->comm, "backup");
+  EXPECT_NE(c->explanation.find("cudaStreamSynchronize"), std::string::npos) << c->explanation;
+  ASSERT_TRUE(c->baseline || c->kind == "thread");
+}
+
+TEST(AnalyzeChainsTest, EqualChainsOnTwoThreadsRankDeterministicallyByTid) {
+  TempDir dir;
+  {
+    TraceBuilder b(dir.file("t.db"));
+    b.process(200, "burner", false);
+    b.thread(200, 200, "burner", 0, false);
+    for (int32_t pid : {1200, 1100}) {
+      Timeline& t = scenarios::gpu_process(b, pid, "twin", "worker");
+      t.at(1 * kMs);
+      for (int i = 0; i < 50; ++i) {
+        t.run(100 * kUs);
+        t.runnable(900 * kUs, 200, 200);
+        scenarios::launches(t, 2);
+        scenarios::sync(t, 1 * kMs);
+      }
+    }
+  }
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_GE(v.size(), 2u) << dump(v);
+  EXPECT_EQ(v[0].impact_ns, v[1].impact_ns);
+  EXPECT_EQ(v[0].subject.tid, 1100);
+  EXPECT_EQ(v[1].subject.tid, 1200);
+  EXPECT_EQ(v[0].id, 1);
+  EXPECT_EQ(v[1].id, 2);
+}
+
+TEST(AnalyzeChainsTest, EmptyTraceHasNoChains) {
+  TempDir dir;
+  { TraceBuilder b(dir.file("t.db")); }
+  EXPECT_TRUE(chains_of(dir.file("t.db")).empty());
+}
+
+TEST(AnalyzeChainsTest, TraceWithoutCudaCallsHasNoChains) {
+  TempDir dir;
+  {
+    TraceBuilder b(dir.file("t.db"));
+    b.process(10, "sh");
+    Timeline& t = b.thread(10, 10, "sh");
+    for (int i = 0; i < 50; ++i) {
+      t.run(1 * kMs);
+      t.runnable(5 * kMs, 0, 0);
+      t.disk(3 * kMs, "read", 4096);
+    }
+  }
+  EXPECT_TRUE(chains_of(dir.file("t.db")).empty());
+}
+
+TEST(AnalyzeChainsTest, PidFilterAndTopLimit) {
+  TempDir dir;
+  scenarios::noisy_neighbour(dir.file("t.db"), false);
+  analyze::ExplainOptions o;
+  o.pid = 4242;
+  EXPECT_TRUE(chains_of(dir.file("t.db"), o).empty());
+  o.pid = 100;
+  o.top = 1;
+  auto v = chains_of(dir.file("t.db"), o);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].subject.pid, 100);
+}
+
+TEST(AnalyzeChainsTest, TimeWindowLimitsTheAnalysis) {
+  TempDir dir;
+  scenarios::noisy_neighbour(dir.file("t.db"), false);
+  // The neighbour arrives at step 40 (~ 130 ms): before it, nothing to explain.
+  analyze::ExplainOptions o;
+  o.until_ns = 100 * kMs;
+  auto v = chains_of(dir.file("t.db"), o);
+  EXPECT_EQ(find(v, "cpu_contention"), nullptr) << dump(v);
+  o.until_ns.reset();
+  o.since_ns = 200 * kMs;
+  v = chains_of(dir.file("t.db"), o);
+  ASSERT_NE(find(v, "cpu_contention"), nullptr) << dump(v);
+}
+
+TEST(AnalyzeChainsTest, JsonRoundTripsAndHasTheDocumentedKeys) {
+  TempDir dir;
+  scenarios::lock_wait(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  nlohmann::json j = analyze::chains_to_json(v);
+  ASSERT_TRUE(j["chains"].is_array());
+  const auto& c = j["chains"][0];
+  for (const char* k : {"id", "severity", "category", "summary", "explanation", "culprit",
+                        "impact_ns", "evidence", "recommendation", "on_cpu_ns", "runnable_ns",
+                        "blocked_ns", "gpu_wait_ns", "waker_chain"}) {
+    EXPECT_TRUE(c.contains(k)) << k;
+  }
+  EXPECT_TRUE(c["blocked_ns"].is_object());
+  EXPECT_TRUE(c["evidence"][0].contains("table"));
+  auto back = analyze::chain_from_json(c);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(analyze::to_json(*back), c);
+}
+
+}  // namespace
+}  // namespace causeway::testing

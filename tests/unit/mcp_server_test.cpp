@@ -1,0 +1,390 @@
+// The MCP server: lifecycle and version negotiation (legacy and 2026-07-28), errors,
+// pagination, cancellation, progress, logging, tools/resources/prompts, auditing; and the
+// real binary under malformed input.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "mcp/mcp_test_server.h"
+#include "mcp/stdio_transport.h"
+
+namespace causeway::mcp {
+namespace {
+
+using causeway::testing::TestServer;
+
+Json modern_meta(Json extra = Json::object()) {
+  Json m{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+         {"io.modelcontextprotocol/clientCapabilities", Json::object()},
+         {"io.modelcontextprotocol/clientInfo", {{"name", "modern-test"}, {"version", "2"}}}};
+  m.update(extra);
+  return m;
+}
+
+TEST(McpServer, InitializeNegotiatesLegacyVersions) {
+  for (const char* v : {"2025-06-18", "2025-11-25"}) {
+    TestServer s;
+    auto r = s.initialize(v);
+    EXPECT_EQ(r["result"]["protocolVersion"], v);
+    EXPECT_EQ(r["result"]["serverInfo"]["name"], "causeway");
+    auto caps = r["result"]["capabilities"];
+    EXPECT_TRUE(caps.contains("tools"));
+    EXPECT_TRUE(caps.contains("resources"));
+    EXPECT_TRUE(caps.contains("prompts"));
+    EXPECT_TRUE(caps.contains("logging"));
+    EXPECT_FALSE(caps.contains("completions"));
+    EXPECT_TRUE(r["result"]["instructions"].is_string());
+  }
+  for (const char* v : {"2024-11-05", "2026-07-28", "9999-01-01"}) {
+    TestServer s;
+    EXPECT_EQ(s.initialize(v)["result"]["protocolVersion"], "2025-11-25") << v;
+  }
+}
+
+TEST(McpServer, LifecycleRules) {
+  TestServer s;
+  auto early = s.request("tools/list");
+  EXPECT_EQ(early["error"]["code"], kInvalidRequest);
+  EXPECT_EQ(s.request("ping")["result"], Json::object());  // ping is always allowed
+  s.initialize();
+  EXPECT_EQ(s.request("initialize", {{"protocolVersion", "2025-11-25"}})["error"]["code"],
+            kInvalidRequest);
+  EXPECT_EQ(s.request("no/such")["error"]["code"], kMethodNotFound);
+  EXPECT_EQ(s.request("tools/call", {{"name", "nope"}})["error"]["code"], kInvalidParams);
+  EXPECT_EQ(s.request("tools/call", {{"name", 5}})["error"]["code"], kInvalidParams);
+  EXPECT_EQ(s.request("tools/call", {{"name", "run_sql"}, {"arguments", "x"}})["error"]["code"],
+            kInvalidParams);
+  EXPECT_EQ(s.request("resources/read", {{"uri", "causeway://nope"}})["error"]["code"], -32002);
+  EXPECT_EQ(s.request("prompts/get", {{"name", "nope"}})["error"]["code"], kInvalidParams);
+  EXPECT_EQ(s.request("logging/setLevel", {{"level", "loud"}})["error"]["code"], kInvalidParams);
+  // Notifications never get a response, known or not.
+  EXPECT_TRUE(s.send({{"jsonrpc", "2.0"}, {"method", "notifications/whatever"}}).empty());
+  // Responses from the client are ignored.
+  EXPECT_TRUE(s.send({{"jsonrpc", "2.0"}, {"id", 99}, {"result", Json::object()}}).empty());
+}
+
+TEST(McpServer, MalformedLinesGetErrors) {
+  TestServer s;
+  auto parse = s.send_line("{not json");
+  ASSERT_EQ(parse.size(), 1u);
+  EXPECT_EQ(parse[0]["error"]["code"], kParseError);
+  EXPECT_FALSE(parse[0].contains("id"));
+  auto batch = s.send_line(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])");
+  EXPECT_EQ(batch.at(0)["error"]["code"], kInvalidRequest);
+  auto utf8 = s.send_line("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xffng\"}");
+  EXPECT_EQ(utf8.at(0)["error"]["code"], kParseError);
+  auto deep = s.send_line(std::string(100000, '{'));
+  EXPECT_EQ(deep.at(0)["error"]["code"], kInvalidRequest);
+  auto keeps_id = s.send_line(R"({"jsonrpc":"1.0","id":"x","method":"ping"})");
+  EXPECT_EQ(keeps_id.at(0)["id"], "x");
+}
+
+TEST(McpServer, ModernRequestsCarryEverythingInMeta) {
+  TestServer s;  // no initialize: 2026-07-28 is stateless
+  auto d = s.request("server/discover", {{"_meta", modern_meta()}});
+  auto& r = d["result"];
+  EXPECT_EQ(r["resultType"], "complete");
+  EXPECT_EQ(r["supportedVersions"][0], "2026-07-28");
+  EXPECT_TRUE(r.contains("capabilities"));
+  EXPECT_TRUE(r.contains("ttlMs"));
+  EXPECT_EQ(r["cacheScope"], "private");
+  auto tools = s.request("tools/list", {{"_meta", modern_meta()}});
+  EXPECT_EQ(tools["result"]["resultType"], "complete");
+  EXPECT_EQ(tools["result"]["cacheScope"], "private");
+  EXPECT_EQ(tools["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "causeway");
+  EXPECT_EQ(tools["result"]["tools"].size(), 7u);
+  auto call = s.request("tools/call", {{"_meta", modern_meta()},
+                                       {"name", "run_sql"},
+                                       {"arguments", {{"sql", "SELECT 1 AS one"}}}});
+  EXPECT_EQ(call["result"]["resultType"], "complete");
+  EXPECT_EQ(call["result"]["structuredContent"]["rows"][0][0], 1);
+  // Unknown version → UnsupportedProtocolVersionError with the supported list.
+  Json bad = modern_meta({{"io.modelcontextprotocol/protocolVersion", "2099-01-01"}});
+  auto e = s.request("tools/list", {{"_meta", bad}});
+  EXPECT_EQ(e["error"]["code"], kUnsupportedProtocolVersion);
+  EXPECT_EQ(e["error"]["data"]["requested"], "2099-01-01");
+  EXPECT_EQ(e["error"]["data"]["supported"][0], "2026-07-28");
+  // Capabilities are required per request.
+  Json no_caps = modern_meta();
+  no_caps.erase("io.modelcontextprotocol/clientCapabilities");
+  EXPECT_EQ(s.request("tools/list", {{"_meta", no_caps}})["error"]["code"], kInvalidParams);
+  // Removed methods.
+  EXPECT_EQ(s.request("ping", {{"_meta", modern_meta()}})["error"]["code"], kMethodNotFound);
+  // A modern request does not initialize the legacy session.
+  EXPECT_EQ(s.request("tools/list")["error"]["code"], kInvalidRequest);
+  // Discover works without _meta too (era probing).
+  EXPECT_EQ(s.request("server/discover")["result"]["supportedVersions"].size(), 3u);
+}
+
+TEST(McpServer, PaginationWalksEveryTool) {
+  ServerOptions o;
+  o.page_size = 3;
+  TestServer s(o);
+  s.initialize();
+  std::vector<std::string> names;
+  Json params = Json::object();
+  for (int pages = 0; pages < 10; ++pages) {
+    auto r = s.request("tools/list", params)["result"];
+    for (auto& t : r["tools"]) names.push_back(t["name"]);
+    if (!r.contains("nextCursor")) break;
+    params = {{"cursor", r["nextCursor"]}};
+  }
+  EXPECT_EQ(names.size(), 7u);
+  EXPECT_EQ(s.request("tools/list", {{"cursor", "garbage"}})["error"]["code"], kInvalidParams);
+  EXPECT_EQ(s.request("prompts/list", {{"cursor", params["cursor"]}})["error"]["code"],
+            kInvalidParams);  // a tools cursor is not a prompts cursor
+}
+
+TEST(McpServer, ToolsDeclareSchemasAndReadOnly) {
+  TestServer s;
+  s.initialize();
+  auto tools = s.request("tools/list")["result"]["tools"];
+  std::set<std::string> names;
+  for (auto& t : tools) {
+    names.insert(t["name"]);
+    EXPECT_EQ(t["inputSchema"]["type"], "object") << t["name"];
+    EXPECT_EQ(t["outputSchema"]["type"], "object") << t["name"];
+    EXPECT_EQ(t["annotations"]["readOnlyHint"], true);
+    EXPECT_EQ(t["annotations"]["destructiveHint"], false);
+    EXPECT_GT(t["description"].get<std::string>().size(), 80u);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"get_trace_stats", "get_causal_chains", "run_sql",
+                                          "get_timeline", "get_stacks", "list_processes",
+                                          "describe_schema"}));
+}
+
+TEST(McpServer, ToolFailuresAreIsErrorResults) {
+  TestServer s;
+  s.initialize();
+  auto bad_args = s.call_tool("run_sql", {{"sql", 5}});
+  EXPECT_EQ(bad_args["result"]["isError"], true);
+  EXPECT_NE(bad_args["result"]["content"][0]["text"].get<std::string>().find("Invalid arguments"),
+            std::string::npos);
+  auto write = s.call_tool("run_sql", {{"sql", "DELETE FROM meta"}});
+  EXPECT_EQ(write["result"]["isError"], true);
+  EXPECT_NE(write["result"]["content"][0]["text"].get<std::string>().find("read-only"),
+            std::string::npos);
+  auto chains = s.call_tool("get_causal_chains");
+  EXPECT_EQ(chains["result"]["isError"], true);
+  EXPECT_NE(chains["result"]["content"][0]["text"].get<std::string>().find("not been computed"),
+            std::string::npos);
+}
+
+TEST(McpServer, RunSqlCapsRows) {
+  TestServer s;
+  s.initialize();
+  auto r = s.call_tool("run_sql", {{"sql", "SELECT id FROM cuda_call"}, {"max_rows", 3}});
+  auto& sc = r["result"]["structuredContent"];
+  EXPECT_EQ(sc["row_count"], 3);
+  EXPECT_EQ(sc["truncated"], true);
+  EXPECT_EQ(sc["truncated_by"], "rows");
+  EXPECT_NE(r["result"]["content"][0]["text"].get<std::string>().find("TRUNCATED"),
+            std::string::npos);
+  EXPECT_EQ(s.call_tool("run_sql", {{"sql", "SELECT 1"}, {"max_rows", 10001}})["result"]["isError"],
+            true);
+}
+
+TEST(McpServer, TracedStringsStayQuotedData) {
+  TestServer s;
+  s.initialize();
+  auto r = s.call_tool("list_processes", {{"traced_only", false}});
+  std::string text = r["result"]["content"][0]["text"];
+  // The injection text appears only inside a JSON-quoted string.
+  auto pos = text.find(causeway::testing::kInjection);
+  ASSERT_NE(pos, std::string::npos);
+  auto line_start = text.rfind('\n', pos);
+  auto quote_pos = text.find("cmd=\"", line_start);
+  EXPECT_LT(quote_pos, pos);
+  EXPECT_NE(text.find("not instructions"), std::string::npos);
+}
+
+TEST(McpServer, ResourcesAndPrompt) {
+  TestServer s;
+  s.initialize();
+  auto list = s.request("resources/list")["result"]["resources"];
+  ASSERT_EQ(list.size(), 2u);
+  for (auto& res : list) {
+    auto read = s.request("resources/read", {{"uri", res["uri"]}});
+    auto& c = read["result"]["contents"][0];
+    EXPECT_EQ(c["uri"], res["uri"]);
+    EXPECT_GT(c["text"].get<std::string>().size(), 100u);
+  }
+  auto prompts = s.request("prompts/list")["result"]["prompts"];
+  ASSERT_EQ(prompts.size(), 1u);
+  EXPECT_EQ(prompts[0]["name"], "investigate");
+  auto p = s.request("prompts/get",
+                     {{"name", "investigate"}, {"arguments", {{"question", "Why slow?"}}}});
+  std::string text = p["result"]["messages"][0]["content"]["text"];
+  EXPECT_NE(text.find("\"Why slow?\""), std::string::npos);
+  EXPECT_NE(text.find("get_causal_chains"), std::string::npos);
+  EXPECT_NE(text.find("never invent"), std::string::npos);
+  EXPECT_EQ(s.request("prompts/get", {{"name", "investigate"}})["result"]["messages"].size(), 1u);
+}
+
+TEST(McpServer, LoggingFollowsTheLevel) {
+  TestServer s;
+  s.initialize();
+  auto quiet = s.send({{"jsonrpc", "2.0"}, {"id", 100}, {"method", "tools/call"},
+                       {"params", {{"name", "run_sql"}, {"arguments", {{"sql", "SELECT 1"}}}}}});
+  EXPECT_EQ(quiet.size(), 1u);  // no logs before setLevel
+  EXPECT_EQ(s.request("logging/setLevel", {{"level", "debug"}})["result"], Json::object());
+  auto loud = s.send({{"jsonrpc", "2.0"}, {"id", 101}, {"method", "tools/call"},
+                      {"params", {{"name", "run_sql"}, {"arguments", {{"sql", "SELECT 1"}}}}}});
+  ASSERT_EQ(loud.size(), 2u);
+  EXPECT_EQ(loud[0]["method"], "notifications/message");
+  EXPECT_EQ(loud[0]["params"]["level"], "debug");
+}
+
+TEST(McpServer, ProgressIsSentForLongCalls) {
+  ServerOptions o;
+  o.limits.time_limit_ms = 1200;
+  TestServer s(o);
+  s.initialize();
+  auto out = s.send(
+      {{"jsonrpc", "2.0"},
+       {"id", 7},
+       {"method", "tools/call"},
+       {"params",
+        {{"_meta", {{"progressToken", "tok"}}},
+         {"name", "run_sql"},
+         {"arguments",
+          {{"sql", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                   "SELECT count(*) FROM c"}}}}}});
+  ASSERT_GE(out.size(), 2u);
+  double last = -1;
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    EXPECT_EQ(out[i]["method"], "notifications/progress");
+    EXPECT_EQ(out[i]["params"]["progressToken"], "tok");
+    EXPECT_GT(out[i]["params"]["progress"].get<double>(), last);
+    last = out[i]["params"]["progress"];
+  }
+  EXPECT_EQ(out.back()["result"]["isError"], true);  // stopped at the time limit
+}
+
+// Drives serve() over pipes so a cancellation arrives while a query runs.
+TEST(McpServer, CancellationStopsARunningCallAndSendsNoResponse) {
+  TestServer s;  // builds the fixture; serve a second server on the same files
+  auto db = TraceDb::open(s.db_path);
+  ASSERT_TRUE(db.ok());
+  auto audit = AuditLog::open(s.dir.file("cancel.audit.jsonl"));
+  Server server(**db, audit->get(), ServerOptions{});
+  int in[2], out[2];
+  ASSERT_EQ(pipe(in), 0);
+  ASSERT_EQ(pipe(out), 0);
+  std::thread serving([&] { server.serve(in[0], out[1], kDefaultMaxLineBytes); close(out[1]); });
+  auto send = [&](const std::string& l) {
+    std::string line = l + "\n";
+    ASSERT_EQ(write(in[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  };
+  send(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  auto started = std::chrono::steady_clock::now();
+  send(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}}})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"test"}})");
+  send(R"({"jsonrpc":"2.0","id":3,"method":"ping"})");
+  close(in[1]);
+  LineReader reader(out[0], kDefaultMaxLineBytes);
+  std::vector<Json> got;
+  std::string line;
+  while (reader.next(line) == LineReader::Status::kLine) got.push_back(Json::parse(line));
+  serving.join();
+  close(in[0]);
+  close(out[0]);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(elapsed, std::chrono::seconds(5)) << "the query was not interrupted";
+  ASSERT_EQ(got.size(), 2u);  // initialize and ping; nothing for the cancelled call
+  EXPECT_EQ(got[0]["id"], 1);
+  EXPECT_EQ(got[1]["id"], 3);
+  auto v = verify_audit_log(s.dir.file("cancel.audit.jsonl"));
+  EXPECT_TRUE(v.ok);
+  std::ifstream a(s.dir.file("cancel.audit.jsonl"));
+  std::string all((std::istreambuf_iterator<char>(a)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"outcome\":\"cancelled\""), std::string::npos);
+}
+
+TEST(McpServer, EveryInteractionIsAudited) {
+  TestServer s;
+  s.initialize();
+  s.call_tool("run_sql", {{"sql", "SELECT 42"}});
+  s.send_line("garbage");
+  s.request("resources/read", {{"uri", "causeway://trace/schema"}});
+  auto v = verify_audit_log(s.audit_path);
+  ASSERT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.records, 5);  // initialize, initialized, tools/call, parse error, read
+  std::ifstream in(s.audit_path);
+  std::vector<Json> recs;
+  std::string l;
+  while (std::getline(in, l)) recs.push_back(Json::parse(l));
+  EXPECT_EQ(recs[0]["method"], "initialize");
+  EXPECT_EQ(recs[2]["client"], "unit-test/1");
+  EXPECT_EQ(recs[2]["tool"], "run_sql");
+  EXPECT_EQ(recs[2]["args"]["sql"], "SELECT 42");
+  EXPECT_GT(recs[2]["result_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(recs[3]["outcome"], "rpc_error");
+  EXPECT_EQ(recs[4]["tool"], "causeway://trace/schema");
+}
+
+// ---- the real binary ------------------------------------------------------------------
+
+TEST(McpBinary, RefusesBadDatabasesInOneSentence) {
+  causeway::testing::TempDir dir;
+  auto bin = causeway::testing::causeway_binary();
+  auto missing = causeway::testing::run_command({bin, "mcp", "--db", dir.file("nope.db")});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_TRUE(missing.out.empty());
+  EXPECT_NE(missing.err.find("nope.db"), std::string::npos);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);
+  std::ofstream(dir.file("junk.db")) << "junk";
+  auto junk = causeway::testing::run_command({bin, "mcp", "--db", dir.file("junk.db")});
+  EXPECT_NE(junk.exit_code, 0);
+  EXPECT_NE(junk.err.find("junk.db"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("junk.db.audit.jsonl")));
+}
+
+TEST(McpBinary, SurvivesHostileInputAndExitsOnEof) {
+  TestServer s;
+  std::string input;
+  input += R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wire","version":"0"}}})" "\n";
+  input += std::string(5 * 1024 * 1024, 'A') + "\n";         // over the 4 MiB line cap
+  input += std::string(200000, '[') + "\n";                   // deep nesting
+  input += "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\xfe\xff\"}\n";  // invalid UTF-8
+  input += "\n\n";                                              // blank lines
+  input += R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":7}}})" "\n";
+  input += R"({"jsonrpc":"2.0","id":4,"method":"ping"})";      // last line without newline
+  auto bin = causeway::testing::causeway_binary();
+  auto r = causeway::testing::run_command(
+      {bin, "mcp", "--db", s.db_path, "--audit-log", s.dir.file("bin.audit.jsonl")}, {}, input);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<Json> out;
+  std::istringstream lines(r.out);
+  std::string l;
+  while (std::getline(lines, l)) out.push_back(Json::parse(l));
+  ASSERT_EQ(out.size(), 6u) << r.out;
+  EXPECT_EQ(out[0]["result"]["protocolVersion"], "2025-06-18");
+  EXPECT_EQ(out[1]["error"]["code"], kInvalidRequest);  // overlong
+  EXPECT_EQ(out[2]["error"]["code"], kInvalidRequest);  // nesting
+  EXPECT_EQ(out[3]["error"]["code"], kParseError);      // UTF-8
+  EXPECT_EQ(out[4]["result"]["isError"], true);         // wrong argument type
+  EXPECT_EQ(out[5]["id"], 4);
+  EXPECT_TRUE(verify_audit_log(s.dir.file("bin.audit.jsonl")).ok);
+  EXPECT_NE(r.err.find("serving"), std::string::npos);  // logs go to stderr only
+}
+
+TEST(McpBinary, AuditLogDefaultsNextToTheDatabase) {
+  TestServer s;
+  auto bin = causeway::testing::causeway_binary();
+  auto r = causeway::testing::run_command({bin, "mcp", "--db", s.db_path}, {},
+                                          R"({"jsonrpc":"2.0","id":1,"method":"ping"})" "\n");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(verify_audit_log(s.db_path + ".audit.jsonl").ok);
+  auto same = causeway::testing::run_command({bin, "mcp", "--db", s.db_path, "--audit-log", s.db_path});
+  EXPECT_NE(same.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace causeway::mcp
