@@ -19,9 +19,9 @@ struct {
 } blockio_inflight SEC(".maps");
 
 /* Starts tracking rq if the current task is traced; returns the record or NULL. */
-static __always_inline struct blockio_pending *blockio__claim(struct request *rq, __u64 now) {
+static __always_inline struct blockio_pending* blockio__claim(struct request* rq, __u64 now) {
   __u64 key = (__u64)rq;
-  struct blockio_pending *p = bpf_map_lookup_elem(&blockio_inflight, &key);
+  struct blockio_pending* p = bpf_map_lookup_elem(&blockio_inflight, &key);
   if (p) return p;
   __u64 id = bpf_get_current_pid_tgid();
   if (!tgid__is_traced(id >> 32)) return NULL;
@@ -31,33 +31,33 @@ static __always_inline struct blockio_pending *blockio__claim(struct request *rq
 }
 
 SEC("tp_btf/block_io_start")
-int BPF_PROG(blockio__start, struct request *rq) {
+int BPF_PROG(blockio__start, struct request* rq) {
   blockio__claim(rq, bpf_ktime_get_ns());
   return 0;
 }
 
 SEC("tp_btf/block_rq_insert")
-int BPF_PROG(blockio__insert, struct request *rq) {
+int BPF_PROG(blockio__insert, struct request* rq) {
   __u64 now = bpf_ktime_get_ns();
-  struct blockio_pending *p = blockio__claim(rq, now);
+  struct blockio_pending* p = blockio__claim(rq, now);
   if (p) p->insert_ts = now;
   return 0;
 }
 
 SEC("tp_btf/block_rq_issue")
-int BPF_PROG(blockio__issue, struct request *rq) {
+int BPF_PROG(blockio__issue, struct request* rq) {
   __u64 now = bpf_ktime_get_ns();
-  struct blockio_pending *p = blockio__claim(rq, now);
+  struct blockio_pending* p = blockio__claim(rq, now);
   if (p) p->issue_ts = now;
   return 0;
 }
 
 SEC("tp_btf/block_rq_complete")
-int BPF_PROG(blockio__complete, struct request *rq, blk_status_t error, unsigned int nr_bytes) {
+int BPF_PROG(blockio__complete, struct request* rq, blk_status_t error, unsigned int nr_bytes) {
   __u64 key = (__u64)rq;
-  struct blockio_pending *p = bpf_map_lookup_elem(&blockio_inflight, &key);
+  struct blockio_pending* p = bpf_map_lookup_elem(&blockio_inflight, &key);
   if (!p) return 0;
-  struct cw_block_io *e = ring__reserve(sizeof(*e), CW_SRC_BLOCKIO);
+  struct cw_block_io* e = ring__reserve(sizeof(*e), CW_SRC_BLOCKIO);
   if (e) {
     header__fill(&e->h, CW_EV_BLOCK_IO, p->start_ts, p->pid, p->tid);
     e->insert_ts = p->insert_ts;
@@ -70,7 +70,7 @@ int BPF_PROG(blockio__complete, struct request *rq, blk_status_t error, unsigned
     e->error = error;
     dev_t dev = BPF_CORE_READ(rq, part, bd_dev);
     if (!dev) {
-      struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
+      struct gendisk* disk = BPF_CORE_READ(rq, q, disk);
       if (disk) dev = (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
     }
     e->dev = dev;

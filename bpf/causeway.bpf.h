@@ -59,25 +59,25 @@ CW_EXTERN struct {
 } syscalls_active SEC(".maps");
 
 /* Configuration, fixed before load. */
-CW_EXTERN const volatile __u8 cfg_capture_stacks;  /* user stacks on CUDA calls/blocks */
-CW_EXTERN const volatile __u8 cfg_trace_all_cuda;  /* --all: a CUDA call enrols its process */
-CW_EXTERN const volatile __u8 cfg_stop_on_load;    /* SIGSTOP traced processes on dlopen */
-CW_EXTERN const volatile __u32 cfg_tracer_tgid;    /* causeway itself, never traced */
-CW_EXTERN const volatile __u64 cfg_wakeup_bytes;   /* wake the reader at this much data */
+CW_EXTERN const volatile __u8 cfg_capture_stacks; /* user stacks on CUDA calls/blocks */
+CW_EXTERN const volatile __u8 cfg_trace_all_cuda; /* --all: a CUDA call enrols its process */
+CW_EXTERN const volatile __u8 cfg_stop_on_load;   /* SIGSTOP traced processes on dlopen */
+CW_EXTERN const volatile __u32 cfg_tracer_tgid;   /* causeway itself, never traced */
+CW_EXTERN const volatile __u64 cfg_wakeup_bytes;  /* wake the reader at this much data */
 
 static __always_inline bool tgid__is_traced(__u32 tgid) {
   /* Read the value (always 1) rather than compare the pointer: clang otherwise combines
    * two lookups' pointers with bitwise ops, which the verifier rejects. */
-  __u8 *v = bpf_map_lookup_elem(&traced_tgids, &tgid);
+  __u8* v = bpf_map_lookup_elem(&traced_tgids, &tgid);
   return v && *v;
 }
 
 static __always_inline void drops__count(__u32 source) {
-  __u64 *n = bpf_map_lookup_elem(&drops, &source);
+  __u64* n = bpf_map_lookup_elem(&drops, &source);
   if (n) *n += 1;
 }
 
-static __always_inline void header__fill(struct cw_header *h, __u16 kind, __u64 ts, __u32 pid,
+static __always_inline void header__fill(struct cw_header* h, __u16 kind, __u64 ts, __u32 pid,
                                          __u32 tid) {
   h->kind = kind;
   h->_pad0 = 0;
@@ -92,12 +92,12 @@ static __always_inline void header__fill(struct cw_header *h, __u16 kind, __u64 
  * also polls on a short timeout, so nothing waits long. */
 static __always_inline __u64 ring__wakeup_flags(void) {
   return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                          : BPF_RB_NO_WAKEUP;
+                                                                           : BPF_RB_NO_WAKEUP;
 }
 
 /* Reserves a fixed-size event or counts a drop for `source`. */
-static __always_inline void *ring__reserve(__u64 size, __u32 source) {
-  void *e = bpf_ringbuf_reserve(&events, size, 0);
+static __always_inline void* ring__reserve(__u64 size, __u32 source) {
+  void* e = bpf_ringbuf_reserve(&events, size, 0);
   if (!e) drops__count(source);
   return e;
 }

@@ -41,13 +41,13 @@ int BPF_KPROBE(cuda__enter) {
   __u64 cookie = bpf_get_attach_cookie(ctx);
   struct cw_cuda_key key = {.tid = tid, .func_id = cookie & CW_CUDA_FUNC_MASK};
   __u32 zero = 0;
-  struct cw_cuda_call *tmpl = bpf_map_lookup_elem(&cuda_scratch, &zero);
+  struct cw_cuda_call* tmpl = bpf_map_lookup_elem(&cuda_scratch, &zero);
   if (!tmpl) return 0;
   if (bpf_map_update_elem(&cuda_inflight, &key, tmpl, BPF_ANY) != 0) {
     drops__count(CW_SRC_CUDA_LOST_ENTRY);
     return 0;
   }
-  struct cw_cuda_call *e = bpf_map_lookup_elem(&cuda_inflight, &key);
+  struct cw_cuda_call* e = bpf_map_lookup_elem(&cuda_inflight, &key);
   if (!e) return 0;
 
   header__fill(&e->h, CW_EV_CUDA_CALL, bpf_ktime_get_ns(), tgid, tid);
@@ -61,12 +61,12 @@ int BPF_KPROBE(cuda__enter) {
   e->valid = 0;
   if (cookie & CW_CUDA_F_STACK_ARGS) {
     /* At the first instruction [rsp] is the return address; the 7th argument follows. */
-    if (bpf_probe_read_user(e->stack_args, sizeof(e->stack_args),
-                            (void *)(PT_REGS_SP(ctx) + 8)) == 0)
+    if (bpf_probe_read_user(e->stack_args, sizeof(e->stack_args), (void*)(PT_REGS_SP(ctx) + 8)) ==
+        0)
       e->valid |= CW_CUDA_V_STACK_ARGS;
   }
   if ((cookie & CW_CUDA_F_ARG0_MEM) && e->args[0]) {
-    if (bpf_probe_read_user(e->arg0_mem, sizeof(e->arg0_mem), (void *)e->args[0]) == 0)
+    if (bpf_probe_read_user(e->arg0_mem, sizeof(e->arg0_mem), (void*)e->args[0]) == 0)
       e->valid |= CW_CUDA_V_ARG0_MEM;
   }
   e->stack_depth = 0;
@@ -85,7 +85,7 @@ int BPF_KRETPROBE(cuda__exit) {
 
   __u64 cookie = bpf_get_attach_cookie(ctx);
   struct cw_cuda_key key = {.tid = tid, .func_id = cookie & CW_CUDA_FUNC_MASK};
-  struct cw_cuda_call *e = bpf_map_lookup_elem(&cuda_inflight, &key);
+  struct cw_cuda_call* e = bpf_map_lookup_elem(&cuda_inflight, &key);
   if (!e) {
     drops__count(CW_SRC_CUDA_LOST_ENTRY);
     return 0;
@@ -93,7 +93,7 @@ int BPF_KRETPROBE(cuda__exit) {
   e->dur_ns = bpf_ktime_get_ns() - e->h.ts_ns;
   e->ret = (__s32)PT_REGS_RC(ctx);
   if ((cookie & CW_CUDA_F_OUT0) && e->args[0]) {
-    if (bpf_probe_read_user(&e->out0, sizeof(e->out0), (void *)e->args[0]) == 0)
+    if (bpf_probe_read_user(&e->out0, sizeof(e->out0), (void*)e->args[0]) == 0)
       e->valid |= CW_CUDA_V_OUT0;
   }
   __u32 depth = e->stack_depth;

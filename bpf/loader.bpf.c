@@ -12,7 +12,7 @@ int BPF_KPROBE(loader__link_map_changed) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
   if (!tgid__is_traced(tgid)) return 0;
-  struct cw_lib_load *e = ring__reserve(sizeof(*e), CW_SRC_PROC);
+  struct cw_lib_load* e = ring__reserve(sizeof(*e), CW_SRC_PROC);
   if (!e) return 0;
   header__fill(&e->h, CW_EV_LIB_LOAD, bpf_ktime_get_ns(), tgid, (__u32)id);
   e->stopped = 0;

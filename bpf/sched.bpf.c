@@ -13,7 +13,7 @@ struct {
 } sched_scratch SEC(".maps");
 
 SEC("tp_btf/sched_switch")
-int BPF_PROG(sched__switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_struct* next,
              unsigned int prev_state) {
   __u32 prev_pid = prev->tgid, next_pid = next->tgid;
   bool prev_traced = tgid__is_traced(prev_pid);
@@ -21,7 +21,7 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct *prev, struct task_
   if (!prev_traced && !next_traced) return 0;
 
   __u32 zero = 0;
-  struct cw_sched_switch *e = bpf_map_lookup_elem(&sched_scratch, &zero);
+  struct cw_sched_switch* e = bpf_map_lookup_elem(&sched_scratch, &zero);
   if (!e) return 0;
   __u32 prev_tid = prev->pid;
   header__fill(&e->h, CW_EV_SCHED_SWITCH, bpf_ktime_get_ns(), prev_pid, prev_tid);
@@ -37,7 +37,7 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct *prev, struct task_
   BPF_CORE_READ_STR_INTO(&e->next_comm, next, comm);
   e->stack_depth = 0;
   if (prev_traced) {
-    struct cw_syscall_entry *sc = bpf_map_lookup_elem(&syscalls_active, &prev_tid);
+    struct cw_syscall_entry* sc = bpf_map_lookup_elem(&syscalls_active, &prev_tid);
     if (sc) {
       e->syscall_nr = sc->nr;
       e->syscall_ts = sc->ts_ns;
@@ -55,10 +55,10 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct *prev, struct task_
   return 0;
 }
 
-static __always_inline int sched__wakeup(struct task_struct *p, __u8 is_new) {
+static __always_inline int sched__wakeup(struct task_struct* p, __u8 is_new) {
   __u32 wakee_pid = p->tgid;
   if (!tgid__is_traced(wakee_pid)) return 0;
-  struct cw_wakeup *e = ring__reserve(sizeof(*e), CW_SRC_SCHED);
+  struct cw_wakeup* e = ring__reserve(sizeof(*e), CW_SRC_SCHED);
   if (!e) return 0;
   __u64 id = bpf_get_current_pid_tgid();
   header__fill(&e->h, CW_EV_WAKEUP, bpf_ktime_get_ns(), id >> 32, (__u32)id);
@@ -74,7 +74,11 @@ static __always_inline int sched__wakeup(struct task_struct *p, __u8 is_new) {
 }
 
 SEC("tp_btf/sched_wakeup")
-int BPF_PROG(sched__wakeup_existing, struct task_struct *p) { return sched__wakeup(p, 0); }
+int BPF_PROG(sched__wakeup_existing, struct task_struct* p) {
+  return sched__wakeup(p, 0);
+}
 
 SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(sched__wakeup_new, struct task_struct *p) { return sched__wakeup(p, 1); }
+int BPF_PROG(sched__wakeup_new, struct task_struct* p) {
+  return sched__wakeup(p, 1);
+}

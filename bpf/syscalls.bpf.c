@@ -12,7 +12,7 @@ struct {
 } syscall_filter SEC(".maps");
 
 SEC("tp_btf/sys_enter")
-int BPF_PROG(syscalls__enter, struct pt_regs *regs, long nr) {
+int BPF_PROG(syscalls__enter, struct pt_regs* regs, long nr) {
   __u64 id = bpf_get_current_pid_tgid();
   if (!tgid__is_traced(id >> 32)) return 0;
   __u32 tid = (__u32)id;
@@ -30,16 +30,16 @@ int BPF_PROG(syscalls__enter, struct pt_regs *regs, long nr) {
 }
 
 SEC("tp_btf/sys_exit")
-int BPF_PROG(syscalls__exit, struct pt_regs *regs, long ret) {
+int BPF_PROG(syscalls__exit, struct pt_regs* regs, long ret) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32, tid = (__u32)id;
   if (!tgid__is_traced(tgid)) return 0;
-  struct cw_syscall_entry *entry = bpf_map_lookup_elem(&syscalls_active, &tid);
+  struct cw_syscall_entry* entry = bpf_map_lookup_elem(&syscalls_active, &tid);
   if (!entry) return 0;
   __u32 nr = (__u32)entry->nr;
-  __u8 *wanted = bpf_map_lookup_elem(&syscall_filter, &nr);
+  __u8* wanted = bpf_map_lookup_elem(&syscall_filter, &nr);
   if (wanted && *wanted) {
-    struct cw_syscall *e = ring__reserve(sizeof(*e), CW_SRC_SYSCALL);
+    struct cw_syscall* e = ring__reserve(sizeof(*e), CW_SRC_SYSCALL);
     if (e) {
       header__fill(&e->h, CW_EV_SYSCALL, entry->ts_ns, tgid, tid);
       e->dur_ns = bpf_ktime_get_ns() - entry->ts_ns;

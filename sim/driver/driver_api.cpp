@@ -236,8 +236,8 @@ CUresult CUDAAPI cuStreamDestroy(CUstream hStream) {
 CUresult CUDAAPI cuEventCreate(CUevent* phEvent, unsigned int Flags) {
   CAUSEWAY_SIM_REQUIRE_INIT();
   if (phEvent == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  constexpr unsigned int kKnown = CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING |
-                                  CU_EVENT_INTERPROCESS;
+  constexpr unsigned int kKnown =
+      CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS;
   if ((Flags & ~kKnown) != 0) return CUDA_ERROR_INVALID_VALUE;
   *phEvent = Engine::get().create_event(Flags);
   return CUDA_SUCCESS;
@@ -264,8 +264,7 @@ CUresult CUDAAPI cuEventElapsedTime(float* pMilliseconds, CUevent hStart, CUeven
   return Engine::get().elapsed_ms(hStart, hEnd, pMilliseconds);
 }
 
-CUresult CUDAAPI cuGraphInstantiate(CUgraphExec* phGraphExec, CUgraph hGraph,
-                                    unsigned long long) {
+CUresult CUDAAPI cuGraphInstantiate(CUgraphExec* phGraphExec, CUgraph hGraph, unsigned long long) {
   CAUSEWAY_SIM_REQUIRE_INIT();
   if (phGraphExec == nullptr) return CUDA_ERROR_INVALID_VALUE;
   return Engine::get().instantiate(hGraph, phGraphExec);

@@ -12,22 +12,28 @@ namespace causeway::sim {
 
 std::atomic<bool> g_initialized{false};
 
-bool initialized() { return g_initialized.load(std::memory_order_acquire); }
+bool initialized() {
+  return g_initialized.load(std::memory_order_acquire);
+}
 
 namespace {
 
-bool on_device(MemoryKind kind) { return kind == MemoryKind::kDevice || kind == MemoryKind::kManaged; }
+bool on_device(MemoryKind kind) {
+  return kind == MemoryKind::kDevice || kind == MemoryKind::kManaged;
+}
 
 // Gathers a strided region into a contiguous buffer (or scatters it back): the staging copy a
 // pageable transfer costs the calling thread.
 void pack_rows(unsigned char* packed, const unsigned char* src, size_t pitch, size_t width,
                size_t height) {
-  for (size_t row = 0; row < height; ++row) std::memcpy(packed + row * width, src + row * pitch, width);
+  for (size_t row = 0; row < height; ++row)
+    std::memcpy(packed + row * width, src + row * pitch, width);
 }
 
 void unpack_rows(unsigned char* dst, size_t pitch, const unsigned char* packed, size_t width,
                  size_t height) {
-  for (size_t row = 0; row < height; ++row) std::memcpy(dst + row * pitch, packed + row * width, width);
+  for (size_t row = 0; row < height; ++row)
+    std::memcpy(dst + row * pitch, packed + row * width, width);
 }
 
 }  // namespace
@@ -146,7 +152,8 @@ CUresult copy_2d(const CUDA_MEMCPY2D* params, CUstream stream, bool synchronous)
   src += params->srcY * params->srcPitch + params->srcXInBytes;
   dst += params->dstY * params->dstPitch + params->dstXInBytes;
   CopyDirection direction = CopyDirection::kAny;
-  if (params->srcMemoryType == CU_MEMORYTYPE_HOST && params->dstMemoryType == CU_MEMORYTYPE_DEVICE) {
+  if (params->srcMemoryType == CU_MEMORYTYPE_HOST &&
+      params->dstMemoryType == CU_MEMORYTYPE_DEVICE) {
     direction = CopyDirection::kHostToDevice;
   } else if (params->srcMemoryType == CU_MEMORYTYPE_DEVICE &&
              params->dstMemoryType == CU_MEMORYTYPE_HOST) {
@@ -180,9 +187,8 @@ CUresult memset_d8(CUdeviceptr dst, unsigned char value, size_t bytes, CUstream 
   return CUDA_SUCCESS;
 }
 
-CUresult launch(CUfunction function, unsigned int grid_x, unsigned int grid_y,
-                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
-                unsigned int block_z, CUstream stream) {
+CUresult launch(CUfunction function, unsigned int grid_x, unsigned int grid_y, unsigned int grid_z,
+                unsigned int block_x, unsigned int block_y, unsigned int block_z, CUstream stream) {
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (function == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (grid_x == 0 || grid_y == 0 || grid_z == 0 || block_x == 0 || block_y == 0 || block_z == 0) {

@@ -23,9 +23,8 @@ CUresult copy(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, si
 
 CUresult memset_d8(CUdeviceptr dst, unsigned char value, size_t bytes, CUstream stream);
 
-CUresult launch(CUfunction function, unsigned int grid_x, unsigned int grid_y,
-                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
-                unsigned int block_z, CUstream stream);
+CUresult launch(CUfunction function, unsigned int grid_x, unsigned int grid_y, unsigned int grid_z,
+                unsigned int block_x, unsigned int block_y, unsigned int block_z, CUstream stream);
 
 CUresult alloc_async(CUdeviceptr* dptr, size_t bytes, CUstream stream);
 CUresult free_async(CUdeviceptr dptr, CUstream stream);

@@ -364,8 +364,7 @@ void Engine::worker_main() {
         break;
       case Op::Kind::kMemset:
         for (size_t row = 0; row < op.height; ++row) {
-          std::memset(static_cast<unsigned char*>(op.dst) + row * op.dst_pitch, op.value,
-                      op.width);
+          std::memset(static_cast<unsigned char*>(op.dst) + row * op.dst_pitch, op.value, op.width);
         }
         break;
       case Op::Kind::kFree:

@@ -40,21 +40,21 @@ struct EventTiming {
 struct Op {
   enum class Kind : uint8_t { kKernel, kCopy, kMemset, kEventRecord, kFree };
   Kind kind = Kind::kKernel;
-  uint64_t cost_ns = 0;        // device occupancy from the cost model
+  uint64_t cost_ns = 0;            // device occupancy from the cost model
   const void* function = nullptr;  // kKernel: the host function pointer identifying the kernel
-  uint64_t threads = 0;        // kKernel: grid x block threads
-  void* dst = nullptr;         // kCopy/kMemset destination; kFree: the allocation to release
-  const void* src = nullptr;   // kCopy source
-  size_t width = 0;            // bytes per row (a 1-D copy or memset is one row)
-  size_t height = 1;           // rows
-  size_t dst_pitch = 0;        // bytes between rows at dst
-  size_t src_pitch = 0;        // bytes between rows at src
-  int value = 0;               // kMemset byte value
-  void* owned_staging = nullptr;         // freed by the worker after the copy (H2D staging)
-  CUevent event = nullptr;               // kEventRecord in a captured graph: the event handle
-  std::shared_ptr<EventTiming> timing;   // kEventRecord when queued: where the worker writes
-  int64_t submit_ns = 0;       // set by Engine::submit
-  uint64_t seq = 0;            // set by Engine::submit
+  uint64_t threads = 0;            // kKernel: grid x block threads
+  void* dst = nullptr;             // kCopy/kMemset destination; kFree: the allocation to release
+  const void* src = nullptr;       // kCopy source
+  size_t width = 0;                // bytes per row (a 1-D copy or memset is one row)
+  size_t height = 1;               // rows
+  size_t dst_pitch = 0;            // bytes between rows at dst
+  size_t src_pitch = 0;            // bytes between rows at src
+  int value = 0;                   // kMemset byte value
+  void* owned_staging = nullptr;   // freed by the worker after the copy (H2D staging)
+  CUevent event = nullptr;         // kEventRecord in a captured graph: the event handle
+  std::shared_ptr<EventTiming> timing;  // kEventRecord when queued: where the worker writes
+  int64_t submit_ns = 0;                // set by Engine::submit
+  uint64_t seq = 0;                     // set by Engine::submit
 };
 
 }  // namespace causeway::sim

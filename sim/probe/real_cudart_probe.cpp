@@ -20,7 +20,9 @@ void probe_kernel() {}
 
 std::map<std::string, std::set<int>> g_codes;
 
-void note(const char* function, cudaError_t rc) { g_codes[function].insert(static_cast<int>(rc)); }
+void note(const char* function, cudaError_t rc) {
+  g_codes[function].insert(static_cast<int>(rc));
+}
 
 }  // namespace
 
@@ -28,9 +30,10 @@ int main(int argc, char** argv) {
   long iterations = 3;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("usage: real_cudart_probe [--iterations N]\nCalls six CUDA runtime functions "
-                  "N times each (default 3) against NVIDIA's libcudart.so.13 and prints the "
-                  "return codes.\n");
+      std::printf(
+          "usage: real_cudart_probe [--iterations N]\nCalls six CUDA runtime functions "
+          "N times each (default 3) against NVIDIA's libcudart.so.13 and prints the "
+          "return codes.\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
@@ -47,13 +50,14 @@ int main(int argc, char** argv) {
     void* device = nullptr;
     note("cudaMalloc", cudaMalloc(&device, sizeof(host)));
     note("cudaMemcpy", cudaMemcpy(device, host, sizeof(host), cudaMemcpyHostToDevice));
-    note("cudaLaunchKernel", cudaLaunchKernel(reinterpret_cast<const void*>(&probe_kernel),
-                                              dim3(1), dim3(32), nullptr, 0, nullptr));
+    note("cudaLaunchKernel", cudaLaunchKernel(reinterpret_cast<const void*>(&probe_kernel), dim3(1),
+                                              dim3(32), nullptr, 0, nullptr));
     note("cudaStreamSynchronize", cudaStreamSynchronize(nullptr));
     note("cudaFree", cudaFree(device));
   }
   std::string line = "summary scenario=real_cudart_probe";
-  for (const auto& [function, codes] : g_codes) line += " " + function + "=" + std::to_string(iterations);
+  for (const auto& [function, codes] : g_codes)
+    line += " " + function + "=" + std::to_string(iterations);
   for (const auto& [function, codes] : g_codes) {
     line += " rc_" + function + "=";
     bool first = true;

@@ -24,7 +24,9 @@ bool bind(void* library, const char* name, Fn* slot) {
 
 bool bind_stream_calls(void* lib, StreamCalls* calls, bool per_thread) {
   // NVIDIA's names: synchronous copies get _ptds, stream-taking calls _ptsz.
-  auto ds = [per_thread](const char* legacy, const char* ptds) { return per_thread ? ptds : legacy; };
+  auto ds = [per_thread](const char* legacy, const char* ptds) {
+    return per_thread ? ptds : legacy;
+  };
   bool ok = true;
   ok &= bind(lib, ds("cuMemcpy", "cuMemcpy_ptds"), &calls->memcpy);
   ok &= bind(lib, ds("cuMemcpyHtoD_v2", "cuMemcpyHtoD_v2_ptds"), &calls->memcpy_htod);
@@ -33,28 +35,28 @@ bool bind_stream_calls(void* lib, StreamCalls* calls, bool per_thread) {
   ok &= bind(lib, ds("cuMemcpyPeer", "cuMemcpyPeer_ptds"), &calls->memcpy_peer);
   ok &= bind(lib, ds("cuMemcpy2D_v2", "cuMemcpy2D_v2_ptds"), &calls->memcpy_2d);
   ok &= bind(lib, ds("cuMemcpyAsync", "cuMemcpyAsync_ptsz"), &calls->memcpy_async);
-  ok &= bind(lib, ds("cuMemcpyHtoDAsync_v2", "cuMemcpyHtoDAsync_v2_ptsz"),
-             &calls->memcpy_htod_async);
-  ok &= bind(lib, ds("cuMemcpyDtoHAsync_v2", "cuMemcpyDtoHAsync_v2_ptsz"),
-             &calls->memcpy_dtoh_async);
-  ok &= bind(lib, ds("cuMemcpyDtoDAsync_v2", "cuMemcpyDtoDAsync_v2_ptsz"),
-             &calls->memcpy_dtod_async);
+  ok &=
+      bind(lib, ds("cuMemcpyHtoDAsync_v2", "cuMemcpyHtoDAsync_v2_ptsz"), &calls->memcpy_htod_async);
+  ok &=
+      bind(lib, ds("cuMemcpyDtoHAsync_v2", "cuMemcpyDtoHAsync_v2_ptsz"), &calls->memcpy_dtoh_async);
+  ok &=
+      bind(lib, ds("cuMemcpyDtoDAsync_v2", "cuMemcpyDtoDAsync_v2_ptsz"), &calls->memcpy_dtod_async);
   ok &= bind(lib, ds("cuMemcpyPeerAsync", "cuMemcpyPeerAsync_ptsz"), &calls->memcpy_peer_async);
   ok &= bind(lib, ds("cuMemcpy2DAsync_v2", "cuMemcpy2DAsync_v2_ptsz"), &calls->memcpy_2d_async);
   ok &= bind(lib, ds("cuMemsetD8_v2", "cuMemsetD8_v2_ptds"), &calls->memset_d8);
   ok &= bind(lib, ds("cuMemsetD8Async", "cuMemsetD8Async_ptsz"), &calls->memset_d8_async);
   ok &= bind(lib, ds("cuLaunchKernel", "cuLaunchKernel_ptsz"), &calls->launch_kernel);
   ok &= bind(lib, ds("cuLaunchKernelEx", "cuLaunchKernelEx_ptsz"), &calls->launch_kernel_ex);
-  ok &= bind(lib, ds("cuStreamSynchronize", "cuStreamSynchronize_ptsz"),
-             &calls->stream_synchronize);
+  ok &=
+      bind(lib, ds("cuStreamSynchronize", "cuStreamSynchronize_ptsz"), &calls->stream_synchronize);
   ok &= bind(lib, ds("cuStreamQuery", "cuStreamQuery_ptsz"), &calls->stream_query);
   ok &= bind(lib, ds("cuStreamWaitEvent", "cuStreamWaitEvent_ptsz"), &calls->stream_wait_event);
   ok &= bind(lib, ds("cuEventRecord", "cuEventRecord_ptsz"), &calls->event_record);
   ok &= bind(lib, ds("cuStreamBeginCapture_v2", "cuStreamBeginCapture_v2_ptsz"),
              &calls->stream_begin_capture);
   ok &= bind(lib, ds("cuStreamEndCapture", "cuStreamEndCapture_ptsz"), &calls->stream_end_capture);
-  ok &= bind(lib, ds("cuStreamIsCapturing", "cuStreamIsCapturing_ptsz"),
-             &calls->stream_is_capturing);
+  ok &=
+      bind(lib, ds("cuStreamIsCapturing", "cuStreamIsCapturing_ptsz"), &calls->stream_is_capturing);
   ok &= bind(lib, ds("cuGraphLaunch", "cuGraphLaunch_ptsz"), &calls->graph_launch);
   ok &= bind(lib, ds("cuMemAllocAsync", "cuMemAllocAsync_ptsz"), &calls->mem_alloc_async);
   ok &= bind(lib, ds("cuMemFreeAsync", "cuMemFreeAsync_ptsz"), &calls->mem_free_async);
@@ -157,6 +159,8 @@ cudaError_t take_last_error() {
   return error;
 }
 
-cudaError_t peek_last_error() { return t_last_error; }
+cudaError_t peek_last_error() {
+  return t_last_error;
+}
 
 }  // namespace causeway::sim::rt

@@ -30,8 +30,7 @@ constexpr RuntimeErrorText kRuntimeErrors[] = {
     {cudaErrorNoDevice, "cudaErrorNoDevice", "no CUDA-capable device is detected"},
     {cudaErrorInvalidDevice, "cudaErrorInvalidDevice", "invalid device ordinal"},
     {cudaErrorDeviceUninitialized, "cudaErrorDeviceUninitialized", "invalid device context"},
-    {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction",
-     "invalid device function"},
+    {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction", "invalid device function"},
     {cudaErrorInvalidResourceHandle, "cudaErrorInvalidResourceHandle", "invalid resource handle"},
     {cudaErrorIllegalState, "cudaErrorIllegalState",
      "the operation cannot be performed in the present state"},
@@ -167,8 +166,8 @@ cudaError_t CUDARTAPI cudaMemcpyPeer(void* dst, int dstDevice, const void* src, 
   return finish(calls->legacy.memcpy_peer(dptr(dst), nullptr, dptr(src), nullptr, count));
 }
 
-cudaError_t CUDARTAPI cudaMemcpyPeerAsync(void* dst, int dstDevice, const void* src,
-                                          int srcDevice, size_t count, cudaStream_t stream) {
+cudaError_t CUDARTAPI cudaMemcpyPeerAsync(void* dst, int dstDevice, const void* src, int srcDevice,
+                                          size_t count, cudaStream_t stream) {
   CAUSEWAY_RT_DRIVER(calls);
   if (dstDevice != 0 || srcDevice != 0) return rt::record(cudaErrorInvalidDevice);
   return finish(
@@ -243,9 +242,13 @@ cudaError_t CUDARTAPI cudaGraphExecDestroy(cudaGraphExec_t graphExec) {
   return finish(calls->graph_exec_destroy(graphExec));
 }
 
-cudaError_t CUDARTAPI cudaGetLastError(void) { return rt::take_last_error(); }
+cudaError_t CUDARTAPI cudaGetLastError(void) {
+  return rt::take_last_error();
+}
 
-cudaError_t CUDARTAPI cudaPeekAtLastError(void) { return rt::peek_last_error(); }
+cudaError_t CUDARTAPI cudaPeekAtLastError(void) {
+  return rt::peek_last_error();
+}
 
 const char* CUDARTAPI cudaGetErrorString(cudaError_t error) {
   CAUSEWAY_SIM_ENTRY_FRAME();

@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
     void* device = nullptr;
     rc_malloc = malloc_fn(&device, sizeof(host));
     rc_memcpy = memcpy_fn(device, host, sizeof(host), cudaMemcpyHostToDevice);
-    rc_launch = launch(reinterpret_cast<const void*>(&late_kernel), dim3(64), dim3(256), nullptr,
-                       0, nullptr);
+    rc_launch = launch(reinterpret_cast<const void*>(&late_kernel), dim3(64), dim3(256), nullptr, 0,
+                       nullptr);
     rc_sync = sync(nullptr);
     rc_free = free_fn(device);
   }

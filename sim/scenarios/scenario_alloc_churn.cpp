@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   int64_t kernel_threads = 1 << 20;
   int64_t host_work_us = 4000;
   bool healthy = false;
-  Flags flags("scenario_alloc_churn", "Training loop that cudaMalloc/cudaFree's large buffers every step.");
+  Flags flags("scenario_alloc_churn",
+              "Training loop that cudaMalloc/cudaFree's large buffers every step.");
   flags.add_int("duration-ms", &duration_ms, "Stop after this many milliseconds (0: no limit).");
   flags.add_int("steps", &steps, "Stop after this many steps (0: no limit).");
   flags.add_int("buffer-mb", &buffer_mb, "Size of each activation buffer, MiB.");
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
       if (!healthy) SIM_CUDA(tally, cudaMalloc, &buffer, buffer_bytes);
       SIM_CUDA(tally, cudaMemcpyAsync, buffer, input, input_bytes, cudaMemcpyHostToDevice, stream);
       tally.add_bytes("h2d", input_bytes);
-      SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&forward_kernel), grid,
-               block, nullptr, 0, stream);
+      SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&forward_kernel), grid, block,
+               nullptr, 0, stream);
       SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&backward_kernel), grid,
                block, nullptr, 0, stream);
       SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&optimizer_kernel), grid,

@@ -98,8 +98,7 @@ void Flags::parse(int argc, char** argv) {
 cudaError_t Tally::check(const char* function, cudaError_t result) {
   ++calls_[function];
   if (result != cudaSuccess) {
-    std::cerr << function << " failed: " << cudaGetErrorString(result) << " (" << result
-              << ")\n";
+    std::cerr << function << " failed: " << cudaGetErrorString(result) << " (" << result << ")\n";
     std::exit(1);
   }
   return result;
@@ -140,7 +139,9 @@ uint64_t burn_cpu_us(int64_t us) {
 Deadline::Deadline(int64_t duration_ms)
     : start_(std::chrono::steady_clock::now()), duration_ms_(duration_ms) {}
 
-bool Deadline::passed() const { return duration_ms_ > 0 && elapsed_ms() >= duration_ms_; }
+bool Deadline::passed() const {
+  return duration_ms_ > 0 && elapsed_ms() >= duration_ms_;
+}
 
 double Deadline::elapsed_ms() const {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
@@ -153,12 +154,24 @@ namespace {
 volatile int g_kernel_marker = 0;
 }  // namespace
 
-__attribute__((noinline, noipa)) void forward_kernel() { g_kernel_marker = 1; }
-__attribute__((noinline, noipa)) void backward_kernel() { g_kernel_marker = 2; }
-__attribute__((noinline, noipa)) void optimizer_kernel() { g_kernel_marker = 3; }
-__attribute__((noinline, noipa)) void attention_kernel() { g_kernel_marker = 4; }
-__attribute__((noinline, noipa)) void mlp_kernel() { g_kernel_marker = 5; }
-__attribute__((noinline, noipa)) void logits_kernel() { g_kernel_marker = 6; }
+__attribute__((noinline, noipa)) void forward_kernel() {
+  g_kernel_marker = 1;
+}
+__attribute__((noinline, noipa)) void backward_kernel() {
+  g_kernel_marker = 2;
+}
+__attribute__((noinline, noipa)) void optimizer_kernel() {
+  g_kernel_marker = 3;
+}
+__attribute__((noinline, noipa)) void attention_kernel() {
+  g_kernel_marker = 4;
+}
+__attribute__((noinline, noipa)) void mlp_kernel() {
+  g_kernel_marker = 5;
+}
+__attribute__((noinline, noipa)) void logits_kernel() {
+  g_kernel_marker = 6;
+}
 
 dim3 grid_for(int64_t threads) {
   const int64_t blocks = threads <= 0 ? 1 : (threads + 255) / 256;

@@ -179,7 +179,8 @@ int main(int argc, char** argv) {
       for (unsigned char& byte : content) byte = static_cast<unsigned char>(random());
       std::string path = data_dir + "/sample-" + std::to_string(i) + ".bin";
       int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0 || write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+      if (fd < 0 ||
+          write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
         std::fprintf(stderr, "scenario_dataloader: cannot write %s: %s\n", path.c_str(),
                      std::strerror(errno));
         return 1;
@@ -261,8 +262,8 @@ int main(int argc, char** argv) {
              nullptr, 0, stream);
     SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&backward_kernel), grid, block,
              nullptr, 0, stream);
-    SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&optimizer_kernel), grid,
-             block, nullptr, 0, stream);
+    SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&optimizer_kernel), grid, block,
+             nullptr, 0, stream);
     SIM_CUDA(tally, cudaStreamSynchronize, stream);
     ++done;
   }

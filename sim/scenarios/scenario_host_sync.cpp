@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
   int64_t generated = 0;
   uint64_t checksum = 0;
   auto launch_token = [&](size_t row) {
-    SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&attention_kernel), grid,
-             block, nullptr, 0, stream);
+    SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&attention_kernel), grid, block,
+             nullptr, 0, stream);
     SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&mlp_kernel), grid, block,
              nullptr, 0, stream);
     SIM_CUDA(tally, cudaLaunchKernel, reinterpret_cast<const void*>(&logits_kernel), grid, block,

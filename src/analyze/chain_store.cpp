@@ -187,7 +187,9 @@ Status analyze_and_store(const std::string& path) {
 Result<std::vector<Chain>> chains_for_reader(sqlite3* db, const ExplainOptions& opts,
                                              bool* from_store) {
   if (from_store) *from_store = false;
-  // Stored chains were computed with the default thresholds; filters are applied to them.
+  // Stored chains cover the whole trace with the default thresholds: a pid filter and a
+  // top-N apply to them, a time window needs its own analysis (baselines change with it).
+  if (opts.since_ns || opts.until_ns) return compute_chains(db, opts);
   auto stored = load_stored_chains(db);
   if (!stored.ok()) return stored.status();
   if (*stored && opts.outlier.min_excess_ns == OutlierRule{}.min_excess_ns) {
@@ -226,14 +228,13 @@ Result<std::vector<Chain>> compute_and_maybe_store(sqlite3* db, const std::strin
 
 Result<std::vector<Chain>> chains_for_writer(sqlite3* db, const std::string& path,
                                              const ExplainOptions& opts, bool recompute) {
+  if (opts.since_ns || opts.until_ns) return compute_chains(db, opts);
   if (!recompute) {
     auto stored = load_stored_chains(db);
     if (!stored.ok()) return stored.status();
     if (*stored) return filter_chains(**stored, opts);
   }
-  // Filtered analyses see only part of the trace: compute them in memory, and store only
-  // the whole-trace result.
-  if (opts.since_ns || opts.until_ns) return compute_chains(db, opts);
+  // Only the whole-trace result is stored; a pid filter and top-N are applied to it.
   auto all = compute_and_maybe_store(db, path);
   if (!all.ok()) return all.status();
   return filter_chains(*all, opts);

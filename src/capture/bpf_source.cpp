@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <sys/syscall.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
@@ -11,7 +12,6 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-#include <sys/syscall.h>
 
 #include "causeway.skel.h"
 
@@ -83,7 +83,8 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
   src->interrupted_ = interrupted;
   src->skel_ = causeway_bpf__open();
   if (!src->skel_) {
-    return Status::Error("Cannot open the embedded BPF programs (" + std::string(strerror(errno)) + ").");
+    return Status::Error("Cannot open the embedded BPF programs (" + std::string(strerror(errno)) +
+                         ").");
   }
   auto* s = src->skel_;
   s->rodata->cfg_capture_stacks = config.stacks ? 1 : 0;
@@ -119,11 +120,14 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
     if (!present) src->missing_hooks_.push_back(o.tracepoint);
     if (!present || !o.wanted) bpf_program__set_autoload(o.prog, false);
   }
-  src->uprobe_multi_ = !getenv("CAUSEWAY_NO_UPROBE_MULTI") &&
-                       btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) >= 0;
+  src->uprobe_multi_ =
+      !getenv("CAUSEWAY_NO_UPROBE_MULTI") &&
+      btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) >= 0;
   if (src->uprobe_multi_) {
-    for (bpf_program* prog : {s->progs.cuda__enter, s->progs.cuda__exit, s->progs.loader__link_map_changed})
-      bpf_program__set_expected_attach_type(prog, static_cast<enum bpf_attach_type>(kAttachUprobeMulti));
+    for (bpf_program* prog :
+         {s->progs.cuda__enter, s->progs.cuda__exit, s->progs.loader__link_map_changed})
+      bpf_program__set_expected_attach_type(prog,
+                                            static_cast<enum bpf_attach_type>(kAttachUprobeMulti));
   }
   btf__free(vmlinux);
 
@@ -151,10 +155,12 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
 
   // Kernel hooks.
   bpf_program* kernel_progs[] = {
-      s->progs.sched__switch,    s->progs.sched__wakeup_existing, s->progs.sched__wakeup_new,
-      s->progs.proc__fork,       s->progs.proc__exec,             s->progs.proc__exit,
-      s->progs.proc__oom_victim, s->progs.syscalls__enter,        s->progs.syscalls__exit,
-      s->progs.blockio__start,   s->progs.blockio__insert,        s->progs.blockio__issue,
+      s->progs.sched__switch,     s->progs.sched__wakeup_existing,
+      s->progs.sched__wakeup_new, s->progs.proc__fork,
+      s->progs.proc__exec,        s->progs.proc__exit,
+      s->progs.proc__oom_victim,  s->progs.syscalls__enter,
+      s->progs.syscalls__exit,    s->progs.blockio__start,
+      s->progs.blockio__insert,   s->progs.blockio__issue,
       s->progs.blockio__complete,
   };
   for (bpf_program* prog : kernel_progs) {
@@ -162,15 +168,17 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err = errno;
-      return Status::Error("Attaching BPF program " + std::string(bpf_program__name(prog)) + " failed (" +
-                           strerror(err) + ").");
+      return Status::Error("Attaching BPF program " + std::string(bpf_program__name(prog)) +
+                           " failed (" + strerror(err) + ").");
     }
     src->links_.push_back(link);
   }
 
-  src->ring_ = ring_buffer__new(bpf_map__fd(s->maps.events), &BpfSource::on_record, src.get(), nullptr);
+  src->ring_ =
+      ring_buffer__new(bpf_map__fd(s->maps.events), &BpfSource::on_record, src.get(), nullptr);
   if (!src->ring_) {
-    return Status::Error("Cannot set up the BPF ring buffer (" + std::string(strerror(errno)) + ").");
+    return Status::Error("Cannot set up the BPF ring buffer (" + std::string(strerror(errno)) +
+                         ").");
   }
   return src;
 }
@@ -205,8 +213,10 @@ void BpfSource::detach_all() {
 Status BpfSource::trace_pid(int32_t pid) {
   uint32_t key = static_cast<uint32_t>(pid);
   uint8_t one = 1;
-  if (bpf_map__update_elem(skel_->maps.traced_tgids, &key, sizeof(key), &one, sizeof(one), BPF_ANY) != 0)
-    return Status::Error("Cannot add pid " + std::to_string(pid) + " to the traced set (" + strerror(errno) + ").");
+  if (bpf_map__update_elem(skel_->maps.traced_tgids, &key, sizeof(key), &one, sizeof(one),
+                           BPF_ANY) != 0)
+    return Status::Error("Cannot add pid " + std::to_string(pid) + " to the traced set (" +
+                         strerror(errno) + ").");
   return Status::Ok();
 }
 
@@ -230,7 +240,8 @@ Result<LibraryProbes> BpfSource::attach_cuda_library(const CudaLibraryFile& lib)
       current_base = fn.base;
       base_found = false;
     }
-    if (interrupted_ && interrupted_->load()) return Status::Error("Interrupted while attaching probes.");
+    if (interrupted_ && interrupted_->load())
+      return Status::Error("Interrupted while attaching probes.");
     auto offset = syms->offset_of(fn.name);
     if (!offset) continue;
     // Only functions of the library's own API count as missing; a runtime exporting a driver
@@ -247,7 +258,8 @@ Result<LibraryProbes> BpfSource::attach_cuda_library(const CudaLibraryFile& lib)
       opts.retprobe = ret;
       opts.bpf_cookie = static_cast<uint64_t>(fn.id) | fn.cookie_flags;
       bpf_program* prog = ret ? skel_->progs.cuda__exit : skel_->progs.cuda__enter;
-      bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, lib.open_path.c_str(), *offset, &opts);
+      bpf_link* link =
+          bpf_program__attach_uprobe_opts(prog, -1, lib.open_path.c_str(), *offset, &opts);
       if (!link) {
         int err = errno;
         return Status::Error("Attaching a probe to " + fn.name + " in " + lib.path + " failed (" +
@@ -260,9 +272,11 @@ Result<LibraryProbes> BpfSource::attach_cuda_library(const CudaLibraryFile& lib)
   if (uprobe_multi_ && !offsets.empty()) {
     for (bool ret : {false, true}) {
       bpf_program* prog = ret ? skel_->progs.cuda__exit : skel_->progs.cuda__enter;
-      int fd = uprobe_multi_link_create(bpf_program__fd(prog), lib.open_path.c_str(), offsets, cookies, ret);
+      int fd = uprobe_multi_link_create(bpf_program__fd(prog), lib.open_path.c_str(), offsets,
+                                        cookies, ret);
       if (fd < 0) {
-        return Status::Error("Attaching probes to " + lib.path + " failed (" + strerror(-fd) + ").");
+        return Status::Error("Attaching probes to " + lib.path + " failed (" + strerror(-fd) +
+                             ").");
       }
       multi_link_fds_.push_back(fd);
     }
@@ -286,22 +300,25 @@ Status BpfSource::attach_loader(const std::string& ld_path) {
   auto syms = ElfSymbols::load(ld_path);
   if (!syms.ok()) return syms.status();
   auto offset = syms->offset_of("_dl_debug_state");
-  if (!offset) return Status::Error("The dynamic loader " + ld_path + " has no _dl_debug_state symbol.");
+  if (!offset)
+    return Status::Error("The dynamic loader " + ld_path + " has no _dl_debug_state symbol.");
   if (uprobe_multi_) {
-    int fd = uprobe_multi_link_create(bpf_program__fd(skel_->progs.loader__link_map_changed), ld_path.c_str(),
-                                      {*offset}, {0}, false);
+    int fd = uprobe_multi_link_create(bpf_program__fd(skel_->progs.loader__link_map_changed),
+                                      ld_path.c_str(), {*offset}, {0}, false);
     if (fd < 0) {
-      return Status::Error("Attaching the library-load hook to " + ld_path + " failed (" + strerror(-fd) + ").");
+      return Status::Error("Attaching the library-load hook to " + ld_path + " failed (" +
+                           strerror(-fd) + ").");
     }
     multi_link_fds_.push_back(fd);
     return Status::Ok();
   }
   LIBBPF_OPTS(bpf_uprobe_opts, opts);
-  bpf_link* link =
-      bpf_program__attach_uprobe_opts(skel_->progs.loader__link_map_changed, -1, ld_path.c_str(), *offset, &opts);
+  bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.loader__link_map_changed, -1,
+                                                   ld_path.c_str(), *offset, &opts);
   if (!link) {
     int err = errno;
-    return Status::Error("Attaching the library-load hook to " + ld_path + " failed (" + strerror(err) + ").");
+    return Status::Error("Attaching the library-load hook to " + ld_path + " failed (" +
+                         strerror(err) + ").");
   }
   links_.push_back(link);
   return Status::Ok();
@@ -326,8 +343,10 @@ Result<int64_t> BpfSource::poll(int timeout_ms, const RecordConsumer& consume) {
   int m = stop_requested_ || n < 0 ? 0 : ring_buffer__consume(ring_);
   consumer_ = nullptr;
   if (stop_requested_) return int64_t{0};
-  if (n < 0 && n != -EINTR) return Status::Error("Polling the BPF ring buffer failed (" + std::string(strerror(-n)) + ").");
-  if (m < 0) return Status::Error("Reading the BPF ring buffer failed (" + std::string(strerror(-m)) + ").");
+  if (n < 0 && n != -EINTR)
+    return Status::Error("Polling the BPF ring buffer failed (" + std::string(strerror(-n)) + ").");
+  if (m < 0)
+    return Status::Error("Reading the BPF ring buffer failed (" + std::string(strerror(-m)) + ").");
   return static_cast<int64_t>((n < 0 ? 0 : n) + m);
 }
 
@@ -337,8 +356,8 @@ DropCounts BpfSource::drops() const {
   if (ncpu <= 0) return out;
   std::vector<uint64_t> values(static_cast<size_t>(ncpu));
   for (uint32_t key = 0; key < CW_SRC_COUNT; key++) {
-    if (bpf_map__lookup_elem(skel_->maps.drops, &key, sizeof(key), values.data(), values.size() * sizeof(uint64_t),
-                             0) != 0)
+    if (bpf_map__lookup_elem(skel_->maps.drops, &key, sizeof(key), values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0)
       continue;
     for (uint64_t v : values) out[key] += v;
   }

@@ -19,23 +19,23 @@ struct bpf_link;
 namespace causeway::capture {
 
 struct BpfConfig {
-  bool stacks = true;            // user stacks on CUDA calls and blocking switches
-  bool syscalls = true;          // record syscall rows
-  bool block_io = true;          // block I/O hooks
-  bool trace_all_cuda = false;   // --all: a CUDA call enrols its process
-  bool stop_on_load = false;     // stop traced processes on library loads until probed
+  bool stacks = true;                   // user stacks on CUDA calls and blocking switches
+  bool syscalls = true;                 // record syscall rows
+  bool block_io = true;                 // block I/O hooks
+  bool trace_all_cuda = false;          // --all: a CUDA call enrols its process
+  bool stop_on_load = false;            // stop traced processes on library loads until probed
   uint64_t buffer_bytes = 16ull << 20;  // ring buffer size (rounded to a power of two)
   std::vector<int32_t> recorded_syscalls;
-  int32_t tracer_pid = 0;        // never traced
+  int32_t tracer_pid = 0;  // never traced
 };
 
 // Probes attached to one CUDA library file.
 struct LibraryProbes {
   CudaLibraryFile library;
   std::string build_id;
-  std::string version;                    // from the resolved file name, e.g. "13.0.96"
-  int attached_symbols = 0;               // symbols probed (entry + return each)
-  std::vector<std::string> missing_bases; // API functions with no variant in this library
+  std::string version;                     // from the resolved file name, e.g. "13.0.96"
+  int attached_symbols = 0;                // symbols probed (entry + return each)
+  std::vector<std::string> missing_bases;  // API functions with no variant in this library
 };
 
 class BpfSource final : public EventSource {

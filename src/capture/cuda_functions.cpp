@@ -207,8 +207,12 @@ std::vector<std::string> CudaFunctionTable::bases(CudaLibrary library) const {
 }
 
 namespace {
-uint32_t lo32(uint64_t v) { return static_cast<uint32_t>(v); }
-uint32_t hi32(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+uint32_t lo32(uint64_t v) {
+  return static_cast<uint32_t>(v);
+}
+uint32_t hi32(uint64_t v) {
+  return static_cast<uint32_t>(v >> 32);
+}
 
 void set_copy(store::CudaCallRow& row, uint64_t dst, uint64_t src, int64_t bytes, int32_t kind) {
   row.bytes = bytes;
@@ -277,7 +281,8 @@ void decode_cuda_args(const CudaFunction& fn, const cw_cuda_call& ev, store::Cud
       break;
     case L::kMemcpy2D:
       row.bytes = i64(a[4] * a[5]);
-      if (stack_ok) set_copy(row, a[0], a[2], i64(a[4] * a[5]), static_cast<int32_t>(ev.stack_args[0]));
+      if (stack_ok)
+        set_copy(row, a[0], a[2], i64(a[4] * a[5]), static_cast<int32_t>(ev.stack_args[0]));
       break;
     case L::kMemcpy2DAsync:
       row.bytes = i64(a[4] * a[5]);

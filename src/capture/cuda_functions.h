@@ -23,50 +23,50 @@ enum class CudaLibrary : uint8_t { kRuntime, kDriver };
 // stack_args[0..2] the 7th..9th).
 enum class ArgLayout : uint8_t {
   kNone,
-  kAllocDevice,       // (T** out, size_t bytes, ...)          device_ptr = *out
-  kAllocHost,         // (void** out, size_t bytes, ...)        host_ptr = *out
-  kAllocAsync,        // (T** out, size_t bytes, stream)
-  kMallocPitch,       // (void** out, size_t* pitch, size_t w, size_t h)
-  kFreeDevice,        // (ptr)
-  kFreeHost,          // (host ptr)
-  kFreeAsync,         // (ptr, stream)
-  kMemcpy,            // (dst, src, bytes, kind)
-  kMemcpyAsync,       // (dst, src, bytes, kind, stream)
-  kMemcpy2D,          // (dst, dpitch, src, spitch, width, height, kind)
-  kMemcpy2DAsync,     // (... height, kind, stream)
-  kMemcpyPeer,        // (dst, dstDev, src, srcDev, bytes)
-  kMemcpyPeerAsync,   // (..., bytes, stream)
-  kMemset,            // (ptr, value, bytes)
-  kMemsetAsync,       // (ptr, value, bytes, stream)
-  kLaunch,            // cudaLaunchKernel(func, dim3 grid (2 regs), dim3 block (2 regs), args, smem, stream)
-  kLaunchExC,         // cudaLaunchKernelExC(const cudaLaunchConfig_t*, func, args)
-  kCuLaunch,          // cuLaunchKernel(f, gx, gy, gz, bx, by, bz, smem, stream, ...)
-  kCuLaunchEx,        // cuLaunchKernelEx(const CUlaunchConfig*, f, params, extra)
-  kStreamArg0,        // (stream, ...)
-  kStreamArg1,        // (x, stream)
-  kStreamOut,         // (stream* out, ...)
-  kCuCopyHtoD,        // (dstDevice, srcHost, bytes)
-  kCuCopyDtoH,        // (dstHost, srcDevice, bytes)
-  kCuCopyDtoD,        // (dstDevice, srcDevice, bytes)
-  kCuCopyHtoDAsync,   // (..., bytes, stream)
+  kAllocDevice,      // (T** out, size_t bytes, ...)          device_ptr = *out
+  kAllocHost,        // (void** out, size_t bytes, ...)        host_ptr = *out
+  kAllocAsync,       // (T** out, size_t bytes, stream)
+  kMallocPitch,      // (void** out, size_t* pitch, size_t w, size_t h)
+  kFreeDevice,       // (ptr)
+  kFreeHost,         // (host ptr)
+  kFreeAsync,        // (ptr, stream)
+  kMemcpy,           // (dst, src, bytes, kind)
+  kMemcpyAsync,      // (dst, src, bytes, kind, stream)
+  kMemcpy2D,         // (dst, dpitch, src, spitch, width, height, kind)
+  kMemcpy2DAsync,    // (... height, kind, stream)
+  kMemcpyPeer,       // (dst, dstDev, src, srcDev, bytes)
+  kMemcpyPeerAsync,  // (..., bytes, stream)
+  kMemset,           // (ptr, value, bytes)
+  kMemsetAsync,      // (ptr, value, bytes, stream)
+  kLaunch,  // cudaLaunchKernel(func, dim3 grid (2 regs), dim3 block (2 regs), args, smem, stream)
+  kLaunchExC,        // cudaLaunchKernelExC(const cudaLaunchConfig_t*, func, args)
+  kCuLaunch,         // cuLaunchKernel(f, gx, gy, gz, bx, by, bz, smem, stream, ...)
+  kCuLaunchEx,       // cuLaunchKernelEx(const CUlaunchConfig*, f, params, extra)
+  kStreamArg0,       // (stream, ...)
+  kStreamArg1,       // (x, stream)
+  kStreamOut,        // (stream* out, ...)
+  kCuCopyHtoD,       // (dstDevice, srcHost, bytes)
+  kCuCopyDtoH,       // (dstHost, srcDevice, bytes)
+  kCuCopyDtoD,       // (dstDevice, srcDevice, bytes)
+  kCuCopyHtoDAsync,  // (..., bytes, stream)
   kCuCopyDtoHAsync,
   kCuCopyDtoDAsync,
-  kCuCopy,            // cuMemcpy(dst, src, bytes): unified addressing, kind "default"
-  kCuCopyAsync,       // (dst, src, bytes, stream)
-  kCuCopyPeer,        // (dst, dstCtx, src, srcCtx, bytes)
-  kCuCopyPeerAsync,   // (..., bytes, stream)
-  kCuMemsetD8,        // (ptr, value, count) bytes = count
-  kCuMemsetD16,       // bytes = 2 * count
-  kCuMemsetD32,       // bytes = 4 * count
-  kCuMemsetD8Async,   // (ptr, value, count, stream)
+  kCuCopy,           // cuMemcpy(dst, src, bytes): unified addressing, kind "default"
+  kCuCopyAsync,      // (dst, src, bytes, stream)
+  kCuCopyPeer,       // (dst, dstCtx, src, srcCtx, bytes)
+  kCuCopyPeerAsync,  // (..., bytes, stream)
+  kCuMemsetD8,       // (ptr, value, count) bytes = count
+  kCuMemsetD16,      // bytes = 2 * count
+  kCuMemsetD32,      // bytes = 4 * count
+  kCuMemsetD8Async,  // (ptr, value, count, stream)
   kCuMemsetD16Async,
   kCuMemsetD32Async,
 };
 
 struct CudaFunction {
   uint16_t id = 0;
-  std::string name;       // exported symbol, e.g. "cudaMemcpyAsync_ptsz"
-  std::string base;       // the API name it is a variant of, e.g. "cudaMemcpyAsync"
+  std::string name;  // exported symbol, e.g. "cudaMemcpyAsync_ptsz"
+  std::string base;  // the API name it is a variant of, e.g. "cudaMemcpyAsync"
   CudaLibrary library = CudaLibrary::kRuntime;
   ArgLayout layout = ArgLayout::kNone;
   uint32_t cookie_flags = 0;  // CW_CUDA_F_* the BPF program needs for this layout

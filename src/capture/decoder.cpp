@@ -12,14 +12,38 @@ struct SyscallDef {
 };
 // x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
 constexpr SyscallDef kSyscalls[] = {
-    {0, "read"},          {1, "write"},           {2, "open"},          {3, "close"},
-    {7, "poll"},          {9, "mmap"},            {11, "munmap"},       {16, "ioctl"},
-    {17, "pread64"},      {18, "pwrite64"},       {19, "readv"},        {20, "writev"},
-    {23, "select"},       {24, "sched_yield"},    {26, "msync"},        {35, "nanosleep"},
-    {74, "fsync"},        {75, "fdatasync"},      {202, "futex"},       {230, "clock_nanosleep"},
-    {232, "epoll_wait"},  {257, "openat"},        {270, "pselect6"},    {271, "ppoll"},
-    {277, "sync_file_range"}, {281, "epoll_pwait"}, {295, "preadv"},    {296, "pwritev"},
-    {327, "preadv2"},     {328, "pwritev2"},      {441, "epoll_pwait2"}, {449, "futex_waitv"},
+    {0, "read"},
+    {1, "write"},
+    {2, "open"},
+    {3, "close"},
+    {7, "poll"},
+    {9, "mmap"},
+    {11, "munmap"},
+    {16, "ioctl"},
+    {17, "pread64"},
+    {18, "pwrite64"},
+    {19, "readv"},
+    {20, "writev"},
+    {23, "select"},
+    {24, "sched_yield"},
+    {26, "msync"},
+    {35, "nanosleep"},
+    {74, "fsync"},
+    {75, "fdatasync"},
+    {202, "futex"},
+    {230, "clock_nanosleep"},
+    {232, "epoll_wait"},
+    {257, "openat"},
+    {270, "pselect6"},
+    {271, "ppoll"},
+    {277, "sync_file_range"},
+    {281, "epoll_pwait"},
+    {295, "preadv"},
+    {296, "pwritev"},
+    {327, "preadv2"},
+    {328, "pwritev2"},
+    {441, "epoll_pwait2"},
+    {449, "futex_waitv"},
 };
 
 template <typename T>
@@ -39,15 +63,22 @@ const T* as_with_stack(std::span<const uint8_t> rec, uint32_t* depth) {
   return ev;
 }
 
-std::string comm_string(const char* comm) { return std::string(comm, strnlen(comm, CW_COMM_LEN)); }
+std::string comm_string(const char* comm) {
+  return std::string(comm, strnlen(comm, CW_COMM_LEN));
+}
 
 char block_op(uint32_t cmd_flags) {
   switch (cmd_flags & 0xff) {
-    case 0: return 'R';
-    case 1: return 'W';
-    case 2: return 'F';
-    case 3: return 'D';
-    default: return '?';
+    case 0:
+      return 'R';
+    case 1:
+      return 'W';
+    case 2:
+      return 'F';
+    case 3:
+      return 'D';
+    default:
+      return '?';
   }
 }
 
@@ -85,16 +116,26 @@ Status Decoder::ingest(std::span<const uint8_t> record) {
     return Status::Ok();
   }
   switch (h->kind) {
-    case CW_EV_CUDA_CALL: return on_cuda(record);
-    case CW_EV_SCHED_SWITCH: return on_switch(record);
-    case CW_EV_WAKEUP: return on_wakeup(record);
-    case CW_EV_FORK: return on_fork(record);
-    case CW_EV_EXEC: return on_exec(record);
-    case CW_EV_EXIT: return on_exit(record);
-    case CW_EV_SYSCALL: return on_syscall(record);
-    case CW_EV_BLOCK_IO: return on_block_io(record);
-    case CW_EV_OOM_KILL: return on_oom(record);
-    case CW_EV_LIB_LOAD: return on_lib_load(record);
+    case CW_EV_CUDA_CALL:
+      return on_cuda(record);
+    case CW_EV_SCHED_SWITCH:
+      return on_switch(record);
+    case CW_EV_WAKEUP:
+      return on_wakeup(record);
+    case CW_EV_FORK:
+      return on_fork(record);
+    case CW_EV_EXEC:
+      return on_exec(record);
+    case CW_EV_EXIT:
+      return on_exit(record);
+    case CW_EV_SYSCALL:
+      return on_syscall(record);
+    case CW_EV_BLOCK_IO:
+      return on_block_io(record);
+    case CW_EV_OOM_KILL:
+      return on_oom(record);
+    case CW_EV_LIB_LOAD:
+      return on_lib_load(record);
     default:
       counts_.malformed++;
       return Status::Ok();
@@ -256,7 +297,8 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
   counts_.switches++;
   const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
   const auto prev_pid = static_cast<int32_t>(ev->h.pid), prev_tid = static_cast<int32_t>(ev->h.tid);
-  const auto next_pid = static_cast<int32_t>(ev->next_pid), next_tid = static_cast<int32_t>(ev->next_tid);
+  const auto next_pid = static_cast<int32_t>(ev->next_pid),
+             next_tid = static_cast<int32_t>(ev->next_tid);
   if (Status s = see_task(prev_pid, prev_tid, ev->prev_comm, ev->prev_traced); !s.ok()) return s;
   if (Status s = see_task(next_pid, next_tid, ev->next_comm, ev->next_traced); !s.ok()) return s;
 
@@ -265,7 +307,8 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
     if (!p.dead) {
       if (p.where == Task::Where::kOnCpu) {
         if (Status s = close_on_cpu(prev_tid, p, ts); !s.ok()) return s;
-      } else if (p.where == Task::Where::kUnknown && options_.start_ns > 0 && options_.start_ns < ts) {
+      } else if (p.where == Task::Where::kUnknown && options_.start_ns > 0 &&
+                 options_.start_ns < ts) {
         // Running since before tracing started.
         p.since = options_.start_ns;
         p.cpu = static_cast<int32_t>(ev->h.cpu);
@@ -297,7 +340,10 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
       } else {
         p.off_state = store::ThreadState::kOther;
       }
-      if (depth > 0) p.stack = sink_.intern_stack(prev_pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+      if (depth > 0)
+        p.stack = sink_.intern_stack(
+            prev_pid,
+            std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
     }
   }
   if (ev->next_traced && next_tid != 0) {
@@ -322,8 +368,10 @@ Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
   }
   counts_.wakeups++;
   const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
-  const auto waker_pid = static_cast<int32_t>(ev->h.pid), waker_tid = static_cast<int32_t>(ev->h.tid);
-  const auto wakee_pid = static_cast<int32_t>(ev->wakee_pid), wakee_tid = static_cast<int32_t>(ev->wakee_tid);
+  const auto waker_pid = static_cast<int32_t>(ev->h.pid),
+             waker_tid = static_cast<int32_t>(ev->h.tid);
+  const auto wakee_pid = static_cast<int32_t>(ev->wakee_pid),
+             wakee_tid = static_cast<int32_t>(ev->wakee_tid);
   const bool waker_traced = tasks_.count(waker_tid) && tasks_[waker_tid].traced;
   if (Status s = see_task(waker_pid, waker_tid, ev->waker_comm, waker_traced); !s.ok()) return s;
   if (Status s = see_task(wakee_pid, wakee_tid, ev->wakee_comm, true); !s.ok()) return s;
@@ -367,8 +415,11 @@ Status Decoder::on_fork(std::span<const uint8_t> rec) {
   }
   const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
   const auto parent_pid = static_cast<int32_t>(ev->h.pid);
-  const auto child_pid = static_cast<int32_t>(ev->child_pid), child_tid = static_cast<int32_t>(ev->child_tid);
-  if (Status s = see_task(parent_pid, static_cast<int32_t>(ev->h.tid), ev->parent_comm, true); !s.ok()) return s;
+  const auto child_pid = static_cast<int32_t>(ev->child_pid),
+             child_tid = static_cast<int32_t>(ev->child_tid);
+  if (Status s = see_task(parent_pid, static_cast<int32_t>(ev->h.tid), ev->parent_comm, true);
+      !s.ok())
+    return s;
   if (child_pid != parent_pid) {
     Process& p = process(child_pid);
     p.info.ppid = parent_pid;
@@ -485,18 +536,30 @@ Status Decoder::on_syscall(std::span<const uint8_t> rec) {
   const auto s64 = [](uint64_t v) { return static_cast<int64_t>(v); };
   const auto fd32 = [](uint64_t v) { return static_cast<int64_t>(static_cast<int32_t>(v)); };
   switch (ev->nr) {
-    case 0: case 1: case 17: case 18:  // read write pread64 pwrite64
+    case 0:
+    case 1:
+    case 17:
+    case 18:  // read write pread64 pwrite64
       row.fd = fd32(a[0]);
       row.bytes = s64(a[2]);
       break;
-    case 19: case 20: case 295: case 296: case 327: case 328:  // vectored: bytes moved
+    case 19:
+    case 20:
+    case 295:
+    case 296:
+    case 327:
+    case 328:  // vectored: bytes moved
       row.fd = fd32(a[0]);
       if (ev->ret >= 0) row.bytes = ev->ret;
       break;
-    case 3: case 74: case 75: case 277:  // close fsync fdatasync sync_file_range
+    case 3:
+    case 74:
+    case 75:
+    case 277:  // close fsync fdatasync sync_file_range
       row.fd = fd32(a[0]);
       break;
-    case 2: case 257:  // open, openat: the new descriptor
+    case 2:
+    case 257:  // open, openat: the new descriptor
       if (ev->ret >= 0) row.fd = ev->ret;
       break;
     case 16:  // ioctl
@@ -508,7 +571,8 @@ Status Decoder::on_syscall(std::span<const uint8_t> rec) {
       row.bytes = s64(a[1]);
       if (fd32(a[4]) >= 0) row.fd = fd32(a[4]);
       break;
-    case 11: case 26:  // munmap msync
+    case 11:
+    case 26:  // munmap msync
       row.addr = a[0];
       row.bytes = s64(a[1]);
       break;
@@ -519,7 +583,9 @@ Status Decoder::on_syscall(std::span<const uint8_t> rec) {
     case 449:  // futex_waitv
       row.addr = a[0];
       break;
-    case 232: case 281: case 441:  // epoll_wait*
+    case 232:
+    case 281:
+    case 441:  // epoll_wait*
       row.fd = fd32(a[0]);
       break;
     default:
@@ -571,7 +637,8 @@ Status Decoder::on_oom(std::span<const uint8_t> rec) {
   }
   const auto victim_pid = static_cast<int32_t>(ev->victim_pid);
   const bool victim_traced = processes_.count(victim_pid) && processes_[victim_pid].info.traced;
-  if (Status s = see_task(victim_pid, static_cast<int32_t>(ev->victim_tid), ev->victim_comm, victim_traced);
+  if (Status s = see_task(victim_pid, static_cast<int32_t>(ev->victim_tid), ev->victim_comm,
+                          victim_traced);
       !s.ok())
     return s;
   counts_.process_events++;
@@ -627,7 +694,9 @@ Status Decoder::on_cuda(std::span<const uint8_t> rec) {
   row.function = function_name(ev->func_id);
   row.ret = ev->ret;
   decode_cuda_args(*fn, *ev, row);
-  if (depth > 0) row.stack = sink_.intern_stack(pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+  if (depth > 0)
+    row.stack = sink_.intern_stack(
+        pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
   auto r = sink_.add(row);
   return r.ok() ? Status::Ok() : r.status();
 }

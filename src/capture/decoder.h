@@ -30,8 +30,8 @@ std::string_view syscall_name(int32_t nr);
 const std::vector<int32_t>& default_syscalls();
 
 struct DecoderOptions {
-  int64_t start_ns = 0;                  // trace start (CLOCK_MONOTONIC): opens intervals
-                                         // of tasks already running when tracing began
+  int64_t start_ns = 0;                    // trace start (CLOCK_MONOTONIC): opens intervals
+                                           // of tasks already running when tracing began
   std::vector<int32_t> recorded_syscalls;  // syscalls emitted by BPF (empty = none)
 };
 
@@ -130,8 +130,8 @@ class Decoder {
   DecoderHooks hooks_;
   DecoderCounts counts_;
   std::array<bool, CW_MAX_SYSCALL_NR> recorded_{};
-  std::unordered_map<int32_t, Task> tasks_;          // by tid
-  std::unordered_map<int32_t, Process> processes_;   // by pid
+  std::unordered_map<int32_t, Task> tasks_;         // by tid
+  std::unordered_map<int32_t, Process> processes_;  // by pid
   std::unordered_map<uint32_t, store::StringId> function_names_;
   std::unordered_map<int32_t, store::StringId> syscall_names_;
 };

@@ -4,13 +4,20 @@ namespace causeway::capture {
 
 const char* source_name(int source) {
   switch (source) {
-    case CW_SRC_CUDA: return "cuda";
-    case CW_SRC_SCHED: return "sched";
-    case CW_SRC_PROC: return "proc";
-    case CW_SRC_SYSCALL: return "syscall";
-    case CW_SRC_BLOCKIO: return "blockio";
-    case CW_SRC_CUDA_LOST_ENTRY: return "cuda_lost_entry";
-    default: return "unknown";
+    case CW_SRC_CUDA:
+      return "cuda";
+    case CW_SRC_SCHED:
+      return "sched";
+    case CW_SRC_PROC:
+      return "proc";
+    case CW_SRC_SYSCALL:
+      return "syscall";
+    case CW_SRC_BLOCKIO:
+      return "blockio";
+    case CW_SRC_CUDA_LOST_ENTRY:
+      return "cuda_lost_entry";
+    default:
+      return "unknown";
   }
 }
 

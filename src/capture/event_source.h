@@ -36,7 +36,9 @@ class EventSource {
 // Replays records given up front, in order, then reports nothing more.
 class SyntheticSource final : public EventSource {
  public:
-  void push(std::span<const uint8_t> record) { records_.emplace_back(record.begin(), record.end()); }
+  void push(std::span<const uint8_t> record) {
+    records_.emplace_back(record.begin(), record.end());
+  }
   template <typename T>
   void push_event(const T& ev, size_t size = sizeof(T)) {
     push(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&ev), size));

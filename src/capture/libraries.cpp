@@ -17,7 +17,9 @@ namespace causeway::capture {
 
 Result<std::vector<Mapping>> read_maps(int32_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  if (!in) return Status::Error("Cannot read /proc/" + std::to_string(pid) + "/maps: the process is gone or not accessible.");
+  if (!in)
+    return Status::Error("Cannot read /proc/" + std::to_string(pid) +
+                         "/maps: the process is gone or not accessible.");
   std::vector<Mapping> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -25,8 +27,8 @@ Result<std::vector<Mapping>> read_maps(int32_t pid) {
     char perms[8] = {};
     unsigned long long start = 0, end = 0, offset = 0, inode = 0;
     int path_pos = 0;
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms, &offset, &inode,
-                    &path_pos) < 5)
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end, perms,
+                    &offset, &inode, &path_pos) < 5)
       continue;
     m.start = start;
     m.end = end;
@@ -105,13 +107,15 @@ std::string build_id_of(Elf* elf) {
   for (size_t i = 0; i < nphdr; i++) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf, static_cast<int>(i), &ph) || ph.p_type != PT_NOTE) continue;
-    Elf_Data* data = elf_getdata_rawchunk(elf, static_cast<int64_t>(ph.p_offset), ph.p_filesz, ELF_T_NHDR);
+    Elf_Data* data =
+        elf_getdata_rawchunk(elf, static_cast<int64_t>(ph.p_offset), ph.p_filesz, ELF_T_NHDR);
     if (!data) continue;
     size_t off = 0, name_off = 0, desc_off = 0;
     GElf_Nhdr nh;
     while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
       const char* base = static_cast<const char*>(data->d_buf);
-      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && std::memcmp(base + name_off, "GNU", 4) == 0)
+      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+          std::memcmp(base + name_off, "GNU", 4) == 0)
         return hex(reinterpret_cast<const unsigned char*>(base + desc_off), nh.n_descsz);
     }
   }
@@ -162,7 +166,8 @@ Result<ElfSymbols> ElfSymbols::load(const std::string& path) {
       for (size_t i = 0; i < count; i++) {
         GElf_Sym sym;
         if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
-        if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+        if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
+          continue;
         const char* name = elf_strptr(f.elf, sh.sh_link, sym.st_name);
         if (!name || !*name) continue;
         for (const auto& ph : loads) {

@@ -24,7 +24,7 @@ struct Mapping {
   uint64_t start = 0, end = 0, offset = 0;
   std::string perms;  // "r-xp"
   uint64_t inode = 0;
-  std::string path;   // as the process sees it (its mount namespace)
+  std::string path;  // as the process sees it (its mount namespace)
 };
 
 // The file mappings of a process; a failed Result when it does not exist or is unreadable.

@@ -111,9 +111,12 @@ bool is_loader(const std::string& path) {
 
 std::string human_bytes(uint64_t b) {
   char buf[32];
-  if (b >= (1ull << 30)) std::snprintf(buf, sizeof(buf), "%.1f GB", static_cast<double>(b) / (1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(b) / (1ull << 20));
-  else std::snprintf(buf, sizeof(buf), "%.1f kB", static_cast<double>(b) / 1024.0);
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof(buf), "%.1f GB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(b) / (1ull << 20));
+  else
+    std::snprintf(buf, sizeof(buf), "%.1f kB", static_cast<double>(b) / 1024.0);
   return buf;
 }
 
@@ -130,7 +133,9 @@ uint64_t db_size(const std::string& path) {
 // the database and the status line can be.
 constexpr int kPollMs = 20;
 
-const char* kind_name(CudaLibrary k) { return k == CudaLibrary::kRuntime ? "runtime" : "driver"; }
+const char* kind_name(CudaLibrary k) {
+  return k == CudaLibrary::kRuntime ? "runtime" : "driver";
+}
 
 // Everything one run holds; lives on run_trace's stack.
 class Session {
@@ -182,7 +187,8 @@ class Session {
 Status Session::preflight() {
   if (geteuid() != 0) {
     return Status::Error(
-        "causeway trace needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load BPF programs: "
+        "causeway trace needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load BPF "
+        "programs: "
         "run it with sudo.");
   }
   if (opt_.mode == TargetMode::kPid && (opt_.pid <= 0 || !process_alive(opt_.pid))) {
@@ -224,7 +230,8 @@ Status Session::open_probes() {
   auto src = BpfSource::open(cfg, &g_stop);
   if (!src.ok()) return src.status();
   source_ = std::move(src.value());
-  for (const auto& hook : source_->missing_hooks()) notes_.push_back("kernel lacks tracepoint " + hook);
+  for (const auto& hook : source_->missing_hooks())
+    notes_.push_back("kernel lacks tracepoint " + hook);
 
   DecoderOptions dopt;
   dopt.start_ns = origin_ns_;
@@ -249,11 +256,14 @@ Status Session::open_probes() {
     if (!lib.ok()) return lib.status();
     attach_library(lib.value(), 0);
   }
-  if (g_stop.load()) return Status::Error("Interrupted while attaching probes; nothing was traced.");
+  if (g_stop.load())
+    return Status::Error("Interrupted while attaching probes; nothing was traced.");
   std::string ld = default_loader();
   if (!ld.empty()) {
-    if (Status s = source_->attach_loader(ld); !s.ok()) notes_.push_back(s.message());
-    else probed_loaders_.insert(ld);
+    if (Status s = source_->attach_loader(ld); !s.ok())
+      notes_.push_back(s.message());
+    else
+      probed_loaders_.insert(ld);
   }
   return Status::Ok();
 }
@@ -290,7 +300,9 @@ void Session::note_mappings(int32_t pid, const std::vector<Mapping>& maps) {
     if (!noted_mappings_.insert({pid, m.start, m.path}).second) continue;
     auto it = build_ids_.find(m.path);
     if (it == build_ids_.end()) {
-      it = build_ids_.emplace(m.path, read_build_id("/proc/" + std::to_string(pid) + "/root" + m.path)).first;
+      it = build_ids_
+               .emplace(m.path, read_build_id("/proc/" + std::to_string(pid) + "/root" + m.path))
+               .first;
     }
     store::MappingInfo info;
     info.pid = pid;
@@ -369,10 +381,13 @@ Result<pid_t> Session::launch() {
     switch_user = uid != geteuid();
   }
   int go[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return Status::Error("Cannot create a pipe: " + std::string(strerror(errno)) + ".");
+  if (pipe2(go, O_CLOEXEC) != 0)
+    return Status::Error("Cannot create a pipe: " + std::string(strerror(errno)) + ".");
   std::vector<std::string> args = opt_.command;
   pid_t child = fork();
-  if (child < 0) return Status::Error("Cannot start the command (fork failed: " + std::string(strerror(errno)) + ").");
+  if (child < 0)
+    return Status::Error("Cannot start the command (fork failed: " + std::string(strerror(errno)) +
+                         ").");
   if (child == 0) {
     close(go[1]);
     char c = 0;
@@ -382,7 +397,8 @@ Result<pid_t> Session::launch() {
     signal(SIGTERM, SIG_DFL);
     if (switch_user) {
       if (initgroups(user.c_str(), gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-        std::fprintf(stderr, "causeway: cannot switch to user %s: %s\n", user.c_str(), strerror(errno));
+        std::fprintf(stderr, "causeway: cannot switch to user %s: %s\n", user.c_str(),
+                     strerror(errno));
         _exit(127);
       }
     }
@@ -424,10 +440,12 @@ void Session::print_status(int64_t now) {
   if (now - last_status_ns_ < 1'000'000'000) return;
   const auto& c = decoder_->counts();
   double secs = static_cast<double>(now - last_status_ns_) / 1e9;
-  double rate = last_status_ns_ == 0 ? 0 : static_cast<double>(c.events - last_status_events_) / secs;
+  double rate =
+      last_status_ns_ == 0 ? 0 : static_cast<double>(c.events - last_status_events_) / secs;
   uint64_t dropped = 0;
   for (uint64_t d : source_->drops()) dropped += d;
-  std::fprintf(stderr, "\r\033[Kcauseway: %.1f s, %" PRId64 " events (%.0f/s), %" PRIu64 " dropped, db %s",
+  std::fprintf(stderr,
+               "\r\033[Kcauseway: %.1f s, %" PRId64 " events (%.0f/s), %" PRIu64 " dropped, db %s",
                static_cast<double>(now - origin_ns_) / 1e9, c.events, rate, dropped,
                human_bytes(db_size(opt_.db_path)).c_str());
   std::fflush(stderr);
@@ -444,7 +462,9 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("tool", "causeway");
   set("tool_version", opt_.tool_version);
   set("command_line", opt_.command_line);
-  set("target_mode", opt_.mode == TargetMode::kCommand ? "command" : opt_.mode == TargetMode::kPid ? "pid" : "all");
+  set("target_mode", opt_.mode == TargetMode::kCommand ? "command"
+                     : opt_.mode == TargetMode::kPid   ? "pid"
+                                                       : "all");
   if (opt_.mode == TargetMode::kPid) set("target_pid", std::to_string(opt_.pid));
   set("origin_monotonic_ns", std::to_string(origin_ns_));
   set("origin_realtime_ns", std::to_string(origin_realtime_ns_));
@@ -478,9 +498,14 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("cuda_libraries", libs.dump());
   set("skipped_symbols", skipped.dump());
   const auto& c = decoder_->counts();
-  nlohmann::json counts = {{"events", c.events},     {"cuda_calls", c.cuda_calls},   {"sched_switches", c.switches},
-                           {"wakeups", c.wakeups},   {"syscalls", c.syscalls},       {"block_io", c.block_ios},
-                           {"process_events", c.process_events}, {"thread_states", c.thread_states},
+  nlohmann::json counts = {{"events", c.events},
+                           {"cuda_calls", c.cuda_calls},
+                           {"sched_switches", c.switches},
+                           {"wakeups", c.wakeups},
+                           {"syscalls", c.syscalls},
+                           {"block_io", c.block_ios},
+                           {"process_events", c.process_events},
+                           {"thread_states", c.thread_states},
                            {"malformed", c.malformed}};
   set("event_counts", counts.dump());
   set("notes", nlohmann::json(notes_).dump());
@@ -492,25 +517,28 @@ void Session::print_summary(int64_t end_ns) {
   double secs = static_cast<double>(end_ns - origin_ns_) / 1e9;
   if (opt_.status_line) std::fprintf(stderr, "\r\033[K");
   std::fprintf(stderr,
-               "causeway: traced %.1f s: %" PRId64 " events (%.0f/s) -> %s (%s)\n"
-               "  cuda calls %" PRId64 ", syscalls %" PRId64 ", context switches %" PRId64 ", wakeups %" PRId64
-               ", block I/O %" PRId64 ", process events %" PRId64 "\n",
-               secs, c.events, secs > 0 ? static_cast<double>(c.events) / secs : 0.0, opt_.db_path.c_str(),
-               human_bytes(db_size(opt_.db_path)).c_str(), c.cuda_calls, c.syscalls, c.switches, c.wakeups,
-               c.block_ios, c.process_events);
+               "causeway: traced %.1f s: %" PRId64
+               " events (%.0f/s) -> %s (%s)\n"
+               "  cuda calls %" PRId64 ", syscalls %" PRId64 ", context switches %" PRId64
+               ", wakeups %" PRId64 ", block I/O %" PRId64 ", process events %" PRId64 "\n",
+               secs, c.events, secs > 0 ? static_cast<double>(c.events) / secs : 0.0,
+               opt_.db_path.c_str(), human_bytes(db_size(opt_.db_path)).c_str(), c.cuda_calls,
+               c.syscalls, c.switches, c.wakeups, c.block_ios, c.process_events);
   auto drops = source_->drops();
   std::string d;
   for (int i = 0; i < CW_SRC_COUNT; i++) {
     if (drops[static_cast<size_t>(i)] == 0) continue;
-    d += (d.empty() ? "" : ", ") + std::string(source_name(i)) + " " + std::to_string(drops[static_cast<size_t>(i)]);
+    d += (d.empty() ? "" : ", ") + std::string(source_name(i)) + " " +
+         std::to_string(drops[static_cast<size_t>(i)]);
   }
   std::fprintf(stderr, "  dropped: %s\n", d.empty() ? "none" : d.c_str());
   if (libraries_.empty()) {
     std::fprintf(stderr, "  no CUDA library found: kernel events only\n");
   }
   for (const auto& l : libraries_) {
-    std::fprintf(stderr, "  %s %s: %d symbols probed, %zu API functions absent\n", kind_name(l.library.kind),
-                 l.library.path.c_str(), l.attached_symbols, l.missing_bases.size());
+    std::fprintf(stderr, "  %s %s: %d symbols probed, %zu API functions absent\n",
+                 kind_name(l.library.kind), l.library.path.c_str(), l.attached_symbols,
+                 l.missing_bases.size());
   }
 }
 
@@ -522,7 +550,8 @@ Result<int> Session::run() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   struct Restore {
@@ -555,7 +584,8 @@ Result<int> Session::run() {
     scan_process(opt_.pid, true);
     // Existing threads' names.
     std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(opt_.pid) + "/task", ec)) {
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(opt_.pid) + "/task", ec)) {
       store::ThreadInfo t;
       t.pid = opt_.pid;
       t.tid = std::stoi(e.path().filename().string());
@@ -566,16 +596,19 @@ Result<int> Session::run() {
   } else {
     scan_all_processes();
   }
-  if (opt_.mode != TargetMode::kCommand && libraries_.empty() && opt_.cudart_path.empty() && opt_.cuda_path.empty()) {
+  if (opt_.mode != TargetMode::kCommand && libraries_.empty() && opt_.cudart_path.empty() &&
+      opt_.cuda_path.empty()) {
     notes_.push_back("no CUDA library found in the target at start");
     if (opt_.mode == TargetMode::kPid)
       std::fprintf(stderr,
-                   "causeway: no CUDA library is mapped by pid %d; tracing its kernel events (and CUDA libraries "
+                   "causeway: no CUDA library is mapped by pid %d; tracing its kernel events (and "
+                   "CUDA libraries "
                    "it loads later).\n",
                    opt_.pid);
   }
 
-  const int64_t deadline = opt_.duration_s > 0 ? origin_ns_ + static_cast<int64_t>(opt_.duration_s * 1e9) : 0;
+  const int64_t deadline =
+      opt_.duration_s > 0 ? origin_ns_ + static_cast<int64_t>(opt_.duration_s * 1e9) : 0;
   int child_status = 0;
   bool child_done = false;
   std::string exit_desc = "running";
@@ -658,7 +691,12 @@ Result<int> Session::run() {
   // The command keeps running when tracing stops early (duration, signal, error): forward
   // the signal, then wait for it so causeway exits with its status.
   if (child > 0 && !child_done) {
-    if (g_signal.load() != 0) kill(child, g_signal.load());
+    // Ctrl-C at a terminal already reached the command (same foreground process group);
+    // sending it again would interrupt its clean-up. Other signals are forwarded.
+    const int sig = g_signal.load();
+    const bool terminal_sent_it =
+        sig == SIGINT && isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+    if (sig != 0 && !terminal_sent_it) kill(child, sig);
     int st = 0;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
     }
@@ -666,9 +704,10 @@ Result<int> Session::run() {
     child_done = true;
   }
   if (!final_status.ok()) {
-    std::fprintf(stderr,
-                 "causeway: tracing stopped early: %s The database keeps everything written before that.\n",
-                 final_status.message().c_str());
+    std::fprintf(
+        stderr,
+        "causeway: tracing stopped early: %s The database keeps everything written before that.\n",
+        final_status.message().c_str());
     return 1;
   }
   if (child > 0) {

@@ -16,21 +16,21 @@ enum class TargetMode { kCommand, kPid, kAll };
 
 struct TraceOptions {
   std::string db_path = "trace.db";
-  double duration_s = 0;        // 0 = until the target exits / a signal
-  std::string cudart_path;      // --cudart: probe this runtime instead of discovering it
-  std::string cuda_path;        // --cuda: probe this driver instead of discovering it
+  double duration_s = 0;    // 0 = until the target exits / a signal
+  std::string cudart_path;  // --cudart: probe this runtime instead of discovering it
+  std::string cuda_path;    // --cuda: probe this driver instead of discovering it
   bool stacks = true;
   bool syscalls = true;
   bool block_io = true;
   uint64_t buffer_mb = 16;
-  std::string user;             // run the command as this user (default: $SUDO_USER, else as is)
+  std::string user;  // run the command as this user (default: $SUDO_USER, else as is)
   TargetMode mode = TargetMode::kCommand;
   std::vector<std::string> command;  // kCommand
   int32_t pid = 0;                   // kPid
   // For meta.
   std::string tool_version;
   std::string command_line;
-  bool status_line = false;     // live one-line status on stderr (when it is a terminal)
+  bool status_line = false;  // live one-line status on stderr (when it is a terminal)
 };
 
 // Runs the trace. Returns the process exit status causeway should end with (the command's

@@ -83,10 +83,11 @@ int run_explain(const ExplainFlags& f) {
   } else {
     auto stats = analyze::stats_for_reader(db);
     const int64_t duration = stats.ok() ? stats->duration_ns : 0;
-    out = analyze::format_chains_text(*chains, duration);
     if (stats.ok() && stats->events.count("cuda_call") && stats->events.at("cuda_call") == 0) {
-      out += "This trace has no CUDA calls: was the workload linked against libcudart/libcuda, "
-             "and did tracing start before it made its first CUDA call?\n";
+      out = "No causal chains: this trace has no CUDA calls. Was the workload linked against "
+            "libcudart/libcuda, and did tracing start before its first CUDA call?\n";
+    } else {
+      out = analyze::format_chains_text(*chains, duration);
     }
     if (stats.ok() && stats->total_drops > 0) {
       out += "Note: " + std::to_string(stats->total_drops) +

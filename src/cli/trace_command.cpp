@@ -38,9 +38,11 @@ void setup_trace(CLI::App& sub, int& exit_code) {
   auto flags = std::make_shared<TraceFlags>();
   auto& o = flags->options;
   sub.add_option("--db", o.db_path, "Trace database to create")->capture_default_str();
-  sub.add_option("--duration", o.duration_s, "Stop after this many seconds (default: when the target exits)")
+  sub.add_option("--duration", o.duration_s,
+                 "Stop after this many seconds (default: when the target exits)")
       ->check(CLI::NonNegativeNumber);
-  sub.add_option("--cudart", o.cudart_path, "Probe this CUDA runtime library instead of discovering it");
+  sub.add_option("--cudart", o.cudart_path,
+                 "Probe this CUDA runtime library instead of discovering it");
   sub.add_option("--cuda", o.cuda_path, "Probe this CUDA driver library instead of discovering it");
   sub.add_flag("!--no-stacks", o.stacks, "Do not record user stacks");
   sub.add_flag("!--no-syscalls", o.syscalls, "Do not record system calls");
@@ -49,7 +51,8 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   sub.add_option("--user", o.user, "Run the command as this user (default: the user who ran sudo)");
-  auto* pid = sub.add_option("--pid", flags->pid, "Attach to this running process (and its future children)");
+  auto* pid = sub.add_option("--pid", flags->pid,
+                             "Attach to this running process (and its future children)");
   auto* all = sub.add_flag("--all", flags->all, "Trace every process that maps a CUDA library");
   auto* cmd = sub.add_option("command", flags->command, "Command to launch and trace, after '--'");
   pid->excludes(all);
@@ -71,9 +74,10 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       opts.mode = capture::TargetMode::kCommand;
       opts.command = flags->command;
     } else {
-      std::fprintf(stderr,
-                   "causeway: say what to trace: '-- COMMAND [ARGS...]', '--pid PID' or '--all'. Run "
-                   "'causeway trace --help' for usage.\n");
+      std::fprintf(
+          stderr,
+          "causeway: say what to trace: '-- COMMAND [ARGS...]', '--pid PID' or '--all'. Run "
+          "'causeway trace --help' for usage.\n");
       exit_code = 2;
       return;
     }
@@ -116,5 +120,6 @@ void setup_trace(CLI::App& sub, int& exit_code) {
 }();
 
 }  // namespace
-CAUSEWAY_COMMAND({"trace", "Record CUDA calls and kernel events into a trace database.", 20, &setup_trace});
+CAUSEWAY_COMMAND({"trace", "Record CUDA calls and kernel events into a trace database.", 20,
+                  &setup_trace});
 }  // namespace causeway::cli

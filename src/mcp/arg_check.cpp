@@ -9,8 +9,8 @@ bool has_type(const Json& v, const std::string& type) {
   if (type == "string") return v.is_string();
   if (type == "integer") {
     return v.is_number_integer() ||
-           (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(
-                                                          v.get<double>())));
+           (v.is_number_float() &&
+            v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())));
   }
   if (type == "number") return v.is_number();
   if (type == "boolean") return v.is_boolean();
@@ -25,7 +25,8 @@ std::string check(const Json& schema, const Json& v, const std::string& where) {
     if (t->is_string()) {
       ok = has_type(v, t->get<std::string>());
     } else if (t->is_array()) {
-      for (const auto& one : *t) ok = ok || (one.is_string() && has_type(v, one.get<std::string>()));
+      for (const auto& one : *t)
+        ok = ok || (one.is_string() && has_type(v, one.get<std::string>()));
     }
     if (!ok) return where + " must be of type " + t->dump();
   }

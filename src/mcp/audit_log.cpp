@@ -21,8 +21,8 @@ const std::string kGenesis(64, '0');
 std::string utc_now() {
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-            1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
@@ -175,8 +175,8 @@ std::string render_audit_record(const Json& r) {
   auto str = [&](const char* k) {
     return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string();
   };
-  std::string out = "#" + (r.contains("seq") ? to_wire(r["seq"]) : "?") + " " + str("ts") +
-                    " " + (str("client").empty() ? "-" : str("client")) + " " + str("method");
+  std::string out = "#" + (r.contains("seq") ? to_wire(r["seq"]) : "?") + " " + str("ts") + " " +
+                    (str("client").empty() ? "-" : str("client")) + " " + str("method");
   if (!str("tool").empty()) out += " " + str("tool");
   out += " → " + str("outcome");
   if (r.contains("result_bytes")) out += " " + to_wire(r["result_bytes"]) + "B";

@@ -9,7 +9,9 @@ const char* const kChainsNotComputed =
     "Investigate directly instead: get_trace_stats for the slow CUDA functions, run_sql on "
     "cuda_calls ORDER BY dur DESC for the slowest calls, then get_timeline on one of them.";
 
-bool chains_computed(ToolContext& ctx) { return ctx.db.has_table("causal_chain"); }
+bool chains_computed(ToolContext& ctx) {
+  return ctx.db.has_table("causal_chain");
+}
 
 namespace {
 // Severity as a rank whether the engine stores it as text or as a number.
@@ -72,7 +74,8 @@ std::string render_chain(const Json& c) {
       break;
     }
   }
-  if (c.contains("severity") && !c["severity"].is_null()) line += "[" + fmt_value(c["severity"]) + "] ";
+  if (c.contains("severity") && !c["severity"].is_null())
+    line += "[" + fmt_value(c["severity"]) + "] ";
   for (const char* k : {"headline", "explanation", "summary"}) {
     if (c.contains(k) && c[k].is_string()) {
       line += c[k].get<std::string>();

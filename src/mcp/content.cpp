@@ -4,7 +4,9 @@
 
 namespace causeway::mcp {
 
-std::string schema_document() { return store::schema_text(); }
+std::string schema_document() {
+  return store::schema_text();
+}
 
 Result<std::string> trace_summary(ToolContext& ctx) {
   auto out = get_trace_stats_tool().run(Json::object(), ctx);
@@ -22,9 +24,8 @@ std::string server_instructions() {
 }
 
 std::string investigate_prompt(const std::string& question) {
-  std::string q = question.empty()
-                      ? "What made this GPU workload slow, and what should be changed?"
-                      : question;
+  std::string q =
+      question.empty() ? "What made this GPU workload slow, and what should be changed?" : question;
   return "Investigate a causeway GPU trace through the causeway MCP tools.\n"
          "Question (from the user): " +
          quote(q) +

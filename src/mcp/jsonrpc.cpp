@@ -57,9 +57,9 @@ bool valid_id(const Json& id) {
 
 Message parse_message(std::string_view text) {
   if (nesting_depth(text, kMaxNestingDepth) > kMaxNestingDepth) {
-    return invalid(nullptr, kInvalidRequest,
-                   "Message nests deeper than " + std::to_string(kMaxNestingDepth) +
-                       " levels; refused.");
+    return invalid(
+        nullptr, kInvalidRequest,
+        "Message nests deeper than " + std::to_string(kMaxNestingDepth) + " levels; refused.");
   }
   Json j = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
@@ -98,8 +98,7 @@ Message parse_message(std::string_view text) {
   if (auto p = j.find("params"); p != j.end()) {
     if (!p->is_object()) {
       // MCP params are always objects; positional (array) params are not used.
-      return invalid(reply_id, kInvalidRequest,
-                     "Invalid request: \"params\" must be an object.");
+      return invalid(reply_id, kInvalidRequest, "Invalid request: \"params\" must be an object.");
     }
     m.params = std::move(*p);
   }

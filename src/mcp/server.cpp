@@ -25,8 +25,8 @@ const std::vector<std::string>& legacy_versions() {
 }
 
 int level_rank(const std::string& level) {
-  static const char* kLevels[] = {"debug",    "info",  "notice", "warning",
-                                  "error",    "critical", "alert", "emergency"};
+  static const char* kLevels[] = {"debug", "info",     "notice", "warning",
+                                  "error", "critical", "alert",  "emergency"};
   for (int i = 0; i < 8; ++i) {
     if (level == kLevels[i]) return i;
   }
@@ -35,9 +35,11 @@ int level_rank(const std::string& level) {
 
 std::string client_label(const Json& info) {
   if (!info.is_object()) return "";
-  std::string name = info.contains("name") && info["name"].is_string() ? info["name"].get<std::string>() : "?";
-  std::string version =
-      info.contains("version") && info["version"].is_string() ? info["version"].get<std::string>() : "?";
+  std::string name =
+      info.contains("name") && info["name"].is_string() ? info["name"].get<std::string>() : "?";
+  std::string version = info.contains("version") && info["version"].is_string()
+                            ? info["version"].get<std::string>()
+                            : "?";
   return name + "/" + version;
 }
 
@@ -91,8 +93,8 @@ Server::Server(TraceDb& db, AuditLog* audit, ServerOptions options)
 }
 
 Json Server::server_info() const {
-  return Json{{"name", "causeway"}, {"title", "causeway GPU trace"},
-              {"version", options_.server_version}};
+  return Json{
+      {"name", "causeway"}, {"title", "causeway GPU trace"}, {"version", options_.server_version}};
 }
 
 Json Server::capabilities() const {
@@ -146,8 +148,7 @@ void Server::log(const Scope& scope, const std::string& level, const std::string
                  const Emit& emit) {
   if (scope.log_level.empty() || level_rank(level) < level_rank(scope.log_level)) return;
   emit(to_wire(make_notification(
-      "notifications/message",
-      Json{{"level", level}, {"logger", "causeway"}, {"data", message}})));
+      "notifications/message", Json{{"level", level}, {"logger", "causeway"}, {"data", message}})));
 }
 
 void Server::handle(const Message& m, Clock::time_point received, const Emit& emit) {
@@ -217,8 +218,8 @@ void Server::handle_notification(const Message& m, AuditEntry& audit) {
   audit.outcome = "ignored";  // unknown notifications are ignored, as JSON-RPC requires
 }
 
-bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit,
-                            const Emit& emit, Reply& reply) {
+bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit, const Emit& emit,
+                            Reply& reply) {
   const Json params = m.params.is_object() ? m.params : Json::object();
   audit.arguments = params_without_meta(params);
   const Json* meta = nullptr;
@@ -238,7 +239,8 @@ bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit,
     return true;
   }
   if (m.method == "server/discover") {
-    if (meta && meta->contains(kMetaClientInfo)) scope.client = client_label((*meta)[kMetaClientInfo]);
+    if (meta && meta->contains(kMetaClientInfo))
+      scope.client = client_label((*meta)[kMetaClientInfo]);
     reply = discover(scope);
     // Era-neutral: answered without protocol version checks so clients can probe with it.
     if (meta && meta->contains(kMetaVersion)) scope.modern = true;
@@ -466,8 +468,8 @@ Server::Reply Server::read_resource(const Json& params, AuditEntry& audit) {
     return RpcError{kResourceNotFound, "Resource not found; see resources/list.",
                     Json{{"uri", uri}}};
   }
-  return Json{{"contents", Json::array({Json{
-                               {"uri", uri}, {"mimeType", "text/plain"}, {"text", text}}})}};
+  return Json{
+      {"contents", Json::array({Json{{"uri", uri}, {"mimeType", "text/plain"}, {"text", text}}})}};
 }
 
 Server::Reply Server::list_prompts(const Json& params) {
@@ -502,11 +504,11 @@ Server::Reply Server::get_prompt(const Json& params, AuditEntry& audit) {
       question = v.get<std::string>();
     }
   }
-  return Json{{"description", "Investigate this trace"},
-              {"messages", Json::array({Json{
-                               {"role", "user"},
-                               {"content", {{"type", "text"},
-                                            {"text", investigate_prompt(question)}}}}})}};
+  return Json{
+      {"description", "Investigate this trace"},
+      {"messages", Json::array({Json{
+                       {"role", "user"},
+                       {"content", {{"type", "text"}, {"text", investigate_prompt(question)}}}}})}};
 }
 
 // ---- tools ---------------------------------------------------------------------------
@@ -519,8 +521,8 @@ Server::Reply Server::call_tool(const Message& m, const Scope& scope, AuditEntry
   }
   std::string name = params["name"].get<std::string>();
   audit.tool = name;
-  auto tool = std::find_if(tools_.begin(), tools_.end(),
-                           [&](const ToolDef& t) { return t.name == name; });
+  auto tool =
+      std::find_if(tools_.begin(), tools_.end(), [&](const ToolDef& t) { return t.name == name; });
   if (tool == tools_.end()) return invalid_params("Unknown tool " + name + "; see tools/list.");
   Json args = Json::object();
   if (params.contains("arguments") && !params["arguments"].is_null()) {

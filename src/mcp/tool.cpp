@@ -62,8 +62,8 @@ Result<EventRef> find_event(ToolContext& ctx, const std::string& table, int64_t 
 }
 
 Result<int64_t> utid_for_tid(ToolContext& ctx, int64_t tid) {
-  auto r = ctx.query(
-      "SELECT utid FROM thread WHERE tid = ?1 ORDER BY traced DESC, utid DESC", {Json(tid)}, 1);
+  auto r = ctx.query("SELECT utid FROM thread WHERE tid = ?1 ORDER BY traced DESC, utid DESC",
+                     {Json(tid)}, 1);
   if (!r.ok()) return r.status();
   if (r->rows.empty()) {
     return Status::Error("No thread with tid " + std::to_string(tid) +
@@ -110,7 +110,9 @@ std::string fmt_ts(int64_t ns) {
   return buf;
 }
 
-std::string quote(const std::string& s) { return to_wire(Json(s)); }
+std::string quote(const std::string& s) {
+  return to_wire(Json(s));
+}
 
 std::string fmt_value(const Json& v) {
   if (v.is_null()) return "NULL";

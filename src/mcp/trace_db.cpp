@@ -5,8 +5,8 @@
 #include "store/reader.h"
 
 #include <algorithm>
-#include <cctype>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -16,17 +16,19 @@ namespace {
 
 // PRAGMAs that only describe the schema or the engine; each is safe with any argument.
 constexpr std::array<const char*, 13> kReadOnlyPragmas = {
-    "table_info",      "table_xinfo",   "table_list",       "index_list",  "index_info",
-    "index_xinfo",     "foreign_key_list", "collation_list", "function_list", "module_list",
-    "pragma_list",     "compile_options",  "database_list"};
+    "table_info",  "table_xinfo",      "table_list",     "index_list",    "index_info",
+    "index_xinfo", "foreign_key_list", "collation_list", "function_list", "module_list",
+    "pragma_list", "compile_options",  "database_list"};
 
 // Functions refused even if some build of SQLite provides them: they reach the file system
 // or load code.
 constexpr std::array<const char*, 7> kDeniedFunctions = {
-    "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlar_compress",
-    "sqlar_uncompress"};
+    "load_extension", "readfile",       "writefile",       "edit",
+    "fts3_tokenizer", "sqlar_compress", "sqlar_uncompress"};
 
-bool equals_nocase(const char* a, const char* b) { return a && b && sqlite3_stricmp(a, b) == 0; }
+bool equals_nocase(const char* a, const char* b) {
+  return a && b && sqlite3_stricmp(a, b) == 0;
+}
 
 struct AuthState {
   std::string denied;  // the first refused action of the statement being prepared
@@ -34,26 +36,40 @@ struct AuthState {
 
 const char* action_name(int action) {
   switch (action) {
-    case SQLITE_INSERT: return "INSERT";
-    case SQLITE_UPDATE: return "UPDATE";
-    case SQLITE_DELETE: return "DELETE";
-    case SQLITE_ATTACH: return "ATTACH";
-    case SQLITE_DETACH: return "DETACH";
-    case SQLITE_TRANSACTION: return "transaction control";
-    case SQLITE_SAVEPOINT: return "SAVEPOINT";
-    case SQLITE_ANALYZE: return "ANALYZE";
-    case SQLITE_REINDEX: return "REINDEX";
-    case SQLITE_ALTER_TABLE: return "ALTER TABLE";
-    case SQLITE_CREATE_VTABLE: return "CREATE VIRTUAL TABLE";
-    case SQLITE_DROP_VTABLE: return "DROP VIRTUAL TABLE";
+    case SQLITE_INSERT:
+      return "INSERT";
+    case SQLITE_UPDATE:
+      return "UPDATE";
+    case SQLITE_DELETE:
+      return "DELETE";
+    case SQLITE_ATTACH:
+      return "ATTACH";
+    case SQLITE_DETACH:
+      return "DETACH";
+    case SQLITE_TRANSACTION:
+      return "transaction control";
+    case SQLITE_SAVEPOINT:
+      return "SAVEPOINT";
+    case SQLITE_ANALYZE:
+      return "ANALYZE";
+    case SQLITE_REINDEX:
+      return "REINDEX";
+    case SQLITE_ALTER_TABLE:
+      return "ALTER TABLE";
+    case SQLITE_CREATE_VTABLE:
+      return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_VTABLE:
+      return "DROP VIRTUAL TABLE";
     case SQLITE_CREATE_TEMP_TABLE:
     case SQLITE_CREATE_TEMP_INDEX:
     case SQLITE_CREATE_TEMP_TRIGGER:
-    case SQLITE_CREATE_TEMP_VIEW: return "CREATE TEMP";
+    case SQLITE_CREATE_TEMP_VIEW:
+      return "CREATE TEMP";
     case SQLITE_CREATE_TABLE:
     case SQLITE_CREATE_INDEX:
     case SQLITE_CREATE_TRIGGER:
-    case SQLITE_CREATE_VIEW: return "CREATE";
+    case SQLITE_CREATE_VIEW:
+      return "CREATE";
     case SQLITE_DROP_TABLE:
     case SQLITE_DROP_INDEX:
     case SQLITE_DROP_TRIGGER:
@@ -61,10 +77,14 @@ const char* action_name(int action) {
     case SQLITE_DROP_TEMP_TABLE:
     case SQLITE_DROP_TEMP_INDEX:
     case SQLITE_DROP_TEMP_TRIGGER:
-    case SQLITE_DROP_TEMP_VIEW: return "DROP";
-    case SQLITE_PRAGMA: return "PRAGMA";
-    case SQLITE_FUNCTION: return "function";
-    default: return "statement";
+    case SQLITE_DROP_TEMP_VIEW:
+      return "DROP";
+    case SQLITE_PRAGMA:
+      return "PRAGMA";
+    case SQLITE_FUNCTION:
+      return "function";
+    default:
+      return "statement";
   }
 }
 
@@ -76,7 +96,9 @@ int authorizer(void* user, int action, const char* arg1, const char* arg2, const
     if (state->denied.empty()) {
       state->denied = action_name(action);
       // PRAGMA names arrive in arg1, function names in arg2.
-      const char* what = action == SQLITE_PRAGMA ? arg1 : action == SQLITE_FUNCTION ? arg2 : nullptr;
+      const char* what = action == SQLITE_PRAGMA     ? arg1
+                         : action == SQLITE_FUNCTION ? arg2
+                                                     : nullptr;
       if (what) state->denied += std::string(" ") + what;
     }
   }
@@ -184,7 +206,8 @@ struct TraceDb::PrintfGuard {
   }
 
   sqlite3_stmt* statement(int argc) {
-    if (static_cast<int>(by_argc.size()) <= argc) by_argc.resize(static_cast<size_t>(argc) + 1, nullptr);
+    if (static_cast<int>(by_argc.size()) <= argc)
+      by_argc.resize(static_cast<size_t>(argc) + 1, nullptr);
     sqlite3_stmt*& s = by_argc[static_cast<size_t>(argc)];
     if (!s) {
       std::string sql = "SELECT printf(";
@@ -288,8 +311,7 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
   }
   sqlite3* db = nullptr;
   // No SQLITE_OPEN_URI: a path like "x.db?mode=rw" is a file name, never an option string.
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   auto fail = [&](std::string why) -> Result<std::unique_ptr<TraceDb>> {
     if (db) sqlite3_close_v2(db);
     return Status::Error(std::move(why));
@@ -333,8 +355,7 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
   sqlite3_limit(guard->calc, SQLITE_LIMIT_LENGTH, limits.max_value_bytes);
   // INNOCUOUS so views (untrusted schema) may still call printf, e.g. stack_frames.pc_hex.
   for (const char* name : {"printf", "format"}) {
-    sqlite3_create_function_v2(db, name, -1,
-                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+    sqlite3_create_function_v2(db, name, -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
                                guard.get(), &PrintfGuard::call, nullptr, nullptr, nullptr);
   }
   return std::unique_ptr<TraceDb>(new TraceDb(db, path, std::move(guard)));
@@ -356,8 +377,8 @@ Result<QueryResult> TraceDb::query(std::string_view sql, const std::vector<Json>
   sqlite3_set_authorizer(db_, authorizer, &auth);
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
-  int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()) + 1, 0, &stmt,
-                              &tail);
+  int rc =
+      sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()) + 1, 0, &stmt, &tail);
   sqlite3_set_authorizer(db_, nullptr, nullptr);
   // Held until return so no code path leaks the statement.
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
@@ -400,8 +421,8 @@ Result<QueryResult> TraceDb::query(std::string_view sql, const std::vector<Json>
       return Status::Error("Parameter " + std::to_string(i + 1) +
                            " must be null, a boolean, a number or a string.");
     }
-    if (b != SQLITE_OK) return Status::Error(std::string("Cannot bind parameter: ") +
-                                             sqlite3_errmsg(db_) + ".");
+    if (b != SQLITE_OK)
+      return Status::Error(std::string("Cannot bind parameter: ") + sqlite3_errmsg(db_) + ".");
   }
 
   QueryResult out;
@@ -448,8 +469,9 @@ Result<QueryResult> TraceDb::query(std::string_view sql, const std::vector<Json>
                          "or aggregate.");
   }
   if (rc == SQLITE_NOMEM) {
-    return Status::Error("Query stopped: it needed more memory than the server allows; "
-                         "aggregate or add LIMIT.");
+    return Status::Error(
+        "Query stopped: it needed more memory than the server allows; "
+        "aggregate or add LIMIT.");
   }
   if (rc == SQLITE_TOOBIG) {
     return Status::Error("Query stopped: a value exceeded the " +

@@ -659,7 +659,9 @@ std::string schema_markdown() {
     markdown_columns(out, v.columns);
     out << "\n";
   }
-  out << "## Indexes\n\nBuilt when recording ends (a trace that was interrupted has none).\n\n"
+  out << "## Indexes\n\nBuilt when recording ends (meta `indexed` = 1). A trace whose recorder "
+         "was killed has all committed rows but no indexes until it is finished "
+         "(`store::finish_interrupted_trace`).\n\n"
       << "| index | on | for |\n|---|---|---|\n";
   for (const IndexDef& i : s.indexes) {
     out << "| `" << i.name << "` | `" << i.table << "(" << i.columns << ")` | " << cell(i.why)

@@ -970,8 +970,10 @@ Result<RowId> Writer::add(const ProcessEventRow& r) {
   Result<RowId> id = m.inserted(s, "adding a process event");
   if (id.ok() && r.kind == ProcessEventKind::kExit) {
     // The row above still refers to the exiting task; only later events start a new one.
+    // kExit is the exit of the whole process (the last thread, which need not be the main
+    // one); that thread ends with it. Other threads end through note_thread(end_ts_ns).
     if (r.tid != 0) m.end_thread(r.tid, r.ts_ns);
-    if (r.tid == 0 || r.tid == r.pid) m.end_process(r.pid, r.ts_ns, r.exit_code);
+    m.end_process(r.pid, r.ts_ns, r.exit_code);
     if (!m.failure.ok()) return m.failure;
   }
   return id;

@@ -14,6 +14,10 @@
 // add() or flush() that performs it.
 //
 // Timestamps: rows carry absolute CLOCK_MONOTONIC ns; the file stores ts - origin_ns.
+//
+// While open, the Writer holds an flock(LOCK_EX) on the file, released by close() or by the
+// kernel if the process dies: Reader::being_recorded() tells a live trace from an interrupted
+// one, and neither overwrite nor finish_interrupted_trace() touches a live trace.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +41,8 @@ struct WriterOptions {
   int64_t max_db_bytes = 0;
   // Build the query indexes (schema().indexes) in close(). Maintaining them per insert slows
   // every insert; building them once at the end costs one sort per index (measured in
-  // docs/performance.md). A trace that was killed has no indexes but is otherwise complete.
+  // docs/performance.md). A trace whose recorder was killed keeps every committed batch but
+  // has no indexes until finish_interrupted_trace() builds them.
   bool index_on_close = true;
   // SQLite page size in bytes (a power of two, 512..65536). 16 KiB: see docs/performance.md.
   int page_size = 16384;
@@ -73,10 +78,11 @@ class Writer {
 
   // Facts about tasks, processes and mappings; later calls update earlier ones (a comm
   // change, an end time). Unknown pids/tids referenced by event rows are created implicitly.
-  // Reuse: once a thread or process has ended (an end_ts_ns here, or a kExit process event;
-  // an exit of tid == pid ends the process), a later event or note with the same tid/pid and
-  // a later time gets a new utid/upid. Events timestamped before the end still map to the
-  // ended one, so late-arriving events of an exited thread are attributed correctly.
+  // Reuse: once a thread or process has ended (an end_ts_ns here, or a kExit process event,
+  // which ends the process and the thread it names), a later event or note with the same
+  // tid/pid and a later time gets a new utid/upid. Events timestamped before the end still
+  // map to the ended one, so late-arriving events of an exited thread are attributed
+  // correctly.
   Status note_thread(const ThreadInfo& info);
   Status note_process(const ProcessInfo& info);
   Status note_mapping(const MappingInfo& info);

@@ -33,10 +33,12 @@ inline Status write_fixture_trace(const std::string& path) {
   auto at = [](double ms) { return kFixtureOrigin + static_cast<int64_t>(ms * 1e6); };
   auto ms = [](double v) { return static_cast<int64_t>(v * 1e6); };
 
-  ProcessInfo py{4242, 1, "python", "python serve.py --model tiny", true, at(0), std::nullopt,
-                 std::nullopt};
-  ProcessInfo backup{812, 1, "backup", std::string("backup --quiet ") + kInjection, false,
-                     std::nullopt, std::nullopt, std::nullopt};
+  ProcessInfo py{4242, 1,     "python",     "python serve.py --model tiny",
+                 true, at(0), std::nullopt, std::nullopt};
+  ProcessInfo backup{812,          1,
+                     "backup",     std::string("backup --quiet ") + kInjection,
+                     false,        std::nullopt,
+                     std::nullopt, std::nullopt};
   Status st = wr.note_process(py);
   if (st.ok()) st = wr.note_process(backup);
   if (st.ok()) st = wr.note_thread({4242, 4242, "python", true, at(0), std::nullopt});
@@ -46,7 +48,8 @@ inline Status write_fixture_trace(const std::string& path) {
     st = wr.note_mapping({4242, 0x7f0000000000, 0x7f0000100000, 0x1000,
                           "/usr/local/cuda/lib64/libcudart.so.13", "ab12cd34"});
   }
-  if (st.ok()) st = wr.note_mapping({4242, 0x555500000000, 0x555500100000, 0, "/usr/bin/python3", ""});
+  if (st.ok())
+    st = wr.note_mapping({4242, 0x555500000000, 0x555500100000, 0, "/usr/bin/python3", ""});
   if (!st.ok()) return st;
 
   const uint64_t launch_stack[] = {0x7f0000001234, 0x55550000abcd, 0x55550000a000};

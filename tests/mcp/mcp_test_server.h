@@ -34,9 +34,8 @@ class TestServer {
   // Every message the server emits for one input line, parsed.
   std::vector<mcp::Json> send_line(const std::string& line) {
     std::vector<mcp::Json> out;
-    server_->handle_line(line, [&](const std::string& wire) {
-      out.push_back(mcp::Json::parse(wire));
-    });
+    server_->handle_line(line,
+                         [&](const std::string& wire) { out.push_back(mcp::Json::parse(wire)); });
     return out;
   }
   std::vector<mcp::Json> send(const mcp::Json& message) { return send_line(message.dump()); }

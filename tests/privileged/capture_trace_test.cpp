@@ -88,7 +88,9 @@ class Db {
   sqlite3* db_ = nullptr;
 };
 
-std::string sim(const std::string& name) { return build_path("sim/" + name); }
+std::string sim(const std::string& name) {
+  return build_path("sim/" + name);
+}
 
 CommandResult trace(const std::string& db, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db};
@@ -98,7 +100,8 @@ CommandResult trace(const std::string& db, const std::vector<std::string>& args)
 
 // Every runtime-API call the workload counted appears exactly that often.
 void expect_runtime_counts(Db& db, const std::map<std::string, std::string>& summary) {
-  auto recorded = db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
+  auto recorded =
+      db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
   int checked = 0;
   for (const auto& [key, value] : summary) {
     if (key.rfind("cuda", 0) != 0) continue;
@@ -107,7 +110,8 @@ void expect_runtime_counts(Db& db, const std::map<std::string, std::string>& sum
   }
   EXPECT_GT(checked, 0) << "workload printed no call counts";
   for (const auto& [fn, n] : recorded) {
-    EXPECT_TRUE(summary.count(fn)) << fn << " recorded " << n << " times but the workload did not count it";
+    EXPECT_TRUE(summary.count(fn))
+        << fn << " recorded " << n << " times but the workload did not count it";
   }
 }
 
@@ -122,7 +126,8 @@ TEST(CaptureTrace, RealLibcudartProbesAttachBySymbolAndRecordErrors) {
   // No GPU: every call fails, and the recorded return codes are the ones the program saw.
   for (const auto& [key, value] : summary) {
     if (key.rfind("rc_", 0) != 0) continue;
-    auto codes = db.column("SELECT DISTINCT ret FROM cuda_calls WHERE function = '" + key.substr(3) + "'");
+    auto codes =
+        db.column("SELECT DISTINCT ret FROM cuda_calls WHERE function = '" + key.substr(3) + "'");
     EXPECT_EQ(codes, std::vector<std::string>{value}) << key;
   }
   std::string libs = db.text("SELECT value FROM meta WHERE key = 'cuda_libraries'");
@@ -134,18 +139,21 @@ TEST(CaptureTrace, RealLibcudartProbesAttachBySymbolAndRecordErrors) {
 TEST(CaptureTrace, HostSyncScenarioCountsBytesAndDurations) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  auto r = trace(dir.file("t.db"), {"--", sim("scenario_host_sync"), "--tokens=200", "--duration-ms=0"});
+  auto r =
+      trace(dir.file("t.db"), {"--", sim("scenario_host_sync"), "--tokens=200", "--duration-ms=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto summary = summary_of(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
-  EXPECT_EQ(db.integer("SELECT sum(bytes) FROM cuda_calls WHERE function = 'cudaMemcpyAsync' AND copy_kind = 'DtoH'"),
+  EXPECT_EQ(db.integer("SELECT sum(bytes) FROM cuda_calls WHERE function = 'cudaMemcpyAsync' AND "
+                       "copy_kind = 'DtoH'"),
             std::stoll(summary["bytes_d2h"]));
   // The runtime is layered on the driver, and both layers are probed.
   EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cuLaunchKernel'"),
             std::stoll(summary["cudaLaunchKernel"]));
   // Launches are asynchronous (microseconds); launches carry dims, a kernel and a stream.
-  EXPECT_LT(db.integer("SELECT max(dur) FROM cuda_calls WHERE function = 'cudaLaunchKernel'"), 50'000'000);
+  EXPECT_LT(db.integer("SELECT max(dur) FROM cuda_calls WHERE function = 'cudaLaunchKernel'"),
+            50'000'000);
   EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel' AND "
                        "(kernel_addr IS NULL OR grid_x * block_x = 0)"),
             0);
@@ -153,17 +161,20 @@ TEST(CaptureTrace, HostSyncScenarioCountsBytesAndDurations) {
   // for by the host in the copies and synchronizes: at least half of it shows up there.
   int64_t device_ns = 200LL * 3 * 200000;
   int64_t waited = db.integer(
-      "SELECT sum(dur) FROM cuda_calls WHERE function IN ('cudaStreamSynchronize', 'cudaMemcpyAsync')");
+      "SELECT sum(dur) FROM cuda_calls WHERE function IN ('cudaStreamSynchronize', "
+      "'cudaMemcpyAsync')");
   EXPECT_GT(waited, device_ns / 2);
   // Every call has a user stack.
-  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE stack_id IS NULL OR stack_id = 0"), 0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE stack_id IS NULL OR stack_id = 0"),
+            0);
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'drops_total'"), "0");
 }
 
 TEST(CaptureTrace, AllocChurnScenarioCounts) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  auto r = trace(dir.file("t.db"), {"--", sim("scenario_alloc_churn"), "--steps=20", "--duration-ms=0"});
+  auto r =
+      trace(dir.file("t.db"), {"--", sim("scenario_alloc_churn"), "--steps=20", "--duration-ms=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto summary = summary_of(r.out);
   Db db(dir.file("t.db"));
@@ -173,9 +184,11 @@ TEST(CaptureTrace, AllocChurnScenarioCounts) {
                        "(device_ptr IS NULL OR device_ptr = 0 OR bytes IS NULL)"),
             0);
   // Frees name pointers that were allocated.
-  EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls f WHERE f.function = 'cudaFree' AND f.device_ptr NOT IN "
-                       "(SELECT device_ptr FROM cuda_calls WHERE function = 'cudaMalloc')"),
-            0);
+  EXPECT_EQ(
+      db.integer(
+          "SELECT count(*) FROM cuda_calls f WHERE f.function = 'cudaFree' AND f.device_ptr NOT IN "
+          "(SELECT device_ptr FROM cuda_calls WHERE function = 'cudaMalloc')"),
+      0);
 }
 
 TEST(CaptureTrace, NoisyNeighbourAppearsAsThePreemptingTask) {
@@ -190,10 +203,12 @@ TEST(CaptureTrace, NoisyNeighbourAppearsAsThePreemptingTask) {
   ASSERT_FALSE(neighbour.empty()) << r.out;
   // The training thread (the one calling cudaLaunchKernel) lost the CPU to the neighbour.
   int64_t preempted_ns = db.integer(
-      "SELECT sum(dur) FROM thread_states WHERE state = 'runnable' AND preempter_pid = " + neighbour +
+      "SELECT sum(dur) FROM thread_states WHERE state = 'runnable' AND preempter_pid = " +
+      neighbour +
       " AND tid IN (SELECT DISTINCT tid FROM cuda_calls WHERE function = 'cudaLaunchKernel')");
   EXPECT_GT(preempted_ns, 10'000'000) << "less than 10 ms of preemption by the neighbour";
-  EXPECT_EQ(db.text("SELECT DISTINCT preempter_name FROM thread_states WHERE preempter_pid = " + neighbour),
+  EXPECT_EQ(db.text("SELECT DISTINCT preempter_name FROM thread_states WHERE preempter_pid = " +
+                    neighbour),
             summary["neighbour_comm"]);
 }
 
@@ -206,30 +221,40 @@ TEST(CaptureTrace, DataloaderReadsBlockInSyscallsWithIoAndWakers) {
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   // Reads of sample files: syscall rows with fd and size ...
-  EXPECT_GT(db.integer("SELECT count(*) FROM syscalls WHERE name IN ('read', 'pread64') AND fd >= 0 AND bytes > 0"), 0);
-  // ... blocking in the kernel inside those syscalls, linked to the syscall row ...
-  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states t JOIN syscalls s ON t.syscall_id = s.id WHERE t.state IN "
-                       "('uninterruptible', 'sleeping') AND s.name IN ('read', 'pread64') AND t.ts >= s.ts AND "
-                       "t.ts < s.end_ts"),
+  EXPECT_GT(db.integer("SELECT count(*) FROM syscalls WHERE name IN ('read', 'pread64') AND fd >= "
+                       "0 AND bytes > 0"),
             0);
+  // ... blocking in the kernel inside those syscalls, linked to the syscall row ...
+  EXPECT_GT(
+      db.integer(
+          "SELECT count(*) FROM thread_states t JOIN syscalls s ON t.syscall_id = s.id WHERE "
+          "t.state IN "
+          "('uninterruptible', 'sleeping') AND s.name IN ('read', 'pread64') AND t.ts >= s.ts AND "
+          "t.ts < s.end_ts"),
+      0);
   // ... with block I/O reads attributed to the workload's process.
   EXPECT_GT(db.integer("SELECT count(*) FROM block_ios b WHERE op = 'R' AND bytes > 0 AND b.pid IN "
                        "(SELECT pid FROM cuda_calls)"),
             0);
   // The training loop waits on a queue (futex) and is woken by a loader thread.
-  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states t WHERE t.state = 'sleeping' AND t.syscall = 'futex' AND "
-                       "t.tid IN (SELECT tid FROM cuda_calls) AND t.waker_tid IN (SELECT tid FROM syscalls WHERE "
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states t WHERE t.state = 'sleeping' AND "
+                       "t.syscall = 'futex' AND "
+                       "t.tid IN (SELECT tid FROM cuda_calls) AND t.waker_tid IN (SELECT tid FROM "
+                       "syscalls WHERE "
                        "name IN ('read', 'pread64'))"),
             0);
   // The wakeup rows agree with the links.
-  EXPECT_GT(db.integer("SELECT count(*) FROM wakeups w WHERE w.wakee_tid IN (SELECT tid FROM cuda_calls)"), 0);
+  EXPECT_GT(db.integer(
+                "SELECT count(*) FROM wakeups w WHERE w.wakee_tid IN (SELECT tid FROM cuda_calls)"),
+            0);
 }
 
 TEST(CaptureTrace, ForkingCommandTracesChildrenAndExitsWithTheCommandsStatus) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
   std::string churn = sim("scenario_alloc_churn") + " --steps=5 --duration-ms=0";
-  auto r = trace(dir.file("t.db"), {"--", "/bin/sh", "-c", churn + " & " + churn + "; wait; exit 7"});
+  auto r =
+      trace(dir.file("t.db"), {"--", "/bin/sh", "-c", churn + " & " + churn + "; wait; exit 7"});
   EXPECT_EQ(r.exit_code, 7) << r.err;
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.integer("SELECT count(DISTINCT pid) FROM cuda_calls"), 2);
@@ -237,19 +262,25 @@ TEST(CaptureTrace, ForkingCommandTracesChildrenAndExitsWithTheCommandsStatus) {
             2 * 5 * 4);  // two processes, 5 steps of --buffers=4
   EXPECT_GE(db.integer("SELECT count(*) FROM process_events WHERE kind = 'fork'"), 2);
   EXPECT_GE(db.integer("SELECT count(*) FROM process_events WHERE kind = 'exec'"), 3);
-  EXPECT_EQ(db.integer("SELECT exit_code FROM process_events WHERE kind = 'exit' ORDER BY ts DESC LIMIT 1"), 7 << 8);
+  EXPECT_EQ(
+      db.integer(
+          "SELECT exit_code FROM process_events WHERE kind = 'exit' ORDER BY ts DESC LIMIT 1"),
+      7 << 8);
 }
 
 TEST(CaptureTrace, DlopenedRuntimeIsProbedBeforeItsFirstCall) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  auto r = trace(dir.file("t.db"), {"--", sim("dlopen_workload"), "--cudart", sim("libcudart.so.13"), "--delay-ms",
-                                    "100", "--iterations", "4"});
+  auto r =
+      trace(dir.file("t.db"), {"--", sim("dlopen_workload"), "--cudart", sim("libcudart.so.13"),
+                               "--delay-ms", "100", "--iterations", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   Db db(dir.file("t.db"));
-  auto counts = db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
+  auto counts =
+      db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' GROUP BY 1");
   EXPECT_EQ(counts["cudaGetDeviceCount"], 1);
-  for (const char* fn : {"cudaMalloc", "cudaMemcpy", "cudaLaunchKernel", "cudaStreamSynchronize", "cudaFree"}) {
+  for (const char* fn :
+       {"cudaMalloc", "cudaMemcpy", "cudaLaunchKernel", "cudaStreamSynchronize", "cudaFree"}) {
     EXPECT_EQ(counts[fn], 4) << fn;
   }
 }
@@ -285,20 +316,23 @@ TEST(CaptureTrace, PidAttachFollowsARunningProcessUntilItExits) {
   waitpid(target, &status, 0);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Db db(dir.file("t.db"));
-  EXPECT_EQ(db.column("SELECT DISTINCT pid FROM cuda_calls"), std::vector<std::string>{std::to_string(target)});
+  EXPECT_EQ(db.column("SELECT DISTINCT pid FROM cuda_calls"),
+            std::vector<std::string>{std::to_string(target)});
   // Attached mid-run: fewer launches than the workload made, but a steady stream of them.
   auto summary = summary_of(slurp(dir.file("out.txt")));
-  int64_t launches = db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
+  int64_t launches =
+      db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
   EXPECT_GT(launches, 100);
   EXPECT_LT(launches, std::stoll(summary["cudaLaunchKernel"]));
-  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(target)), 10);
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(target)),
+            10);
 }
 
 TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", sim("scenario_host_sync"),
-                        "--duration-ms=2500"},
+  pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--",
+                        sim("scenario_host_sync"), "--duration-ms=2500"},
                        dir.file("out.txt"));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   kill(tracer, SIGKILL);
@@ -314,8 +348,9 @@ TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
 TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", "/bin/sleep", "30"},
-                       dir.file("out.txt"));
+  pid_t tracer =
+      spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", "/bin/sleep", "30"},
+            dir.file("out.txt"));
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   kill(tracer, SIGINT);
   int status = 0;
@@ -327,9 +362,11 @@ TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'exit'"), "SIGINT");
   // The sleep it was in when tracing stopped is closed at the stop, still tied to its syscall.
   // (The raw table: the view names only syscalls that completed while traced.)
-  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states v JOIN thread_state t ON t.id = v.id WHERE v.state = "
-                       "'sleeping' AND t.syscall_nr = 230 /* clock_nanosleep */"),
-            0);
+  EXPECT_GT(
+      db.integer(
+          "SELECT count(*) FROM thread_states v JOIN thread_state t ON t.id = v.id WHERE v.state = "
+          "'sleeping' AND t.syscall_nr = 230 /* clock_nanosleep */"),
+      0);
 }
 
 TEST(CaptureTrace, AllTracesEveryCudaProcessAndNothingElse) {
@@ -346,8 +383,10 @@ TEST(CaptureTrace, AllTracesEveryCudaProcessAndNothingElse) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Db db(dir.file("t.db"));
   EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls WHERE pid = " + std::to_string(gpu)), 100);
-  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(gpu)), 10);
-  EXPECT_EQ(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(idle)), 0);
+  EXPECT_GT(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(gpu)),
+            10);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(idle)),
+            0);
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'target_mode'"), "all");
 }
 
@@ -378,7 +417,8 @@ TEST(CaptureTrace, ClearErrors) {
   r = trace(dir.file("x.db"), {"--cudart", "/nonexistent/libcudart.so.13", "--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("/nonexistent/libcudart.so.13"), std::string::npos) << r.err;
-  EXPECT_NE(access(dir.file("x.db").c_str(), F_OK), 0) << "a failed start leaves no database behind";
+  EXPECT_NE(access(dir.file("x.db").c_str(), F_OK), 0)
+      << "a failed start leaves no database behind";
 }
 
 TEST(CaptureTrace, DiskFullStopsCleanlyWithAValidDatabase) {
@@ -386,7 +426,8 @@ TEST(CaptureTrace, DiskFullStopsCleanlyWithAValidDatabase) {
   TempDir dir;
   std::string mnt = dir.file("small");
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=768k") != 0) GTEST_SKIP() << "cannot mount a tmpfs";
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=768k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs";
   auto r = trace(mnt + "/t.db", {"--", sim("scenario_host_sync"), "--duration-ms=1500"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("tracing stopped early"), std::string::npos) << r.err;

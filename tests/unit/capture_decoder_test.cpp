@@ -82,11 +82,14 @@ cw_header header(uint16_t kind, uint64_t ts, uint32_t pid, uint32_t tid, uint32_
   return h;
 }
 
-void set_comm(char* dst, const char* comm) { std::strncpy(dst, comm, CW_COMM_LEN - 1); }
+void set_comm(char* dst, const char* comm) {
+  std::strncpy(dst, comm, CW_COMM_LEN - 1);
+}
 
-cw_sched_switch switch_event(uint64_t ts, uint32_t cpu, uint32_t prev_pid, uint32_t prev_tid, const char* prev_comm,
-                             bool prev_traced, uint32_t state, bool preempt, uint32_t next_pid, uint32_t next_tid,
-                             const char* next_comm, bool next_traced) {
+cw_sched_switch switch_event(uint64_t ts, uint32_t cpu, uint32_t prev_pid, uint32_t prev_tid,
+                             const char* prev_comm, bool prev_traced, uint32_t state, bool preempt,
+                             uint32_t next_pid, uint32_t next_tid, const char* next_comm,
+                             bool next_traced) {
   cw_sched_switch e{};
   e.h = header(CW_EV_SCHED_SWITCH, ts, prev_pid, prev_tid, cpu);
   e.next_pid = next_pid;
@@ -101,7 +104,9 @@ cw_sched_switch switch_event(uint64_t ts, uint32_t cpu, uint32_t prev_pid, uint3
   return e;
 }
 
-size_t switch_size(const cw_sched_switch& e) { return sizeof(e) - sizeof(e.stack) + 8 * e.stack_depth; }
+size_t switch_size(const cw_sched_switch& e) {
+  return sizeof(e) - sizeof(e.stack) + 8 * e.stack_depth;
+}
 
 cw_cuda_call cuda_event(const char* name, uint64_t ts, uint64_t dur, uint32_t pid, uint32_t tid) {
   const CudaFunction* fn = CudaFunctionTable::builtin().by_name(name);
@@ -129,7 +134,8 @@ struct CaptureDecoder : ::testing::Test {
     decoder = std::make_unique<Decoder>(sink, CudaFunctionTable::builtin(), o, hooks);
   }
   void run(int64_t end_ns) {
-    auto n = source.poll(0, [this](std::span<const uint8_t> rec) { return decoder->ingest(rec).ok(); });
+    auto n =
+        source.poll(0, [this](std::span<const uint8_t> rec) { return decoder->ingest(rec).ok(); });
     ASSERT_TRUE(n.ok());
     ASSERT_TRUE(decoder->finish(end_ns).ok());
   }
@@ -140,9 +146,10 @@ TEST(CaptureCudaFunctions, EveryBaseHasVariantsWithUniqueIdsAndCookieFlags) {
   ASSERT_GT(t.functions().size(), 100u);
   for (size_t i = 0; i < t.functions().size(); i++) EXPECT_EQ(t.functions()[i].id, i);
   EXPECT_LT(t.functions().size(), size_t{CW_CUDA_FUNC_MASK});
-  for (const char* name : {"cudaMemcpyAsync_ptsz", "cuMemcpyHtoD_v2", "cuMemAlloc_v2", "cudaLaunchKernelExC",
-                           "cuLaunchKernelEx", "cuMemAllocAsync", "cuMemFreeAsync", "cuGraphLaunch",
-                           "cuEventSynchronize", "cudaMemcpy2DAsync", "cudaMemcpyPeerAsync", "cudaMemcpy_ptds"}) {
+  for (const char* name :
+       {"cudaMemcpyAsync_ptsz", "cuMemcpyHtoD_v2", "cuMemAlloc_v2", "cudaLaunchKernelExC",
+        "cuLaunchKernelEx", "cuMemAllocAsync", "cuMemFreeAsync", "cuGraphLaunch",
+        "cuEventSynchronize", "cudaMemcpy2DAsync", "cudaMemcpyPeerAsync", "cudaMemcpy_ptds"}) {
     EXPECT_NE(t.by_name(name), nullptr) << name;
   }
   EXPECT_EQ(t.by_name("cudaMalloc")->cookie_flags, CW_CUDA_F_OUT0);
@@ -165,12 +172,12 @@ TEST_F(CaptureDecoder, CudaCallsCarryDecodedArgumentsAndStacks) {
   source.push_event(copy, sizeof(copy) - sizeof(copy.stack) + 16);
 
   auto launch = cuda_event("cudaLaunchKernel_ptsz", 200, 5, 10, 11);
-  launch.args[0] = 0x55aa;                    // kernel host function
-  launch.args[1] = (uint64_t{2} << 32) | 64;  // grid {64, 2}
-  launch.args[2] = 3;                         // grid z
-  launch.args[3] = (uint64_t{1} << 32) | 256; // block {256, 1}
-  launch.args[4] = 1;                         // block z
-  launch.stack_args[1] = 0xdef;               // stream (8th argument)
+  launch.args[0] = 0x55aa;                     // kernel host function
+  launch.args[1] = (uint64_t{2} << 32) | 64;   // grid {64, 2}
+  launch.args[2] = 3;                          // grid z
+  launch.args[3] = (uint64_t{1} << 32) | 256;  // block {256, 1}
+  launch.args[4] = 1;                          // block z
+  launch.stack_args[1] = 0xdef;                // stream (8th argument)
   launch.valid = CW_CUDA_V_STACK_ARGS;
   source.push_event(launch, sizeof(launch) - sizeof(launch.stack));
 
@@ -206,7 +213,8 @@ TEST_F(CaptureDecoder, CudaCallsCarryDecodedArgumentsAndStacks) {
   EXPECT_EQ(c.host_ptr, 0x1000u);
   EXPECT_EQ(c.stream, 0xabcu);
   ASSERT_NE(c.stack, 0);
-  EXPECT_EQ(sink.stacks[static_cast<size_t>(c.stack - 1)], (std::vector<uint64_t>{0x401000, 0x402000}));
+  EXPECT_EQ(sink.stacks[static_cast<size_t>(c.stack - 1)],
+            (std::vector<uint64_t>{0x401000, 0x402000}));
 
   const auto& l = sink.cuda[1];
   EXPECT_EQ(sink.str(l.function), "cudaLaunchKernel_ptsz");
@@ -228,8 +236,10 @@ TEST_F(CaptureDecoder, CudaCallsCarryDecodedArgumentsAndStacks) {
 
   const auto& x = sink.cuda[3];
   EXPECT_EQ(x.kernel_addr, 0x77u);
-  EXPECT_EQ((std::vector<uint32_t>{x.grid[0], x.grid[1], x.grid[2]}), (std::vector<uint32_t>{8, 4, 2}));
-  EXPECT_EQ((std::vector<uint32_t>{x.block[0], x.block[1], x.block[2]}), (std::vector<uint32_t>{32, 16, 1}));
+  EXPECT_EQ((std::vector<uint32_t>{x.grid[0], x.grid[1], x.grid[2]}),
+            (std::vector<uint32_t>{8, 4, 2}));
+  EXPECT_EQ((std::vector<uint32_t>{x.block[0], x.block[1], x.block[2]}),
+            (std::vector<uint32_t>{32, 16, 1}));
   EXPECT_EQ(x.stream, 0x99u);
   EXPECT_TRUE(sink.threads.count(11) && sink.threads[11].traced);
   EXPECT_TRUE(sink.processes.count(10) && sink.processes[10].traced);
@@ -238,9 +248,11 @@ TEST_F(CaptureDecoder, CudaCallsCarryDecodedArgumentsAndStacks) {
 TEST_F(CaptureDecoder, BlockedIntervalIsSplitAtTheWakeupAndLinkedToWakerAndSyscall) {
   // Thread 11 of traced process 10 runs, blocks in read() on CPU 1, an untraced kworker
   // wakes it, it waits for the CPU, runs again, and the read returns.
-  source.push_event(switch_event(1000, 1, 0, 0, "swapper/1", false, 0, false, 10, 11, "loader", true),
-                    sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack));
-  auto out = switch_event(2000, 1, 10, 11, "loader", true, 2 /* D */, false, 0, 0, "swapper/1", false);
+  source.push_event(
+      switch_event(1000, 1, 0, 0, "swapper/1", false, 0, false, 10, 11, "loader", true),
+      sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack));
+  auto out =
+      switch_event(2000, 1, 10, 11, "loader", true, 2 /* D */, false, 0, 0, "swapper/1", false);
   out.syscall_nr = 17;  // pread64
   out.syscall_ts = 1900;
   out.stack_depth = 1;
@@ -254,8 +266,9 @@ TEST_F(CaptureDecoder, BlockedIntervalIsSplitAtTheWakeupAndLinkedToWakerAndSysca
   set_comm(wake.waker_comm, "kworker/0:1");
   set_comm(wake.wakee_comm, "loader");
   source.push_event(wake);
-  source.push_event(switch_event(6000, 1, 0, 0, "swapper/1", false, 0, false, 10, 11, "loader", true),
-                    sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack));
+  source.push_event(
+      switch_event(6000, 1, 0, 0, "swapper/1", false, 0, false, 10, 11, "loader", true),
+      sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack));
   cw_syscall sc{};
   sc.h = header(CW_EV_SYSCALL, 1900, 10, 11);
   sc.dur_ns = 4300;
@@ -415,7 +428,8 @@ TEST_F(CaptureDecoder, MalformedRecordsAreCountedAndSkipped) {
 TEST_F(CaptureDecoder, SinkFailureStopsIngest) {
   sink.fail = true;
   auto call = cuda_event("cudaFree", 1, 1, 1, 1);
-  Status s = decoder->ingest(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&call), sizeof(call)));
+  Status s = decoder->ingest(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&call), sizeof(call)));
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "disk full");
 }

@@ -33,7 +33,8 @@ TEST(McpJsonRpc, MalformedJsonIsParseError) {
 }
 
 TEST(McpJsonRpc, InvalidUtf8IsParseError) {
-  std::string s = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}";
+  std::string s =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}";
   auto m = parse_message(s);
   EXPECT_EQ(m.error.code, kParseError);
   std::string overlong = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xc0\xaf\"}";
@@ -48,15 +49,15 @@ TEST(McpJsonRpc, WrongShapesAreInvalidRequest) {
       {R"([])", false},
       {R"(42)", false},
       {R"("str")", false},
-      {R"({"id":1,"method":"ping"})", true},                      // no jsonrpc
-      {R"({"jsonrpc":"1.0","id":1,"method":"ping"})", true},      // wrong version
-      {R"({"jsonrpc":2.0,"id":1,"method":"ping"})", true},        // version not a string
-      {R"({"jsonrpc":"2.0","id":1})", true},                      // no method
-      {R"({"jsonrpc":"2.0","id":1,"method":5})", true},           // method not a string
+      {R"({"id":1,"method":"ping"})", true},                            // no jsonrpc
+      {R"({"jsonrpc":"1.0","id":1,"method":"ping"})", true},            // wrong version
+      {R"({"jsonrpc":2.0,"id":1,"method":"ping"})", true},              // version not a string
+      {R"({"jsonrpc":"2.0","id":1})", true},                            // no method
+      {R"({"jsonrpc":"2.0","id":1,"method":5})", true},                 // method not a string
       {R"({"jsonrpc":"2.0","id":1,"method":"x","params":[1]})", true},  // positional params
-      {R"({"jsonrpc":"2.0","id":null,"method":"ping"})", false},  // null id
-      {R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})", false},   // fractional id
-      {R"({"jsonrpc":"2.0","id":{},"method":"ping"})", false},    // object id
+      {R"({"jsonrpc":"2.0","id":null,"method":"ping"})", false},        // null id
+      {R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})", false},         // fractional id
+      {R"({"jsonrpc":"2.0","id":{},"method":"ping"})", false},          // object id
   };
   for (const auto& c : cases) {
     auto m = parse_message(c.text);
@@ -80,7 +81,8 @@ TEST(McpJsonRpc, DeepNestingIsRefusedWithoutRecursion) {
                    std::string(40, '[') + std::string(40, ']') + "}}";
   EXPECT_EQ(parse_message(ok).kind, Message::Kind::kRequest);
   // Brackets inside strings do not count.
-  std::string in_string = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + std::string(500, '[') + "\"}";
+  std::string in_string =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" + std::string(500, '[') + "\"}";
   EXPECT_EQ(parse_message(in_string).kind, Message::Kind::kRequest);
   EXPECT_EQ(nesting_depth(R"({"a":"\"[[[["})", 10), 1);
 }
@@ -141,8 +143,9 @@ TEST(McpArgCheck, ValidatesTheToolSubset) {
             std::string::npos);
   EXPECT_NE(check_arguments(schema, Json{{"sql", "x"}, {"list", {1}}}).find("list[0]"),
             std::string::npos);
-  EXPECT_NE(check_arguments(schema, Json{{"sql", "x"}, {"bogus", 1}}).find("unknown argument bogus"),
-            std::string::npos);
+  EXPECT_NE(
+      check_arguments(schema, Json{{"sql", "x"}, {"bogus", 1}}).find("unknown argument bogus"),
+      std::string::npos);
   EXPECT_NE(check_arguments(schema, Json::array()).find("type"), std::string::npos);
 }
 

@@ -97,9 +97,9 @@ TEST(McpServer, ModernRequestsCarryEverythingInMeta) {
   EXPECT_EQ(tools["result"]["cacheScope"], "private");
   EXPECT_EQ(tools["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "causeway");
   EXPECT_EQ(tools["result"]["tools"].size(), 7u);
-  auto call = s.request("tools/call", {{"_meta", modern_meta()},
-                                       {"name", "run_sql"},
-                                       {"arguments", {{"sql", "SELECT 1 AS one"}}}});
+  auto call = s.request(
+      "tools/call",
+      {{"_meta", modern_meta()}, {"name", "run_sql"}, {"arguments", {{"sql", "SELECT 1 AS one"}}}});
   EXPECT_EQ(call["result"]["resultType"], "complete");
   EXPECT_EQ(call["result"]["structuredContent"]["rows"][0][0], 1);
   // Unknown version → UnsupportedProtocolVersionError with the supported list.
@@ -228,11 +228,15 @@ TEST(McpServer, ResourcesAndPrompt) {
 TEST(McpServer, LoggingFollowsTheLevel) {
   TestServer s;
   s.initialize();
-  auto quiet = s.send({{"jsonrpc", "2.0"}, {"id", 100}, {"method", "tools/call"},
+  auto quiet = s.send({{"jsonrpc", "2.0"},
+                       {"id", 100},
+                       {"method", "tools/call"},
                        {"params", {{"name", "run_sql"}, {"arguments", {{"sql", "SELECT 1"}}}}}});
   EXPECT_EQ(quiet.size(), 1u);  // no logs before setLevel
   EXPECT_EQ(s.request("logging/setLevel", {{"level", "debug"}})["result"], Json::object());
-  auto loud = s.send({{"jsonrpc", "2.0"}, {"id", 101}, {"method", "tools/call"},
+  auto loud = s.send({{"jsonrpc", "2.0"},
+                      {"id", 101},
+                      {"method", "tools/call"},
                       {"params", {{"name", "run_sql"}, {"arguments", {{"sql", "SELECT 1"}}}}}});
   ASSERT_EQ(loud.size(), 2u);
   EXPECT_EQ(loud[0]["method"], "notifications/message");
@@ -244,16 +248,16 @@ TEST(McpServer, ProgressIsSentForLongCalls) {
   o.limits.time_limit_ms = 1200;
   TestServer s(o);
   s.initialize();
-  auto out = s.send(
-      {{"jsonrpc", "2.0"},
-       {"id", 7},
-       {"method", "tools/call"},
-       {"params",
-        {{"_meta", {{"progressToken", "tok"}}},
-         {"name", "run_sql"},
-         {"arguments",
-          {{"sql", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
-                   "SELECT count(*) FROM c"}}}}}});
+  auto out = s.send({{"jsonrpc", "2.0"},
+                     {"id", 7},
+                     {"method", "tools/call"},
+                     {"params",
+                      {{"_meta", {{"progressToken", "tok"}}},
+                       {"name", "run_sql"},
+                       {"arguments",
+                        {{"sql",
+                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                          "SELECT count(*) FROM c"}}}}}});
   ASSERT_GE(out.size(), 2u);
   double last = -1;
   for (size_t i = 0; i + 1 < out.size(); ++i) {
@@ -275,17 +279,23 @@ TEST(McpServer, CancellationStopsARunningCallAndSendsNoResponse) {
   int in[2], out[2];
   ASSERT_EQ(pipe(in), 0);
   ASSERT_EQ(pipe(out), 0);
-  std::thread serving([&] { server.serve(in[0], out[1], kDefaultMaxLineBytes); close(out[1]); });
+  std::thread serving([&] {
+    server.serve(in[0], out[1], kDefaultMaxLineBytes);
+    close(out[1]);
+  });
   auto send = [&](const std::string& l) {
     std::string line = l + "\n";
     ASSERT_EQ(write(in[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
   };
-  send(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  send(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
   send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
   auto started = std::chrono::steady_clock::now();
-  send(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}}})");
+  send(
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}}})");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"test"}})");
+  send(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"test"}})");
   send(R"({"jsonrpc":"2.0","id":3,"method":"ping"})");
   close(in[1]);
   LineReader reader(out[0], kDefaultMaxLineBytes);
@@ -349,13 +359,17 @@ TEST(McpBinary, RefusesBadDatabasesInOneSentence) {
 TEST(McpBinary, SurvivesHostileInputAndExitsOnEof) {
   TestServer s;
   std::string input;
-  input += R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wire","version":"0"}}})" "\n";
-  input += std::string(5 * 1024 * 1024, 'A') + "\n";         // over the 4 MiB line cap
-  input += std::string(200000, '[') + "\n";                   // deep nesting
+  input +=
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"wire","version":"0"}}})"
+      "\n";
+  input += std::string(5 * 1024 * 1024, 'A') + "\n";                    // over the 4 MiB line cap
+  input += std::string(200000, '[') + "\n";                             // deep nesting
   input += "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"\xfe\xff\"}\n";  // invalid UTF-8
-  input += "\n\n";                                              // blank lines
-  input += R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":7}}})" "\n";
-  input += R"({"jsonrpc":"2.0","id":4,"method":"ping"})";      // last line without newline
+  input += "\n\n";                                                      // blank lines
+  input +=
+      R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":7}}})"
+      "\n";
+  input += R"({"jsonrpc":"2.0","id":4,"method":"ping"})";  // last line without newline
   auto bin = causeway::testing::causeway_binary();
   auto r = causeway::testing::run_command(
       {bin, "mcp", "--db", s.db_path, "--audit-log", s.dir.file("bin.audit.jsonl")}, {}, input);
@@ -379,10 +393,12 @@ TEST(McpBinary, AuditLogDefaultsNextToTheDatabase) {
   TestServer s;
   auto bin = causeway::testing::causeway_binary();
   auto r = causeway::testing::run_command({bin, "mcp", "--db", s.db_path}, {},
-                                          R"({"jsonrpc":"2.0","id":1,"method":"ping"})" "\n");
+                                          R"({"jsonrpc":"2.0","id":1,"method":"ping"})"
+                                          "\n");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(verify_audit_log(s.db_path + ".audit.jsonl").ok);
-  auto same = causeway::testing::run_command({bin, "mcp", "--db", s.db_path, "--audit-log", s.db_path});
+  auto same =
+      causeway::testing::run_command({bin, "mcp", "--db", s.db_path, "--audit-log", s.db_path});
   EXPECT_NE(same.exit_code, 0);
 }
 

@@ -48,7 +48,8 @@ TEST_F(McpTraceDb, ReadsWork) {
   EXPECT_TRUE(db->query("PRAGMA table_info(meta)").ok());
   // Table-valued pragma functions make SQLite ask for UPDATE on sqlite_master; refused.
   EXPECT_FALSE(db->query("SELECT name FROM pragma_table_info('cuda_call')").ok());
-  auto hex = db->query("SELECT printf('%#x', 255), format('%5d|%s', 7, 'a'), pc_hex FROM stack_frames LIMIT 1");
+  auto hex = db->query(
+      "SELECT printf('%#x', 255), format('%5d|%s', 7, 'a'), pc_hex FROM stack_frames LIMIT 1");
   ASSERT_TRUE(hex.ok()) << hex.error();
   EXPECT_EQ(hex->rows[0][0], "0xff");
   EXPECT_EQ(hex->rows[0][1], "    7|a");
@@ -286,9 +287,10 @@ TEST_F(McpTraceDb, RefusalsExplainThemselves) {
   EXPECT_NE(m.error().find("one statement"), std::string::npos) << m.error();
   QueryLimits l;
   l.time_limit_ms = 100;
-  auto t = db->query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
-                     "SELECT count(*) FROM c",
-                     {}, l);
+  auto t = db->query(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+      "SELECT count(*) FROM c",
+      {}, l);
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.error().find("time limit"), std::string::npos) << t.error();
 }
@@ -297,9 +299,10 @@ TEST_F(McpTraceDb, CancellationStopsAQuery) {
   QueryControl control;
   int polls = 0;
   control.cancelled = [&] { return ++polls > 3; };
-  auto r = db->query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
-                     "SELECT count(*) FROM c",
-                     {}, QueryLimits{}, control);
+  auto r = db->query(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+      "SELECT count(*) FROM c",
+      {}, QueryLimits{}, control);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("Cancelled"), std::string::npos);
 }
@@ -311,9 +314,10 @@ TEST_F(McpTraceDb, ProgressIsReported) {
   control.on_progress = [&](int64_t ms) { seen.push_back(ms); };
   QueryLimits l;
   l.time_limit_ms = 200;
-  auto r = db->query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
-                     "SELECT count(*) FROM c",
-                     {}, l, control);
+  auto r = db->query(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+      "SELECT count(*) FROM c",
+      {}, l, control);
   EXPECT_FALSE(r.ok());
   EXPECT_GE(seen.size(), 2u);
 }

@@ -71,8 +71,8 @@ const std::vector<std::string> kDriverRequired = {
     // per-thread default stream variants
     "cuMemcpyAsync_ptsz", "cuMemcpyHtoD_v2_ptds", "cuMemcpyDtoH_v2_ptds",
     "cuMemcpyHtoDAsync_v2_ptsz", "cuMemcpyDtoHAsync_v2_ptsz", "cuLaunchKernel_ptsz",
-    "cuLaunchKernelEx_ptsz", "cuStreamSynchronize_ptsz", "cuEventRecord_ptsz",
-    "cuGraphLaunch_ptsz", "cuMemAllocAsync_ptsz", "cuMemFreeAsync_ptsz"};
+    "cuLaunchKernelEx_ptsz", "cuStreamSynchronize_ptsz", "cuEventRecord_ptsz", "cuGraphLaunch_ptsz",
+    "cuMemAllocAsync_ptsz", "cuMemFreeAsync_ptsz"};
 
 TEST(SimLibrary, SonamesAndRunpathMatchNvidiasLayout) {
   const std::string runtime = dynamic_section(build_path("sim/libcudart.so.13"));
@@ -143,8 +143,7 @@ TEST(SimLibrary, ScenariosBindTheSimulatedRuntimeAndTheProbeBindsNvidias) {
   const std::string scenario = run_ok({"/usr/bin/ldd", build_path("sim/scenario_host_sync")});
   EXPECT_NE(scenario.find(build_path("sim/libcudart.so.13")), std::string::npos) << scenario;
   const std::string probe = run_ok({"/usr/bin/ldd", build_path("sim/real_cudart_probe")});
-  EXPECT_NE(probe.find("libcudart.so.13 => " + std::string(CAUSEWAY_CUDA_HOME)),
-            std::string::npos)
+  EXPECT_NE(probe.find("libcudart.so.13 => " + std::string(CAUSEWAY_CUDA_HOME)), std::string::npos)
       << probe;
   EXPECT_EQ(probe.find(build_path("sim")), std::string::npos) << probe;
 }
@@ -152,8 +151,8 @@ TEST(SimLibrary, ScenariosBindTheSimulatedRuntimeAndTheProbeBindsNvidias) {
 TEST(SimLibrary, RealRuntimeProbeCallsEachFunctionAndReportsInsufficientDriver) {
   auto result = run_command({build_path("sim/real_cudart_probe"), "--iterations", "2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  for (const char* function : {"cudaGetDeviceCount", "cudaMalloc", "cudaMemcpy",
-                               "cudaLaunchKernel", "cudaStreamSynchronize", "cudaFree"}) {
+  for (const char* function : {"cudaGetDeviceCount", "cudaMalloc", "cudaMemcpy", "cudaLaunchKernel",
+                               "cudaStreamSynchronize", "cudaFree"}) {
     EXPECT_NE(result.out.find(std::string(" ") + function + "=2"), std::string::npos)
         << function << " in: " << result.out;
   }

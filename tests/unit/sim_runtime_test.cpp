@@ -152,7 +152,9 @@ int64_t now_ns(clockid_t clock = CLOCK_MONOTONIC) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-double ms_since(int64_t start_ns) { return static_cast<double>(now_ns() - start_ns) / 1e6; }
+double ms_since(int64_t start_ns) {
+  return static_cast<double>(now_ns() - start_ns) / 1e6;
+}
 
 // Stand-in kernels: the runtime only uses their addresses.
 void kernel_a() {}
@@ -190,26 +192,26 @@ TEST_F(SimRuntime, KernelOccupiesDeviceForThreadsTimesNsPerThread) {
   const uint64_t threads = 40'000'000;  // 40 ms at the default 1 ns per thread
   const int64_t start = now_ns();
   ASSERT_EQ(launch(rt, threads, stream), cudaSuccess);
-  const double launch_ms = ms_since(start);
+  EXPECT_EQ(rt->cudaStreamQuery(stream), cudaErrorNotReady) << "launches are asynchronous";
   ASSERT_EQ(rt->cudaStreamSynchronize(stream), cudaSuccess);
   const double total_ms = ms_since(start);
-  EXPECT_LT(launch_ms, 5.0) << "launches are asynchronous";
+  // Lower bounds are the model's promise; upper bounds only allow for a loaded 2-core machine.
   EXPECT_GE(total_ms, 40.0);
-  EXPECT_LT(total_ms, 40.0 + 25.0);
+  EXPECT_LT(total_ms, 40.0 + 60.0);
   EXPECT_EQ(rt->cudaStreamDestroy(stream), cudaSuccess);
 }
 
 TEST_F(SimRuntime, BackToBackKernelsRunOnTheVirtualClockWithoutPerLaunchLatency) {
   cudaStream_t stream = nullptr;
   ASSERT_EQ(rt->cudaStreamCreate(&stream), cudaSuccess);
-  // 2000 kernels of 10 us: 20 ms of device time; per-kernel wake-up latency (tens of us) would
-  // multiply that several times.
+  // 5000 kernels of 4 us: 20 ms of device time; a wake-up latency per kernel (tens of us)
+  // would add 100 ms or more.
   const int64_t start = now_ns();
-  for (int i = 0; i < 2000; ++i) ASSERT_EQ(launch(rt, 10'000, stream), cudaSuccess);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(launch(rt, 4'000, stream), cudaSuccess);
   ASSERT_EQ(rt->cudaStreamSynchronize(stream), cudaSuccess);
   const double total_ms = ms_since(start);
   EXPECT_GE(total_ms, 20.0);
-  EXPECT_LT(total_ms, 20.0 + 30.0);
+  EXPECT_LT(total_ms, 20.0 + 60.0);
   EXPECT_EQ(rt->cudaStreamDestroy(stream), cudaSuccess);
 }
 
@@ -275,7 +277,7 @@ TEST_F(SimRuntime, PinnedCopyTakesBytesOver20GBpsAndMovesTheBytes) {
   EXPECT_TRUE(still_running) << "a pinned async copy returns before the copy is done";
   EXPECT_LT(cpu_ms, 2.0) << "a pinned copy costs the caller no CPU";
   EXPECT_GE(copy_ms, model_ms);
-  EXPECT_LT(copy_ms, std::max(model_ms, host_memcpy_ms) * 3 + 10.0)
+  EXPECT_LT(copy_ms, std::max(model_ms, host_memcpy_ms) * 3 + 30.0)
       << "model " << model_ms << " ms, host memcpy " << host_memcpy_ms << " ms";
 
   ASSERT_EQ(rt->cudaMemcpy(back, device, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
@@ -341,7 +343,7 @@ TEST_F(SimRuntime, StreamsRunInOrderAndSynchronizeWaitsOnlyForItsOwnWork) {
   ASSERT_EQ(launch(rt, 50'000'000, a), cudaSuccess);
   const int64_t start = now_ns();
   ASSERT_EQ(rt->cudaStreamSynchronize(b), cudaSuccess);
-  EXPECT_LT(ms_since(start), 20.0);
+  EXPECT_LT(ms_since(start), 30.0);
   EXPECT_EQ(rt->cudaStreamQuery(a), cudaErrorNotReady);
   EXPECT_EQ(rt->cudaGetLastError(), cudaSuccess) << "not-ready is a status, not an error";
   ASSERT_EQ(rt->cudaStreamSynchronize(a), cudaSuccess);
@@ -358,12 +360,12 @@ TEST_F(SimRuntime, PerThreadDefaultStreamIsSeparateFromTheLegacyStream) {
   // _ptsz entry points treat stream 0 as this thread's own stream.
   ASSERT_EQ(rt->cudaLaunchKernel_ptsz(kKernelA, dim3(1), dim3(1000), nullptr, 0, nullptr),
             cudaSuccess);
-  ASSERT_EQ(launch(rt, 40'000'000, nullptr), cudaSuccess);  // legacy default stream
+  ASSERT_EQ(launch(rt, 60'000'000, nullptr), cudaSuccess);  // legacy default stream
   const int64_t start = now_ns();
   ASSERT_EQ(rt->cudaStreamSynchronize_ptsz(nullptr), cudaSuccess);
-  EXPECT_LT(ms_since(start), 15.0);
+  EXPECT_LT(ms_since(start), 30.0);
   ASSERT_EQ(rt->cudaStreamSynchronize(nullptr), cudaSuccess);
-  EXPECT_GE(ms_since(start), 35.0);
+  EXPECT_GE(ms_since(start), 55.0);
 }
 
 TEST_F(SimRuntime, EventsTimeTheDeviceWork) {
@@ -385,9 +387,9 @@ TEST_F(SimRuntime, EventsTimeTheDeviceWork) {
   ASSERT_EQ(rt->cudaEventSynchronize(end), cudaSuccess);
   EXPECT_EQ(rt->cudaEventQuery(end), cudaSuccess);
   ASSERT_EQ(rt->cudaEventElapsedTime(&ms, start, end), cudaSuccess);
-  // Device-clock timestamps: 30 ms of kernels plus at most the launch gap.
+  // Device-clock timestamps: 30 ms of kernels plus the host's gap between record and launch.
   EXPECT_GE(ms, 30.0f);
-  EXPECT_LT(ms, 32.0f);
+  EXPECT_LT(ms, 40.0f);
 
   // A stream can wait on another stream's event.
   cudaStream_t other = nullptr;
@@ -430,7 +432,7 @@ TEST_F(SimRuntime, CapturedWorkReplaysOnEveryGraphLaunch) {
   cudaGraph_t graph = nullptr;
   ASSERT_EQ(rt->cudaStreamEndCapture(stream, &graph), cudaSuccess);
   ASSERT_NE(graph, nullptr);
-  EXPECT_LT(ms_since(capture_start), 10.0) << "captured work must not execute";
+  EXPECT_LT(ms_since(capture_start), 25.0) << "captured work (30 ms) must not execute";
   EXPECT_EQ(static_cast<unsigned char*>(out)[0], 0);
 
   cudaGraphExec_t exec = nullptr;
@@ -438,11 +440,11 @@ TEST_F(SimRuntime, CapturedWorkReplaysOnEveryGraphLaunch) {
   const int64_t start = now_ns();
   ASSERT_EQ(rt->cudaGraphLaunch(exec, stream), cudaSuccess);
   ASSERT_EQ(rt->cudaGraphLaunch(exec, stream), cudaSuccess);
-  EXPECT_LT(ms_since(start), 5.0) << "graph launches are asynchronous";
+  EXPECT_EQ(rt->cudaStreamQuery(stream), cudaErrorNotReady) << "graph launches are asynchronous";
   ASSERT_EQ(rt->cudaStreamSynchronize(stream), cudaSuccess);
   const double replay_ms = ms_since(start);
   EXPECT_GE(replay_ms, 60.0);
-  EXPECT_LT(replay_ms, 60.0 + 25.0);
+  EXPECT_LT(replay_ms, 60.0 + 60.0);
   EXPECT_EQ(static_cast<unsigned char*>(out)[bytes - 1], 1);
 
   EXPECT_EQ(rt->cudaGraphExecDestroy(exec), cudaSuccess);
@@ -519,8 +521,7 @@ TEST_F(SimRuntime, BadInputGetsCudaErrorCodesAndLastErrorSemantics) {
   EXPECT_EQ(rt->cudaSetDevice(1), cudaErrorInvalidDevice);
   EXPECT_EQ(rt->cudaSetDevice(0), cudaSuccess);
   EXPECT_STREQ(rt->cudaGetErrorString(cudaErrorInvalidValue), "invalid argument");
-  EXPECT_STREQ(rt->cudaGetErrorString(static_cast<cudaError_t>(123456)),
-               "unrecognized error code");
+  EXPECT_STREQ(rt->cudaGetErrorString(static_cast<cudaError_t>(123456)), "unrecognized error code");
   rt->cudaGetLastError();
 }
 
@@ -530,14 +531,13 @@ TEST_F(SimRuntime, FreeSynchronizesTheDeviceButFreeAsyncDoesNot) {
   void* device = nullptr;
   ASSERT_EQ(rt->cudaMallocAsync(&device, 1 << 20, stream), cudaSuccess);
   ASSERT_EQ(launch(rt, 30'000'000, stream), cudaSuccess);
-  int64_t start = now_ns();
   ASSERT_EQ(rt->cudaFreeAsync(device, stream), cudaSuccess);
-  EXPECT_LT(ms_since(start), 5.0);
+  EXPECT_EQ(rt->cudaStreamQuery(stream), cudaErrorNotReady) << "cudaFreeAsync does not wait";
   EXPECT_EQ(rt->cudaFreeAsync(device, stream), cudaErrorInvalidValue) << "double free";
 
   ASSERT_EQ(rt->cudaMalloc(&device, 1 << 20), cudaSuccess);
   ASSERT_EQ(launch(rt, 30'000'000, stream), cudaSuccess);
-  start = now_ns();
+  const int64_t start = now_ns();
   ASSERT_EQ(rt->cudaFree(device), cudaSuccess);
   EXPECT_GE(ms_since(start), 25.0) << "cudaFree waits for queued work, as CUDA's does";
 
@@ -558,9 +558,9 @@ TEST_F(SimRuntime, TwoDimensionalCopiesRespectPitches) {
   ASSERT_EQ(rt->cudaMemset(device, 0, pitch * height), cudaSuccess);
   std::vector<unsigned char> src(width * height);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i + 1);
-  ASSERT_EQ(rt->cudaMemcpy2D(device, pitch, src.data(), width, width, height,
-                             cudaMemcpyHostToDevice),
-            cudaSuccess);
+  ASSERT_EQ(
+      rt->cudaMemcpy2D(device, pitch, src.data(), width, width, height, cudaMemcpyHostToDevice),
+      cudaSuccess);
   std::vector<unsigned char> back(pitch * height, 0xff);
   ASSERT_EQ(rt->cudaMemcpy(back.data(), device, pitch * height, cudaMemcpyDeviceToHost),
             cudaSuccess);

@@ -77,8 +77,8 @@ TEST(SimScenario, HostSyncCopiesAndSynchronizesEveryToken) {
   EXPECT_EQ(num(f, "bytes_d2h"), tokens * 32000 * 4);
   EXPECT_EQ(f["host_memory"], "pageable");
 
-  auto healthy = run_scenario("scenario_host_sync", {"--tokens", "64", "--duration-ms", "0",
-                                                     "--chunk", "32", "--healthy"});
+  auto healthy = run_scenario(
+      "scenario_host_sync", {"--tokens", "64", "--duration-ms", "0", "--chunk", "32", "--healthy"});
   EXPECT_EQ(num(healthy, "cudaStreamSynchronize"), 2);
   EXPECT_EQ(num(healthy, "cudaMemcpyAsync"), 2);
   EXPECT_EQ(healthy["mode"], "healthy");
@@ -87,9 +87,9 @@ TEST(SimScenario, HostSyncCopiesAndSynchronizesEveryToken) {
 TEST(SimScenario, NsPerThreadEnvironmentScalesDeviceTime) {
   // 32 tokens x 3 kernels x 100,000 threads: 9.6 ms of device time at 1 ns per thread, 192 ms at
   // 20; the healthy loop is device-bound, so its wall time follows.
-  const std::vector<std::string> args = {"--tokens", "32", "--duration-ms", "0", "--chunk", "32",
-                                         "--kernel-threads", "100000", "--sample-us", "0",
-                                         "--healthy"};
+  const std::vector<std::string> args = {"--tokens",    "32", "--duration-ms",    "0",
+                                         "--chunk",     "32", "--kernel-threads", "100000",
+                                         "--sample-us", "0",  "--healthy"};
   auto slow = run_scenario("scenario_host_sync", args, {"CAUSEWAY_SIM_NS_PER_THREAD=20"});
   EXPECT_GE(num(slow, "wall_ms"), 190);
   EXPECT_LT(num(slow, "wall_ms"), 400);
@@ -138,9 +138,8 @@ TEST(SimScenario, DataloaderStarvesTheTrainingLoopOnDiskReads) {
   EXPECT_GE(num(f, "file_reads"), 6 * 4);
   EXPECT_EQ(num(f, "direct_io"), 1) << "reads must bypass the page cache";
   auto healthy = run_scenario("scenario_dataloader",
-                              {"--steps", "6", "--duration-ms", "0", "--files", "8",
-                               "--sample-kb", "64", "--decode-us", "3000", "--healthy",
-                               "--data-dir", dir.path()});
+                              {"--steps", "6", "--duration-ms", "0", "--files", "8", "--sample-kb",
+                               "64", "--decode-us", "3000", "--healthy", "--data-dir", dir.path()});
   EXPECT_LE(num(healthy, "queue_waits"), 1) << "pre-decoded samples keep the queue full";
 }
 

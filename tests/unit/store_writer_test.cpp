@@ -398,6 +398,24 @@ TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
             (Rows{{"10", "1"}, {"12", "2"}, {"19", "1"}, {"30", "3"}, {"31", "4"}}));
 }
 
+TEST(StoreWriter, ExitReportedByTheLastThreadEndsTheProcess) {
+  testing::TempDir dir;
+  auto w = make_writer(dir.file("run.db"));
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 500, 500, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(2), 500, 502, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->note_thread({500, 500, "main", true, {}, at(5)}).ok());
+  ASSERT_TRUE(w->add(ProcessEventRow{at(9), ProcessEventKind::kExit, 500, 502, 0, 256, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(20), 500, 500, 0, 0, 0}).ok());  // pid reused
+  ASSERT_TRUE(w->close().ok());
+  auto r = open_reader(dir.file("run.db"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(query(r->db(), "SELECT upid, pid, end_ts, exit_code FROM process ORDER BY upid"),
+            (Rows{{"1", "500", "9", "256"}, {"2", "500", "NULL", "NULL"}}));
+  EXPECT_EQ(query(r->db(), "SELECT tid, upid, end_ts FROM thread ORDER BY utid"),
+            (Rows{{"500", "1", "5"}, {"502", "1", "9"}, {"500", "2", "NULL"}}));
+}
+
 TEST(StoreWriter, CommitsInBatchesAndReadersSeeCommittedRows) {
   testing::TempDir dir;
   const std::string path = dir.file("run.db");
@@ -424,7 +442,8 @@ TEST(StoreWriter, CommitsAfterTheIntervalEvenWhenQuiet) {
   const std::string path = dir.file("run.db");
   WriterOptions opts;
   opts.batch_rows = 1'000'000;
-  opts.commit_interval_ns = 20'000'000;  // 20 ms
+  // Long enough that a loaded CI machine does not commit before the first checks.
+  opts.commit_interval_ns = 300'000'000;
   auto w = make_writer(path, opts);
   ASSERT_TRUE(w);
   WakeupRow wake{at(1), 5, 5, 0, 0, 0};
@@ -432,11 +451,11 @@ TEST(StoreWriter, CommitsAfterTheIntervalEvenWhenQuiet) {
   EXPECT_EQ(w->commits(), 0);
   ASSERT_TRUE(w->commit_if_due().ok());
   EXPECT_EQ(w->commits(), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
   ASSERT_TRUE(w->commit_if_due().ok());  // an idle capture loop's periodic call
   EXPECT_EQ(w->commits(), 1);
   ASSERT_TRUE(w->add(wake).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
   ASSERT_TRUE(w->add(wake).ok());  // the next add notices the age of the batch
   EXPECT_EQ(w->commits(), 2);
   auto r = open_reader(path);

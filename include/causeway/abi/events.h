@@ -42,11 +42,11 @@ enum cw_event_kind {
 
 /* Event sources, for per-source drop counters (the `drops` per-CPU array map). */
 enum cw_source {
-  CW_SRC_CUDA = 0,    /* uprobes on CUDA libraries */
-  CW_SRC_SCHED = 1,   /* sched_switch, sched_wakeup(_new) */
-  CW_SRC_PROC = 2,    /* fork / exec / exit / oom / library loads */
-  CW_SRC_SYSCALL = 3, /* raw_syscalls sys_enter / sys_exit */
-  CW_SRC_BLOCKIO = 4, /* block_rq_* */
+  CW_SRC_CUDA = 0,            /* uprobes on CUDA libraries */
+  CW_SRC_SCHED = 1,           /* sched_switch, sched_wakeup(_new) */
+  CW_SRC_PROC = 2,            /* fork / exec / exit / oom / library loads */
+  CW_SRC_SYSCALL = 3,         /* raw_syscalls sys_enter / sys_exit */
+  CW_SRC_BLOCKIO = 4,         /* block_rq_* */
   CW_SRC_CUDA_LOST_ENTRY = 5, /* CUDA returns whose entry record was missing (map full, */
                               /* or probes attached mid-call): not a ring drop, a gap */
   CW_SRC_COUNT = 6,
@@ -65,7 +65,7 @@ enum cw_source {
 #define CW_CUDA_V_OUT0 (1u << 2)
 
 struct cw_header {
-  __u16 kind;  /* enum cw_event_kind */
+  __u16 kind; /* enum cw_event_kind */
   __u16 _pad0;
   __u32 cpu;   /* CPU the event was recorded on */
   __u64 ts_ns; /* event time (for intervals: start time), CLOCK_MONOTONIC ns */
@@ -78,15 +78,15 @@ CW_STATIC_ASSERT(sizeof(struct cw_header) == 24, "cw_header size");
  * meaning of args[] per function lives in src/capture/cuda_functions.cpp. */
 struct cw_cuda_call {
   struct cw_header h;
-  __u64 dur_ns;          /* return time - entry time, ns */
-  __u32 func_id;         /* index into capture's CUDA function table (from the cookie) */
-  __s32 ret;             /* return value, low 32 bits (cudaError_t / CUresult) */
-  __u64 args[6];         /* integer argument registers at entry: rdi rsi rdx rcx r8 r9 */
-  __u64 stack_args[3];   /* 7th..9th arguments (from the user stack), if flagged */
-  __u64 arg0_mem[5];     /* first 40 bytes at address args[0] (launch configs), if flagged */
-  __u64 out0;            /* *(u64 *)args[0] read at return (allocated pointer, handle) */
-  __u32 valid;           /* CW_CUDA_V_* bits */
-  __u32 stack_depth;     /* number of frames in stack[] (0 when stacks are off) */
+  __u64 dur_ns;              /* return time - entry time, ns */
+  __u32 func_id;             /* index into capture's CUDA function table (from the cookie) */
+  __s32 ret;                 /* return value, low 32 bits (cudaError_t / CUresult) */
+  __u64 args[6];             /* integer argument registers at entry: rdi rsi rdx rcx r8 r9 */
+  __u64 stack_args[3];       /* 7th..9th arguments (from the user stack), if flagged */
+  __u64 arg0_mem[5];         /* first 40 bytes at address args[0] (launch configs), if flagged */
+  __u64 out0;                /* *(u64 *)args[0] read at return (allocated pointer, handle) */
+  __u32 valid;               /* CW_CUDA_V_* bits */
+  __u32 stack_depth;         /* number of frames in stack[] (0 when stacks are off) */
   __u64 stack[CW_MAX_STACK]; /* user return addresses, innermost first */
 };
 CW_STATIC_ASSERT(sizeof(struct cw_cuda_call) == 168 + 8 * CW_MAX_STACK, "cw_cuda_call size");
@@ -95,19 +95,19 @@ CW_STATIC_ASSERT(sizeof(struct cw_cuda_call) == 168 + 8 * CW_MAX_STACK, "cw_cuda
  * h.pid/h.tid = outgoing (prev) task, h.cpu = the CPU, h.ts_ns = switch time. */
 struct cw_sched_switch {
   struct cw_header h;
-  __u32 next_pid;    /* incoming task's thread group */
-  __u32 next_tid;    /* incoming task */
-  __u32 prev_state;  /* prev's __state (0 = runnable, 1 = S, 2 = D, ...) */
-  __u8 preempt;      /* 1 when prev was preempted (involuntary switch) */
-  __u8 prev_traced;  /* prev is in the traced set */
-  __u8 next_traced;  /* next is in the traced set */
+  __u32 next_pid;   /* incoming task's thread group */
+  __u32 next_tid;   /* incoming task */
+  __u32 prev_state; /* prev's __state (0 = runnable, 1 = S, 2 = D, ...) */
+  __u8 preempt;     /* 1 when prev was preempted (involuntary switch) */
+  __u8 prev_traced; /* prev is in the traced set */
+  __u8 next_traced; /* next is in the traced set */
   __u8 _pad0;
-  __s32 syscall_nr;  /* syscall prev is inside of (-1 none) when it went off CPU */
+  __s32 syscall_nr; /* syscall prev is inside of (-1 none) when it went off CPU */
   __u32 _pad1;
-  __u64 syscall_ts;  /* entry time of that syscall, ns (0 when none) */
+  __u64 syscall_ts;            /* entry time of that syscall, ns (0 when none) */
   char prev_comm[CW_COMM_LEN]; /* outgoing task's comm */
   char next_comm[CW_COMM_LEN]; /* incoming task's comm */
-  __u32 stack_depth; /* frames in stack[]: prev's user stack, only when it blocked */
+  __u32 stack_depth;           /* frames in stack[]: prev's user stack, only when it blocked */
   __u32 _pad2;
   __u64 stack[CW_MAX_STACK];
 };
@@ -129,8 +129,8 @@ CW_STATIC_ASSERT(sizeof(struct cw_wakeup) == 72, "cw_wakeup size");
 /* fork/clone by a traced task. h.pid/h.tid = parent. */
 struct cw_fork {
   struct cw_header h;
-  __u32 child_pid;  /* child's thread group (== h.pid for a new thread) */
-  __u32 child_tid;  /* child task */
+  __u32 child_pid; /* child's thread group (== h.pid for a new thread) */
+  __u32 child_tid; /* child task */
   char parent_comm[CW_COMM_LEN];
   char child_comm[CW_COMM_LEN];
 };
@@ -139,18 +139,18 @@ CW_STATIC_ASSERT(sizeof(struct cw_fork) == 64, "cw_fork size");
 /* exec by a traced task. h.pid/h.tid = the task after exec. */
 struct cw_exec {
   struct cw_header h;
-  __u32 old_tid;   /* tid before exec (differs when a non-leader thread execs) */
+  __u32 old_tid; /* tid before exec (differs when a non-leader thread execs) */
   __u32 _pad0;
-  char comm[CW_COMM_LEN];       /* comm after exec */
-  char filename[CW_PATH_LEN];   /* path passed to exec, truncated */
+  char comm[CW_COMM_LEN];     /* comm after exec */
+  char filename[CW_PATH_LEN]; /* path passed to exec, truncated */
 };
 CW_STATIC_ASSERT(sizeof(struct cw_exec) == 176, "cw_exec size");
 
 /* Exit of a traced task. h.pid/h.tid = the exiting task. */
 struct cw_exit {
   struct cw_header h;
-  __s32 exit_code;  /* task->exit_code: wait status style ((status << 8) | signal) */
-  __u8 group_dead;  /* 1 when this was the last thread of its process */
+  __s32 exit_code; /* task->exit_code: wait status style ((status << 8) | signal) */
+  __u8 group_dead; /* 1 when this was the last thread of its process */
   __u8 _pad0[3];
   char comm[CW_COMM_LEN];
 };

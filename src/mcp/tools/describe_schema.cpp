@@ -33,14 +33,18 @@ Result<ToolOutput> run(const Json& args, ToolContext&) {
   std::string text;
   for (const auto& v : s.views) {
     if (!only.empty() && only != v.name) continue;
-    tables.push_back(Json{{"name", v.name}, {"kind", "view"}, {"meaning", v.meaning},
+    tables.push_back(Json{{"name", v.name},
+                          {"kind", "view"},
+                          {"meaning", v.meaning},
                           {"columns", columns_json(v.columns)}});
     text += std::string(v.name) + " (view) -- " + std::string(v.meaning) + "\n" +
             columns_text(v.columns);
   }
   for (const auto& t : s.tables) {
     if (!only.empty() && only != t.name) continue;
-    tables.push_back(Json{{"name", t.name}, {"kind", "table"}, {"meaning", t.meaning},
+    tables.push_back(Json{{"name", t.name},
+                          {"kind", "table"},
+                          {"meaning", t.meaning},
                           {"columns", columns_json(t.columns)}});
     text += std::string(t.name) + " (table) -- " + std::string(t.meaning) + "\n" +
             columns_text(t.columns);
@@ -52,7 +56,8 @@ Result<ToolOutput> run(const Json& args, ToolContext&) {
     return Status::Error("No table or view named " + quote(only) + "; known: " + names + ".");
   }
   Json examples = Json::array();
-  for (const auto& e : s.examples) examples.push_back(Json{{"question", e.question}, {"sql", e.sql}});
+  for (const auto& e : s.examples)
+    examples.push_back(Json{{"question", e.question}, {"sql", e.sql}});
   Json meta = Json::array();
   for (const auto& m : s.meta_keys) {
     meta.push_back(Json{{"key", m.key}, {"unit", m.unit}, {"meaning", m.meaning}});

@@ -6,7 +6,9 @@
 namespace causeway::mcp {
 namespace {
 
-int64_t i64(const Json& v) { return v.is_number_integer() ? v.get<int64_t>() : 0; }
+int64_t i64(const Json& v) {
+  return v.is_number_integer() ? v.get<int64_t>() : 0;
+}
 
 Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   std::string source = args.value("source", std::string("cuda_call"));
@@ -30,7 +32,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   }
   if (args.contains("function")) {
     if (source != "cuda_call") return Status::Error("function applies to source cuda_call only.");
-    where += " AND function_id IN (SELECT id FROM string WHERE str = " + param(args["function"]) + ")";
+    where +=
+        " AND function_id IN (SELECT id FROM string WHERE str = " + param(args["function"]) + ")";
     filter["function"] = args["function"];
   }
   if (args.contains("syscall")) {
@@ -39,7 +42,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     filter["syscall"] = args["syscall"];
   }
   if (args.contains("state")) {
-    if (source != "thread_state") return Status::Error("state applies to source thread_state only.");
+    if (source != "thread_state")
+      return Status::Error("state applies to source thread_state only.");
     static const char* kStates[] = {"running", "runnable", "sleeping", "uninterruptible", "other"};
     int code = -1;
     for (int i = 0; i < 5; ++i) {
@@ -60,34 +64,38 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     filter["utid"] = *utid;
   }
   if (filter.empty()) {
-    return Status::Error("Say which stacks: give function, utid/tid, state, syscall or an event "
-                         "(event_table + event_id).");
+    return Status::Error(
+        "Say which stacks: give function, utid/tid, state, syscall or an event "
+        "(event_table + event_id).");
   }
   // Fixed table names only (source was checked against the enum).
   const std::string table = source;
-  auto totals = ctx.query("SELECT count(*), coalesce(sum(dur), 0), count(stack_id) FROM " + table +
-                              " WHERE " + where,
-                          params, 1);
+  auto totals = ctx.query(
+      "SELECT count(*), coalesce(sum(dur), 0), count(stack_id) FROM " + table + " WHERE " + where,
+      params, 1);
   if (!totals.ok()) return totals.status();
   int64_t matched = i64(totals->rows[0][0]);
   int64_t matched_ns = i64(totals->rows[0][1]);
   int64_t with_stack = i64(totals->rows[0][2]);
-  auto stacks = ctx.query("SELECT stack_id, count(*) AS n, coalesce(sum(dur), 0) AS ns FROM " + table +
-                              " WHERE " + where +
-                              " AND stack_id IS NOT NULL GROUP BY stack_id ORDER BY ns DESC, n DESC",
-                          params, limit);
+  auto stacks = ctx.query(
+      "SELECT stack_id, count(*) AS n, coalesce(sum(dur), 0) AS ns FROM " + table + " WHERE " +
+          where + " AND stack_id IS NOT NULL GROUP BY stack_id ORDER BY ns DESC, n DESC",
+      params, limit);
   if (!stacks.ok()) return stacks.status();
   Json list = Json::array();
-  std::string text = source + " " + to_wire(filter) + ": " + std::to_string(matched) +
-                     " events, " + fmt_dur(matched_ns) + ", " + std::to_string(with_stack) +
-                     " with a stack; " + std::to_string(stacks->rows.size()) + " distinct stacks" +
+  std::string text = source + " " + to_wire(filter) + ": " + std::to_string(matched) + " events, " +
+                     fmt_dur(matched_ns) + ", " + std::to_string(with_stack) + " with a stack; " +
+                     std::to_string(stacks->rows.size()) + " distinct stacks" +
                      (stacks->truncated ? " (TRUNCATED: raise limit)" : "") +
                      ". Frames innermost first: address, mapped file+offset (not symbolized "
-                     "yet). " + kDataNotInstructions + "\n";
+                     "yet). " +
+                     kDataNotInstructions + "\n";
   for (const Json& s : rows_as_objects(*stacks)) {
     int64_t ns = i64(s["ns"]);
-    double share = matched_ns > 0 ? static_cast<double>(ns) / static_cast<double>(matched_ns)
-                                  : (matched > 0 ? static_cast<double>(i64(s["n"])) / static_cast<double>(matched) : 0.0);
+    double share =
+        matched_ns > 0
+            ? static_cast<double>(ns) / static_cast<double>(matched_ns)
+            : (matched > 0 ? static_cast<double>(i64(s["n"])) / static_cast<double>(matched) : 0.0);
     auto frames = ctx.query(
         "SELECT depth, pc_hex, path, file_offset, build_id FROM stack_frames WHERE stack_id = ?1 "
         "ORDER BY depth",
@@ -99,26 +107,34 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     text += "stack " + fmt_value(s["stack_id"]) + ": " + fmt_value(s["n"]) + "x " + fmt_dur(ns) +
             " (" + pct + ")\n";
     for (const Json& f : rows_as_objects(*frames)) {
-      Json frame{{"depth", f["depth"]}, {"pc", f["pc_hex"]}, {"path", f["path"]},
+      Json frame{{"depth", f["depth"]},        {"pc", f["pc_hex"]},         {"path", f["path"]},
                  {"offset", f["file_offset"]}, {"build_id", f["build_id"]}, {"symbol", nullptr}};
       text += "  " + fmt_value(f["depth"]) + " " +
               (f["pc_hex"].is_string() ? f["pc_hex"].get<std::string>() : "?");
       if (f["path"].is_string()) {
         char off[32];
-        std::snprintf(off, sizeof off, "+%#llx", static_cast<unsigned long long>(i64(f["file_offset"])));
+        std::snprintf(off, sizeof off, "+%#llx",
+                      static_cast<unsigned long long>(i64(f["file_offset"])));
         text += " " + quote(f["path"].get<std::string>()) + off;
       }
       text += "\n";
       fl.push_back(std::move(frame));
     }
     if (frames->truncated) text += "  … (more frames: raise max_frames)\n";
-    list.push_back(Json{{"stack_id", s["stack_id"]}, {"count", s["n"]}, {"dur_ns", ns},
-                        {"share", share}, {"frames", std::move(fl)},
+    list.push_back(Json{{"stack_id", s["stack_id"]},
+                        {"count", s["n"]},
+                        {"dur_ns", ns},
+                        {"share", share},
+                        {"frames", std::move(fl)},
                         {"frames_truncated", frames->truncated}});
   }
-  return ToolOutput{Json{{"source", source}, {"filter", filter}, {"matched_events", matched},
-                         {"matched_dur_ns", matched_ns}, {"events_with_stack", with_stack},
-                         {"stacks", std::move(list)}, {"truncated", stacks->truncated},
+  return ToolOutput{Json{{"source", source},
+                         {"filter", filter},
+                         {"matched_events", matched},
+                         {"matched_dur_ns", matched_ns},
+                         {"events_with_stack", with_stack},
+                         {"stacks", std::move(list)},
+                         {"truncated", stacks->truncated},
                          {"symbolized", false}},
                     std::move(text)};
 }

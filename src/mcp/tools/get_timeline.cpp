@@ -9,7 +9,9 @@ namespace {
 
 constexpr int64_t kDefaultWindowNs = 20'000'000;
 
-int64_t i64(const Json& v) { return v.is_number_integer() ? v.get<int64_t>() : 0; }
+int64_t i64(const Json& v) {
+  return v.is_number_integer() ? v.get<int64_t>() : 0;
+}
 
 // Adds " key=value" for non-null values; strings (from the traced system) are quoted.
 void attr(Json& item, std::string& line, const char* key, const Json& v) {
@@ -28,7 +30,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     return Status::Error("Give event_table and event_id together.");
   }
   if (args.contains("event_table")) {
-    auto e = find_event(ctx, args["event_table"].get<std::string>(), args["event_id"].get<int64_t>());
+    auto e =
+        find_event(ctx, args["event_table"].get<std::string>(), args["event_id"].get<int64_t>());
     if (!e.ok()) return e.status();
     event = *e;
     if (e->utid) {
@@ -52,8 +55,9 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     if (!args.contains("utid") && !args.contains("tid")) utid = false;
   }
   if (!utid && !cpu) {
-    return Status::Error("Say whose timeline: give utid or tid (or cpu), or an event "
-                         "(event_table + event_id) whose thread is used.");
+    return Status::Error(
+        "Say whose timeline: give utid or tid (or cpu), or an event "
+        "(event_table + event_id) whose thread is used.");
   }
   int64_t window = args.value("window_ns", kDefaultWindowNs);
   int64_t lo, hi;
@@ -65,14 +69,17 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     lo = ts - window / 2;
     hi = ts + window / 2;
   } else {
-    return Status::Error("Give a time (ts, ns since trace start) or an event (event_table + "
-                         "event_id) to center the timeline on.");
+    return Status::Error(
+        "Give a time (ts, ns since trace start) or an event (event_table + "
+        "event_id) to center the timeline on.");
   }
   lo = std::max<int64_t>(lo, 0);
   int64_t limit = args.value("limit", int64_t{100});
   std::vector<std::string> kinds = {"cuda", "state", "syscall", "wakeup", "io"};
   if (args.contains("kinds")) kinds = args["kinds"].get<std::vector<std::string>>();
-  auto want = [&](const char* k) { return std::find(kinds.begin(), kinds.end(), k) != kinds.end(); };
+  auto want = [&](const char* k) {
+    return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+  };
 
   struct Item {
     int64_t ts;
@@ -103,17 +110,19 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   if (utid) {
     std::vector<Json> p = {Json(utid_v), Json(lo), Json(hi)};
     if (want("cuda")) {
-      Status st = collect("cuda",
-                          "SELECT id, ts, dur, function, ret, bytes, stream, kernel FROM cuda_calls "
-                          "WHERE utid = ?1 AND " + overlap + " ORDER BY ts",
-                          p, [](const Json& r, Json& j, std::string& l) {
-                            j["what"] = r["function"];
-                            l += " " + (r["function"].is_string() ? r["function"].get<std::string>() : "?");
-                            attr(j, l, "ret", r["ret"]);
-                            attr(j, l, "bytes", r["bytes"]);
-                            attr(j, l, "stream", r["stream"]);
-                            attr(j, l, "kernel", r["kernel"]);
-                          });
+      Status st =
+          collect("cuda",
+                  "SELECT id, ts, dur, function, ret, bytes, stream, kernel FROM cuda_calls "
+                  "WHERE utid = ?1 AND " +
+                      overlap + " ORDER BY ts",
+                  p, [](const Json& r, Json& j, std::string& l) {
+                    j["what"] = r["function"];
+                    l += " " + (r["function"].is_string() ? r["function"].get<std::string>() : "?");
+                    attr(j, l, "ret", r["ret"]);
+                    attr(j, l, "bytes", r["bytes"]);
+                    attr(j, l, "stream", r["stream"]);
+                    attr(j, l, "kernel", r["kernel"]);
+                  });
       if (!st.ok()) return st;
     }
     if (want("state")) {
@@ -138,7 +147,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     if (want("syscall")) {
       Status st = collect("syscall",
                           "SELECT id, ts, dur, name, ret, fd, bytes FROM syscalls WHERE utid = ?1 "
-                          "AND " + overlap + " ORDER BY ts",
+                          "AND " +
+                              overlap + " ORDER BY ts",
                           p, [](const Json& r, Json& j, std::string& l) {
                             j["what"] = r["name"];
                             l += " " + (r["name"].is_string() ? r["name"].get<std::string>() : "?");
@@ -172,8 +182,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     if (want("io")) {
       Status st = collect("io",
                           "SELECT id, ts, dur, op, bytes, dev_major, dev_minor, queue_dur, "
-                          "service_dur, error FROM block_ios WHERE utid = ?1 AND " + overlap +
-                              " ORDER BY ts",
+                          "service_dur, error FROM block_ios WHERE utid = ?1 AND " +
+                              overlap + " ORDER BY ts",
                           p, [](const Json& r, Json& j, std::string& l) {
                             j["what"] = r["op"];
                             l += " io " + (r["op"].is_string() ? r["op"].get<std::string>() : "?");
@@ -187,18 +197,19 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   }
   if (cpu && !utid) {
     // Who ran on this CPU: the running intervals of traced threads there.
-    Status st = collect(
-        "state",
-        "SELECT id, ts, dur, state, thread_name, tid, pid, process_name FROM thread_states "
-        "WHERE cpu = ?1 AND state = 'running' AND " + overlap + " ORDER BY ts",
-        {Json(cpu_v), Json(lo), Json(hi)}, [](const Json& r, Json& j, std::string& l) {
-          j["what"] = "running";
-          l += " running";
-          attr(j, l, "thread", r["thread_name"]);
-          attr(j, l, "tid", r["tid"]);
-          attr(j, l, "pid", r["pid"]);
-          attr(j, l, "process", r["process_name"]);
-        });
+    Status st =
+        collect("state",
+                "SELECT id, ts, dur, state, thread_name, tid, pid, process_name FROM thread_states "
+                "WHERE cpu = ?1 AND state = 'running' AND " +
+                    overlap + " ORDER BY ts",
+                {Json(cpu_v), Json(lo), Json(hi)}, [](const Json& r, Json& j, std::string& l) {
+                  j["what"] = "running";
+                  l += " running";
+                  attr(j, l, "thread", r["thread_name"]);
+                  attr(j, l, "tid", r["tid"]);
+                  attr(j, l, "pid", r["pid"]);
+                  attr(j, l, "process", r["process_name"]);
+                });
     if (!st.ok()) return st;
   }
   std::stable_sort(items.begin(), items.end(),
@@ -208,9 +219,10 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     truncated = true;
   }
   Json list = Json::array();
-  std::string text = std::string(utid ? "utid " + std::to_string(utid_v) : "cpu " + std::to_string(cpu_v)) +
-                     " " + fmt_ts(lo) + ".." + fmt_ts(hi) + ": " + std::to_string(items.size()) +
-                     " items" + (truncated ? " (TRUNCATED: narrow window_ns or raise limit)" : "");
+  std::string text =
+      std::string(utid ? "utid " + std::to_string(utid_v) : "cpu " + std::to_string(cpu_v)) + " " +
+      fmt_ts(lo) + ".." + fmt_ts(hi) + ": " + std::to_string(items.size()) + " items" +
+      (truncated ? " (TRUNCATED: narrow window_ns or raise limit)" : "");
   if (event) text += "; around " + event->table + "#" + std::to_string(event->id);
   text += ". Times ms since trace start, +duration. " + std::string(kDataNotInstructions) + "\n";
   for (Item& it : items) {

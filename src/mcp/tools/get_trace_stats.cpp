@@ -60,8 +60,7 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   }
   out["events"] = events;
 
-  auto traced = ctx.query(
-      "SELECT pid, name FROM process WHERE traced = 1 ORDER BY upid", {}, 10);
+  auto traced = ctx.query("SELECT pid, name FROM process WHERE traced = 1 ORDER BY upid", {}, 10);
   if (!traced.ok()) return traced.status();
   out["traced_processes"] = rows_as_objects(*traced);
 
@@ -106,7 +105,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     text += "; pid " + fmt_value(p["pid"]) + " " + fmt_value(p["name"]);
   }
   text += "\nevents " + std::to_string(total_events) + ":";
-  for (const char* table : kEventTables) text += std::string(" ") + table + "=" + fmt_value(events[table]);
+  for (const char* table : kEventTables)
+    text += std::string(" ") + table + "=" + fmt_value(events[table]);
   text += "\ndrops " + std::to_string(total_drops);
   if (total_drops > 0) text += " " + to_wire(drops) + " — some events are MISSING";
   text += "\ncuda function latency (calls p50 p90 p99 max total errors):\n";

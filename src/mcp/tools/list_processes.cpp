@@ -4,7 +4,9 @@
 namespace causeway::mcp {
 namespace {
 
-int64_t as_int(const Json& v) { return v.is_number_integer() ? v.get<int64_t>() : 0; }
+int64_t as_int(const Json& v) {
+  return v.is_number_integer() ? v.get<int64_t>() : 0;
+}
 
 Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   bool traced_only = args.value("traced_only", true);

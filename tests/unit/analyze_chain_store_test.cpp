@@ -1,0 +1,142 @@
+// Stored chains and statistics: stored by writers, reused while current, recomputed when the
+// analysis version or the trace changes, and never written by readers.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "analyze/chain_store.h"
+#include "fixtures/scenarios.h"
+#include "store/reader.h"
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+using namespace analyze;
+
+bool has_table(const std::string& path, const char* table) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = ?1", -1, &s, nullptr);
+  sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+  const bool found = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return found;
+}
+
+void exec(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+TEST(AnalyzeChainStoreTest, ReadersNeverWriteAndComputeInMemory) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::noisy_neighbour(path, false);
+  struct stat before{};
+  ASSERT_EQ(stat(path.c_str(), &before), 0);
+  auto r = store::Reader::open(path);
+  ASSERT_TRUE(r.ok()) << r.error();
+  bool from_store = true;
+  auto chains = chains_for_reader((*r)->db(), ExplainOptions{}, &from_store);
+  ASSERT_TRUE(chains.ok()) << chains.error();
+  EXPECT_FALSE(from_store);
+  EXPECT_FALSE(chains->empty());
+  auto stats = stats_for_reader((*r)->db(), &from_store);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_FALSE(from_store);
+  EXPECT_FALSE(has_table(path, "causal_chain"));
+  struct stat after{};
+  ASSERT_EQ(stat(path.c_str(), &after), 0);
+  EXPECT_EQ(before.st_size, after.st_size);
+  EXPECT_EQ(before.st_mtime, after.st_mtime);
+}
+
+TEST(AnalyzeChainStoreTest, StoredResultsAreReusedUntilStale) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::lock_wait(path, false);
+  ASSERT_TRUE(analyze_and_store(path).ok());
+  ASSERT_TRUE(has_table(path, "causal_chain"));
+  {
+    auto r = store::Reader::open(path);
+    ASSERT_TRUE(r.ok()) << r.error();
+    bool from_store = false;
+    auto chains = chains_for_reader((*r)->db(), ExplainOptions{}, &from_store);
+    ASSERT_TRUE(chains.ok());
+    EXPECT_TRUE(from_store);
+    auto fresh = compute_chains((*r)->db(), ExplainOptions{});
+    ASSERT_TRUE(fresh.ok());
+    EXPECT_EQ(chains_to_json(*chains), chains_to_json(*fresh));
+    auto stats = stats_for_reader((*r)->db(), &from_store);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_TRUE(from_store);
+    EXPECT_EQ(to_json(*stats), to_json(compute_stats((*r)->db()).value()));
+    // A pid filter applies to stored chains; a time window is analysed afresh.
+    ExplainOptions o;
+    o.pid = 1;
+    EXPECT_TRUE(chains_for_reader((*r)->db(), o)->empty());
+  }
+  // An older analysis version: stale.
+  exec(path, "UPDATE meta SET value = '0' WHERE key = 'analysis_version'");
+  {
+    auto r = store::Reader::open(path);
+    auto stored = load_stored_chains((*r)->db());
+    ASSERT_TRUE(stored.ok());
+    EXPECT_FALSE(stored->has_value());
+  }
+  // Restored version, but the trace gained an event: stale again.
+  ASSERT_TRUE(analyze_and_store(path).ok());
+  exec(path,
+       "INSERT INTO cuda_call (ts, dur, utid, function_id, ret) SELECT ts + 1, dur, utid, "
+       "function_id, ret FROM cuda_call LIMIT 1");
+  {
+    auto r = store::Reader::open(path);
+    auto stored = load_stored_chains((*r)->db());
+    ASSERT_TRUE(stored.ok());
+    EXPECT_FALSE(stored->has_value());
+  }
+}
+
+TEST(AnalyzeChainStoreTest, WritersStoreOnlyCompleteTraces) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::lock_wait(path, false);
+  exec(path, "UPDATE meta SET value = '0' WHERE key = 'complete'");
+  auto r = store::Reader::open(path);
+  ASSERT_TRUE(r.ok());
+  auto chains = chains_for_writer((*r)->db(), path, ExplainOptions{});
+  ASSERT_TRUE(chains.ok()) << chains.error();
+  EXPECT_FALSE(chains->empty());
+  EXPECT_FALSE(has_table(path, "causal_chain"));
+}
+
+TEST(AnalyzeChainStoreTest, StoredChainsAreQueryableWithSql) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::data_loader(path, false);
+  ASSERT_TRUE(analyze_and_store(path).ok());
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT category, severity, tid, json_extract(json, "
+                               "'$.culprit.comm') FROM causal_chain WHERE id = 1",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "data_loader");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)), "high");
+  EXPECT_EQ(sqlite3_column_int(s, 2), 300);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 3))).rfind("loader-", 0),
+            0u);
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace causeway::testing

@@ -1,0 +1,86 @@
+// `causeway stats` end to end: golden text and JSON on a fixture, the documented keys, bad input.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "fixtures/scenarios.h"
+#include "support/golden.h"
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+TEST(CliStatsTest, GoldenTextAndJson) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::data_loader(db, false);
+  CommandResult text = run_command({causeway_binary(), "stats", "--db", db});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(check_golden("stats/data_loader.txt", text.out), "");
+  CommandResult json = run_command({causeway_binary(), "stats", "--db", db, "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  // The host name differs between machines; everything else is the fixture's.
+  j["host"] = "";
+  j["kernel_release"] = "";
+  EXPECT_EQ(check_golden("stats/data_loader.json", j.dump(2) + "\n"), "");
+}
+
+TEST(CliStatsTest, ApisHaveTheDocumentedKeysAndExactValues) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::host_sync(db, false);
+  CommandResult r = run_command({causeway_binary(), "stats", "--db", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["apis"].is_array());
+  bool memcpy_seen = false;
+  for (const auto& a : j["apis"]) {
+    for (const char* k : {"name", "count", "total_ns", "p50_ns", "p95_ns", "p99_ns", "max_ns",
+                          "bytes"}) {
+      EXPECT_TRUE(a.contains(k)) << k;
+    }
+    if (a["name"] == "cudaMemcpy") {
+      memcpy_seen = true;
+      EXPECT_EQ(a["count"], 150);
+      EXPECT_EQ(a["bytes"], 150 * 4096);
+      EXPECT_EQ(a["p50_ns"], 1505 * kUs);
+      EXPECT_EQ(a["max_ns"], 1505 * kUs);
+    }
+    if (a["name"] == "cudaLaunchKernel") {
+      EXPECT_EQ(a["count"], 450);
+    }
+  }
+  EXPECT_TRUE(memcpy_seen) << r.out;
+  EXPECT_EQ(j["events"]["cuda_call"], 150 * 5);
+  EXPECT_EQ(j["total_drops"], 0);
+  EXPECT_TRUE(j["complete"].get<bool>());
+  ASSERT_EQ(j["processes"].size(), 1u);
+  EXPECT_EQ(j["processes"][0]["pid"], 400);
+  EXPECT_GT(j["duration_ns"].get<int64_t>(), 0);
+}
+
+TEST(CliStatsTest, EmptyTrace) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  { TraceBuilder b(db); }
+  CommandResult r = run_command({causeway_binary(), "stats", "--db", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no CUDA calls recorded"), std::string::npos) << r.out;
+}
+
+TEST(CliStatsTest, BadInputIsOneSentence) {
+  TempDir dir;
+  CommandResult r = run_command({causeway_binary(), "stats", "--db", dir.file("nope.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("nope.db"), std::string::npos) << r.err;
+  std::ofstream(dir.file("x.db")) << "SQLite format 3 but not really\n";
+  r = run_command({causeway_binary(), "stats", "--db", dir.file("x.db")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+}  // namespace causeway::testing
