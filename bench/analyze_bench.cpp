@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double rss_chains = peak_rss_mib();
-  std::printf("compute_chains: %.2f s, %zu chains, peak RSS %.0f MiB (%.0f MiB before)\n",
-              chains_s, chains->size(), rss_chains, rss_before);
+  std::printf("compute_chains: %.2f s, %zu chains, peak RSS %.0f MiB (%.0f MiB before)\n", chains_s,
+              chains->size(), rss_chains, rss_before);
 
   t0 = std::chrono::steady_clock::now();
   auto stats = causeway::analyze::compute_stats(db);

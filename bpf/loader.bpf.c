@@ -11,12 +11,15 @@ SEC("uprobe")
 int BPF_KPROBE(loader__link_map_changed) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32;
-  if (!tgid__is_traced(tgid)) return 0;
+  bool traced = tgid__is_traced(tgid);
+  /* Under --all every process's library loads are reported (they are rare): one that maps a
+   * CUDA library joins the traced set. Those are never stopped. */
+  if (!traced && (!cfg_trace_all_cuda || tgid == cfg_tracer_tgid)) return 0;
   struct cw_lib_load* e = ring__reserve(sizeof(*e), CW_SRC_PROC);
   if (!e) return 0;
   header__fill(&e->h, CW_EV_LIB_LOAD, bpf_ktime_get_ns(), tgid, (__u32)id);
   e->stopped = 0;
-  if (cfg_stop_on_load && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
+  if (traced && cfg_stop_on_load && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
   __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
   bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* the process may be stopped, waiting */
   return 0;

@@ -2,7 +2,9 @@
 // Thread-safety: none; one Analyzer per compute_chains() call.
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analyze/chains.h"
@@ -24,6 +26,9 @@ struct ThreadCalls {
 struct Context {
   TraceData& data;
   const ExplainOptions& opts;
+  // Page-locked host ranges [lo, hi) per pid, built on first use (patterns.cpp).
+  std::map<int32_t, std::vector<std::pair<uint64_t, uint64_t>>> pinned;
+  bool pinned_built = false;
 
   TaskRef task(int32_t thread) const;
   // "decode (pid 4121, tid 4133)"
@@ -43,8 +48,8 @@ struct Context {
 // Where the time of `d` went, largest first, as a clause list with shares and culprits.
 std::string breakdown_sentence(const Context& ctx, const Decomposition& d);
 
-std::string percent(double fraction);  // "34%"
-std::string ratio(double r);          // "6.8x"
+std::string percent(double fraction);   // "34%"
+std::string ratio(double r);            // "6.8x"
 std::string bytes_text(int64_t bytes);  // "64.0 MiB"
 
 // Pipeline-pattern detectors (patterns.cpp). Each appends zero or more chains.

@@ -29,10 +29,10 @@ int64_t percentile(const std::vector<int64_t>& sorted, double q);
 // a tiny MAD (perfectly regular calls) nor a tiny median (sub-microsecond calls) turns noise
 // into findings.
 struct OutlierRule {
-  double mad_factor = 8.0;       // value - median > mad_factor * 1.4826 * MAD
-  double ratio = 3.0;            // value >= ratio * median
+  double mad_factor = 8.0;          // value - median > mad_factor * 1.4826 * MAD
+  double ratio = 3.0;               // value >= ratio * median
   int64_t min_excess_ns = 200'000;  // value - median >= this (200 us)
-  int64_t min_samples = 8;       // fewer samples: no baseline, nothing is an outlier
+  int64_t min_samples = 8;          // fewer samples: no baseline, nothing is an outlier
 };
 
 bool is_outlier(int64_t value, const Baseline& baseline, const OutlierRule& rule);

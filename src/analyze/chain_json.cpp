@@ -46,9 +46,8 @@ nlohmann::json to_json(const Chain& c) {
   } else {
     j["baseline"] = nullptr;
   }
-  j["observed"] = {{"p50_ns", c.observed_p50_ns},
-                   {"p99_ns", c.observed_p99_ns},
-                   {"max_ns", c.observed_max_ns}};
+  j["observed"] = {
+      {"p50_ns", c.observed_p50_ns}, {"p99_ns", c.observed_p99_ns}, {"max_ns", c.observed_max_ns}};
   j["window"] = {{"start_ns", c.window_start_ns}, {"end_ns", c.window_end_ns}};
   j["on_cpu_ns"] = c.on_cpu_ns;
   j["runnable_ns"] = c.runnable_ns;

@@ -36,10 +36,10 @@ Status exec(sqlite3* db, const std::string& sql, const char* what) {
 }  // namespace
 
 Result<std::string> trace_fingerprint(sqlite3* db) {
-  std::string fp = "v" + sql::meta(db, "schema_version").value_or("?") + ";end=" +
-                   sql::meta(db, "end_ts").value_or("?");
-  for (const char* t : {"cuda_call", "thread_state", "wakeup", "syscall", "block_io",
-                        "process_event", "thread"}) {
+  std::string fp = "v" + sql::meta(db, "schema_version").value_or("?") +
+                   ";end=" + sql::meta(db, "end_ts").value_or("?");
+  for (const char* t :
+       {"cuda_call", "thread_state", "wakeup", "syscall", "block_io", "process_event", "thread"}) {
     const char* key = std::string_view(t) == "thread" ? "utid" : "rowid";
     sql::Stmt s(db, std::string("SELECT max(") + key + ") FROM " + t);
     if (!s.ok() || s.step() != SQLITE_ROW) return sql::query_error(db, t);
@@ -83,8 +83,9 @@ Result<std::optional<TraceStats>> load_stored_stats(sqlite3* db) {
 Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceStats& stats) {
   auto fp = trace_fingerprint(db);
   if (!fp.ok()) return fp.status();
-  Status st = exec(db, std::string("BEGIN IMMEDIATE;") + kDdl +
-                           "DELETE FROM causal_chain; DELETE FROM analysis_result;",
+  Status st = exec(db,
+                   std::string("BEGIN IMMEDIATE;") + kDdl +
+                       "DELETE FROM causal_chain; DELETE FROM analysis_result;",
                    "store causal chains in the trace");
   if (!st.ok()) return st;
   auto fail = [&](const char* what) {
@@ -108,7 +109,10 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
       ins.bind(5, int64_t{c.subject.pid});
       ins.bind(6, int64_t{c.subject.tid});
       ins.bind(7, c.subject.comm);
-      if (c.function.empty()) ins.bind_null(8); else ins.bind(8, c.function);
+      if (c.function.empty())
+        ins.bind_null(8);
+      else
+        ins.bind(8, c.function);
       ins.bind(9, c.impact_ns);
       ins.bind(10, c.summary);
       ins.bind(11, to_json(c).dump());
@@ -124,9 +128,9 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
   {
     sql::Stmt m(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
     if (!m.ok()) return fail("analysis meta");
-    for (const auto& [k, v] : {std::pair<std::string, std::string>{"analysis_version",
-                                                                   std::to_string(kAnalysisVersion)},
-                               {"analysis_fingerprint", *fp}}) {
+    for (const auto& [k, v] :
+         {std::pair<std::string, std::string>{"analysis_version", std::to_string(kAnalysisVersion)},
+          {"analysis_fingerprint", *fp}}) {
       m.reset();
       m.bind(1, k);
       m.bind(2, v);

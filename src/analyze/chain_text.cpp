@@ -93,7 +93,8 @@ std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_d
     if (!c.waker_chain.empty()) {
       out += ind + "Waker chain:\n";
       for (const WakerStep& w : c.waker_chain) {
-        const std::string first = ind + "  " + std::string(static_cast<size_t>(w.depth - 1) * 2, ' ') +
+        const std::string first = ind + "  " +
+                                  std::string(static_cast<size_t>(w.depth - 1) * 2, ' ') +
                                   std::to_string(w.depth) + ". ";
         out += wrap("\"" + w.task.comm + "\" (pid " + std::to_string(w.task.pid) + ", tid " +
                         std::to_string(w.task.tid) + ") " + w.detail + ".",

@@ -69,8 +69,8 @@ std::string Context::culprit_phrase(int32_t t) const {
 }
 
 std::string Context::severity(int64_t impact_ns, int64_t span_ns) const {
-  const double share = span_ns > 0 ? static_cast<double>(impact_ns) / static_cast<double>(span_ns)
-                                   : 0.0;
+  const double share =
+      span_ns > 0 ? static_cast<double>(impact_ns) / static_cast<double>(span_ns) : 0.0;
   if (share >= opts.high_share && impact_ns >= 5 * opts.min_impact_ns) return "high";
   if (share >= opts.medium_share && impact_ns >= opts.min_impact_ns) return "medium";
   return "low";
@@ -157,8 +157,8 @@ void Context::finish(Chain& c, int64_t span_ns) const {
 namespace {
 
 using detail::Context;
-using detail::ThreadCalls;
 using detail::percent;
+using detail::ThreadCalls;
 
 // One slow call or slow gap.
 struct Slow {
@@ -167,9 +167,28 @@ struct Slow {
   int64_t excess = 0;
   int64_t call_id = 0;       // the slow call, or the call that ended the gap
   int64_t prev_call_id = 0;  // gaps: the call before
-  Decomposition d;
+};
+
+// Slow intervals sharing (function, category) on one thread. Decompositions are merged as
+// they come (a trace can hold many thousands of outliers); only the worst one's is kept whole,
+// for its waker chain and evidence.
+struct SlowGroup {
   std::string category;
-  int32_t culprit = -1;
+  std::vector<Slow> items;
+  Decomposition merged;
+  Decomposition worst_d;
+  int64_t worst_excess = -1;
+  std::map<int32_t, int64_t> culprits;  // culprit thread -> excess it explains
+
+  void add(const Slow& s, Decomposition&& d, int32_t culprit) {
+    merged.merge(d);
+    culprits[culprit] += s.excess;
+    if (s.excess > worst_excess) {
+      worst_excess = s.excess;
+      worst_d = std::move(d);
+    }
+    items.push_back(s);
+  }
 };
 
 // Dominant cause of a decomposed interval -> category and culprit.
@@ -265,10 +284,12 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
       t += " waiting for I/O";
       if (b.dev) t += " on device " + device_name(b.dev);
     }
-    if (b.waker >= 0 && b.cause != BlockCause::kIo) t += ", woken by " + ctx.culprit_phrase(b.waker);
+    if (b.waker >= 0 && b.cause != BlockCause::kIo)
+      t += ", woken by " + ctx.culprit_phrase(b.waker);
     parts.push_back({b.ns, t});
   }
-  if (d.gpu_wait_ns > 0) parts.push_back({d.gpu_wait_ns, share(d.gpu_wait_ns) + " waiting for the GPU"});
+  if (d.gpu_wait_ns > 0)
+    parts.push_back({d.gpu_wait_ns, share(d.gpu_wait_ns) + " waiting for the GPU"});
   if (d.unaccounted_ns > 0) {
     parts.push_back({d.unaccounted_ns, share(d.unaccounted_ns) + " without scheduling data"});
   }
@@ -299,8 +320,10 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
         cpus += (cpus.empty() ? "CPU " : ", CPU ") + std::to_string(p.cpu);
       }
     }
-    return "Give " + me + " a CPU of its own: pin it to isolated cores (taskset -c / a cpuset "
-           "cgroup) and keep " + who + " off them" + (cpus.empty() ? "" : " (it ran on " + cpus + ")") +
+    return "Give " + me +
+           " a CPU of its own: pin it to isolated cores (taskset -c / a cpuset "
+           "cgroup) and keep " +
+           who + " off them" + (cpus.empty() ? "" : " (it ran on " + cpus + ")") +
            ", or lower that task's priority (nice -n 19, SCHED_IDLE).";
   }
   if (category == "lock_wait") {
@@ -314,11 +337,13 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
                "background thread) so the CUDA-feeding thread never waits on the disk.";
       }
     }
-    return r + ", or stop sharing that lock with the thread that feeds the GPU (per-thread "
-               "buffers, a lock-free queue).";
+    return r +
+           ", or stop sharing that lock with the thread that feeds the GPU (per-thread "
+           "buffers, a lock-free queue).";
   }
   if (category == "blocked_io") {
-    return "Take the blocking file I/O off " + me + ", the thread that feeds the GPU: read ahead "
+    return "Take the blocking file I/O off " + me +
+           ", the thread that feeds the GPU: read ahead "
            "in a background thread or a DataLoader worker, cache the data in memory, or use "
            "asynchronous I/O.";
   }
@@ -329,7 +354,8 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
            "thread does not block.";
   }
   if (category == "gpu_starvation" || category == "host_overhead") {
-    return "The time went to host code on " + me + " itself: profile it (py-spy / perf), move "
+    return "The time went to host code on " + me +
+           " itself: profile it (py-spy / perf), move "
            "preprocessing off this thread, and batch work into fewer, larger launches or CUDA "
            "graphs so the GPU queue stays full.";
   }
@@ -343,31 +369,31 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
 
 // Builds the chain for a group of outlier intervals sharing (kind, function, category).
 Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind,
-                    const std::string& function, const Baseline& base, std::vector<Slow>& v) {
+                    const std::string& function, const Baseline& base, SlowGroup& g) {
+  std::vector<Slow>& v = g.items;
   std::sort(v.begin(), v.end(), [](const Slow& a, const Slow& b) {
     return std::tie(b.excess, a.ts) < std::tie(a.excess, b.ts);
   });
   Chain c;
   c.kind = kind;
-  c.category = v.front().category;
+  c.category = g.category;
   c.subject = ctx.task(tc.thread);
   c.function = function;
   c.baseline = base;
   c.occurrences = static_cast<int64_t>(v.size());
-  Decomposition merged;
+  Decomposition& merged = g.merged;
   std::vector<int64_t> durs;
-  std::map<int32_t, int64_t> culprits;
+  const std::map<int32_t, int64_t>& culprits = g.culprits;
   c.window_start_ns = v.front().ts;
   c.window_end_ns = v.front().end;
   for (const Slow& s : v) {
     c.impact_ns += s.excess;
-    merged.merge(s.d);
     durs.push_back(s.end - s.ts);
-    culprits[s.culprit] += s.excess;
     c.window_start_ns = std::min(c.window_start_ns, s.ts);
     c.window_end_ns = std::max(c.window_end_ns, s.end);
   }
   merged.sort_shares();
+  g.worst_d.sort_shares();
   std::sort(durs.begin(), durs.end());
   c.observed_p50_ns = percentile(durs, 0.5);
   c.observed_p99_ns = percentile(durs, 0.99);
@@ -385,9 +411,10 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
 
   // Waker chain of the worst interval: from its largest non-GPU blocked share with a waker.
   const Slow& worst = v.front();
+  const Decomposition& worst_d = g.worst_d;
   std::vector<WakerHop> hops;
   const BlockShare* top = nullptr;
-  for (const BlockShare& b : worst.d.blocked) {
+  for (const BlockShare& b : worst_d.blocked) {
     if (b.cause == BlockCause::kGpu || b.waker < 0) continue;
     if (!top || b.ns > top->ns) top = &b;
   }
@@ -408,28 +435,25 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
                 (v.size() == 1 ? format_duration(c.observed_max_ns)
                                : "p99 " + format_duration(c.observed_p99_ns)) +
                 ")";
-    c.explanation = who + " made " + n + " " + function + " call" + (v.size() == 1 ? "" : "s") +
-                    " far above this thread's baseline (median " +
-                    format_duration(base.median_ns) + ", MAD " + format_duration(base.mad_ns) +
-                    " over " + std::to_string(base.count) + " calls): median " +
-                    format_duration(c.observed_p50_ns) + ", worst " +
-                    format_duration(c.observed_max_ns) + " (cuda_call " +
-                    std::to_string(worst.call_id) + "), " + format_duration(c.impact_ns) +
-                    " above baseline in total. Inside those calls: " +
-                    breakdown_sentence(ctx, merged) + ".";
+    c.explanation =
+        who + " made " + n + " " + function + " call" + (v.size() == 1 ? "" : "s") +
+        " far above this thread's baseline (median " + format_duration(base.median_ns) + ", MAD " +
+        format_duration(base.mad_ns) + " over " + std::to_string(base.count) + " calls): median " +
+        format_duration(c.observed_p50_ns) + ", worst " + format_duration(c.observed_max_ns) +
+        " (cuda_call " + std::to_string(worst.call_id) + "), " + format_duration(c.impact_ns) +
+        " above baseline in total. Inside those calls: " + breakdown_sentence(ctx, merged) + ".";
   } else {
     c.summary = who + ": " + n + (v.size() == 1 ? " host gap" : " host gaps") +
                 " between CUDA calls lasted " +
-                (r > 0 ? detail::ratio(r) + " the usual gap" : "far longer than usual") +
-                " (p50 " + format_duration(base.median_ns) + " -> " +
+                (r > 0 ? detail::ratio(r) + " the usual gap" : "far longer than usual") + " (p50 " +
+                format_duration(base.median_ns) + " -> " +
                 (v.size() == 1 ? format_duration(c.observed_max_ns)
                                : "p99 " + format_duration(c.observed_p99_ns)) +
                 "); the GPU got no new work meanwhile";
     c.explanation = "Between consecutive CUDA calls " + who + " usually spends " +
-                    format_duration(base.median_ns) + " (median of " +
-                    std::to_string(base.count) + " gaps); " + n + " gap" +
-                    (v.size() == 1 ? " was" : "s were") + " far longer (median " +
-                    format_duration(c.observed_p50_ns) + ", worst " +
+                    format_duration(base.median_ns) + " (median of " + std::to_string(base.count) +
+                    " gaps); " + n + " gap" + (v.size() == 1 ? " was" : "s were") +
+                    " far longer (median " + format_duration(c.observed_p50_ns) + ", worst " +
                     format_duration(c.observed_max_ns) + ", after cuda_call " +
                     std::to_string(worst.prev_call_id) + "), " + format_duration(c.impact_ns) +
                     " beyond the usual in total, during which this thread issued no GPU work. In "
@@ -448,18 +472,19 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
   // Evidence: the slow calls themselves, then the intervals that explain the worst one.
   const char* role = kind == "slow_calls" ? "slow call" : "call after the gap";
   for (size_t i = 0; i < v.size() && i < 5; ++i) {
-    c.evidence.push_back({"cuda_call", v[i].call_id, kind == "slow_calls" ? v[i].ts : v[i].end, role});
+    c.evidence.push_back(
+        {"cuda_call", v[i].call_id, kind == "slow_calls" ? v[i].ts : v[i].end, role});
   }
-  if (!worst.d.preempters.empty() && c.category == "cpu_contention") {
-    const PreemptShare* p = &worst.d.preempters[0];
-    for (const PreemptShare& q : worst.d.preempters) {
+  if (!worst_d.preempters.empty() && c.category == "cpu_contention") {
+    const PreemptShare* p = &worst_d.preempters[0];
+    for (const PreemptShare& q : worst_d.preempters) {
       if (q.ns > p->ns) p = &q;
     }
     c.evidence.push_back({"thread_state", p->largest_state_id, 0, "runnable (preempted)"});
   }
-  if (top || !worst.d.blocked.empty()) {
+  if (top || !worst_d.blocked.empty()) {
     const BlockShare* b = top;
-    for (const BlockShare& q : worst.d.blocked) {
+    for (const BlockShare& q : worst_d.blocked) {
       if (q.cause != BlockCause::kGpu && (!b || q.ns > b->ns)) b = &q;
     }
     if (b) {
@@ -467,7 +492,8 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
       if (b->largest_syscall_id) {
         c.evidence.push_back({"syscall", b->largest_syscall_id, 0, "blocking syscall"});
       }
-      if (b->largest_io_id) c.evidence.push_back({"block_io", b->largest_io_id, 0, "I/O waited on"});
+      if (b->largest_io_id)
+        c.evidence.push_back({"block_io", b->largest_io_id, 0, "I/O waited on"});
     }
   }
   ctx.add_waker_chain(c, hops);
@@ -488,7 +514,7 @@ struct GapWaits {
 
 class Analyzer {
  public:
-  Analyzer(TraceData& data, const ExplainOptions& opts) : ctx_{data, opts} {}
+  Analyzer(TraceData& data, const ExplainOptions& opts) : ctx_{data, opts, {}, false} {}
 
   std::vector<Chain> run() {
     TraceData& d = ctx_.data;
@@ -532,23 +558,24 @@ class Analyzer {
     Decomposition gap_waits;  // only the gaps' time, for the data-loader finding
     std::map<int32_t, std::vector<int64_t>> durs_by_fn;
     std::vector<int64_t> gaps;
+    size_t cursor = d.thread_states[static_cast<size_t>(tc.thread)].begin;
     for (size_t i = 0; i < tc.calls.size(); ++i) {
       const Call& c = *tc.calls[i];
       durs_by_fn[c.fn].push_back(c.dur);
-      decompose_into(d, tc.thread, c.ts, c.end(), true, all);
+      decompose_into(d, tc.thread, c.ts, c.end(), true, all, &cursor);
       if (i + 1 < tc.calls.size()) {
         const Call& n = *tc.calls[i + 1];
         const int64_t g = n.ts - c.end();
         if (g <= 0) continue;
         gaps.push_back(g);
-        Decomposition one;
-        IntervalTotals t = decompose_into(d, tc.thread, c.end(), n.ts, false, one);
-        all.merge(one);
+        const size_t at = cursor;
+        IntervalTotals t = decompose_into(d, tc.thread, c.end(), n.ts, false, all, &cursor);
         ++waits.gaps;
         if (t.waited_on_others_ns > 0) {
           ++waits.gaps_with_wait;
           waits.waited_ns += t.waited_on_others_ns;
-          gap_waits.merge(one);
+          size_t again = at;
+          decompose_into(d, tc.thread, c.end(), n.ts, false, gap_waits, &again);
         }
       }
     }
@@ -556,9 +583,10 @@ class Analyzer {
     gap_waits.sort_shares();
 
     // Outlier calls, grouped by (function, category).
-    std::map<std::pair<int32_t, std::string>, std::vector<Slow>> slow_calls;
+    std::map<std::pair<int32_t, std::string>, SlowGroup> slow_calls;
     std::map<int32_t, Baseline> bases;
-    for (auto& [fn, durs] : durs_by_fn) bases[fn] = robust_baseline(durs);
+    for (auto& [fn, durs] : durs_by_fn) bases[fn] = robust_baseline(std::move(durs));
+    cursor = d.thread_states[static_cast<size_t>(tc.thread)].begin;
     for (const Call* c : tc.calls) {
       const Baseline& b = bases[c->fn];
       if (!is_outlier(c->dur, b, o.outlier)) continue;
@@ -567,20 +595,26 @@ class Analyzer {
       s.end = c->end();
       s.excess = c->dur - b.median_ns;
       s.call_id = c->id;
-      s.d = decompose(d, tc.thread, c->ts, c->end(), true);
-      classify(s.d, false, tc.thread, s.category, s.culprit);
-      slow_calls[{c->fn, s.category}].push_back(std::move(s));
+      Decomposition sd;
+      decompose_into(d, tc.thread, c->ts, c->end(), true, sd, &cursor);
+      std::string category;
+      int32_t culprit = -1;
+      classify(sd, false, tc.thread, category, culprit);
+      SlowGroup& g = slow_calls[{c->fn, category}];
+      g.category = category;
+      g.add(s, std::move(sd), culprit);
     }
-    for (auto& [key, v] : slow_calls) {
+    for (auto& [key, g] : slow_calls) {
       local.push_back(outlier_chain(ctx_, tc, "slow_calls",
                                     d.functions[static_cast<size_t>(key.first)].base,
-                                    bases[key.first], v));
+                                    bases[key.first], g));
     }
 
     // Outlier gaps of a thread that feeds the GPU.
     if (tc.launches && gaps.size() >= static_cast<size_t>(o.outlier.min_samples)) {
-      const Baseline gb = robust_baseline(gaps);
-      std::map<std::string, std::vector<Slow>> slow_gaps;
+      const Baseline gb = robust_baseline(std::move(gaps));
+      std::map<std::string, SlowGroup> slow_gaps;
+      cursor = d.thread_states[static_cast<size_t>(tc.thread)].begin;
       for (size_t i = 0; i + 1 < tc.calls.size(); ++i) {
         const Call& c = *tc.calls[i];
         const Call& n = *tc.calls[i + 1];
@@ -592,12 +626,17 @@ class Analyzer {
         s.excess = g - gb.median_ns;
         s.call_id = n.id;
         s.prev_call_id = c.id;
-        s.d = decompose(d, tc.thread, s.ts, s.end, false);
-        classify(s.d, true, tc.thread, s.category, s.culprit);
-        slow_gaps[s.category].push_back(std::move(s));
+        Decomposition sd;
+        decompose_into(d, tc.thread, s.ts, s.end, false, sd, &cursor);
+        std::string category;
+        int32_t culprit = -1;
+        classify(sd, true, tc.thread, category, culprit);
+        SlowGroup& group = slow_gaps[category];
+        group.category = category;
+        group.add(s, std::move(sd), culprit);
       }
-      for (auto& [cat, v] : slow_gaps) {
-        local.push_back(outlier_chain(ctx_, tc, "gpu_gaps", "", gb, v));
+      for (auto& [cat, g] : slow_gaps) {
+        local.push_back(outlier_chain(ctx_, tc, "gpu_gaps", "", gb, g));
       }
     }
 
@@ -618,10 +657,10 @@ class Analyzer {
   static void absorb(Chain& into, std::vector<Chain>& local,
                      const std::vector<std::string>& categories, bool gaps_only) {
     for (auto it = local.begin(); it != local.end();) {
-      const bool match = (it->kind == "slow_calls" || it->kind == "gpu_gaps") &&
-                         (!gaps_only || it->kind == "gpu_gaps") &&
-                         std::find(categories.begin(), categories.end(), it->category) !=
-                             categories.end();
+      const bool match =
+          (it->kind == "slow_calls" || it->kind == "gpu_gaps") &&
+          (!gaps_only || it->kind == "gpu_gaps") &&
+          std::find(categories.begin(), categories.end(), it->category) != categories.end();
       if (!match) {
         ++it;
         continue;
@@ -640,7 +679,8 @@ class Analyzer {
     const ExplainOptions& o = ctx_.opts;
     const int64_t span = tc.span();
     auto significant = [&](int64_t ns) {
-      return ns >= o.min_impact_ns && static_cast<double>(ns) >= o.min_share * static_cast<double>(span);
+      return ns >= o.min_impact_ns &&
+             static_cast<double>(ns) >= o.min_share * static_cast<double>(span);
     };
     const std::string who = ctx_.who(tc.thread);
     const std::string span_text = format_duration(span) + " active span";
@@ -673,14 +713,16 @@ class Analyzer {
         ++n;
       }
       c.explanation = who + " is the thread that issues CUDA work, yet for " +
-                      format_duration(all.runnable_ns) + " (" + percent(share) +
-                      " of its " + span_text + ") it was ready to run while another task held "
+                      format_duration(all.runnable_ns) + " (" + percent(share) + " of its " +
+                      span_text +
+                      ") it was ready to run while another task held "
                       "its CPU, so the GPU waited on a thread that was waiting for a CPU. Taken "
-                      "by: " + by + ". Over the span: " + breakdown_sentence(ctx_, all) + ".";
+                      "by: " +
+                      by + ". Over the span: " + breakdown_sentence(ctx_, all) + ".";
       c.recommendation = recommendation_for(ctx_, c.category, tc.thread, top, {}, all);
       for (size_t i = 0; i < all.preempters.size() && i < 3; ++i) {
-        c.evidence.push_back({"thread_state", all.preempters[i].largest_state_id, 0,
-                              "runnable (preempted)"});
+        c.evidence.push_back(
+            {"thread_state", all.preempters[i].largest_state_id, 0, "runnable (preempted)"});
       }
       ctx_.finish(c, span);
       absorb(c, local, {"cpu_contention"}, false);
@@ -688,8 +730,8 @@ class Analyzer {
     }
 
     // Data loader: the thread keeps waiting, between its CUDA calls, for other threads.
-    const bool recurrent = waits.gaps > 0 && waits.gaps_with_wait >= 10 &&
-                           waits.gaps_with_wait * 5 >= waits.gaps;
+    const bool recurrent =
+        waits.gaps > 0 && waits.gaps_with_wait >= 10 && waits.gaps_with_wait * 5 >= waits.gaps;
     if (recurrent && significant(waits.waited_ns)) {
       // The producers: wakers of those waits, by time waited.
       std::map<int32_t, std::pair<int64_t, const BlockShare*>> producers;
@@ -740,8 +782,10 @@ class Analyzer {
                     percent(share) + " of its " + span_text + ") in " +
                     std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
                     " gaps between CUDA calls; the data loader cannot keep up";
-        c.explanation = "Between CUDA calls " + who + " blocked, waiting to be woken by other "
-                        "threads, in " + std::to_string(waits.gaps_with_wait) + " of its " +
+        c.explanation = "Between CUDA calls " + who +
+                        " blocked, waiting to be woken by other "
+                        "threads, in " +
+                        std::to_string(waits.gaps_with_wait) + " of its " +
                         std::to_string(waits.gaps) + " gaps, " + format_duration(waits.waited_ns) +
                         " in total, while the GPU had nothing new to do. Woken by: " + names +
                         ". While it waited, the producers' time (largest waits) went to: " +
@@ -756,17 +800,19 @@ class Analyzer {
         }
         const int64_t prod_io = prod.blocked_by(BlockCause::kIo);
         if (prod_io >= prod.on_cpu_ns && prod_io > 0) {
-          c.recommendation = "The loaders are disk-bound: add loader workers and prefetch deeper "
-                             "(DataLoader num_workers, prefetch_factor), cache or pre-shard the "
-                             "dataset in memory or on faster storage, and read larger sequential "
-                             "chunks.";
+          c.recommendation =
+              "The loaders are disk-bound: add loader workers and prefetch deeper "
+              "(DataLoader num_workers, prefetch_factor), cache or pre-shard the "
+              "dataset in memory or on faster storage, and read larger sequential "
+              "chunks.";
         } else {
-          c.recommendation = "The loaders are CPU-bound: add loader workers (DataLoader "
-                             "num_workers) on idle cores, decode on the GPU (DALI, nvJPEG) or "
-                             "pre-process the dataset offline, and prefetch more batches ahead.";
+          c.recommendation =
+              "The loaders are CPU-bound: add loader workers (DataLoader "
+              "num_workers) on idle cores, decode on the GPU (DALI, nvJPEG) or "
+              "pre-process the dataset offline, and prefetch more batches ahead.";
         }
-        c.evidence.push_back({"thread_state", rep->largest_state_id, rep->largest_ts,
-                              "waiting for the loader"});
+        c.evidence.push_back(
+            {"thread_state", rep->largest_state_id, rep->largest_ts, "waiting for the loader"});
         if (rep->largest_syscall_id) {
           c.evidence.push_back({"syscall", rep->largest_syscall_id, 0, "blocking syscall"});
         }
@@ -809,26 +855,30 @@ class Analyzer {
       }
       if (culprit >= 0) c.culprit = ctx_.task(culprit);
       if (cause == BlockCause::kIo) {
-        c.summary = who + " was blocked on I/O for " + format_duration(ns) + " (" +
-                    percent(share) + " of its " + span_text + ")" +
+        c.summary = who + " was blocked on I/O for " + format_duration(ns) + " (" + percent(share) +
+                    " of its " + span_text + ")" +
                     (top->dev ? ", mostly on device " + device_name(top->dev) : "");
         c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
-                        percent(share) + " of its " + span_text + ") blocked waiting for I/O, "
-                        "largest share in " + top->reason + " (" + format_duration(top->ns) +
-                        " over " + std::to_string(top->intervals) + " waits). Over the span: " +
-                        breakdown_sentence(ctx_, all) + ".";
+                        percent(share) + " of its " + span_text +
+                        ") blocked waiting for I/O, "
+                        "largest share in " +
+                        top->reason + " (" + format_duration(top->ns) + " over " +
+                        std::to_string(top->intervals) +
+                        " waits). Over the span: " + breakdown_sentence(ctx_, all) + ".";
       } else {
         c.summary = who + " waited on locks for " + format_duration(ns) + " (" + percent(share) +
                     " of its " + span_text + ")" +
                     (culprit >= 0 ? "; mostly released by " + ctx_.culprit_phrase(culprit) : "");
         c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
-                        percent(share) + " of its " + span_text + ") blocked on futexes. Over "
-                        "the span: " + breakdown_sentence(ctx_, all) + ".";
+                        percent(share) + " of its " + span_text +
+                        ") blocked on futexes. Over "
+                        "the span: " +
+                        breakdown_sentence(ctx_, all) + ".";
         if (!hops.empty()) {
           c.explanation += " Longest wait:";
           for (const WakerHop& h : hops) {
-            c.explanation += (h.depth == 1 ? " " : "; in turn, ") +
-                             ctx_.culprit_phrase(h.thread) + " " + h.detail;
+            c.explanation += (h.depth == 1 ? " " : "; in turn, ") + ctx_.culprit_phrase(h.thread) +
+                             " " + h.detail;
           }
           c.explanation += ".";
         }
@@ -850,7 +900,9 @@ class Analyzer {
   std::vector<Chain> out_;
 };
 
-int severity_rank(const std::string& s) { return s == "high" ? 0 : s == "medium" ? 1 : 2; }
+int severity_rank(const std::string& s) {
+  return s == "high" ? 0 : s == "medium" ? 1 : 2;
+}
 
 }  // namespace
 

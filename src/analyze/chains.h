@@ -37,8 +37,8 @@ struct ExplainOptions {
   std::optional<int32_t> pid;       // only chains about threads of this process
   std::optional<int64_t> since_ns;  // only calls/gaps in [since, until) (ns since origin)
   std::optional<int64_t> until_ns;
-  size_t top = 0;                   // keep the N highest-impact chains; 0 = all
-  OutlierRule outlier;              // when a call or gap counts as far above its baseline
+  size_t top = 0;       // keep the N highest-impact chains; 0 = all
+  OutlierRule outlier;  // when a call or gap counts as far above its baseline
   // A thread-level finding (e.g. runnable share) is reported from this share of the thread's
   // active span up, and only when it amounts to at least min_impact_ns.
   double min_share = 0.05;
@@ -67,7 +67,7 @@ struct EvidenceRef {
 };
 
 struct PreemptorShare {
-  TaskRef task;      // who held the CPU (pid 0 = unknown)
+  TaskRef task;  // who held the CPU (pid 0 = unknown)
   int32_t cpu = -1;
   int64_t ns = 0;
   int64_t intervals = 0;
@@ -95,20 +95,20 @@ struct WakerStep {
 };
 
 struct Chain {
-  int64_t id = 0;            // rank, 1 = highest impact
-  std::string severity;      // "high", "medium", "low"
-  std::string category;      // stable machine word, see docs/explain.md
-  std::string kind;          // "slow_calls", "gpu_gaps", "thread", "pattern"
-  std::string summary;       // one line
-  std::string explanation;   // one paragraph
+  int64_t id = 0;           // rank, 1 = highest impact
+  std::string severity;     // "high", "medium", "low"
+  std::string category;     // stable machine word, see docs/explain.md
+  std::string kind;         // "slow_calls", "gpu_gaps", "thread", "pattern"
+  std::string summary;      // one line
+  std::string explanation;  // one paragraph
   std::string recommendation;
-  TaskRef subject;           // the thread that was slowed
-  std::string function;      // CUDA function concerned, if any
+  TaskRef subject;       // the thread that was slowed
+  std::string function;  // CUDA function concerned, if any
   std::optional<TaskRef> culprit;
-  int64_t impact_ns = 0;     // time lost
-  double impact_share = 0;   // impact / trace duration
-  double thread_share = 0;   // impact / the subject thread's active span
-  int64_t occurrences = 0;   // slow calls / gaps / pattern instances
+  int64_t impact_ns = 0;             // time lost
+  double impact_share = 0;           // impact / trace duration
+  double thread_share = 0;           // impact / the subject thread's active span
+  int64_t occurrences = 0;           // slow calls / gaps / pattern instances
   std::optional<Baseline> baseline;  // of the function/gap on this thread, when relevant
   int64_t observed_p50_ns = 0;       // of the slow occurrences
   int64_t observed_p99_ns = 0;

@@ -88,8 +88,8 @@ void add_block(Decomposition& acc, BlockCause cause, std::string reason, const S
 std::string pct(int64_t part, int64_t whole) {
   if (whole <= 0) return "0%";
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%.0f%%", 100.0 * static_cast<double>(part) /
-                                               static_cast<double>(whole));
+  std::snprintf(buf, sizeof buf, "%.0f%%",
+                100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buf;
 }
 
@@ -97,11 +97,16 @@ std::string pct(int64_t part, int64_t whole) {
 
 const char* block_cause_word(BlockCause c) {
   switch (c) {
-    case BlockCause::kGpu: return "gpu";
-    case BlockCause::kIo: return "io";
-    case BlockCause::kLock: return "lock";
-    case BlockCause::kSleep: return "sleep";
-    case BlockCause::kWait: return "wait";
+    case BlockCause::kGpu:
+      return "gpu";
+    case BlockCause::kIo:
+      return "io";
+    case BlockCause::kLock:
+      return "lock";
+    case BlockCause::kSleep:
+      return "sleep";
+    case BlockCause::kWait:
+      return "wait";
   }
   return "wait";
 }
@@ -185,7 +190,7 @@ void Decomposition::merge(const Decomposition& o) {
 }
 
 IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64_t end,
-                              bool in_cuda_call, Decomposition& acc) {
+                              bool in_cuda_call, Decomposition& acc, size_t* cursor) {
   IntervalTotals t;
   if (end <= start) return t;
   acc.total_ns += end - start;
@@ -193,7 +198,17 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
   const size_t stop = thread >= 0 && static_cast<size_t>(thread) < d.thread_states.size()
                           ? d.thread_states[static_cast<size_t>(thread)].end
                           : 0;
-  for (size_t i = d.first_state_after(thread, start); i < stop; ++i) {
+  const size_t begin = stop > 0 ? d.thread_states[static_cast<size_t>(thread)].begin : 0;
+  size_t first;
+  if (cursor && *cursor >= begin && *cursor <= stop &&
+      (*cursor == begin || d.states[*cursor - 1].end() <= start)) {
+    first = *cursor;  // valid hint: every earlier state of the thread ends before `start`
+    while (first < stop && d.states[first].end() <= start) ++first;
+  } else {
+    first = d.first_state_after(thread, start);
+  }
+  if (cursor) *cursor = first;
+  for (size_t i = first; i < stop; ++i) {
     const StateRow& r = d.states[i];
     if (r.ts >= end) break;
     const int64_t s = std::max(start, r.ts);
@@ -240,11 +255,26 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
           cause = BlockCause::kWait;
         }
         switch (cause) {
-          case BlockCause::kGpu: acc.gpu_wait_ns += ns; t.gpu_ns += ns; break;
-          case BlockCause::kIo: acc.blocked_ns += ns; t.io_ns += ns; break;
-          case BlockCause::kLock: acc.blocked_ns += ns; t.lock_ns += ns; break;
-          case BlockCause::kSleep: acc.blocked_ns += ns; t.sleep_ns += ns; break;
-          case BlockCause::kWait: acc.blocked_ns += ns; t.wait_ns += ns; break;
+          case BlockCause::kGpu:
+            acc.gpu_wait_ns += ns;
+            t.gpu_ns += ns;
+            break;
+          case BlockCause::kIo:
+            acc.blocked_ns += ns;
+            t.io_ns += ns;
+            break;
+          case BlockCause::kLock:
+            acc.blocked_ns += ns;
+            t.lock_ns += ns;
+            break;
+          case BlockCause::kSleep:
+            acc.blocked_ns += ns;
+            t.sleep_ns += ns;
+            break;
+          case BlockCause::kWait:
+            acc.blocked_ns += ns;
+            t.wait_ns += ns;
+            break;
         }
         if ((cause == BlockCause::kLock || cause == BlockCause::kWait) && r.waker >= 0 &&
             r.waker != thread) {
@@ -323,12 +353,13 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
       hop.detail += " for " + format_duration(x.on_cpu_ns) + of_window;
     } else if (std::string_view(best->activity) == "runnable") {
       hop.activity = "runnable";
-      hop.detail = "was runnable, waiting for a CPU, for " + format_duration(x.runnable_ns) +
-                   of_window;
+      hop.detail =
+          "was runnable, waiting for a CPU, for " + format_duration(x.runnable_ns) + of_window;
       if (!x.preempters.empty() && x.preempters[0].thread >= 0) {
         const ThreadInfo& p = d.threads[static_cast<size_t>(x.preempters[0].thread)];
         hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ") ran";
-        if (x.preempters[0].cpu >= 0) hop.detail += " on CPU " + std::to_string(x.preempters[0].cpu);
+        if (x.preempters[0].cpu >= 0)
+          hop.detail += " on CPU " + std::to_string(x.preempters[0].cpu);
       }
       if (!x.preempters.empty()) hop.state_ids.push_back(x.preempters[0].largest_state_id);
     } else if (std::string_view(best->activity) == "untraced") {
@@ -340,10 +371,10 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
       hop.state_ids.push_back(b.largest_state_id);
       if (b.largest_syscall_id) hop.syscall_ids.push_back(b.largest_syscall_id);
       if (b.largest_io_id) hop.io_ids.push_back(b.largest_io_id);
-      const std::string in = b.reason == "sleeping" || b.reason == "uninterruptible" ||
-                                     b.reason == "other"
-                                 ? " (" + b.reason + ")"
-                                 : " in " + b.reason;
+      const std::string in =
+          b.reason == "sleeping" || b.reason == "uninterruptible" || b.reason == "other"
+              ? " (" + b.reason + ")"
+              : " in " + b.reason;
       switch (b.cause) {
         case BlockCause::kIo:
           hop.activity = "blocked_io";
@@ -353,8 +384,8 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
           break;
         case BlockCause::kLock:
           hop.activity = "lock_wait";
-          hop.detail = "was itself waiting on a lock" + in + " for " + format_duration(b.ns) +
-                       of_window;
+          hop.detail =
+              "was itself waiting on a lock" + in + " for " + format_duration(b.ns) + of_window;
           break;
         case BlockCause::kSleep:
           hop.activity = "sleeping";

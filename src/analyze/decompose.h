@@ -37,14 +37,14 @@ struct PreemptShare {
 
 struct BlockShare {
   BlockCause cause = BlockCause::kWait;
-  std::string reason;    // syscall name ("futex", "read"), else "sleeping"/"uninterruptible"
-  int32_t waker = -1;    // waking thread index, -1 none / interrupt
-  uint32_t dev = 0;      // block device of overlapping I/O (0 none)
+  std::string reason;  // syscall name ("futex", "read"), else "sleeping"/"uninterruptible"
+  int32_t waker = -1;  // waking thread index, -1 none / interrupt
+  uint32_t dev = 0;    // block device of overlapping I/O (0 none)
   int64_t ns = 0;
   int64_t intervals = 0;
   int64_t largest_state_id = 0;  // evidence: the biggest interval of this share
   int64_t largest_ns = 0;
-  int64_t largest_ts = 0;        // clipped start/end of that interval
+  int64_t largest_ts = 0;  // clipped start/end of that interval
   int64_t largest_end = 0;
   int64_t largest_syscall_id = 0;
   int64_t largest_io_id = 0;
@@ -81,22 +81,24 @@ struct IntervalTotals {
 
 // Adds the decomposition of [start, end) of `thread` to `acc`. `in_cuda_call` says the
 // interval is inside a CUDA call, where a wakeup by a GPU agent or an interrupt is GPU wait.
+// `cursor` (optional) carries the position in the thread's states between calls made in
+// time order, replacing a binary search per interval by a short forward scan.
 IntervalTotals decompose_into(TraceData& data, int32_t thread, int64_t start, int64_t end,
-                              bool in_cuda_call, Decomposition& acc);
+                              bool in_cuda_call, Decomposition& acc, size_t* cursor = nullptr);
 Decomposition decompose(TraceData& data, int32_t thread, int64_t start, int64_t end,
                         bool in_cuda_call);
 
 // One hop of a waker chain: what the waking thread was doing while the thread it woke was
 // blocked (the window), and why.
 struct WakerHop {
-  int depth = 1;          // 1 = woke the subject thread
+  int depth = 1;  // 1 = woke the subject thread
   int32_t thread = -1;
   int64_t window_start = 0;
   int64_t window_end = 0;
-  Decomposition what;     // the waker's own decomposition over the window
-  std::string activity;   // dominant: "on_cpu", "runnable", "blocked_io", "lock_wait",
-                          // "waiting", "sleeping", "untraced"
-  std::string detail;     // one clause, e.g. "blocked in fdatasync on device 8:0 for 12.1 ms"
+  Decomposition what;    // the waker's own decomposition over the window
+  std::string activity;  // dominant: "on_cpu", "runnable", "blocked_io", "lock_wait",
+                         // "waiting", "sleeping", "untraced"
+  std::string detail;    // one clause, e.g. "blocked in fdatasync on device 8:0 for 12.1 ms"
   std::vector<int64_t> state_ids;  // evidence in thread_state
   std::vector<int64_t> io_ids;     // evidence in block_io
   std::vector<int64_t> syscall_ids;

@@ -13,10 +13,13 @@ bool is_feed(CallClass k) {
   return k == CallClass::kLaunch || k == CallClass::kCopyAsync || k == CallClass::kMemset;
 }
 
+// Synchronize calls and device-to-host copies: a readback waits for the kernels before it
+// (a synchronous copy always; an async one into pageable memory too), and an async readback
+// into pinned memory is followed by the synchronize that makes it visible.
 bool is_sync_point(const Context& ctx, const Call& c) {
   const FunctionInfo& f = ctx.fn(c);
   if (f.cls == CallClass::kSync) return true;
-  if (f.cls != CallClass::kCopySync) return false;
+  if (f.cls != CallClass::kCopySync && f.cls != CallClass::kCopyAsync) return false;
   return c.copy_kind == 2 || f.base.find("DtoH") != std::string::npos;
 }
 
@@ -90,11 +93,21 @@ void detect_host_sync(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& o
   size_t worst = 0;
   int64_t worst_lost = -1;
   for (size_t i = 0; i + 1 < steps.size(); ++i) {
-    const int64_t host = tc.calls[steps[i + 1].first]->ts - tc.calls[steps[i].last]->end();
+    // After a sync the GPU has nothing queued until the host issues its next work: that
+    // stretch (sync end -> next feeding call) is GPU idle time caused by the sync.
+    const int64_t sync_end = tc.calls[steps[i].last]->end();
+    int64_t next_feed = tc.calls[steps[i + 1].first]->ts;
+    for (size_t k = steps[i].last + 1; k < steps[i + 1].first; ++k) {
+      if (is_feed(ctx.fn(*tc.calls[k]).cls) || ctx.fn(*tc.calls[k]).cls == CallClass::kCopySync) {
+        next_feed = tc.calls[k]->ts;
+        break;
+      }
+    }
+    const int64_t host = next_feed - sync_end;
     const int64_t wait = steps[i + 1].wait_ns;
-    // Serialised, a step costs host + GPU time; overlapped it would cost the larger of the two.
-    // The wait is a lower bound of the step's GPU time, so min(host, wait) is what overlap
-    // could save at most, measured.
+    // Serialised, a step costs the host's idle-GPU stretch plus the GPU time the host waits
+    // for; overlapped, the larger of the two. The wait is a lower bound of that GPU time, so
+    // min(host, wait) is what overlap could save at most, from measured intervals only.
     const int64_t l = std::max<int64_t>(0, std::min(host, wait));
     lost += l;
     if (l > worst_lost) {
@@ -146,29 +159,35 @@ void detect_host_sync(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& o
   const double share = static_cast<double>(lost) / static_cast<double>(span);
   const std::string who = ctx.who(tc.thread);
   c.summary = who + " synchronized with the GPU " + std::to_string(steps.size()) +
-              " times, once per step (" + what + "), serialising host and GPU; overlapping "
-              "them would save up to " + format_duration(lost) + " (" + percent(share) +
-              " of its active span)";
-  c.explanation = who + " ends each step with " + what + " after issuing " +
-                  std::to_string(median_of(feeds_per_step)) + " GPU operations (median)" +
-                  (bytes.empty() ? "" : ", copying " + bytes_text(median_of(bytes)) +
-                                            " device-to-host per step") +
-                  ". Each step the host then waited " + format_duration(mw) +
-                  " (median) for the GPU, and the GPU had nothing queued for the " +
-                  format_duration(mh) + " (median) the host took to issue the next step. "
-                  "Across " + std::to_string(steps.size()) + " steps the waits total " +
-                  format_duration(c.gpu_wait_ns + c.blocked_ns + c.on_cpu_ns + c.runnable_ns) +
-                  "; the time overlap could recover, min(host, GPU) per step, is " +
-                  format_duration(lost) + ". Inside the syncs: " + breakdown_sentence(ctx, d) + ".";
-  c.recommendation = "Do not read results back every step: keep them on the GPU and copy "
-                     "asynchronously (cudaMemcpyAsync into pinned memory plus an event, read "
-                     "one step later), or synchronize every N steps; in PyTorch avoid .item(), "
-                     ".cpu() and .tolist() inside the decode loop.";
+              " times, once per step (" + what +
+              "), serialising host and GPU; overlapping "
+              "them would save up to " +
+              format_duration(lost) + " (" + percent(share) + " of its active span)";
+  c.explanation =
+      who + " ends each step with " + what + " after issuing " +
+      std::to_string(median_of(feeds_per_step)) + " GPU operations (median)" +
+      (bytes.empty() ? ""
+                     : ", copying " + bytes_text(median_of(bytes)) + " device-to-host per step") +
+      ". Each step the host then waited " + format_duration(mw) +
+      " (median) for the GPU, and the drained GPU then had nothing to do for " +
+      format_duration(mh) +
+      " (median) until the host issued the next step's work. "
+      "Across " +
+      std::to_string(steps.size()) + " steps the waits total " +
+      format_duration(c.gpu_wait_ns + c.blocked_ns + c.on_cpu_ns + c.runnable_ns) +
+      "; the time overlap could recover, min(host, GPU) per step, is " + format_duration(lost) +
+      ". Inside the syncs: " + breakdown_sentence(ctx, d) + ".";
+  c.recommendation =
+      "Do not read results back every step: keep them on the GPU and copy "
+      "asynchronously (cudaMemcpyAsync into pinned memory plus an event, read "
+      "one step later), or synchronize every N steps; in PyTorch avoid .item(), "
+      ".cpu() and .tolist() inside the decode loop.";
   for (size_t k : {size_t{0}, size_t{1}, worst}) {
     if (k >= steps.size()) continue;
     for (size_t i = steps[k].first; i <= steps[k].last && c.evidence.size() < 8; ++i) {
       const Call& s = *tc.calls[i];
-      c.evidence.push_back({"cuda_call", s.id, s.ts, k == worst ? "sync, largest loss" : "per-step sync"});
+      c.evidence.push_back(
+          {"cuda_call", s.id, s.ts, k == worst ? "sync, largest loss" : "per-step sync"});
     }
   }
   ctx.finish(c, span);
@@ -220,23 +239,25 @@ void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Cha
               " times in its hot loop (" + std::to_string(allocs) + " allocations, " +
               std::to_string(frees) + " frees), costing " + format_duration(total) + " (" +
               percent(share) + " of its active span)";
-  c.explanation = "After start-up " + who + " kept calling the device allocator: " +
-                  std::to_string(allocs) + " allocations" +
-                  (sizes.empty() ? "" : " (median " + bytes_text(median_of(sizes)) + ")") +
-                  " and " + std::to_string(frees) + " frees" +
-                  (free_durs.empty() ? "" : " (median " + format_duration(median_of(free_durs)) + ")") +
-                  ", spread over the whole run, " + format_duration(total) +
-                  " in total. Inside those calls: " + breakdown_sentence(ctx, d) + "." +
-                  (d.gpu_wait_ns > 0 ? " A device free waits for all queued GPU work (an implicit "
-                                       "device-wide synchronize), so each one also drains the "
-                                       "GPU pipeline."
-                                     : "");
-  c.recommendation = "Allocate buffers once and reuse them across steps (or use a caching "
-                     "allocator / cudaMallocAsync with a memory pool); never cudaFree in the hot "
-                     "path, it synchronizes the device.";
+  c.explanation =
+      "After start-up " + who + " kept calling the device allocator: " + std::to_string(allocs) +
+      " allocations" + (sizes.empty() ? "" : " (median " + bytes_text(median_of(sizes)) + ")") +
+      " and " + std::to_string(frees) + " frees" +
+      (free_durs.empty() ? "" : " (median " + format_duration(median_of(free_durs)) + ")") +
+      ", spread over the whole run, " + format_duration(total) +
+      " in total. Inside those calls: " + breakdown_sentence(ctx, d) + "." +
+      (d.gpu_wait_ns > 0 ? " A device free waits for all queued GPU work (an implicit "
+                           "device-wide synchronize), so each one also drains the "
+                           "GPU pipeline."
+                         : "");
+  c.recommendation =
+      "Allocate buffers once and reuse them across steps (or use a caching "
+      "allocator / cudaMallocAsync with a memory pool); never cudaFree in the hot "
+      "path, it synchronizes the device.";
   std::vector<const Call*> worst = hot;
-  std::sort(worst.begin(), worst.end(),
-            [](const Call* a, const Call* b) { return a->dur != b->dur ? a->dur > b->dur : a->id < b->id; });
+  std::sort(worst.begin(), worst.end(), [](const Call* a, const Call* b) {
+    return a->dur != b->dur ? a->dur > b->dur : a->id < b->id;
+  });
   for (size_t i = 0; i < worst.size() && i < 6; ++i) {
     c.evidence.push_back({"cuda_call", worst[i]->id, worst[i]->ts, ctx.fn(*worst[i]).base});
   }
@@ -247,16 +268,21 @@ void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Cha
 void detect_pageable_copies(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out) {
   // Pinned host ranges of this process, from its page-locked allocations and registrations.
   const int32_t pid = ctx.data.threads[static_cast<size_t>(tc.thread)].pid;
-  std::vector<std::pair<uint64_t, uint64_t>> pinned;
-  for (const Call& c : ctx.data.calls) {
-    const CallClass k = ctx.fn(c).cls;
-    if ((k != CallClass::kHostAlloc && k != CallClass::kHostRegister) || !c.has_host_ptr ||
-        c.bytes <= 0 || c.ret != 0) {
-      continue;
+  if (!ctx.pinned_built) {
+    ctx.pinned_built = true;
+    for (const Call& c : ctx.data.calls) {
+      const CallClass k = ctx.fn(c).cls;
+      if ((k != CallClass::kHostAlloc && k != CallClass::kHostRegister) || !c.has_host_ptr ||
+          c.bytes <= 0 || c.ret != 0) {
+        continue;
+      }
+      ctx.pinned[ctx.data.threads[static_cast<size_t>(c.thread)].pid].push_back(
+          {c.host_ptr, c.host_ptr + static_cast<uint64_t>(c.bytes)});
     }
-    if (ctx.data.threads[static_cast<size_t>(c.thread)].pid != pid) continue;
-    pinned.push_back({c.host_ptr, c.host_ptr + static_cast<uint64_t>(c.bytes)});
   }
+  static const std::vector<std::pair<uint64_t, uint64_t>> kNone;
+  auto found = ctx.pinned.find(pid);
+  const auto& pinned = found != ctx.pinned.end() ? found->second : kNone;
   auto is_pinned = [&](uint64_t p) {
     for (const auto& [lo, hi] : pinned) {
       if (p >= lo && p < hi) return true;
@@ -276,9 +302,10 @@ void detect_pageable_copies(Context& ctx, const ThreadCalls& tc, std::vector<Cha
     pageable.push_back(c);
     bytes += c->bytes;
     const IntervalTotals t = decompose_into(ctx.data, tc.thread, c->ts, c->end(), true, d);
-    // Staging a pageable buffer is CPU work done by the calling thread (a memcpy into a pinned
-    // bounce buffer); an async copy from pageable memory returns only once staged.
-    impact += k == CallClass::kCopyAsync ? c->dur : t.on_cpu_ns;
+    // Staging a pageable buffer is CPU work done by the calling thread (a memcpy through a
+    // pinned bounce buffer): the measured on-CPU time inside the copy. Time the copy spent
+    // waiting for the GPU is not counted here (a readback's wait belongs to host_sync).
+    impact += t.on_cpu_ns;
   }
   const int64_t span = tc.span();
   if (pageable.size() < 10 || bytes < (1 << 20) || !significant(ctx, impact, span)) return;
@@ -301,19 +328,22 @@ void detect_pageable_copies(Context& ctx, const ThreadCalls& tc, std::vector<Cha
   c.summary = who + " made " + std::to_string(pageable.size()) + " host<->device copies (" +
               bytes_text(bytes) + ") from pageable memory, costing the host " +
               format_duration(impact) + " (" + percent(share) + " of its active span)";
-  c.explanation = std::to_string(pageable.size()) + " copies by " + who + " (" +
-                  bytes_text(bytes) + ", " + std::to_string(async) +
+  c.explanation = std::to_string(pageable.size()) + " copies by " + who + " (" + bytes_text(bytes) +
+                  ", " + std::to_string(async) +
                   " of them cudaMemcpyAsync) used host buffers that are not page-locked: none "
                   "of their host pointers lies in a range from cudaMallocHost/cudaHostAlloc/"
                   "cudaHostRegister. The driver stages such copies through a bounce buffer on "
                   "the calling thread, and an async copy from pageable memory cannot overlap "
-                  "GPU work. Inside those copies: " + breakdown_sentence(ctx, d) + ".";
-  c.recommendation = "Allocate the host buffers page-locked (cudaMallocHost / cudaHostAlloc; "
-                     "PyTorch DataLoader pin_memory=True) or cudaHostRegister them once, then "
-                     "use cudaMemcpyAsync so the copies overlap compute.";
+                  "GPU work. Inside those copies: " +
+                  breakdown_sentence(ctx, d) + ".";
+  c.recommendation =
+      "Allocate the host buffers page-locked (cudaMallocHost / cudaHostAlloc; "
+      "PyTorch DataLoader pin_memory=True) or cudaHostRegister them once, then "
+      "use cudaMemcpyAsync so the copies overlap compute.";
   std::vector<const Call*> worst = pageable;
-  std::sort(worst.begin(), worst.end(),
-            [](const Call* a, const Call* b) { return a->dur != b->dur ? a->dur > b->dur : a->id < b->id; });
+  std::sort(worst.begin(), worst.end(), [](const Call* a, const Call* b) {
+    return a->dur != b->dur ? a->dur > b->dur : a->id < b->id;
+  });
   for (size_t i = 0; i < worst.size() && i < 6; ++i) {
     c.evidence.push_back({"cuda_call", worst[i]->id, worst[i]->ts, "pageable copy"});
   }
@@ -343,7 +373,8 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
     if (fast < 0) continue;
     const int64_t min_step = ctx.opts.outlier.min_excess_ns;
     auto slow_window = [&](int w) {
-      return med[w] >= 0 && static_cast<double>(med[w]) >= ctx.opts.outlier.ratio * static_cast<double>(fast) &&
+      return med[w] >= 0 &&
+             static_cast<double>(med[w]) >= ctx.opts.outlier.ratio * static_cast<double>(fast) &&
              med[w] - fast >= min_step;
     };
     int nslow = 0, nfast = 0;
@@ -357,7 +388,8 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
     int64_t first_slow = -1, last_slow = -1;
     std::vector<const Call*> worst;
     for (const Call* c : calls) {
-      const int w = static_cast<int>(std::min<int64_t>(kWindows - 1, (c->ts - tc.span_start) * kWindows / span));
+      const int w = static_cast<int>(
+          std::min<int64_t>(kWindows - 1, (c->ts - tc.span_start) * kWindows / span));
       if (med[w] < 0) continue;
       if (slow_window(w)) {
         impact += std::max<int64_t>(0, c->dur - fast);
@@ -414,15 +446,18 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
       c.culprit = ctx.task(ds.preempters[0].thread);
     }
     const std::string who = ctx.who(tc.thread);
-    c.summary = who + ": " + name + " p50 was " + format_duration(fast) + " in its fast phase and " +
-                format_duration(slow_med) + " between t=" + seconds(first_slow) + " and t=" +
-                seconds(last_slow) + " (" + ratio(static_cast<double>(slow_med) / static_cast<double>(std::max<int64_t>(1, fast))) + ")";
+    c.summary =
+        who + ": " + name + " p50 was " + format_duration(fast) + " in its fast phase and " +
+        format_duration(slow_med) + " between t=" + seconds(first_slow) +
+        " and t=" + seconds(last_slow) + " (" +
+        ratio(static_cast<double>(slow_med) / static_cast<double>(std::max<int64_t>(1, fast))) +
+        ")";
     c.explanation = "The same call on the same thread changed speed within the trace: " +
                     std::to_string(slow_n) + " " + name + " calls in the slow phase (median " +
                     format_duration(slow_med) + ") against " + std::to_string(fast_n) +
                     " in the fast phase (median " + format_duration(fast) + "), " +
-                    format_duration(impact) + " lost. Per call, time " + grew->name + " grew from " +
-                    format_duration(static_cast<int64_t>(grew->fast)) + " to " +
+                    format_duration(impact) + " lost. Per call, time " + grew->name +
+                    " grew from " + format_duration(static_cast<int64_t>(grew->fast)) + " to " +
                     format_duration(static_cast<int64_t>(grew->slow)) +
                     ". In the slow phase: " + breakdown_sentence(ctx, ds) + ".";
     c.recommendation = "Find what changed at t=" + seconds(first_slow) +
@@ -430,8 +465,9 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
                        "pressure. The other chains for this thread name the cause when it is "
                        "on the host; if the GPU time itself grew, compare the kernels of the two "
                        "phases.";
-    std::sort(worst.begin(), worst.end(),
-              [](const Call* a, const Call* b) { return a->dur != b->dur ? a->dur > b->dur : a->id < b->id; });
+    std::sort(worst.begin(), worst.end(), [](const Call* a, const Call* b) {
+      return a->dur != b->dur ? a->dur > b->dur : a->id < b->id;
+    });
     for (size_t i = 0; i < worst.size() && i < 5; ++i) {
       c.evidence.push_back({"cuda_call", worst[i]->id, worst[i]->ts, "slow-phase call"});
     }

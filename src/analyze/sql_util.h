@@ -81,7 +81,8 @@ inline std::optional<std::string> meta(sqlite3* db, std::string_view key) {
 // One sentence for a failed query.
 inline Status query_error(sqlite3* db, std::string_view what) {
   return Status::Error("Reading " + std::string(what) + " from the trace failed (" +
-                       sqlite3_errmsg(db) + "); check the file with `sqlite3 FILE 'PRAGMA "
+                       sqlite3_errmsg(db) +
+                       "); check the file with `sqlite3 FILE 'PRAGMA "
                        "integrity_check'`.");
 }
 

@@ -117,10 +117,12 @@ Result<TraceStats> compute_stats(sqlite3* db) {
   }
   if (s.duration_ns <= 0) {
     // An interrupted recording has no end_ts: use the latest event seen.
-    for (const char* q : {"SELECT max(ts + dur) FROM thread_state", "SELECT max(ts + dur) FROM syscall",
-                          "SELECT max(ts) FROM wakeup", "SELECT max(ts + dur) FROM block_io"}) {
+    for (const char* q :
+         {"SELECT max(ts + dur) FROM thread_state", "SELECT max(ts + dur) FROM syscall",
+          "SELECT max(ts) FROM wakeup", "SELECT max(ts + dur) FROM block_io"}) {
       sql::Stmt st(db, q);
-      if (st.ok() && st.step() == SQLITE_ROW && !st.is_null(0)) max_end = std::max(max_end, st.i64(0));
+      if (st.ok() && st.step() == SQLITE_ROW && !st.is_null(0))
+        max_end = std::max(max_end, st.i64(0));
     }
     s.duration_ns = max_end;
   }
@@ -203,10 +205,14 @@ std::string bytes_or_dash(int64_t b) {
   if (b <= 0) return "-";
   char buf[32];
   const double v = static_cast<double>(b);
-  if (b < 1024) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
-  else if (b < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", v / 1024);
-  else if (b < 1024LL * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f MiB", v / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%.2f GiB", v / 1073741824.0);
+  if (b < 1024)
+    std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  else if (b < 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", v / 1024);
+  else if (b < 1024LL * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f MiB", v / 1048576.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f GiB", v / 1073741824.0);
   return buf;
 }
 }  // namespace
@@ -216,7 +222,9 @@ std::string format_stats_text(const TraceStats& s) {
   char line[512];
   out += "duration   " + format_duration(s.duration_ns) +
          (s.complete ? "" : "  (recording incomplete: the file was not closed cleanly)") + "\n";
-  if (!s.host.empty()) out += "host       " + s.host + (s.kernel_release.empty() ? "" : ", Linux " + s.kernel_release) + "\n";
+  if (!s.host.empty())
+    out += "host       " + s.host +
+           (s.kernel_release.empty() ? "" : ", Linux " + s.kernel_release) + "\n";
   out += "processes  " + std::to_string(s.processes.size()) + " traced\n";
   for (const ProcessStats& p : s.processes) {
     std::snprintf(line, sizeof line, "  %-8d %-16s %3lld threads %10lld CUDA calls", p.pid,
@@ -243,8 +251,8 @@ std::string format_stats_text(const TraceStats& s) {
     return out;
   }
   out += "\nCUDA API (by total time)\n";
-  std::snprintf(line, sizeof line, "  %-28s %9s %11s %10s %10s %10s %10s %11s\n", "function", "calls",
-                "total", "p50", "p95", "p99", "max", "bytes");
+  std::snprintf(line, sizeof line, "  %-28s %9s %11s %10s %10s %10s %10s %11s\n", "function",
+                "calls", "total", "p50", "p95", "p99", "max", "bytes");
   out += line;
   for (const ApiStats& a : s.apis) {
     std::snprintf(line, sizeof line, "  %-28s %9lld %11s %10s %10s %10s %10s %11s%s\n",

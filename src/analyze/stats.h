@@ -45,7 +45,7 @@ struct TraceStats {
   std::string host;
   std::string kernel_release;
   std::string tool_version;
-  std::vector<ProcessStats> processes;   // traced processes, by pid
+  std::vector<ProcessStats> processes;    // traced processes, by pid
   std::map<std::string, int64_t> events;  // rows per event table
   std::map<std::string, int64_t> drops;   // events lost per source (meta drops_<source>)
   int64_t total_events = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <limits>
 
 #include "analyze/sql_util.h"
@@ -12,7 +13,7 @@ namespace causeway::analyze {
 namespace {
 
 constexpr std::array<std::string_view, 7> kSuffixes = {"_v2_ptsz", "_v2_ptds", "_ptsz", "_ptds",
-                                                        "_v2",      "_v3",      "_v4"};
+                                                       "_v2",      "_v3",      "_v4"};
 
 // Threads whose wakeups mean "the device finished": the simulated GPU's worker, NVIDIA's
 // driver threads and interrupt threads. Interrupt-context wakeups have no waker at all.
@@ -23,9 +24,23 @@ bool is_gpu_agent(const std::string& comm) {
   return false;
 }
 
+// Groups rows by thread (a counting sort: rows arrive interleaved across threads in rowid
+// order), then sorts each thread's rows only if they are not already in time order, which
+// recorders almost always guarantee. O(n) instead of a global O(n log n) sort.
 template <typename T, typename Less>
-void sort_if_needed(std::vector<T>& v, Less less) {
-  if (!std::is_sorted(v.begin(), v.end(), less)) std::sort(v.begin(), v.end(), less);
+void sort_by_thread(std::vector<T>& v, size_t threads, Less less) {
+  std::vector<size_t> start(threads + 1, 0);
+  for (const T& r : v) ++start[static_cast<size_t>(r.thread) + 1];
+  for (size_t i = 1; i <= threads; ++i) start[i] += start[i - 1];
+  std::vector<T> out(v.size());
+  std::vector<size_t> pos(start.begin(), start.end() - 1);
+  for (T& r : v) out[pos[static_cast<size_t>(r.thread)]++] = std::move(r);
+  for (size_t t = 0; t < threads; ++t) {
+    auto b = out.begin() + static_cast<std::ptrdiff_t>(start[t]);
+    auto e = out.begin() + static_cast<std::ptrdiff_t>(start[t + 1]);
+    if (!std::is_sorted(b, e, less)) std::sort(b, e, less);
+  }
+  v = std::move(out);
 }
 
 template <typename T>
@@ -85,7 +100,9 @@ std::string device_name(uint32_t dev) {
   return std::to_string(dev >> 20) + ":" + std::to_string(dev & 0xfffff);
 }
 
-TraceData::TraceData(TraceData&& o) noexcept { *this = std::move(o); }
+TraceData::TraceData(TraceData&& o) noexcept {
+  *this = std::move(o);
+}
 
 TraceData& TraceData::operator=(TraceData&& o) noexcept {
   if (this == &o) return *this;
@@ -258,12 +275,18 @@ Result<TraceData> TraceData::load(sqlite3* db, const LoadOptions& opts) {
     if (rc != SQLITE_DONE) return sql::query_error(db, "block I/O");
   }
 
-  // Other event tables only bound the trace's extent.
-  for (const char* q : {"SELECT min(ts), max(ts + dur) FROM syscall",
-                        "SELECT min(ts), max(ts) FROM wakeup",
-                        "SELECT min(ts), max(ts) FROM process_event"}) {
-    sql::Stmt s(db, q);
-    if (s.ok() && s.step() == SQLITE_ROW && !s.is_null(0)) see(s.i64(0), s.i64(1));
+  // The trace's extent: from the origin to the recorder's end_ts when it closed the file;
+  // otherwise the other event tables bound it too (a scan each).
+  if (auto end = sql::meta(db, "end_ts")) {
+    lo = std::min<int64_t>(lo, 0);
+    hi = std::max<int64_t>(hi, std::strtoll(end->c_str(), nullptr, 10));
+  } else {
+    for (const char* q :
+         {"SELECT min(ts), max(ts + dur) FROM syscall", "SELECT min(ts), max(ts) FROM wakeup",
+          "SELECT min(ts), max(ts) FROM process_event"}) {
+      sql::Stmt s(db, q);
+      if (s.ok() && s.step() == SQLITE_ROW && !s.is_null(0)) see(s.i64(0), s.i64(1));
+    }
   }
   if (lo <= hi) {
     d.start_ns = lo;
@@ -273,19 +296,18 @@ Result<TraceData> TraceData::load(sqlite3* db, const LoadOptions& opts) {
   if (opts.until_ns) d.end_ns = std::min(d.end_ns, *opts.until_ns);
   if (d.end_ns < d.start_ns) d.end_ns = d.start_ns;
 
-  // Recorders write roughly in time order, so these sorts are usually no-ops.
-  sort_if_needed(d.calls, [](const Call& a, const Call& b) {
+  sort_by_thread(d.calls, d.threads.size(), [](const Call& a, const Call& b) {
     if (a.thread != b.thread) return a.thread < b.thread;
     if (a.ts != b.ts) return a.ts < b.ts;
     if (a.dur != b.dur) return a.dur > b.dur;
     return a.id < b.id;
   });
-  sort_if_needed(d.states, [](const StateRow& a, const StateRow& b) {
+  sort_by_thread(d.states, d.threads.size(), [](const StateRow& a, const StateRow& b) {
     if (a.thread != b.thread) return a.thread < b.thread;
     if (a.ts != b.ts) return a.ts < b.ts;
     return a.id < b.id;
   });
-  sort_if_needed(d.block_ios, [](const BlockIo& a, const BlockIo& b) {
+  sort_by_thread(d.block_ios, d.threads.size(), [](const BlockIo& a, const BlockIo& b) {
     if (a.thread != b.thread) return a.thread < b.thread;
     if (a.ts != b.ts) return a.ts < b.ts;
     return a.id < b.id;

@@ -26,14 +26,14 @@ namespace causeway::analyze {
 // What a CUDA API function does, as far as the analysis cares.
 enum class CallClass : uint8_t {
   kOther,
-  kLaunch,       // kernel or graph launch
-  kSync,         // stream/device/event/context synchronize
-  kCopySync,     // synchronous copy (waits for the device)
-  kCopyAsync,    // asynchronous copy
-  kAlloc,        // device allocation (cudaMalloc, cuMemAlloc, managed, pitch)
-  kFree,         // device free (cudaFree, cuMemFree): implicitly synchronizes
-  kHostAlloc,    // page-locked host allocation (cudaMallocHost, cudaHostAlloc, ...)
-  kHostRegister, // cudaHostRegister / cuMemHostRegister: pins an existing range
+  kLaunch,        // kernel or graph launch
+  kSync,          // stream/device/event/context synchronize
+  kCopySync,      // synchronous copy (waits for the device)
+  kCopyAsync,     // asynchronous copy
+  kAlloc,         // device allocation (cudaMalloc, cuMemAlloc, managed, pitch)
+  kFree,          // device free (cudaFree, cuMemFree): implicitly synchronizes
+  kHostAlloc,     // page-locked host allocation (cudaMallocHost, cudaHostAlloc, ...)
+  kHostRegister,  // cudaHostRegister / cuMemHostRegister: pins an existing range
   kMemset,
 };
 
@@ -56,7 +56,7 @@ struct ThreadInfo {
   std::string process;  // process name
   bool traced = false;
   std::optional<int64_t> end_ts;  // exit, ns since origin
-  bool gpu_agent = false;  // a driver/device thread whose wakeups mean "the GPU finished"
+  bool gpu_agent = false;         // a driver/device thread whose wakeups mean "the GPU finished"
 };
 
 // One CUDA call. `thread` and `fn` index TraceData::threads / functions.
@@ -70,10 +70,10 @@ struct Call {
   int32_t thread = 0;
   int32_t fn = 0;
   int32_t ret = 0;
-  int8_t copy_kind = -1;   // -1: none; 1 HtoD, 2 DtoH, ...
+  int8_t copy_kind = -1;  // -1: none; 1 HtoD, 2 DtoH, ...
   bool has_host_ptr = false;
-  bool top_level = true;   // false when nested in another call of the same thread (a driver
-                           // call made by a runtime call)
+  bool top_level = true;  // false when nested in another call of the same thread (a driver
+                          // call made by a runtime call)
   int64_t end() const { return ts + dur; }
 };
 
@@ -135,14 +135,14 @@ class TraceData {
 
   std::vector<ThreadInfo> threads;
   std::vector<FunctionInfo> functions;
-  std::vector<Call> calls;         // sorted by (thread, ts, -dur): a caller precedes its nested calls
-  std::vector<StateRow> states;    // sorted by (thread, ts)
-  std::vector<BlockIo> block_ios;  // sorted by (thread, ts)
+  std::vector<Call> calls;       // sorted by (thread, ts, -dur): a caller precedes its nested calls
+  std::vector<StateRow> states;  // sorted by (thread, ts)
+  std::vector<BlockIo> block_ios;    // sorted by (thread, ts)
   std::vector<Range> thread_calls;   // per thread index
   std::vector<Range> thread_states;  // per thread index
   std::vector<Range> thread_ios;     // per thread index
-  int64_t start_ns = 0;  // earliest event time in the trace (ns since origin)
-  int64_t end_ns = 0;    // latest event end
+  int64_t start_ns = 0;              // earliest event time in the trace (ns since origin)
+  int64_t end_ns = 0;                // latest event end
   int64_t duration_ns() const { return end_ns > start_ns ? end_ns - start_ns : 0; }
 
   // Name of syscall number `nr` ("syscall_<nr>" when the trace has no name for it).

@@ -154,6 +154,7 @@ class Session {
   void note_mappings(int32_t pid, const std::vector<Mapping>& maps);
   void handle_hooks();
   void scan_all_processes();
+  void attach_installed_libraries();
   void print_status(int64_t now);
   void continue_stopped();
   void write_meta(int64_t end_ns, const std::string& exit_desc);
@@ -339,6 +340,12 @@ void Session::handle_hooks() {
   new_processes_.clear();
   for (int32_t pid : fresh) scan_process(pid, true);
   for (const auto& [pid, stopped] : loads) {
+    if (opt_.mode == TargetMode::kAll && !seen_processes_.count(pid)) {
+      // Under --all, loads of untraced processes are reported too: enrol CUDA users only.
+      auto maps = read_maps(pid);
+      if (!maps.ok() || find_cuda_libraries(pid, maps.value()).empty()) continue;
+      if (!source_->trace_pid(pid).ok()) continue;
+    }
     scan_process(pid, true);
     if (stopped) {
       kill(pid, SIGCONT);
@@ -350,6 +357,40 @@ void Session::handle_hooks() {
 void Session::continue_stopped() {
   for (int32_t pid : stopped_) kill(pid, SIGCONT);
   stopped_.clear();
+}
+
+// --all: CUDA libraries the dynamic linker knows (ld.so.cache) and the toolkit's, probed up
+// front so a process that starts later is enrolled by its first call. Others (pip wheels)
+// are found when a process loads them.
+void Session::attach_installed_libraries() {
+  std::set<std::string> paths;
+  if (FILE* p = popen("/sbin/ldconfig -p 2>/dev/null", "r")) {
+    char line[4096];
+    while (std::fgets(line, sizeof(line), p)) {
+      std::string l(line);
+      auto arrow = l.find("=> ");
+      if (arrow == std::string::npos) continue;
+      std::string path = l.substr(arrow + 3);
+      while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+      if (classify_cuda_library(path)) paths.insert(path);
+    }
+    pclose(p);
+  }
+  std::error_code ec;
+  for (const char* dir : {"/usr/local/cuda/lib64", "/usr/local/cuda/lib"}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      if (classify_cuda_library(e.path().string())) paths.insert(e.path().string());
+    }
+  }
+  for (const auto& path : paths) {
+    auto kind = classify_cuda_library(path);
+    // Only real shared objects: the toolkit's stubs/ and static archives are not loaded.
+    if (!kind || path.find("/stubs/") != std::string::npos || path.size() < 3 ||
+        path.find(".so") == std::string::npos)
+      continue;
+    auto lib = library_from_path(path, *kind);
+    if (lib.ok()) attach_library(lib.value(), -1);
+  }
 }
 
 void Session::scan_all_processes() {
@@ -594,6 +635,7 @@ Result<int> Session::run() {
       (void)sink_->note_thread(t);
     }
   } else {
+    attach_installed_libraries();
     scan_all_processes();
   }
   if (opt_.mode != TargetMode::kCommand && libraries_.empty() && opt_.cudart_path.empty() &&

@@ -35,11 +35,16 @@ std::optional<int64_t> parse_time(const std::string& text) {
   }
   const std::string unit = text.substr(used);
   double scale;
-  if (unit.empty() || unit == "s") scale = 1e9;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "us") scale = 1e3;
-  else if (unit == "ns") scale = 1;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    scale = 1e9;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "us")
+    scale = 1e3;
+  else if (unit == "ns")
+    scale = 1;
+  else
+    return std::nullopt;
   if (v < 0) return std::nullopt;
   return static_cast<int64_t>(v * scale);
 }
@@ -47,8 +52,8 @@ std::optional<int64_t> parse_time(const std::string& text) {
 int run_explain(const ExplainFlags& f) {
   analyze::ExplainOptions opts;
   if (f.pid > 0) opts.pid = static_cast<int32_t>(f.pid);
-  for (const auto& [text, dest, name] :
-       {std::tuple{&f.since, &opts.since_ns, "--since"}, std::tuple{&f.until, &opts.until_ns, "--until"}}) {
+  for (const auto& [text, dest, name] : {std::tuple{&f.since, &opts.since_ns, "--since"},
+                                         std::tuple{&f.until, &opts.until_ns, "--until"}}) {
     if (text->empty()) continue;
     auto ns = parse_time(*text);
     if (!ns) {
@@ -84,8 +89,9 @@ int run_explain(const ExplainFlags& f) {
     auto stats = analyze::stats_for_reader(db);
     const int64_t duration = stats.ok() ? stats->duration_ns : 0;
     if (stats.ok() && stats->events.count("cuda_call") && stats->events.at("cuda_call") == 0) {
-      out = "No causal chains: this trace has no CUDA calls. Was the workload linked against "
-            "libcudart/libcuda, and did tracing start before its first CUDA call?\n";
+      out =
+          "No causal chains: this trace has no CUDA calls. Was the workload linked against "
+          "libcudart/libcuda, and did tracing start before its first CUDA call?\n";
     } else {
       out = analyze::format_chains_text(*chains, duration);
     }

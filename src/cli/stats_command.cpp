@@ -45,7 +45,8 @@ void setup_stats(CLI::App& sub, int& exit_code) {
 
 }  // namespace
 
-CAUSEWAY_COMMAND({"stats", "Summarise a trace: duration, processes, events, drops, CUDA API latency",
-                  35, &setup_stats});
+CAUSEWAY_COMMAND({"stats",
+                  "Summarise a trace: duration, processes, events, drops, CUDA API latency", 35,
+                  &setup_stats});
 
 }  // namespace causeway::cli

@@ -18,6 +18,9 @@ struct TraceFlags {
   int pid = 0;
   bool all = false;
   std::vector<std::string> command;
+  bool no_stacks = false;
+  bool no_syscalls = false;
+  bool no_io = false;
 };
 
 std::string shell_join(int argc, char** argv) {
@@ -37,24 +40,34 @@ std::string& saved_command_line() {
 void setup_trace(CLI::App& sub, int& exit_code) {
   auto flags = std::make_shared<TraceFlags>();
   auto& o = flags->options;
-  sub.add_option("--db", o.db_path, "Trace database to create")->capture_default_str();
+  sub.add_option("--db", o.db_path, "Trace database to create (never overwritten)")
+      ->type_name("FILE")
+      ->capture_default_str();
   sub.add_option("--duration", o.duration_s,
-                 "Stop after this many seconds (default: when the target exits)")
+                 "Stop tracing after this many seconds (default: when the target exits)")
+      ->type_name("SECONDS")
       ->check(CLI::NonNegativeNumber);
   sub.add_option("--cudart", o.cudart_path,
-                 "Probe this CUDA runtime library instead of discovering it");
-  sub.add_option("--cuda", o.cuda_path, "Probe this CUDA driver library instead of discovering it");
-  sub.add_flag("!--no-stacks", o.stacks, "Do not record user stacks");
-  sub.add_flag("!--no-syscalls", o.syscalls, "Do not record system calls");
-  sub.add_flag("!--no-io", o.block_io, "Do not record block I/O");
-  sub.add_option("--buffer-mb", o.buffer_mb, "Ring buffer size in MiB (bounds kernel memory)")
+                 "Probe this CUDA runtime library instead of discovering it")
+      ->type_name("PATH");
+  sub.add_option("--cuda", o.cuda_path, "Probe this CUDA driver library instead of discovering it")
+      ->type_name("PATH");
+  sub.add_flag("--no-stacks", flags->no_stacks, "Do not record user stacks");
+  sub.add_flag("--no-syscalls", flags->no_syscalls, "Do not record system calls");
+  sub.add_flag("--no-io", flags->no_io, "Do not record block I/O");
+  sub.add_option("--buffer-mb", o.buffer_mb,
+                 "Ring buffer size in MiB: bounds the kernel memory used")
+      ->type_name("N")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  sub.add_option("--user", o.user, "Run the command as this user (default: the user who ran sudo)");
+  sub.add_option("--user", o.user, "Run the command as this user (default: the user who ran sudo)")
+      ->type_name("USER");
   auto* pid = sub.add_option("--pid", flags->pid,
-                             "Attach to this running process (and its future children)");
+                             "Attach to this running process (and its future children)")
+                  ->type_name("PID");
   auto* all = sub.add_flag("--all", flags->all, "Trace every process that maps a CUDA library");
-  auto* cmd = sub.add_option("command", flags->command, "Command to launch and trace, after '--'");
+  auto* cmd = sub.add_option("command", flags->command, "Command to launch and trace, after '--'")
+                  ->type_name("COMMAND");
   pid->excludes(all);
   pid->excludes(cmd);
   all->excludes(cmd);
@@ -65,6 +78,9 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       "  sudo causeway trace --db run.db --all");
   sub.callback([flags, &exit_code] {
     auto& opts = flags->options;
+    opts.stacks = !flags->no_stacks;
+    opts.syscalls = !flags->no_syscalls;
+    opts.block_io = !flags->no_io;
     if (flags->pid != 0) {
       opts.mode = capture::TargetMode::kPid;
       opts.pid = flags->pid;

@@ -56,14 +56,28 @@ Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& f) {
   if (f.min_severity && cols.count("severity")) {
     where += std::string(" AND ") + kSeverityRank + " >= " + param(severity_rank(*f.min_severity));
   }
+  // src/analyze stores chains ranked (id 1 = largest impact); other layouts fall back to a
+  // rank column or to severity.
   std::string order = cols.count("rank")       ? "rank ASC"
+                      : cols.count("id")       ? "id ASC"
                       : cols.count("severity") ? std::string(kSeverityRank) + " DESC"
                                                : "rowid";
-  if (cols.count("dur")) order += ", dur DESC";
   auto q = ctx.query("SELECT * FROM causal_chain WHERE " + where + " ORDER BY " + order, params,
                      f.limit);
   if (!q.ok()) return q.status();
-  return Json{{"chains", rows_as_objects(*q)}, {"truncated", q->truncated}};
+  Json chains = rows_as_objects(*q);
+  for (Json& c : chains) {
+    // The full chain (decomposition, evidence, recommendation) is stored as JSON text; hand it
+    // over as structure rather than as an escaped string.
+    if (c.contains("json") && c["json"].is_string()) {
+      Json detail = Json::parse(c["json"].get<std::string>(), nullptr, false);
+      if (!detail.is_discarded()) {
+        c["detail"] = std::move(detail);
+        c.erase("json");
+      }
+    }
+  }
+  return Json{{"chains", std::move(chains)}, {"truncated", q->truncated}};
 }
 
 std::string render_chain(const Json& c) {
@@ -73,6 +87,9 @@ std::string render_chain(const Json& c) {
       line += "#" + fmt_value(c[k]) + " ";
       break;
     }
+  }
+  if (c.contains("impact_ns") && c["impact_ns"].is_number_integer()) {
+    line += "impact " + fmt_dur(c["impact_ns"].get<int64_t>()) + " ";
   }
   if (c.contains("severity") && !c["severity"].is_null())
     line += "[" + fmt_value(c["severity"]) + "] ";

@@ -37,7 +37,7 @@ TEST(AnalyzeChainStoreTest, ReadersNeverWriteAndComputeInMemory) {
   TempDir dir;
   const std::string path = dir.file("t.db");
   scenarios::noisy_neighbour(path, false);
-  struct stat before{};
+  struct stat before {};
   ASSERT_EQ(stat(path.c_str(), &before), 0);
   auto r = store::Reader::open(path);
   ASSERT_TRUE(r.ok()) << r.error();
@@ -50,7 +50,7 @@ TEST(AnalyzeChainStoreTest, ReadersNeverWriteAndComputeInMemory) {
   ASSERT_TRUE(stats.ok());
   EXPECT_FALSE(from_store);
   EXPECT_FALSE(has_table(path, "causal_chain"));
-  struct stat after{};
+  struct stat after {};
   ASSERT_EQ(stat(path.c_str(), &after), 0);
   EXPECT_EQ(before.st_size, after.st_size);
   EXPECT_EQ(before.st_mtime, after.st_mtime);
@@ -132,8 +132,9 @@ TEST(AnalyzeChainStoreTest, StoredChainsAreQueryableWithSql) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "data_loader");
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 1)), "high");
   EXPECT_EQ(sqlite3_column_int(s, 2), 300);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 3))).rfind("loader-", 0),
-            0u);
+  EXPECT_EQ(
+      std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 3))).rfind("loader-", 0),
+      0u);
   sqlite3_finalize(s);
   sqlite3_close(db);
 }

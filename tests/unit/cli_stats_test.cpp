@@ -37,8 +37,8 @@ TEST(CliStatsTest, ApisHaveTheDocumentedKeysAndExactValues) {
   ASSERT_TRUE(j["apis"].is_array());
   bool memcpy_seen = false;
   for (const auto& a : j["apis"]) {
-    for (const char* k : {"name", "count", "total_ns", "p50_ns", "p95_ns", "p99_ns", "max_ns",
-                          "bytes"}) {
+    for (const char* k :
+         {"name", "count", "total_ns", "p50_ns", "p95_ns", "p99_ns", "max_ns", "bytes"}) {
       EXPECT_TRUE(a.contains(k)) << k;
     }
     if (a["name"] == "cudaMemcpy") {

@@ -2,6 +2,7 @@
 // pagination, cancellation, progress, logging, tools/resources/prompts, auditing; and the
 // real binary under malformed input.
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -172,6 +173,45 @@ TEST(McpServer, ToolFailuresAreIsErrorResults) {
   EXPECT_EQ(chains["result"]["isError"], true);
   EXPECT_NE(chains["result"]["content"][0]["text"].get<std::string>().find("not been computed"),
             std::string::npos);
+}
+
+// The layout src/analyze writes (analyze/chain_store.h): id = rank, json = the full chain.
+TEST(McpServer, StoredChainsAreServed) {
+  TestServer s;
+  sqlite3* w = nullptr;
+  ASSERT_EQ(sqlite3_open(s.db_path.c_str(), &w), SQLITE_OK);
+  const char* sql =
+      "CREATE TABLE causal_chain (id INTEGER PRIMARY KEY, severity TEXT, category TEXT, kind "
+      "TEXT, pid INTEGER, tid INTEGER, comm TEXT, function TEXT, impact_ns INTEGER, summary "
+      "TEXT, json TEXT);"
+      "INSERT INTO causal_chain VALUES (1, 'high', 'cpu', 'preempted', 4242, 4250, 'decode', "
+      "'cudaStreamSynchronize', 38000000, 'cudaStreamSynchronize on decode took 41ms: 38ms "
+      "runnable behind backup (pid 812)', '{\"evidence\":[\"cuda_call 28\",\"thread_state "
+      "2\"]}');"
+      "INSERT INTO causal_chain VALUES (2, 'low', 'io', 'blocked', 4242, 4242, 'python', 'read', "
+      "3000000, 'read blocked 3ms on disk', 'not json');";
+  ASSERT_EQ(sqlite3_exec(w, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(w);
+  sqlite3_close(w);
+  s.initialize();
+  auto all = s.call_tool("get_causal_chains");
+  ASSERT_EQ(all["result"]["isError"], false) << all.dump();
+  auto& chains = all["result"]["structuredContent"]["chains"];
+  ASSERT_EQ(chains.size(), 2u);
+  EXPECT_EQ(chains[0]["id"], 1);
+  EXPECT_EQ(chains[0]["detail"]["evidence"][0], "cuda_call 28");
+  EXPECT_EQ(chains[1]["json"], "not json");
+  std::string text = all["result"]["content"][0]["text"];
+  EXPECT_NE(text.find("impact 38ms [\"high\"] cudaStreamSynchronize on decode"), std::string::npos)
+      << text;
+  auto high = s.call_tool("get_causal_chains", {{"min_severity", "high"}});
+  EXPECT_EQ(high["result"]["structuredContent"]["chains"].size(), 1u);
+  auto other = s.call_tool("get_causal_chains", {{"pid", 999}});
+  EXPECT_EQ(other["result"]["structuredContent"]["chains"].size(), 0u);
+  auto one = s.call_tool("get_causal_chains", {{"limit", 1}});
+  EXPECT_EQ(one["result"]["structuredContent"]["truncated"], true);
+  auto stats = s.call_tool("get_trace_stats");
+  EXPECT_EQ(stats["result"]["structuredContent"]["chains"]["computed"], true);
+  EXPECT_EQ(stats["result"]["structuredContent"]["chains"]["top"].size(), 2u);
 }
 
 TEST(McpServer, RunSqlCapsRows) {
