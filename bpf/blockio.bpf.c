@@ -12,7 +12,7 @@ struct blockio_pending {
 };
 
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH); /* requests whose completion we miss age out */
   __uint(max_entries, 8192);
   __type(key, __u64); /* struct request address */
   __type(value, struct blockio_pending);

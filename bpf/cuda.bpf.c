@@ -9,7 +9,7 @@
 /* Calls in flight: (tid, function) -> the event being built. Keyed by function too because
  * the runtime calls the driver, so a thread has nested calls in flight. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_LRU_HASH); /* calls that never return (thread exit, longjmp) age out */
   __uint(max_entries, 16384);
   __type(key, struct cw_cuda_key);
   __type(value, struct cw_cuda_call);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "scenario_common.h"
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
   int64_t duration_ms = 2000;
   int64_t steps = 0;
   int64_t cpu = 0;
-  int64_t host_work_us = 2000;
+  int64_t host_work_us = 5000;
+  int64_t neighbours = 1;
   int64_t kernel_threads = 1 << 21;
   bool healthy = false;
   Flags flags("scenario_noisy_neighbor",
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   flags.add_int("cpu", &cpu, "CPU both the training thread and the neighbour are pinned to.");
   flags.add_int("host-work-us", &host_work_us, "CPU time per step preparing the batch, us.");
   flags.add_int("kernel-threads", &kernel_threads, "Threads per kernel (2 kernels per step).");
+  flags.add_int("neighbours", &neighbours, "CPU-bound \"backup\" processes on that CPU.");
   flags.add_bool("healthy", &healthy, "Run without the neighbour process.");
   flags.parse(argc, argv);
   if (duration_ms == 0 && steps == 0) steps = 50;
@@ -62,15 +65,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Fork before CUDA starts its threads, so the child is a plain single-threaded process.
-  pid_t neighbour = -1;
-  if (!healthy) {
-    neighbour = fork();
-    if (neighbour < 0) {
+  // Fork before CUDA starts its threads, so each child is a plain single-threaded process.
+  std::vector<pid_t> children;
+  for (int64_t i = 0; !healthy && i < neighbours; ++i) {
+    const pid_t child = fork();
+    if (child < 0) {
       std::perror("fork");
       return 1;
     }
-    if (neighbour == 0) run_neighbour(static_cast<int>(cpu));
+    if (child == 0) run_neighbour(static_cast<int>(cpu));
+    children.push_back(child);
   }
 
   Tally tally;
@@ -111,9 +115,11 @@ int main(int argc, char** argv) {
   SIM_CUDA(tally, cudaFree, batch);
   SIM_CUDA(tally, cudaFreeHost, host_batch);
   SIM_CUDA(tally, cudaStreamDestroy, stream);
-  if (neighbour > 0) {
-    kill(neighbour, SIGKILL);
-    waitpid(neighbour, nullptr, 0);
+  std::string pids;
+  for (pid_t child : children) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    pids += (pids.empty() ? "" : ",") + std::to_string(child);
   }
   std::sort(step_ms.begin(), step_ms.end());
   auto percentile = [&](double p) {
@@ -124,8 +130,9 @@ int main(int argc, char** argv) {
   tally.set("mode", healthy ? "healthy" : "pathology");
   tally.set("steps", std::to_string(step_ms.size()));
   tally.set("cpu", std::to_string(cpu));
-  tally.set("neighbour_pid", std::to_string(neighbour));
-  tally.set("neighbour_comm", healthy ? "none" : "backup");
+  tally.set("neighbour_pid", children.empty() ? "-1" : std::to_string(children.front()));
+  tally.set("neighbour_pids", pids.empty() ? "none" : pids);
+  tally.set("neighbour_comm", children.empty() ? "none" : "backup");
   std::snprintf(text, sizeof(text), "%.3f", percentile(0.5));
   tally.set("step_p50_ms", text);
   std::snprintf(text, sizeof(text), "%.3f", step_ms.empty() ? 0.0 : step_ms.back());

@@ -419,6 +419,14 @@ TEST(CaptureTrace, ClearErrors) {
   EXPECT_NE(r.err.find("/nonexistent/libcudart.so.13"), std::string::npos) << r.err;
   EXPECT_NE(access(dir.file("x.db").c_str(), F_OK), 0)
       << "a failed start leaves no database behind";
+  if (access("/usr/bin/setpriv", X_OK) == 0) {
+    r = run_command({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     causeway_binary(), "trace", "--db", "/tmp/never-created.db", "--",
+                     "/bin/true"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err.rfind("causeway: causeway trace needs root", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }
 
 TEST(CaptureTrace, DiskFullStopsCleanlyWithAValidDatabase) {

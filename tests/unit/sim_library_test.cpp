@@ -74,7 +74,7 @@ const std::vector<std::string> kDriverRequired = {
     "cuLaunchKernelEx_ptsz", "cuStreamSynchronize_ptsz", "cuEventRecord_ptsz", "cuGraphLaunch_ptsz",
     "cuMemAllocAsync_ptsz", "cuMemFreeAsync_ptsz"};
 
-TEST(SimLibrary, SonamesAndRunpathMatchNvidiasLayout) {
+TEST(sim_library, SonamesAndRunpathMatchNvidiasLayout) {
   const std::string runtime = dynamic_section(build_path("sim/libcudart.so.13"));
   EXPECT_NE(runtime.find("Library soname: [libcudart.so.13]"), std::string::npos) << runtime;
   // The runtime dlopen()s libcuda.so.1 and must find the simulated one next to it.
@@ -84,7 +84,7 @@ TEST(SimLibrary, SonamesAndRunpathMatchNvidiasLayout) {
   EXPECT_NE(driver.find("Library soname: [libcuda.so.1]"), std::string::npos) << driver;
 }
 
-TEST(SimLibrary, RuntimeExportsTheRequiredFunctionsUnderNvidiasVersionNode) {
+TEST(sim_library, RuntimeExportsTheRequiredFunctionsUnderNvidiasVersionNode) {
   const std::string library = build_path("sim/libcudart.so.13");
   const std::set<std::string> names = exported_functions(library);
   for (const std::string& name : kRuntimeRequired) EXPECT_TRUE(names.count(name)) << name;
@@ -94,13 +94,13 @@ TEST(SimLibrary, RuntimeExportsTheRequiredFunctionsUnderNvidiasVersionNode) {
   for (const std::string& name : names) EXPECT_EQ(name.rfind("cuda", 0), 0u) << name;
 }
 
-TEST(SimLibrary, DriverExportsTheRequiredFunctions) {
+TEST(sim_library, DriverExportsTheRequiredFunctions) {
   const std::set<std::string> names = exported_functions(build_path("sim/libcuda.so.1"));
   for (const std::string& name : kDriverRequired) EXPECT_TRUE(names.count(name)) << name;
   for (const std::string& name : names) EXPECT_EQ(name.rfind("cu", 0), 0u) << name;
 }
 
-TEST(SimLibrary, EveryExportIsARealNvidiaSymbolName) {
+TEST(sim_library, EveryExportIsARealNvidiaSymbolName) {
   // A name NVIDIA does not export would make the tracer look for something that does not exist.
   const std::set<std::string> real_runtime = exported_functions(kRealCudart);
   ASSERT_FALSE(real_runtime.empty()) << kRealCudart;
@@ -114,7 +114,7 @@ TEST(SimLibrary, EveryExportIsARealNvidiaSymbolName) {
   }
 }
 
-TEST(SimLibrary, EveryEntryPointStartsWithPushRbp) {
+TEST(sim_library, EveryEntryPointStartsWithPushRbp) {
   // A uprobe on `push %rbp` is emulated by the kernel (~0.9 us per hit with the return probe);
   // anything else is single-stepped (~10 us): the simulation must not distort overhead figures.
   const std::regex header(R"(^[0-9a-f]+ <([^>@]+)(@[^>]*)?>:$)");
@@ -138,7 +138,7 @@ TEST(SimLibrary, EveryEntryPointStartsWithPushRbp) {
   }
 }
 
-TEST(SimLibrary, ScenariosBindTheSimulatedRuntimeAndTheProbeBindsNvidias) {
+TEST(sim_library, ScenariosBindTheSimulatedRuntimeAndTheProbeBindsNvidias) {
   // The ld.so cache lists NVIDIA's libcudart.so.13 too; RUNPATH must win for the scenarios.
   const std::string scenario = run_ok({"/usr/bin/ldd", build_path("sim/scenario_host_sync")});
   EXPECT_NE(scenario.find(build_path("sim/libcudart.so.13")), std::string::npos) << scenario;
@@ -148,7 +148,7 @@ TEST(SimLibrary, ScenariosBindTheSimulatedRuntimeAndTheProbeBindsNvidias) {
   EXPECT_EQ(probe.find(build_path("sim")), std::string::npos) << probe;
 }
 
-TEST(SimLibrary, RealRuntimeProbeCallsEachFunctionAndReportsInsufficientDriver) {
+TEST(sim_library, RealRuntimeProbeCallsEachFunctionAndReportsInsufficientDriver) {
   auto result = run_command({build_path("sim/real_cudart_probe"), "--iterations", "2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   for (const char* function : {"cudaGetDeviceCount", "cudaMalloc", "cudaMemcpy", "cudaLaunchKernel",
@@ -160,7 +160,7 @@ TEST(SimLibrary, RealRuntimeProbeCallsEachFunctionAndReportsInsufficientDriver) 
   EXPECT_NE(result.out.find("rc_cudaMalloc=35"), std::string::npos) << result.out;
 }
 
-TEST(SimLibrary, DlopenWorkloadLoadsTheRuntimeLate) {
+TEST(sim_library, DlopenWorkloadLoadsTheRuntimeLate) {
   auto result = run_command({build_path("sim/dlopen_workload"), "--cudart",
                              build_path("sim/libcudart.so.13"), "--iterations", "4"});
   ASSERT_EQ(result.exit_code, 0) << result.err;

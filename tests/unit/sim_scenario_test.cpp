@@ -3,6 +3,7 @@
 // seen from a whole workload. Each run is kept well under a second.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
@@ -51,7 +52,7 @@ std::map<std::string, std::string> run_scenario(const std::string& name,
 const std::vector<std::string> kScenarios = {"scenario_dataloader", "scenario_noisy_neighbor",
                                              "scenario_host_sync", "scenario_alloc_churn"};
 
-TEST(SimScenario, EveryScenarioDocumentsItsFlagsAndRejectsUnknownOnes) {
+TEST(sim_scenario, EveryScenarioDocumentsItsFlagsAndRejectsUnknownOnes) {
   for (const std::string& name : kScenarios) {
     auto help = run_command({build_path("sim/" + name), "--help"});
     EXPECT_EQ(help.exit_code, 0) << name;
@@ -66,7 +67,7 @@ TEST(SimScenario, EveryScenarioDocumentsItsFlagsAndRejectsUnknownOnes) {
   }
 }
 
-TEST(SimScenario, HostSyncCopiesAndSynchronizesEveryToken) {
+TEST(sim_scenario, HostSyncCopiesAndSynchronizesEveryToken) {
   auto f = run_scenario("scenario_host_sync", {"--tokens", "40", "--duration-ms", "0",
                                                "--kernel-threads", "20000", "--sample-us", "50"});
   const long long tokens = num(f, "tokens");
@@ -84,7 +85,7 @@ TEST(SimScenario, HostSyncCopiesAndSynchronizesEveryToken) {
   EXPECT_EQ(healthy["mode"], "healthy");
 }
 
-TEST(SimScenario, NsPerThreadEnvironmentScalesDeviceTime) {
+TEST(sim_scenario, NsPerThreadEnvironmentScalesDeviceTime) {
   // 32 tokens x 3 kernels x 100,000 threads: 9.6 ms of device time at 1 ns per thread, 192 ms at
   // 20; the healthy loop is device-bound, so its wall time follows.
   const std::vector<std::string> args = {"--tokens",    "32", "--duration-ms",    "0",
@@ -97,7 +98,27 @@ TEST(SimScenario, NsPerThreadEnvironmentScalesDeviceTime) {
   EXPECT_LT(num(fast, "wall_ms"), 100);
 }
 
-TEST(SimScenario, AllocChurnMallocsAndFreesEveryStep) {
+TEST(sim_scenario, CopyBandwidthEnvironmentSetsCopyTime) {
+  // The healthy loop memsets its 16 MB device buffer (32 tokens x 125,000 floats) once and copies
+  // it back once: 2 x 160 ms at 0.1 GB/s, far longer than the host needs to move the bytes; at
+  // the default 20 GB/s, 2 x 0.8 ms (or the host's memcpy/memset time).
+  const std::vector<std::string> args = {
+      "--tokens",         "32",   "--duration-ms", "0", "--chunk",  "32", "--vocab", "125000",
+      "--kernel-threads", "1000", "--sample-us",   "0", "--healthy"};
+  // Timed from outside: the memset is queued before the scenario starts its own clock.
+  auto timed_ms = [&](const std::vector<std::string>& env) {
+    const auto start = std::chrono::steady_clock::now();
+    run_scenario("scenario_host_sync", args, env);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  const double slow_ms = timed_ms({"CAUSEWAY_SIM_COPY_GBPS=0.1"});
+  EXPECT_GE(slow_ms, 320.0);
+  EXPECT_LT(slow_ms, 800.0);
+  EXPECT_LT(timed_ms({}), 250.0);
+}
+
+TEST(sim_scenario, AllocChurnMallocsAndFreesEveryStep) {
   auto f = run_scenario("scenario_alloc_churn",
                         {"--steps", "5", "--duration-ms", "0", "--buffer-mb", "8",
                          "--kernel-threads", "100000", "--host-work-us", "100"});
@@ -112,7 +133,7 @@ TEST(SimScenario, AllocChurnMallocsAndFreesEveryStep) {
   EXPECT_EQ(num(healthy, "cudaFree"), 4);
 }
 
-TEST(SimScenario, NoisyNeighbourForksABackupProcessOnTheSameCpu) {
+TEST(sim_scenario, NoisyNeighbourForksABackupProcessOnTheSameCpu) {
   auto f = run_scenario("scenario_noisy_neighbor",
                         {"--steps", "10", "--duration-ms", "0", "--host-work-us", "500"});
   EXPECT_EQ(num(f, "steps"), 10);
@@ -127,7 +148,7 @@ TEST(SimScenario, NoisyNeighbourForksABackupProcessOnTheSameCpu) {
   EXPECT_EQ(bad_cpu.exit_code, 2);
 }
 
-TEST(SimScenario, DataloaderStarvesTheTrainingLoopOnDiskReads) {
+TEST(sim_scenario, DataloaderStarvesTheTrainingLoopOnDiskReads) {
   causeway::testing::TempDir dir;
   auto f = run_scenario("scenario_dataloader",
                         {"--steps", "6", "--duration-ms", "0", "--files", "8", "--sample-kb", "64",
