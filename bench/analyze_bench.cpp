@@ -118,9 +118,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double rss_chains = peak_rss_mib();
-  std::printf("compute_chains: %.2f s wall, %.2f s CPU, %zu chains, peak RSS %.0f MiB (%.0f MiB "
-              "before)\n",
-              chains_s, chains_cpu, chains->size(), rss_chains, rss_before);
+  std::printf(
+      "compute_chains: %.2f s wall, %.2f s CPU, %zu chains, peak RSS %.0f MiB (%.0f MiB "
+      "before)\n",
+      chains_s, chains_cpu, chains->size(), rss_chains, rss_before);
 
   t0 = std::chrono::steady_clock::now();
   cpu0 = cpu_seconds();

@@ -60,7 +60,7 @@ std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_d
   out += std::to_string(chains.size()) + (chains.size() == 1 ? " causal chain" : " causal chains") +
          " (" + std::to_string(by_sev["high"]) + " high, " + std::to_string(by_sev["medium"]) +
          " medium, " + std::to_string(by_sev["low"]) + " low) over a " +
-         format_duration(trace_duration_ns) + " trace, largest impact first.\n";
+         format_duration(trace_duration_ns) + " trace, most severe and largest impact first.\n";
   for (const Chain& c : chains) {
     out += "\n";
     char head[64];

@@ -61,6 +61,7 @@ std::string Context::who(int32_t t) const {
 std::string Context::culprit_phrase(int32_t t) const {
   if (t < 0) return "an unknown task";
   const TaskRef r = task(t);
+  if (r.comm.empty()) return "thread " + std::to_string(r.tid) + " (pid " + std::to_string(r.pid) + ")";
   std::string s = "\"" + r.comm + "\" (pid " + std::to_string(r.pid);
   if (r.tid != r.pid) s += ", tid " + std::to_string(r.tid);
   s += ")";
@@ -450,10 +451,11 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
                 (v.size() == 1 ? format_duration(c.observed_max_ns)
                                : "p99 " + format_duration(c.observed_p99_ns)) +
                 "); the GPU got no new work meanwhile";
-    c.explanation = "Between consecutive CUDA calls " + who + " usually spends " +
-                    format_duration(base.median_ns) + " (median of " + std::to_string(base.count) +
-                    " gaps); " + n + " gap" + (v.size() == 1 ? " was" : "s were") +
-                    " far longer (median " + format_duration(c.observed_p50_ns) + ", worst " +
+    c.explanation = "At this point of its loop (between the same two CUDA functions) " + who +
+                    " usually spends " + format_duration(base.median_ns) + " (median of " +
+                    std::to_string(base.count) + " gaps); " + n + " gap" +
+                    (v.size() == 1 ? " was" : "s were") + " far longer (median " +
+                    format_duration(c.observed_p50_ns) + ", worst " +
                     format_duration(c.observed_max_ns) + ", after cuda_call " +
                     std::to_string(worst.prev_call_id) + "), " + format_duration(c.impact_ns) +
                     " beyond the usual in total, during which this thread issued no GPU work. In "
@@ -610,15 +612,26 @@ class Analyzer {
                                     bases[key.first], g));
     }
 
-    // Outlier gaps of a thread that feeds the GPU.
+    // Outlier gaps of a thread that feeds the GPU. A loop has gaps of very different but
+    // regular lengths (microseconds between two launches, milliseconds of host work between
+    // steps), so a gap is compared with the gaps at the same position in the loop: between
+    // the same pair of functions.
     if (tc.launches && gaps.size() >= static_cast<size_t>(o.outlier.min_samples)) {
-      const Baseline gb = robust_baseline(std::move(gaps));
+      std::map<std::pair<int32_t, int32_t>, std::vector<int64_t>> by_position;
+      for (size_t i = 0; i + 1 < tc.calls.size(); ++i) {
+        const int64_t g = tc.calls[i + 1]->ts - tc.calls[i]->end();
+        if (g > 0) by_position[{tc.calls[i]->fn, tc.calls[i + 1]->fn}].push_back(g);
+      }
+      std::map<std::pair<int32_t, int32_t>, Baseline> gap_bases;
+      for (auto& [pos, v] : by_position) gap_bases[pos] = robust_baseline(std::move(v));
       std::map<std::string, SlowGroup> slow_gaps;
+      std::map<std::string, Baseline> group_base;  // baseline of each group's worst gap
       cursor = d.thread_states[static_cast<size_t>(tc.thread)].begin;
       for (size_t i = 0; i + 1 < tc.calls.size(); ++i) {
         const Call& c = *tc.calls[i];
         const Call& n = *tc.calls[i + 1];
         const int64_t g = n.ts - c.end();
+        const Baseline& gb = gap_bases[{c.fn, n.fn}];
         if (g <= 0 || !is_outlier(g, gb, o.outlier)) continue;
         Slow s;
         s.ts = c.end();
@@ -633,10 +646,11 @@ class Analyzer {
         classify(sd, true, tc.thread, category, culprit);
         SlowGroup& group = slow_gaps[category];
         group.category = category;
+        if (s.excess > group.worst_excess) group_base[category] = gb;
         group.add(s, std::move(sd), culprit);
       }
       for (auto& [cat, g] : slow_gaps) {
-        local.push_back(outlier_chain(ctx_, tc, "gpu_gaps", "", gb, g));
+        local.push_back(outlier_chain(ctx_, tc, "gpu_gaps", "", group_base[cat], g));
       }
     }
 
@@ -656,6 +670,7 @@ class Analyzer {
   // thread, compatible category): one finding per cause, with the worst calls as evidence.
   static void absorb(Chain& into, std::vector<Chain>& local,
                      const std::vector<std::string>& categories, bool gaps_only) {
+    std::vector<std::string> outliers;
     for (auto it = local.begin(); it != local.end();) {
       const bool match =
           (it->kind == "slow_calls" || it->kind == "gpu_gaps") &&
@@ -665,11 +680,26 @@ class Analyzer {
         ++it;
         continue;
       }
-      into.explanation += " It also explains an outlier: " + it->summary + ".";
+      std::string item =
+          std::to_string(it->occurrences) + " " +
+          (it->kind == "gpu_gaps" ? std::string("host gap") : it->function + " call") +
+          (it->occurrences == 1 ? "" : "s");
+      if (it->baseline) {
+        item += " (p50 " + format_duration(it->baseline->median_ns) + " -> max " +
+                format_duration(it->observed_max_ns) + ")";
+      }
+      outliers.push_back(std::move(item));
       for (const EvidenceRef& e : it->evidence) {
         if (e.table == "cuda_call" && into.evidence.size() < 12) into.evidence.push_back(e);
       }
       it = local.erase(it);
+    }
+    if (!outliers.empty()) {
+      into.explanation += " The same cause explains these outliers against their baselines: ";
+      for (size_t i = 0; i < outliers.size(); ++i) {
+        into.explanation += (i ? ", " : "") + outliers[i];
+      }
+      into.explanation += ".";
     }
   }
 
@@ -765,10 +795,22 @@ class Analyzer {
         std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
                                                  rep->largest_end, o.max_waker_depth);
         // What the producers were doing while this thread waited on them, over all waits.
+        // Every wait of this thread outside its CUDA calls that a producer ended (at most
+        // 20000, in time order), each against that producer's own timeline.
         Decomposition prod;
-        for (size_t i = 0; i < ranked.size() && i < 4; ++i) {
-          const BlockShare* b = producers[ranked[i].second].second;
-          decompose_into(ctx_.data, ranked[i].second, b->largest_ts, b->largest_end, false, prod);
+        {
+          const TraceData& d = ctx_.data;
+          const Range sr = d.thread_states[static_cast<size_t>(tc.thread)];
+          size_t call = 0, windows = 0;
+          for (size_t i = sr.begin; i < sr.end && windows < 20000; ++i) {
+            const StateRow& r = d.states[i];
+            if (r.ts < tc.span_start || r.ts >= tc.span_end) continue;
+            if ((r.state != kSleeping && r.state != kOther) || !producers.count(r.waker)) continue;
+            while (call < tc.calls.size() && tc.calls[call]->end() <= r.ts) ++call;
+            if (call < tc.calls.size() && tc.calls[call]->ts <= r.ts) continue;  // inside a call
+            decompose_into(ctx_.data, r.waker, r.ts, r.end(), false, prod);
+            ++windows;
+          }
         }
         prod.sort_shares();
         const double share = static_cast<double>(waits.waited_ns) / static_cast<double>(span);
@@ -788,7 +830,7 @@ class Analyzer {
                         std::to_string(waits.gaps_with_wait) + " of its " +
                         std::to_string(waits.gaps) + " gaps, " + format_duration(waits.waited_ns) +
                         " in total, while the GPU had nothing new to do. Woken by: " + names +
-                        ". While it waited, the producers' time (largest waits) went to: " +
+                        ". While it waited, the producers' time went to: " +
                         breakdown_sentence(ctx_, prod) + ".";
         if (!hops.empty()) {
           c.explanation += " Worst wait:";
@@ -799,7 +841,12 @@ class Analyzer {
           c.explanation += ".";
         }
         const int64_t prod_io = prod.blocked_by(BlockCause::kIo);
-        if (prod_io >= prod.on_cpu_ns && prod_io > 0) {
+        if (prod.runnable_ns > prod_io && prod.runnable_ns > prod.on_cpu_ns) {
+          c.recommendation =
+              "The loaders themselves mostly waited for a CPU: give them cores of their own "
+              "(fewer competing processes, CPU affinity), then add workers or prefetch if they "
+              "still fall behind.";
+        } else if (prod_io >= prod.on_cpu_ns && prod_io > 0) {
           c.recommendation =
               "The loaders are disk-bound: add loader workers and prefetch deeper "
               "(DataLoader num_workers, prefetch_factor), cache or pre-shard the "
@@ -907,10 +954,12 @@ int severity_rank(const std::string& s) {
 }  // namespace
 
 void rank_chains(std::vector<Chain>& chains) {
+  // Severity first: a low-severity chain (e.g. calls that waited for a busy GPU) can cover
+  // more time than the high one that names the host's problem, and must not hide it.
   std::stable_sort(chains.begin(), chains.end(), [](const Chain& a, const Chain& b) {
-    if (a.impact_ns != b.impact_ns) return a.impact_ns > b.impact_ns;
     const int sa = severity_rank(a.severity), sb = severity_rank(b.severity);
     if (sa != sb) return sa < sb;
+    if (a.impact_ns != b.impact_ns) return a.impact_ns > b.impact_ns;
     if (a.category != b.category) return a.category < b.category;
     if (a.subject.tid != b.subject.tid) return a.subject.tid < b.subject.tid;
     if (a.function != b.function) return a.function < b.function;

@@ -129,11 +129,11 @@ struct Chain {
 };
 
 // Computes the chains of the trace open on `db` (any connection that can read it; nothing
-// is written), ranked by impact, ids 1..N. Fails with one sentence if the trace cannot be
-// read. An empty trace, or one without CUDA calls, gives an empty vector.
+// is written), ranked by severity then impact, ids 1..N. Fails with one sentence if the trace
+// cannot be read. An empty trace, or one without CUDA calls, gives an empty vector.
 Result<std::vector<Chain>> compute_chains(sqlite3* db, const ExplainOptions& opts);
 
-// Deterministic ranking: impact, then severity, then category, subject tid, function, first
+// Deterministic ranking: severity, then impact, then category, subject tid, function, first
 // evidence id. Renumbers ids 1..N. Exposed for tests.
 void rank_chains(std::vector<Chain>& chains);
 

@@ -692,7 +692,8 @@ Status Decoder::on_cuda(std::span<const uint8_t> rec) {
   row.pid = pid;
   row.tid = tid;
   row.function = function_name(ev->func_id);
-  row.ret = ev->ret;
+  // cudaGetErrorString returns a string, not an error code.
+  row.ret = fn->base == "cudaGetErrorString" ? 0 : ev->ret;
   decode_cuda_args(*fn, *ev, row);
   if (depth > 0)
     row.stack = sink_.intern_stack(

@@ -35,8 +35,10 @@ bool LineReader::fill() {
 LineReader::Status LineReader::next(std::string& line) {
   bool overlong = false;
   for (;;) {
-    size_t nl = buf_.find('\n', pos_);
+    size_t nl = buf_.find('\n', pos_ + scanned_);
+    if (nl == std::string::npos) scanned_ = buf_.size() - pos_;
     if (nl != std::string::npos) {
+      scanned_ = 0;
       if (overlong) {
         pos_ = nl + 1;
         return Status::kOverlong;
@@ -57,6 +59,7 @@ LineReader::Status LineReader::next(std::string& line) {
       overlong = true;
       buf_.clear();
       pos_ = 0;
+      scanned_ = 0;
     }
     if (!fill()) {
       if (overlong) {
@@ -64,6 +67,7 @@ LineReader::Status LineReader::next(std::string& line) {
         pos_ = 0;
         return Status::kOverlong;
       }
+      scanned_ = 0;
       if (pos_ < buf_.size()) {
         line.assign(buf_, pos_, std::string::npos);
         if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -29,6 +29,7 @@ class LineReader {
   size_t max_;
   std::string buf_;
   size_t pos_ = 0;
+  size_t scanned_ = 0;  // bytes after pos_ already searched for '\n' (no rescans)
   bool eof_ = false;
   bool error_ = false;
 };

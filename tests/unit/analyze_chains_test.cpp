@@ -323,3 +323,32 @@ TEST(AnalyzeChainsTest, JsonRoundTripsAndHasTheDocumentedKeys) {
 
 }  // namespace
 }  // namespace causeway::testing
+
+namespace causeway::testing {
+namespace {
+
+TEST(AnalyzeChainsTest, RankingIsSeverityThenImpactThenStableKeys) {
+  auto make = [](const char* sev, int64_t impact, const char* cat, int32_t tid) {
+    analyze::Chain c;
+    c.severity = sev;
+    c.impact_ns = impact;
+    c.category = cat;
+    c.subject.tid = tid;
+    return c;
+  };
+  std::vector<analyze::Chain> v = {
+      make("low", 900, "gpu_busy", 1), make("high", 100, "lock_wait", 2),
+      make("high", 300, "cpu_contention", 3), make("high", 100, "blocked_io", 4),
+      make("medium", 500, "phase_shift", 5)};
+  analyze::rank_chains(v);
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_EQ(v[0].subject.tid, 3);
+  EXPECT_EQ(v[1].category, "blocked_io");  // equal impact: category decides
+  EXPECT_EQ(v[2].category, "lock_wait");
+  EXPECT_EQ(v[3].severity, "medium");
+  EXPECT_EQ(v[4].severity, "low");
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i].id, static_cast<int64_t>(i + 1));
+}
+
+}  // namespace
+}  // namespace causeway::testing

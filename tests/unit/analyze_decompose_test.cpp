@@ -2,6 +2,7 @@
 // recursion limit, cycles, threads that exit mid-interval, nested runtime/driver calls.
 #include <gtest/gtest.h>
 
+#include "analyze/chains.h"
 #include "analyze/decompose.h"
 #include "analyze/trace_data.h"
 #include "fixtures/scenarios.h"
@@ -200,6 +201,46 @@ TEST(AnalyzeDecomposeTest, FunctionNamesAndClasses) {
   EXPECT_EQ(format_duration(41'000'000), "41.0 ms");
   EXPECT_EQ(format_duration(1'234'000), "1.23 ms");
   EXPECT_EQ(format_duration(2'500'000'000), "2.50 s");
+}
+
+}  // namespace
+}  // namespace causeway::testing
+
+namespace causeway::testing {
+namespace {
+
+// Clock edge cases: events before the trace origin (negative ts), zero-length calls and
+// intervals, two calls starting at the same instant, a state overlapping the interval's
+// edges. Nothing is double counted and nothing invented.
+TEST(AnalyzeDecomposeTest, ClockEdgeCases) {
+  TempDir dir;
+  {
+    TraceBuilder b(dir.file("t.db"));
+    Timeline& t = scenarios::gpu_process(b, 60, "app", "main");
+    t.at(-2 * kMs);  // recorded before the origin: the tracer attached mid-flight
+    t.run(3 * kMs);
+    t.quick("cudaGetLastError", 0);
+    t.run(0);
+    const int64_t at = t.now();
+    t.quick("cudaLaunchKernel", 10 * kUs);
+    t.at(at);  // a second call at the same instant (another stream of the same thread)
+    t.quick("cudaLaunchKernel", 10 * kUs);
+    for (int i = 0; i < 20; ++i) {
+      t.run(100 * kUs);
+      scenarios::launches(t, 1);
+      scenarios::sync(t, 100 * kUs);
+    }
+  }
+  Loaded l = load(dir.file("t.db"));
+  EXPECT_LT(l.data.start_ns, 0);
+  Decomposition d = decompose(l.data, l.thread(60), -3 * kMs, 1 * kMs, false);
+  EXPECT_EQ(d.total_ns, 4 * kMs);
+  EXPECT_EQ(d.unaccounted_ns, 1 * kMs);  // before the first state
+  EXPECT_EQ(d.on_cpu_ns + d.runnable_ns + d.blocked_ns + d.gpu_wait_ns + d.unaccounted_ns,
+            d.total_ns);
+  EXPECT_EQ(decompose(l.data, l.thread(60), 5, 5, false).total_ns, 0);
+  auto chains = analyze::compute_chains(l.reader->db(), {});
+  ASSERT_TRUE(chains.ok()) << chains.error();
 }
 
 }  // namespace

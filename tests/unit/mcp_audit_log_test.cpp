@@ -44,7 +44,7 @@ void fill(const std::string& path, int n) {
   }
 }
 
-TEST(McpAuditLog, RecordsAreChainedAndVerify) {
+TEST(mcp_audit_log, RecordsAreChainedAndVerify) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 5);
@@ -66,7 +66,7 @@ TEST(McpAuditLog, RecordsAreChainedAndVerify) {
   EXPECT_EQ(v.records, 5);
 }
 
-TEST(McpAuditLog, ReopeningContinuesTheChain) {
+TEST(mcp_audit_log, ReopeningContinuesTheChain) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 2);
@@ -76,7 +76,7 @@ TEST(McpAuditLog, ReopeningContinuesTheChain) {
   EXPECT_EQ(v.records, 5);
 }
 
-TEST(McpAuditLog, ConcurrentWritersKeepOneChain) {
+TEST(mcp_audit_log, ConcurrentWritersKeepOneChain) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   std::vector<std::thread> threads;
@@ -87,7 +87,7 @@ TEST(McpAuditLog, ConcurrentWritersKeepOneChain) {
   EXPECT_EQ(v.records, 100);
 }
 
-TEST(McpAuditLog, DetectsAnEditedRecord) {
+TEST(mcp_audit_log, DetectsAnEditedRecord) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 5);
@@ -103,7 +103,7 @@ TEST(McpAuditLog, DetectsAnEditedRecord) {
   EXPECT_NE(v.problem.find("edited"), std::string::npos) << v.problem;
 }
 
-TEST(McpAuditLog, DetectsAnEditWithARecomputedHash) {
+TEST(mcp_audit_log, DetectsAnEditWithARecomputedHash) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 5);
@@ -118,7 +118,7 @@ TEST(McpAuditLog, DetectsAnEditWithARecomputedHash) {
   EXPECT_EQ(v.first_bad_line, 3);
 }
 
-TEST(McpAuditLog, DetectsDeletedAndReorderedRecords) {
+TEST(mcp_audit_log, DetectsDeletedAndReorderedRecords) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 5);
@@ -137,14 +137,14 @@ TEST(McpAuditLog, DetectsDeletedAndReorderedRecords) {
   EXPECT_EQ(verify_audit_log(path).first_bad_line, 2);
 }
 
-TEST(McpAuditLog, LargeArgumentsAreCapped) {
+TEST(mcp_audit_log, LargeArgumentsAreCapped) {
   Json big{{"sql", std::string(100000, 'x')}};
   Json capped = cap_json(big, kMaxAuditArgBytes);
   EXPECT_TRUE(capped.is_string());
   EXPECT_LT(to_wire(capped).size(), kMaxAuditArgBytes + 100);
 }
 
-TEST(McpAuditLog, CliPrintsAndVerifies) {
+TEST(mcp_audit_log, CliPrintsAndVerifies) {
   TempDir dir;
   std::string path = dir.file("a.jsonl");
   fill(path, 3);

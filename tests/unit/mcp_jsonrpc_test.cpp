@@ -9,7 +9,7 @@
 namespace causeway::mcp {
 namespace {
 
-TEST(McpJsonRpc, ParsesRequestNotificationAndResponse) {
+TEST(mcp_jsonrpc, ParsesRequestNotificationAndResponse) {
   auto r = parse_message(R"({"jsonrpc":"2.0","id":7,"method":"ping"})");
   EXPECT_EQ(r.kind, Message::Kind::kRequest);
   EXPECT_EQ(r.id, 7);
@@ -23,7 +23,7 @@ TEST(McpJsonRpc, ParsesRequestNotificationAndResponse) {
   EXPECT_EQ(resp.kind, Message::Kind::kResponse);
 }
 
-TEST(McpJsonRpc, MalformedJsonIsParseError) {
+TEST(mcp_jsonrpc, MalformedJsonIsParseError) {
   for (const char* bad : {"{", "not json", "{\"jsonrpc\":\"2.0\",", "", "\x01\x02"}) {
     auto m = parse_message(bad);
     EXPECT_EQ(m.kind, Message::Kind::kInvalid) << bad;
@@ -32,7 +32,7 @@ TEST(McpJsonRpc, MalformedJsonIsParseError) {
   }
 }
 
-TEST(McpJsonRpc, InvalidUtf8IsParseError) {
+TEST(mcp_jsonrpc, InvalidUtf8IsParseError) {
   std::string s =
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}";
   auto m = parse_message(s);
@@ -41,7 +41,7 @@ TEST(McpJsonRpc, InvalidUtf8IsParseError) {
   EXPECT_EQ(parse_message(overlong).error.code, kParseError);
 }
 
-TEST(McpJsonRpc, WrongShapesAreInvalidRequest) {
+TEST(mcp_jsonrpc, WrongShapesAreInvalidRequest) {
   struct Case {
     const char* text;
     bool keeps_id;
@@ -67,13 +67,13 @@ TEST(McpJsonRpc, WrongShapesAreInvalidRequest) {
   }
 }
 
-TEST(McpJsonRpc, BatchesAreRefused) {
+TEST(mcp_jsonrpc, BatchesAreRefused) {
   auto m = parse_message(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])");
   EXPECT_EQ(m.error.code, kInvalidRequest);
   EXPECT_NE(m.error.message.find("batch"), std::string::npos);
 }
 
-TEST(McpJsonRpc, DeepNestingIsRefusedWithoutRecursion) {
+TEST(mcp_jsonrpc, DeepNestingIsRefusedWithoutRecursion) {
   std::string deep(1'000'000, '[');  // would overflow a recursive parser's stack
   auto m = parse_message(deep);
   EXPECT_EQ(m.error.code, kInvalidRequest);
@@ -87,7 +87,7 @@ TEST(McpJsonRpc, DeepNestingIsRefusedWithoutRecursion) {
   EXPECT_EQ(nesting_depth(R"({"a":"\"[[[["})", 10), 1);
 }
 
-TEST(McpJsonRpc, ResponsesAndErrorsAreWellFormed) {
+TEST(mcp_jsonrpc, ResponsesAndErrorsAreWellFormed) {
   auto r = make_result(3, Json{{"x", 1}});
   EXPECT_EQ(r["jsonrpc"], "2.0");
   EXPECT_EQ(r["id"], 3);
@@ -97,14 +97,14 @@ TEST(McpJsonRpc, ResponsesAndErrorsAreWellFormed) {
   EXPECT_FALSE(e["error"].contains("data"));
 }
 
-TEST(McpJsonRpc, WireOutputReplacesInvalidUtf8) {
+TEST(mcp_jsonrpc, WireOutputReplacesInvalidUtf8) {
   Json j = {{"s", std::string("ok\xff\xfe")}};
   std::string wire = to_wire(j);
   EXPECT_EQ(wire.find('\n'), std::string::npos);
   EXPECT_TRUE(Json::parse(wire, nullptr, false).is_object());
 }
 
-TEST(McpSha256, KnownVectors) {
+TEST(mcp_sha256, KnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
@@ -117,7 +117,7 @@ TEST(McpSha256, KnownVectors) {
   EXPECT_EQ(d[0], 0xcd);
 }
 
-TEST(McpArgCheck, ValidatesTheToolSubset) {
+TEST(mcp_arg_check, ValidatesTheToolSubset) {
   Json schema = Json::parse(R"({
     "type": "object",
     "properties": {

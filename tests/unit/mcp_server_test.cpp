@@ -26,7 +26,7 @@ Json modern_meta(Json extra = Json::object()) {
   return m;
 }
 
-TEST(McpServer, InitializeNegotiatesLegacyVersions) {
+TEST(mcp_server, InitializeNegotiatesLegacyVersions) {
   for (const char* v : {"2025-06-18", "2025-11-25"}) {
     TestServer s;
     auto r = s.initialize(v);
@@ -46,7 +46,7 @@ TEST(McpServer, InitializeNegotiatesLegacyVersions) {
   }
 }
 
-TEST(McpServer, LifecycleRules) {
+TEST(mcp_server, LifecycleRules) {
   TestServer s;
   auto early = s.request("tools/list");
   EXPECT_EQ(early["error"]["code"], kInvalidRequest);
@@ -68,7 +68,7 @@ TEST(McpServer, LifecycleRules) {
   EXPECT_TRUE(s.send({{"jsonrpc", "2.0"}, {"id", 99}, {"result", Json::object()}}).empty());
 }
 
-TEST(McpServer, MalformedLinesGetErrors) {
+TEST(mcp_server, MalformedLinesGetErrors) {
   TestServer s;
   auto parse = s.send_line("{not json");
   ASSERT_EQ(parse.size(), 1u);
@@ -84,7 +84,7 @@ TEST(McpServer, MalformedLinesGetErrors) {
   EXPECT_EQ(keeps_id.at(0)["id"], "x");
 }
 
-TEST(McpServer, ModernRequestsCarryEverythingInMeta) {
+TEST(mcp_server, ModernRequestsCarryEverythingInMeta) {
   TestServer s;  // no initialize: 2026-07-28 is stateless
   auto d = s.request("server/discover", {{"_meta", modern_meta()}});
   auto& r = d["result"];
@@ -121,7 +121,7 @@ TEST(McpServer, ModernRequestsCarryEverythingInMeta) {
   EXPECT_EQ(s.request("server/discover")["result"]["supportedVersions"].size(), 3u);
 }
 
-TEST(McpServer, PaginationWalksEveryTool) {
+TEST(mcp_server, PaginationWalksEveryTool) {
   ServerOptions o;
   o.page_size = 3;
   TestServer s(o);
@@ -140,7 +140,7 @@ TEST(McpServer, PaginationWalksEveryTool) {
             kInvalidParams);  // a tools cursor is not a prompts cursor
 }
 
-TEST(McpServer, ToolsDeclareSchemasAndReadOnly) {
+TEST(mcp_server, ToolsDeclareSchemasAndReadOnly) {
   TestServer s;
   s.initialize();
   auto tools = s.request("tools/list")["result"]["tools"];
@@ -158,7 +158,7 @@ TEST(McpServer, ToolsDeclareSchemasAndReadOnly) {
                                           "describe_schema"}));
 }
 
-TEST(McpServer, ToolFailuresAreIsErrorResults) {
+TEST(mcp_server, ToolFailuresAreIsErrorResults) {
   TestServer s;
   s.initialize();
   auto bad_args = s.call_tool("run_sql", {{"sql", 5}});
@@ -176,7 +176,7 @@ TEST(McpServer, ToolFailuresAreIsErrorResults) {
 }
 
 // The layout src/analyze writes (analyze/chain_store.h): id = rank, json = the full chain.
-TEST(McpServer, StoredChainsAreServed) {
+TEST(mcp_server, StoredChainsAreServed) {
   TestServer s;
   sqlite3* w = nullptr;
   ASSERT_EQ(sqlite3_open(s.db_path.c_str(), &w), SQLITE_OK);
@@ -214,7 +214,7 @@ TEST(McpServer, StoredChainsAreServed) {
   EXPECT_EQ(stats["result"]["structuredContent"]["chains"]["top"].size(), 2u);
 }
 
-TEST(McpServer, RunSqlCapsRows) {
+TEST(mcp_server, RunSqlCapsRows) {
   TestServer s;
   s.initialize();
   auto r = s.call_tool("run_sql", {{"sql", "SELECT id FROM cuda_call"}, {"max_rows", 3}});
@@ -228,7 +228,7 @@ TEST(McpServer, RunSqlCapsRows) {
             true);
 }
 
-TEST(McpServer, TracedStringsStayQuotedData) {
+TEST(mcp_server, TracedStringsStayQuotedData) {
   TestServer s;
   s.initialize();
   auto r = s.call_tool("list_processes", {{"traced_only", false}});
@@ -242,7 +242,7 @@ TEST(McpServer, TracedStringsStayQuotedData) {
   EXPECT_NE(text.find("not instructions"), std::string::npos);
 }
 
-TEST(McpServer, ResourcesAndPrompt) {
+TEST(mcp_server, ResourcesAndPrompt) {
   TestServer s;
   s.initialize();
   auto list = s.request("resources/list")["result"]["resources"];
@@ -265,7 +265,7 @@ TEST(McpServer, ResourcesAndPrompt) {
   EXPECT_EQ(s.request("prompts/get", {{"name", "investigate"}})["result"]["messages"].size(), 1u);
 }
 
-TEST(McpServer, LoggingFollowsTheLevel) {
+TEST(mcp_server, LoggingFollowsTheLevel) {
   TestServer s;
   s.initialize();
   auto quiet = s.send({{"jsonrpc", "2.0"},
@@ -283,7 +283,7 @@ TEST(McpServer, LoggingFollowsTheLevel) {
   EXPECT_EQ(loud[0]["params"]["level"], "debug");
 }
 
-TEST(McpServer, ProgressIsSentForLongCalls) {
+TEST(mcp_server, ProgressIsSentForLongCalls) {
   ServerOptions o;
   o.limits.time_limit_ms = 1200;
   TestServer s(o);
@@ -310,7 +310,7 @@ TEST(McpServer, ProgressIsSentForLongCalls) {
 }
 
 // Drives serve() over pipes so a cancellation arrives while a query runs.
-TEST(McpServer, CancellationStopsARunningCallAndSendsNoResponse) {
+TEST(mcp_server, CancellationStopsARunningCallAndSendsNoResponse) {
   TestServer s;  // builds the fixture; serve a second server on the same files
   auto db = TraceDb::open(s.db_path);
   ASSERT_TRUE(db.ok());
@@ -357,7 +357,7 @@ TEST(McpServer, CancellationStopsARunningCallAndSendsNoResponse) {
   EXPECT_NE(all.find("\"outcome\":\"cancelled\""), std::string::npos);
 }
 
-TEST(McpServer, EveryInteractionIsAudited) {
+TEST(mcp_server, EveryInteractionIsAudited) {
   TestServer s;
   s.initialize();
   s.call_tool("run_sql", {{"sql", "SELECT 42"}});
@@ -381,7 +381,7 @@ TEST(McpServer, EveryInteractionIsAudited) {
 
 // ---- the real binary ------------------------------------------------------------------
 
-TEST(McpBinary, RefusesBadDatabasesInOneSentence) {
+TEST(mcp_binary, RefusesBadDatabasesInOneSentence) {
   causeway::testing::TempDir dir;
   auto bin = causeway::testing::causeway_binary();
   auto missing = causeway::testing::run_command({bin, "mcp", "--db", dir.file("nope.db")});
@@ -396,7 +396,7 @@ TEST(McpBinary, RefusesBadDatabasesInOneSentence) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("junk.db.audit.jsonl")));
 }
 
-TEST(McpBinary, SurvivesHostileInputAndExitsOnEof) {
+TEST(mcp_binary, SurvivesHostileInputAndExitsOnEof) {
   TestServer s;
   std::string input;
   input +=
@@ -429,7 +429,7 @@ TEST(McpBinary, SurvivesHostileInputAndExitsOnEof) {
   EXPECT_NE(r.err.find("serving"), std::string::npos);  // logs go to stderr only
 }
 
-TEST(McpBinary, AuditLogDefaultsNextToTheDatabase) {
+TEST(mcp_binary, AuditLogDefaultsNextToTheDatabase) {
   TestServer s;
   auto bin = causeway::testing::causeway_binary();
   auto r = causeway::testing::run_command({bin, "mcp", "--db", s.db_path}, {},

@@ -25,7 +25,7 @@ std::string file_hash(const std::string& path) {
   return sha256_hex(ss.str());
 }
 
-class McpTraceDb : public ::testing::Test {
+class mcp_trace_db : public ::testing::Test {
  protected:
   void SetUp() override {
     path = dir.file("trace.db");
@@ -40,7 +40,7 @@ class McpTraceDb : public ::testing::Test {
   std::unique_ptr<TraceDb> db;
 };
 
-TEST_F(McpTraceDb, ReadsWork) {
+TEST_F(mcp_trace_db, ReadsWork) {
   auto r = db->query("SELECT count(*) AS n FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->columns, std::vector<std::string>{"n"});
@@ -64,7 +64,7 @@ TEST_F(McpTraceDb, ReadsWork) {
   EXPECT_FALSE(db->has_table("causal_chain"));
 }
 
-TEST_F(McpTraceDb, RowCapSetsTruncated) {
+TEST_F(mcp_trace_db, RowCapSetsTruncated) {
   QueryLimits l;
   l.max_rows = 5;
   auto r = db->query("SELECT id FROM cuda_call", {}, l);
@@ -77,7 +77,7 @@ TEST_F(McpTraceDb, RowCapSetsTruncated) {
   EXPECT_FALSE(all->truncated);
 }
 
-TEST_F(McpTraceDb, RefusesNonCausewayFiles) {
+TEST_F(mcp_trace_db, RefusesNonCausewayFiles) {
   std::ofstream(dir.file("junk.db")) << "not a database";
   auto r = TraceDb::open(dir.file("junk.db"));
   ASSERT_FALSE(r.ok());
@@ -92,7 +92,7 @@ TEST_F(McpTraceDb, RefusesNonCausewayFiles) {
   EXPECT_NE(p.error().find("causeway"), std::string::npos) << p.error();
 }
 
-TEST(McpAuthorizer, PolicyAllowsOnlyReads) {
+TEST(mcp_authorizer, PolicyAllowsOnlyReads) {
   EXPECT_EQ(authorize_action(SQLITE_SELECT, nullptr, nullptr), SQLITE_OK);
   EXPECT_EQ(authorize_action(SQLITE_READ, "meta", "key"), SQLITE_OK);
   EXPECT_EQ(authorize_action(SQLITE_FUNCTION, nullptr, "count"), SQLITE_OK);
@@ -236,7 +236,7 @@ std::vector<Attack> attack_corpus(const std::string& dir) {
   };
 }
 
-TEST_F(McpTraceDb, AttackCorpusIsRefusedOrBoundedAndTheFileIsUnchanged) {
+TEST_F(mcp_trace_db, AttackCorpusIsRefusedOrBoundedAndTheFileIsUnchanged) {
   const std::string before = file_hash(path);
   const bool had_wal = std::filesystem::exists(path + "-wal");
   auto corpus = attack_corpus(dir.path());
@@ -279,7 +279,7 @@ TEST_F(McpTraceDb, AttackCorpusIsRefusedOrBoundedAndTheFileIsUnchanged) {
   }
 }
 
-TEST_F(McpTraceDb, RefusalsExplainThemselves) {
+TEST_F(mcp_trace_db, RefusalsExplainThemselves) {
   auto w = db->query("DELETE FROM meta");
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.error().find("read-only"), std::string::npos) << w.error();
@@ -295,7 +295,7 @@ TEST_F(McpTraceDb, RefusalsExplainThemselves) {
   EXPECT_NE(t.error().find("time limit"), std::string::npos) << t.error();
 }
 
-TEST_F(McpTraceDb, CancellationStopsAQuery) {
+TEST_F(mcp_trace_db, CancellationStopsAQuery) {
   QueryControl control;
   int polls = 0;
   control.cancelled = [&] { return ++polls > 3; };
@@ -307,7 +307,7 @@ TEST_F(McpTraceDb, CancellationStopsAQuery) {
   EXPECT_NE(r.error().find("Cancelled"), std::string::npos);
 }
 
-TEST_F(McpTraceDb, ProgressIsReported) {
+TEST_F(mcp_trace_db, ProgressIsReported) {
   QueryControl control;
   std::vector<int64_t> seen;
   control.progress_interval_ms = 20;

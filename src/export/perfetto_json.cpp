@@ -1,0 +1,545 @@
+#include "export/perfetto_json.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "export/json_stream.h"
+#include "store/schema.h"
+
+namespace causeway::timeline {
+namespace {
+
+// Chains whose subject has no process (pid 0) go to one pseudo process; kernel pids are
+// < 2^22, so this never collides with a real one.
+constexpr int64_t kChainProcessPid = 0x7ffffff0;
+
+// A prepared statement, finalized on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return rc_ = sqlite3_step(stmt_); }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  bool null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
+  std::optional<int64_t> opt(int c) const {
+    return null(c) ? std::nullopt : std::optional<int64_t>(i64(c));
+  }
+  std::string_view text(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+    return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
+             : std::string_view();
+  }
+  Status error(const char* what) const {
+    return Status::Error(std::string("reading the ") + what +
+                         " from the trace failed: " + sqlite3_errmsg(db_) + ".");
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+// Lanes of one track: each lane is a stack of the end times of the open slices. A slice goes
+// to the first lane where it nests (ends no later than the innermost open slice there).
+class Lanes {
+ public:
+  void reset() { lanes_.clear(); }
+  int place(int64_t ts, int64_t end) {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      auto& open = lanes_[i];
+      while (!open.empty() && open.back() <= ts) open.pop_back();
+      if (open.empty() || end <= open.back()) {
+        open.push_back(end);
+        return static_cast<int>(i);
+      }
+    }
+    if (lanes_.size() < static_cast<size_t>(kMaxLanes)) {
+      lanes_.push_back({end});
+      return static_cast<int>(lanes_.size() - 1);
+    }
+    // More than kMaxLanes concurrent partial overlaps: pathological data. The last lane
+    // takes it (it may mis-nest there) rather than dropping an event.
+    lanes_.back() = {end};
+    return kMaxLanes - 1;
+  }
+
+ private:
+  std::vector<std::vector<int64_t>> lanes_;
+};
+
+std::string state_track_suffix(TrackKind kind) {
+  switch (kind) {
+    case TrackKind::kCuda:
+      return "";
+    case TrackKind::kState:
+      return " [state]";
+    case TrackKind::kSyscall:
+      return " [syscalls]";
+    case TrackKind::kBlockIo:
+      return "";
+    case TrackKind::kChain:
+      return " [chains]";
+  }
+  return "";
+}
+
+std::string task_label(std::string_view name, std::optional<int64_t> pid, int64_t tid) {
+  std::string s = name.empty() ? "?" : std::string(name);
+  s += " (";
+  if (pid && *pid != tid) s += "pid " + std::to_string(*pid) + ", ";
+  s += "tid " + std::to_string(tid) + ")";
+  return s;
+}
+
+class Exporter {
+ public:
+  Exporter(sqlite3* db, const ExportOptions& o, std::FILE* out) : db_(db), opts_(o), w_(out) {
+    since_ = o.since_ns.value_or(std::numeric_limits<int64_t>::min() / 2);
+    until_ = o.until_ns.value_or(std::numeric_limits<int64_t>::max() / 2);
+    if (!o.pids.empty()) {
+      pid_filter_ = " AND p.pid IN (";
+      for (size_t i = 0; i < o.pids.size(); ++i) {
+        if (i) pid_filter_ += ",";
+        pid_filter_ += std::to_string(o.pids[i]);
+      }
+      pid_filter_ += ")";
+    }
+  }
+
+  Result<ExportSummary> run() {
+    w_.begin_object();
+    w_.field("displayTimeUnit", "ns");
+    w_.key("otherData").begin_object();
+    w_.field("producer", "causeway export");
+    w_.field("source", opts_.source);
+    w_.field("time_origin", "ts 0 = the trace origin (meta origin_monotonic_ns); ts in us");
+    if (opts_.since_ns) w_.field_int("since_ns", *opts_.since_ns);
+    if (opts_.until_ns) w_.field_int("until_ns", *opts_.until_ns);
+    w_.end_object();
+    w_.key("traceEvents").begin_array();
+    for (Status (Exporter::*pass)() :
+         {&Exporter::cuda_calls, &Exporter::thread_states, &Exporter::syscalls, &Exporter::block_io,
+          &Exporter::wakeups, &Exporter::chains}) {
+      Status st = (this->*pass)();
+      if (!st.ok()) return st;
+      if (!w_.status().ok()) return w_.status();
+    }
+    w_.end_array();
+    w_.end_object();
+    w_.raw("\n");
+    Status st = w_.flush();
+    if (!st.ok()) return st;
+    sum_.bytes = w_.bytes_written();
+    return sum_;
+  }
+
+ private:
+  // The window condition on a table alias with ts and dur columns.
+  std::string window(const char* a) const {
+    return std::string(a) + ".ts < :until AND " + a + ".ts + " + a + ".dur >= :since";
+  }
+  void bind_window(Stmt& s, sqlite3* db) const {
+    (void)db;
+    s.bind(1, until_);
+    s.bind(2, since_);
+  }
+
+  // Names a track the first time it is used: process_name / thread_name metadata events,
+  // with sort indexes that keep a thread's pseudo tracks right after it.
+  void ensure_track(int64_t pid, std::string_view process_name, int64_t tid,
+                    const std::string& track_name, int64_t sort_index) {
+    if (processes_.insert(pid).second) {
+      meta_event("process_name", pid, 0, [&] {
+        w_.field("name",
+                 process_name.empty() ? "pid " + std::to_string(pid) : std::string(process_name));
+      });
+      meta_event("process_sort_index", pid, 0, [&] { w_.field_int("sort_index", pid); });
+    }
+    if (tracks_.insert((pid << 32) ^ tid).second) {
+      ++sum_.tracks;
+      meta_event("thread_name", pid, tid, [&] { w_.field("name", track_name); });
+      meta_event("thread_sort_index", pid, tid, [&] { w_.field_int("sort_index", sort_index); });
+    }
+  }
+
+  template <typename F>
+  void meta_event(const char* name, int64_t pid, int64_t tid, F args) {
+    w_.begin_object();
+    w_.field("ph", "M").field("name", name).field_int("pid", pid).field_int("tid", tid);
+    w_.key("args").begin_object();
+    args();
+    w_.end_object();
+    w_.end_object();
+  }
+
+  // Starts a complete slice; the caller adds args and closes with end_slice().
+  void begin_slice(std::string_view name, const char* cat, int64_t pid, int64_t tid, int64_t ts,
+                   int64_t dur) {
+    w_.begin_object();
+    w_.field("ph", "X").field("cat", cat).field("name", name);
+    w_.field_int("pid", pid).field_int("tid", tid);
+    w_.field_us("ts", ts).field_us("dur", dur < 0 ? 0 : dur);
+    w_.key("args").begin_object();
+  }
+  void end_slice() {
+    w_.end_object();
+    w_.end_object();
+  }
+
+  // Places a thread's slice on its kind's track (lane 0, or an overlap lane) and names it.
+  int64_t thread_track(Lanes& lanes, TrackKind kind, int64_t pid, std::string_view pname,
+                       int64_t tid, std::string_view tname, int64_t ts, int64_t dur) {
+    const int lane = lanes.place(ts, ts + (dur < 0 ? 0 : dur));
+    const int64_t track = track_tid(tid, kind, lane);
+    std::string name = (tname.empty() ? "tid " + std::to_string(tid) : std::string(tname)) +
+                       state_track_suffix(kind);
+    if (lane > 0) name += " lane " + std::to_string(lane + 1);
+    ensure_track(pid, pname, track, name, tid * 8 + static_cast<int64_t>(kind));
+    return track;
+  }
+
+  Status cuda_calls() {
+    Stmt s(db_,
+           "SELECT c.id, c.ts, c.dur, fs.str, c.ret, c.bytes, c.copy_kind, st.handle, "
+           "c.device_ptr, c.host_ptr, c.grid, c.block, ks.str, k.addr, t.tid, "
+           "coalesce(p.pid, t.tid), p.name, t.name, c.utid, c.stack_id "
+           "FROM cuda_call c JOIN thread t ON t.utid = c.utid "
+           "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
+           "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
+           "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
+           "LEFT JOIN string ks ON ks.id = k.name_id WHERE " +
+               window("c") + pid_filter_ + " ORDER BY c.utid, c.ts, c.dur DESC");
+    if (!s.ok()) return s.error("CUDA calls");
+    bind_window(s, db_);
+    static constexpr const char* kKinds[] = {"HtoH", "HtoD", "DtoH", "DtoD", "default"};
+    Lanes lanes;
+    int64_t utid = -1;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (s.i64(18) != utid) {
+        utid = s.i64(18);
+        lanes.reset();
+      }
+      const int64_t ts = s.i64(1), dur = s.i64(2), tid = s.i64(14), pid = s.i64(15);
+      const std::string_view fn = s.null(3) ? std::string_view("?") : s.text(3);
+      const int64_t track =
+          thread_track(lanes, TrackKind::kCuda, pid, s.text(16), tid, s.text(17), ts, dur);
+      begin_slice(fn, "cuda", pid, track, ts, dur);
+      w_.field_int("id", s.i64(0)).field("function", fn).field_int("ret", s.i64(4));
+      if (auto v = s.opt(5)) w_.field_int("bytes", *v);
+      if (auto v = s.opt(6)) {
+        w_.key("copy_kind");
+        if (*v >= 0 && *v <= 4)
+          w_.string(kKinds[*v]);
+        else
+          w_.integer(*v);
+      }
+      if (auto v = s.opt(7)) w_.key("stream").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt(8)) w_.key("device_ptr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt(9)) w_.key("host_ptr").hex(static_cast<uint64_t>(*v));
+      for (auto [col, name] : {std::pair{10, "grid"}, std::pair{11, "block"}}) {
+        if (auto v = s.opt(col); v && *v != 0) {
+          uint32_t d[3];
+          store::unpack_dim3(*v, d);
+          w_.field(name,
+                   std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" + std::to_string(d[2]));
+        }
+      }
+      if (!s.null(12)) w_.field("kernel", s.text(12));
+      if (auto v = s.opt(13)) w_.key("kernel_addr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt(19)) w_.field_int("stack_id", *v);
+      end_slice();
+      ++sum_.cuda_calls;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("CUDA calls");
+  }
+
+  Status thread_states() {
+    Stmt s(db_,
+           "SELECT x.id, x.ts, x.dur, x.state, x.cpu, x.kernel_state, x.syscall_nr, sn.name, "
+           "x.syscall_id, t.tid, coalesce(p.pid, t.tid), p.name, t.name, x.utid, "
+           "wt.tid, wt.name, wp.pid, pt.tid, pt.name, pp.pid, x.waker_utid, x.preempter_utid "
+           "FROM thread_state x JOIN thread t ON t.utid = x.utid "
+           "LEFT JOIN process p ON p.upid = t.upid "
+           "LEFT JOIN syscall_name sn ON sn.nr = x.syscall_nr "
+           "LEFT JOIN thread wt ON wt.utid = x.waker_utid "
+           "LEFT JOIN process wp ON wp.upid = wt.upid "
+           "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
+           "LEFT JOIN process pp ON pp.upid = pt.upid WHERE " +
+               window("x") + pid_filter_ + " ORDER BY x.utid, x.ts, x.dur DESC");
+    if (!s.ok()) return s.error("thread states");
+    bind_window(s, db_);
+    static constexpr const char* kStates[] = {"running", "runnable", "sleeping", "uninterruptible",
+                                              "other"};
+    Lanes lanes;
+    int64_t utid = -1;
+    int rc;
+    std::string name;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (s.i64(13) != utid) {
+        utid = s.i64(13);
+        lanes.reset();
+      }
+      const int64_t ts = s.i64(1), dur = s.i64(2), tid = s.i64(9), pid = s.i64(10);
+      const int64_t state = s.i64(3);
+      const char* state_name = kStates[state >= 0 && state <= 4 ? state : 4];
+      std::string syscall;
+      if (!s.null(7))
+        syscall = s.text(7);
+      else if (auto nr = s.opt(6))
+        syscall = "syscall_" + std::to_string(*nr);
+      std::string preempter, waker;
+      if (auto v = s.opt(17)) preempter = task_label(s.text(18), s.opt(19), *v);
+      if (auto v = s.opt(14)) waker = task_label(s.text(15), s.opt(16), *v);
+      // The name carries what one wants to see at a glance on the timeline: who took the
+      // CPU from a runnable thread, what a blocked thread was blocked in.
+      name = state_name;
+      if (state == 1 && !preempter.empty()) {
+        name += " (preempted by " + std::string(s.null(18) ? "?" : s.text(18)) + ")";
+      } else if ((state == 2 || state == 3) && !syscall.empty()) {
+        name += " (" + syscall + ")";
+      }
+      const int64_t track =
+          thread_track(lanes, TrackKind::kState, pid, s.text(11), tid, s.text(12), ts, dur);
+      begin_slice(name, "sched", pid, track, ts, dur);
+      w_.field_int("id", s.i64(0)).field("state", state_name);
+      if (auto v = s.opt(4)) w_.field_int("cpu", *v);
+      if (state >= 2) {
+        if (auto v = s.opt(5)) w_.field_int("kernel_state", *v);
+      }
+      if (!syscall.empty()) w_.field("syscall", syscall);
+      if (auto v = s.opt(8)) w_.field_int("syscall_id", *v);
+      if (!waker.empty()) w_.field("woken_by", waker);
+      if (!preempter.empty()) w_.field("preempted_by", preempter);
+      end_slice();
+      ++sum_.thread_states;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("thread states");
+  }
+
+  Status syscalls() {
+    Stmt s(db_,
+           "SELECT y.id, y.ts, y.dur, coalesce(sn.name, 'syscall_' || y.nr), y.nr, y.ret, y.fd, "
+           "y.bytes, y.addr, y.op, t.tid, coalesce(p.pid, t.tid), p.name, t.name, y.utid, "
+           "y.stack_id FROM syscall y JOIN thread t ON t.utid = y.utid "
+           "LEFT JOIN process p ON p.upid = t.upid "
+           "LEFT JOIN syscall_name sn ON sn.nr = y.nr WHERE " +
+               window("y") + pid_filter_ + " ORDER BY y.utid, y.ts, y.dur DESC");
+    if (!s.ok()) return s.error("syscalls");
+    bind_window(s, db_);
+    Lanes lanes;
+    int64_t utid = -1;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (s.i64(14) != utid) {
+        utid = s.i64(14);
+        lanes.reset();
+      }
+      const int64_t ts = s.i64(1), dur = s.i64(2), tid = s.i64(10), pid = s.i64(11);
+      const int64_t track =
+          thread_track(lanes, TrackKind::kSyscall, pid, s.text(12), tid, s.text(13), ts, dur);
+      begin_slice(s.text(3), "syscall", pid, track, ts, dur);
+      w_.field_int("id", s.i64(0)).field_int("nr", s.i64(4));
+      if (auto v = s.opt(5)) w_.field_int("ret", *v);
+      if (auto v = s.opt(6)) w_.field_int("fd", *v);
+      if (auto v = s.opt(7)) w_.field_int("bytes", *v);
+      if (auto v = s.opt(8)) w_.key("addr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt(9)) w_.field_int("op", *v);
+      if (auto v = s.opt(15)) w_.field_int("stack_id", *v);
+      end_slice();
+      ++sum_.syscalls;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("syscalls");
+  }
+
+  Status block_io() {
+    // Per process and device; no index serves this order, but block I/O is a small share of
+    // a trace and SQLite's sorter spills to temporary files rather than growing memory.
+    Stmt s(db_,
+           "SELECT b.id, b.ts, b.dur, b.queue_dur, b.service_dur, b.dev, b.sector, b.bytes, "
+           "b.op, b.error, t.tid, coalesce(p.pid, t.tid), p.name, t.name "
+           "FROM block_io b JOIN thread t ON t.utid = b.utid "
+           "LEFT JOIN process p ON p.upid = t.upid WHERE " +
+               window("b") + pid_filter_ +
+               " ORDER BY coalesce(p.upid, -t.utid), b.dev, b.ts, b.dur DESC");
+    if (!s.ok()) return s.error("block I/O");
+    bind_window(s, db_);
+    Lanes lanes;
+    int64_t last_pid = -1, last_dev = -1;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const int64_t ts = s.i64(1), dur = s.i64(2), dev = s.i64(5), pid = s.i64(11);
+      if (pid != last_pid || dev != last_dev) {
+        last_pid = pid;
+        last_dev = dev;
+        lanes.reset();
+      }
+      const int lane = lanes.place(ts, ts + (dur < 0 ? 0 : dur));
+      const std::string dev_name =
+          std::to_string(dev >> 20) + ":" + std::to_string(dev & ((1 << 20) - 1));
+      // Device slot: small and stable per device, so the track ids stay below 2^22.
+      auto [it, fresh] = dev_slots_.try_emplace(dev, static_cast<int64_t>(dev_slots_.size()));
+      (void)fresh;
+      const int64_t track = track_tid(it->second, TrackKind::kBlockIo, lane);
+      std::string track_name = "block I/O " + dev_name;
+      if (lane > 0) track_name += " lane " + std::to_string(lane + 1);
+      // Sorted after every thread of the process (sort indexes of threads are tid * 8 + k).
+      ensure_track(pid, s.text(12), track, track_name, (int64_t{1} << 26) + it->second * 64 + lane);
+      const std::string_view op = s.text(8);
+      std::string name = op == "R"   ? "read"
+                         : op == "W" ? "write"
+                         : op == "F" ? "flush"
+                         : op == "D" ? "discard"
+                                     : "other";
+      name += " " + std::to_string(s.i64(7)) + " B";
+      begin_slice(name, "block_io", pid, track, ts, dur);
+      w_.field_int("id", s.i64(0)).field("op", op).field_int("bytes", s.i64(7));
+      w_.field("device", dev_name);
+      if (auto v = s.opt(6)) w_.field_int("sector", *v);
+      if (auto v = s.opt(3)) w_.field_int("queue_ns", *v);
+      if (auto v = s.opt(4)) w_.field_int("service_ns", *v);
+      w_.field_int("error", s.i64(9));
+      w_.field("submitted_by", task_label(s.text(13), pid, s.i64(10)));
+      end_slice();
+      ++sum_.block_ios;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("block I/O");
+  }
+
+  Status wakeups() {
+    // Flows start on the waker's state track (it is running when it issues the wakeup) and
+    // end on the wakee's, binding to the wakee's next state slice (running or runnable).
+    // Untraced wakers have no slices to bind to, so only traced ones get a flow; the wakee's
+    // blocked slice names its waker in either case.
+    std::string filter = pid_filter_;
+    if (!filter.empty()) {
+      filter += " AND rp.pid IN (" + filter.substr(filter.find('(') + 1);
+    }
+    Stmt s(db_,
+           "SELECT w.id, w.ts, et.tid, coalesce(p.pid, et.tid), p.name, et.name, rt.tid, "
+           "coalesce(rp.pid, rt.tid), rp.name, rt.name "
+           "FROM wakeup w JOIN thread et ON et.utid = w.wakee_utid "
+           "JOIN thread rt ON rt.utid = w.waker_utid "
+           "LEFT JOIN process p ON p.upid = et.upid LEFT JOIN process rp ON rp.upid = rt.upid "
+           "WHERE rt.traced = 1 AND w.ts < :until AND w.ts >= :since" +
+               filter + " ORDER BY w.id");
+    if (!s.ok()) return s.error("wakeups");
+    bind_window(s, db_);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const int64_t id = s.i64(0), ts = s.i64(1);
+      const int64_t wakee_pid = s.i64(3), waker_pid = s.i64(7);
+      const int64_t wakee = track_tid(s.i64(2), TrackKind::kState, 0);
+      const int64_t waker = track_tid(s.i64(6), TrackKind::kState, 0);
+      auto state_name = [](std::string_view t, int64_t tid) {
+        return (t.empty() ? "tid " + std::to_string(tid) : std::string(t)) + " [state]";
+      };
+      ensure_track(waker_pid, s.text(8), waker, state_name(s.text(9), s.i64(6)), s.i64(6) * 8 + 1);
+      ensure_track(wakee_pid, s.text(4), wakee, state_name(s.text(5), s.i64(2)), s.i64(2) * 8 + 1);
+      for (auto [ph, pid, tid] :
+           {std::tuple{"s", waker_pid, waker}, std::tuple{"f", wakee_pid, wakee}}) {
+        w_.begin_object();
+        w_.field("ph", ph).field("cat", "wakeup").field("name", "wakeup");
+        w_.field_int("id", id).field_int("pid", pid).field_int("tid", tid).field_us("ts", ts);
+        w_.end_object();
+      }
+      ++sum_.flows;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("wakeups");
+  }
+
+  Status chains() {
+    Stmt t(db_, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'causal_chain'");
+    if (!t.ok()) return t.error("table list");
+    const int trc = t.step();
+    if (trc == SQLITE_DONE) return Status::Ok();  // never analysed: nothing to mark
+    if (trc != SQLITE_ROW) return t.error("table list");
+    // Chains are few (tens); their windows come from the stored JSON.
+    Stmt s(db_,
+           "SELECT c.id, c.severity, c.category, c.kind, c.pid, c.tid, c.comm, c.function, "
+           "c.impact_ns, c.summary, c.json, p.name FROM causal_chain c "
+           "LEFT JOIN process p ON p.upid = (SELECT max(upid) FROM process WHERE pid = c.pid) "
+           "ORDER BY coalesce(c.pid, 0), coalesce(c.tid, 0), c.id");
+    if (!s.ok()) return s.error("causal chains");
+    std::unordered_set<int64_t> wanted(opts_.pids.begin(), opts_.pids.end());
+    Lanes lanes;
+    int64_t last_track = -1;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const auto j = nlohmann::json::parse(s.text(10), nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("window")) continue;
+      const auto& win = j["window"];
+      if (!win.is_object()) continue;
+      const int64_t start = win.value("start_ns", int64_t{0});
+      const int64_t end = std::max(start, win.value("end_ns", start));
+      if (start >= until_ || end < since_) continue;
+      const int64_t cpid = s.opt(4).value_or(0), ctid = s.opt(5).value_or(0);
+      if (!wanted.empty() && wanted.count(cpid) == 0) continue;
+      const bool own = cpid > 0 && ctid > 0;
+      const int64_t pid = own ? cpid : kChainProcessPid;
+      const int64_t base = own ? ctid : 0;
+      if (base != last_track) {
+        last_track = base;
+        lanes.reset();
+      }
+      const int lane = lanes.place(start, end);
+      const int64_t track = track_tid(base, TrackKind::kChain, lane);
+      std::string track_name =
+          own ? (s.null(6) ? "tid " + std::to_string(ctid) : std::string(s.text(6))) + " [chains]"
+              : "causal chains";
+      if (lane > 0) track_name += " lane " + std::to_string(lane + 1);
+      ensure_track(pid, own ? s.text(11) : std::string_view("causeway: causal chains"), track,
+                   track_name, base * 8 + 4);
+      const std::string name = "chain #" + std::to_string(s.i64(0)) + " " + std::string(s.text(1)) +
+                               ": " + std::string(s.text(2));
+      begin_slice(name, "causal_chain", pid, track, start, end - start);
+      w_.field_int("chain_id", s.i64(0)).field("severity", s.text(1)).field("category", s.text(2));
+      if (!s.null(3)) w_.field("kind", s.text(3));
+      if (!s.null(7)) w_.field("function", s.text(7));
+      w_.field_int("impact_ns", s.i64(8)).field("summary", s.text(9));
+      if (j.contains("recommendation") && j["recommendation"].is_string()) {
+        w_.field("recommendation", j["recommendation"].get<std::string>());
+      }
+      end_slice();
+      ++sum_.chains;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : s.error("causal chains");
+  }
+
+  sqlite3* db_;
+  const ExportOptions& opts_;
+  JsonStream w_;
+  int64_t since_, until_;
+  std::string pid_filter_;
+  ExportSummary sum_;
+  // Bounded by the number of processes, tracks and devices, not by events.
+  std::unordered_set<int64_t> processes_;
+  std::unordered_set<int64_t> tracks_;
+  std::unordered_map<int64_t, int64_t> dev_slots_;
+};
+
+}  // namespace
+
+Result<ExportSummary> write_perfetto_json(sqlite3* db, const ExportOptions& options,
+                                          std::FILE* out) {
+  Exporter e(db, options, out);
+  return e.run();
+}
+
+}  // namespace causeway::timeline
