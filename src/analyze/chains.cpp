@@ -61,7 +61,8 @@ std::string Context::who(int32_t t) const {
 std::string Context::culprit_phrase(int32_t t) const {
   if (t < 0) return "an unknown task";
   const TaskRef r = task(t);
-  if (r.comm.empty()) return "thread " + std::to_string(r.tid) + " (pid " + std::to_string(r.pid) + ")";
+  if (r.comm.empty())
+    return "thread " + std::to_string(r.tid) + " (pid " + std::to_string(r.pid) + ")";
   std::string s = "\"" + r.comm + "\" (pid " + std::to_string(r.pid);
   if (r.tid != r.pid) s += ", tid " + std::to_string(r.tid);
   s += ")";
@@ -824,14 +825,15 @@ class Analyzer {
                     percent(share) + " of its " + span_text + ") in " +
                     std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
                     " gaps between CUDA calls; the data loader cannot keep up";
-        c.explanation = "Between CUDA calls " + who +
-                        " blocked, waiting to be woken by other "
-                        "threads, in " +
-                        std::to_string(waits.gaps_with_wait) + " of its " +
-                        std::to_string(waits.gaps) + " gaps, " + format_duration(waits.waited_ns) +
-                        " in total, while the GPU had nothing new to do. Woken by: " + names +
-                        ". While it waited, the producers' time went to: " +
-                        breakdown_sentence(ctx_, prod) + ".";
+        c.explanation =
+            "Between CUDA calls " + who +
+            " blocked, waiting to be woken by other "
+            "threads, in " +
+            std::to_string(waits.gaps_with_wait) + " of its " + std::to_string(waits.gaps) +
+            " gaps, " + format_duration(waits.waited_ns) +
+            " in total, while the GPU had nothing new to do. Woken by: " + names +
+            ". While it waited, the producers' time went to: " + breakdown_sentence(ctx_, prod) +
+            ".";
         if (!hops.empty()) {
           c.explanation += " Worst wait:";
           for (const WakerHop& h : hops) {

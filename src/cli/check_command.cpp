@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "cli/cuda_symbols.h"
+#include "capture/cuda_functions.h"
+#include "capture/libraries.h"
 #include "host/cuda_libraries.h"
 #include "host/host_facts.h"
 
@@ -33,20 +34,32 @@ struct LibraryReport {
   std::string symbol_error;
 };
 
+// Which probed API functions the library exports: an API counts as resolved when its base
+// symbol or any of its _v2/_ptsz/_ptds variants is present (the same table capture attaches by).
 LibraryReport describe_library(const host::CudaLibrary& lib) {
   LibraryReport report{lib, {}, {}, {}, {}};
   auto version = host::query_cuda_version(lib);
   report.version = version.ok() ? *version : "unknown (" + version.error() + ")";
-  auto exported = host::exported_functions(lib.real_path);
-  if (!exported.ok()) {
-    report.symbol_error = exported.error();
+  auto symbols = capture::ElfSymbols::load(lib.real_path);
+  if (!symbols.ok()) {
+    report.symbol_error = symbols.error();
     return report;
   }
-  const auto& wanted = lib.kind == host::CudaLibraryKind::kRuntime ? probed_runtime_symbols()
-                                                                   : probed_driver_symbols();
-  for (const auto& name : wanted) {
-    (exported->count(name) != 0 ? report.resolved : report.missing).push_back(name);
+  report.lib.build_id = symbols->build_id();
+  auto kind = lib.kind == host::CudaLibraryKind::kRuntime ? capture::CudaLibrary::kRuntime
+                                                          : capture::CudaLibrary::kDriver;
+  const auto& table = capture::CudaFunctionTable::builtin();
+  for (const auto& base : table.bases(kind)) {
+    bool present = false;
+    for (const auto& fn : table.functions()) {
+      if (fn.base == base && symbols->offset_of(fn.name).has_value()) {
+        present = true;
+        break;
+      }
+    }
+    (present ? report.resolved : report.missing).push_back(base);
   }
+  if (report.resolved.empty()) report.symbol_error = "it exports none of the probed CUDA functions";
   return report;
 }
 

@@ -80,29 +80,6 @@ std::string read_soname(const ElfFile& file) {
   return soname;
 }
 
-std::string build_id_of(const ElfFile& file) {
-  std::string hex;
-  file.for_each_section(SHT_NOTE, [&](const GElf_Shdr&, Elf_Data* data) {
-    size_t offset = 0;
-    GElf_Nhdr note;
-    size_t name_off = 0;
-    size_t desc_off = 0;
-    while (hex.empty() &&
-           (offset = gelf_getnote(data, offset, &note, &name_off, &desc_off)) > 0) {
-      const char* name = static_cast<const char*>(data->d_buf) + name_off;
-      if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
-        const auto* desc = static_cast<const unsigned char*>(data->d_buf) + desc_off;
-        static const char* kDigits = "0123456789abcdef";
-        for (size_t i = 0; i < note.n_descsz; ++i) {
-          hex.push_back(kDigits[desc[i] >> 4]);
-          hex.push_back(kDigits[desc[i] & 15]);
-        }
-      }
-    }
-  });
-  return hex;
-}
-
 // Lines of `ldconfig -p` that name `prefix`, as paths.
 std::vector<std::string> ld_cache_paths(const std::string& prefix) {
   std::vector<std::string> paths;
@@ -164,33 +141,6 @@ std::vector<fs::path> python_wheel_dirs() {
 
 }  // namespace
 
-Result<std::set<std::string>> exported_functions(const std::string& path) {
-  auto file = ElfFile::open(path);
-  if (!file.ok()) return file.status();
-  std::set<std::string> names;
-  (*file)->for_each_section(SHT_DYNSYM, [&](const GElf_Shdr& shdr, Elf_Data* data) {
-    size_t count = shdr.sh_entsize != 0 ? shdr.sh_size / shdr.sh_entsize : 0;
-    for (size_t i = 0; i < count; ++i) {
-      GElf_Sym sym;
-      if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
-      int bind = GELF_ST_BIND(sym.st_info);
-      if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
-          (bind != STB_GLOBAL && bind != STB_WEAK)) {
-        continue;
-      }
-      const char* name = elf_strptr((*file)->elf(), shdr.sh_link, sym.st_name);
-      if (name != nullptr && *name != '\0') names.insert(name);
-    }
-  });
-  if (names.empty()) return Status::Error(path + " exports no functions (is it a stripped stub?).");
-  return names;
-}
-
-std::string elf_build_id(const std::string& path) {
-  auto file = ElfFile::open(path);
-  return file.ok() ? build_id_of(**file) : std::string();
-}
-
 Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_override,
                                                      const std::string& cuda_override) {
   std::vector<CudaLibrary> found;
@@ -207,7 +157,6 @@ Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_o
     lib.path = path;
     lib.real_path = real.string();
     lib.soname = read_soname(**file);
-    lib.build_id = build_id_of(**file);
     lib.stub = real.string().find("/stubs/") != std::string::npos;
     lib.origin = origin;
     found.push_back(std::move(lib));
@@ -253,8 +202,7 @@ Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_o
       for (const auto& p : matching_files(dir, w.prefix)) consider(w.kind, p, "python wheel");
     }
   }
-  // libcuda.so.* matching also catches libcudart? No: "libcuda.so" is not a prefix of
-  // "libcudart.so". Stubs last within a kind: a real library is what a workload would load.
+  // Stubs last within a kind: a real library is what a workload would load.
   std::stable_sort(found.begin(), found.end(), [](const CudaLibrary& a, const CudaLibrary& b) {
     if (a.kind != b.kind) return a.kind < b.kind;
     return !a.stub && b.stub;

@@ -1,5 +1,5 @@
 // Finding the CUDA runtime (libcudart) and driver (libcuda) libraries installed on this
-// machine, and reading what they export — for `causeway check` and as a fallback for
+// machine, and asking their versions — for `causeway check` and as a fallback for
 // tracing when a target's own mappings are not known yet.
 //
 // Thread-safe: no shared state. Reading a library never loads it into this process
@@ -21,7 +21,7 @@ struct CudaLibrary {
   std::string path;        // as found (may be a symlink)
   std::string real_path;   // symlinks resolved
   std::string soname;      // DT_SONAME, empty if none
-  std::string build_id;    // hex GNU build-id, empty if none
+  std::string build_id;    // hex GNU build-id; filled in by callers that read symbols
   bool stub = false;       // a link-time stub (…/stubs/…): calls cannot work
   std::string origin;      // where it was found: "--cudart", "ld.so cache", "/usr/local/cuda", …
 };
@@ -31,13 +31,6 @@ struct CudaLibrary {
 // Duplicates (same real path) are removed. Missing explicit paths are reported as errors.
 Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_override,
                                                      const std::string& cuda_override);
-
-// Names of the functions a shared object exports (defined, global/weak FUNC symbols in
-// .dynsym, without symbol versions). Errors: not readable, not ELF, no dynamic symbols.
-Result<std::set<std::string>> exported_functions(const std::string& path);
-
-// The GNU build-id of an ELF file as lowercase hex, or "" when it has none.
-std::string elf_build_id(const std::string& path);
 
 // The library's own version, asked by calling cudaRuntimeGetVersion / cuDriverGetVersion in
 // a child process (bounded to 2 s); e.g. "13.0". Errors name why it could not be asked.

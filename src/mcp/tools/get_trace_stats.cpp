@@ -75,9 +75,12 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
       "ORDER BY c.total_ns DESC",
       {}, top);
   if (!fns.ok()) return fns.status();
+  // NOT INDEXED: one sequential scan (0.16 s on 1M calls) instead of walking the function
+  // index with a random table lookup per call (6 s).
   auto errors = ctx.query(
-      "SELECT function_id, count(*) FROM cuda_call WHERE ret != 0 GROUP BY function_id", {},
-      100000);
+      "SELECT function_id, count(*) FROM cuda_call NOT INDEXED WHERE ret != 0 "
+      "GROUP BY function_id",
+      {}, 100000);
   if (!errors.ok()) return errors.status();
   Json functions = Json::array();
   for (Json& f : rows_as_objects(*fns)) {
