@@ -129,9 +129,39 @@ TraceData::~TraceData() {
   if (syscall_stmt_) sqlite3_finalize(syscall_stmt_);
 }
 
-Result<TraceData> TraceData::load(sqlite3* db, const LoadOptions& opts) {
+namespace {
+
+// A private read-only connection to the same file for the bulk scans, opened without
+// SQLite's per-call mutex: the caller's connection may be in serialized mode (the Reader's
+// is), where every column read takes and releases a mutex — about a tenth of the scan time
+// on a 10-million-event trace. Falls back to the caller's connection (in-memory databases,
+// a file that cannot be reopened).
+struct ScanConnection {
+  sqlite3* own = nullptr;
+  sqlite3* db = nullptr;
+  explicit ScanConnection(sqlite3* caller) : db(caller) {
+    const char* file = sqlite3_db_filename(caller, "main");
+    if (file == nullptr || *file == '\0') return;
+    if (sqlite3_open_v2(file, &own, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) ==
+        SQLITE_OK) {
+      db = own;
+    } else {
+      sqlite3_close(own);
+      own = nullptr;
+    }
+  }
+  ~ScanConnection() { sqlite3_close(own); }
+  ScanConnection(const ScanConnection&) = delete;
+  ScanConnection& operator=(const ScanConnection&) = delete;
+};
+
+}  // namespace
+
+Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
   TraceData d;
-  d.db_ = db;
+  d.db_ = caller_db;
+  ScanConnection scan(caller_db);
+  sqlite3* db = scan.db;
   const int64_t since = opts.since_ns.value_or(std::numeric_limits<int64_t>::min());
   const int64_t until = opts.until_ns.value_or(std::numeric_limits<int64_t>::max());
   int64_t lo = std::numeric_limits<int64_t>::max();
@@ -334,8 +364,9 @@ Result<TraceData> TraceData::load(sqlite3* db, const LoadOptions& opts) {
   const char* q =
       "SELECT s.id, s.ts, s.dur, coalesce(n.name, 'syscall_' || s.nr), s.fd, s.addr "
       "FROM syscall s LEFT JOIN syscall_name n ON n.nr = s.nr WHERE s.id = ?1";
-  if (sqlite3_prepare_v2(db, q, -1, &d.syscall_stmt_, nullptr) != SQLITE_OK) {
-    return sql::query_error(db, "syscalls");
+  // Lazy lookups happen after load returns: on the caller's connection, which outlives us.
+  if (sqlite3_prepare_v2(caller_db, q, -1, &d.syscall_stmt_, nullptr) != SQLITE_OK) {
+    return sql::query_error(caller_db, "syscalls");
   }
   return d;
 }

@@ -1,4 +1,6 @@
 // list_processes: processes and their threads, with lifetimes and CUDA activity.
+#include <map>
+
 #include "mcp/tool.h"
 
 namespace causeway::mcp {
@@ -23,17 +25,27 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
                      " process" + (procs->rows.size() == 1 ? "" : "es") +
                      (procs->truncated ? " (TRUNCATED; raise limit)" : "") + ". " +
                      kDataNotInstructions + "\n";
+  // CUDA activity per thread in one sequential scan (NOT INDEXED: walking the (utid, ts)
+  // index would cost a random table lookup per call for `dur`).
+  auto activity = ctx.query(
+      "SELECT utid, count(*), sum(dur) FROM cuda_call NOT INDEXED GROUP BY utid", {}, 1000000);
+  if (!activity.ok()) return activity.status();
+  std::map<int64_t, std::pair<int64_t, int64_t>> by_utid;
+  for (const Json& a : activity->rows) {
+    by_utid[as_int(a[0])] = {as_int(a[1]), as_int(a[2])};
+  }
   for (Json& p : rows_as_objects(*procs)) {
     auto threads = ctx.query(
-        "SELECT t.utid, t.tid, t.name, t.traced, t.start_ts, t.end_ts, "
-        "(SELECT count(*) FROM cuda_call c WHERE c.utid = t.utid) AS cuda_calls, "
-        "(SELECT coalesce(sum(c.dur), 0) FROM cuda_call c WHERE c.utid = t.utid) AS cuda_ns "
-        "FROM thread t WHERE t.upid = ?1 ORDER BY t.utid",
+        "SELECT t.utid, t.tid, t.name, t.traced, t.start_ts, t.end_ts FROM thread t "
+        "WHERE t.upid = ?1 ORDER BY t.utid",
         {p["upid"]}, 500);
     if (!threads.ok()) return threads.status();
     Json tlist = rows_as_objects(*threads);
     int64_t calls = 0, ns = 0;
-    for (const Json& t : tlist) {
+    for (Json& t : tlist) {
+      auto it = by_utid.find(as_int(t["utid"]));
+      t["cuda_calls"] = it == by_utid.end() ? 0 : it->second.first;
+      t["cuda_ns"] = it == by_utid.end() ? 0 : it->second.second;
       calls += as_int(t["cuda_calls"]);
       ns += as_int(t["cuda_ns"]);
     }
