@@ -16,8 +16,16 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = "installed" ] || missing+=("$p")
 done
+# Node.js runs the MCP wire tests (the official TypeScript SDK). Machines may carry a newer
+# nodejs that bundles npm; Debian's separate npm package would conflict with it, so ask
+# apt only for what is actually absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+node_deps() { "$(dirname "$0")/install-node-deps.sh"; }
 
 if [ ${#missing[@]} -eq 0 ]; then
+  node_deps
   exit 0
 fi
 
@@ -31,3 +39,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done" >&2
+node_deps
