@@ -9,7 +9,9 @@
 namespace causeway::timeline {
 namespace {
 
-int64_t to_ns(const nlohmann::json& us) { return std::llround(us.get<double>() * 1000.0); }
+int64_t to_ns(const nlohmann::json& us) {
+  return std::llround(us.get<double>() * 1000.0);
+}
 
 }  // namespace
 
@@ -40,7 +42,8 @@ std::vector<std::string> validate_trace_events(const nlohmann::json& doc, size_t
     }
     const int64_t pid = e["pid"], tid = e["tid"];
     if (ph == "M") {
-      if (!e.contains("args") || !(e["args"].contains("name") || e["args"].contains("sort_index"))) {
+      if (!e.contains("args") ||
+          !(e["args"].contains("name") || e["args"].contains("sort_index"))) {
         problem(where + " is metadata without args.name or args.sort_index");
       }
       continue;

@@ -48,7 +48,8 @@ TEST(ExportJsonStreamTest, MicrosKeepEveryNanosecond) {
 
 TEST(ExportJsonStreamTest, EscapesAndRepairsStrings) {
   const std::string bad = std::string("a\"b\\c\n\x01") + "\xff" + "\xc3\xa9" + "\xe2\x82";
-  const std::string out = written([&](JsonStream& w) { w.begin_array().string(bad).hex(255).end_array(); });
+  const std::string out =
+      written([&](JsonStream& w) { w.begin_array().string(bad).hex(255).end_array(); });
   EXPECT_EQ(out, "[\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\\ufffd\\ufffd\",\"0xff\"]");
   auto j = nlohmann::json::parse(out);  // strict parser accepts it
   EXPECT_EQ(j[1], "0xff");

@@ -22,8 +22,8 @@ namespace {
 
 using timeline::ExportOptions;
 using timeline::ExportSummary;
-using timeline::TrackKind;
 using timeline::track_tid;
+using timeline::TrackKind;
 
 struct Exported {
   ExportSummary summary;
@@ -99,8 +99,9 @@ TEST(ExportPerfettoJsonTest, EveryScenarioExportsWellFormedAndComplete) {
     EXPECT_EQ(static_cast<int64_t>(events(e.doc, "X", "sched").size()), e.summary.thread_states);
     EXPECT_EQ(static_cast<int64_t>(events(e.doc, "s").size()), e.summary.flows);
     EXPECT_EQ(e.summary.flows,
-              count(db, "SELECT count(*) FROM wakeup w JOIN thread t ON t.utid = w.waker_utid "
-                        "WHERE t.traced = 1"));
+              count(db,
+                    "SELECT count(*) FROM wakeup w JOIN thread t ON t.utid = w.waker_utid "
+                    "WHERE t.traced = 1"));
     EXPECT_EQ(e.doc["displayTimeUnit"], "ns");
   }
 }
@@ -113,16 +114,15 @@ TEST(ExportPerfettoJsonTest, TracksAndArguments) {
   ASSERT_EQ(problems_of(e.doc), "");
   // Names of processes and tracks.
   std::map<std::pair<int64_t, int64_t>, std::string> names;
+  auto name_of = [&](int64_t pid, int64_t tid) { return names[{pid, tid}]; };
   for (const auto& m : events(e.doc, "M")) {
     if (m["name"] == "thread_name") names[{m["pid"], m["tid"]}] = m["args"]["name"];
     if (m["name"] == "process_name") names[{m["pid"], -1}] = m["args"]["name"];
   }
-  EXPECT_EQ(names[std::pair<int64_t, int64_t>(300, -1)], "python");
-  EXPECT_EQ(names[std::pair<int64_t, int64_t>(300, 300)], "train");
-  EXPECT_EQ(names[std::pair<int64_t, int64_t>(300, track_tid(300, TrackKind::kState, 0))],
-            "train [state]");
-  EXPECT_EQ(names[std::pair<int64_t, int64_t>(300, track_tid(310, TrackKind::kSyscall, 0))],
-            "loader-0 [syscalls]");
+  EXPECT_EQ(name_of(300, -1), "python");
+  EXPECT_EQ(name_of(300, 300), "train");
+  EXPECT_EQ(name_of(300, track_tid(300, TrackKind::kState, 0)), "train [state]");
+  EXPECT_EQ(name_of(300, track_tid(310, TrackKind::kSyscall, 0)), "loader-0 [syscalls]");
   // CUDA slices sit on the thread's own track with their arguments, ts/dur in µs.
   bool copy_seen = false;
   for (const auto& x : events(e.doc, "X", "cuda")) {
@@ -154,7 +154,7 @@ TEST(ExportPerfettoJsonTest, TracksAndArguments) {
   auto io = events(e.doc, "X", "block_io");
   ASSERT_FALSE(io.empty());
   EXPECT_EQ(io[0]["args"]["device"], "8:0");
-  EXPECT_EQ(names[std::pair<int64_t, int64_t>(300, io[0]["tid"])], "block I/O 8:0");
+  EXPECT_EQ(name_of(300, io[0]["tid"]), "block I/O 8:0");
   // Flows from the loader's state track to the trainer's.
   bool flow_seen = false;
   std::map<int64_t, nlohmann::json> starts;
@@ -207,11 +207,13 @@ TEST(ExportPerfettoJsonTest, WindowKeepsOnlyOverlappingEvents) {
     EXPECT_TRUE(ts >= *o.since_ns && ts < *o.until_ns) << f.dump();
   }
   EXPECT_EQ(e.summary.cuda_calls,
-            count(db, "SELECT count(*) FROM cuda_call WHERE ts < 200000000 AND ts + dur >= "
-                      "100000000"));
+            count(db,
+                  "SELECT count(*) FROM cuda_call WHERE ts < 200000000 AND ts + dur >= "
+                  "100000000"));
   EXPECT_EQ(e.summary.thread_states,
-            count(db, "SELECT count(*) FROM thread_state WHERE ts < 200000000 AND ts + dur >= "
-                      "100000000"));
+            count(db,
+                  "SELECT count(*) FROM thread_state WHERE ts < 200000000 AND ts + dur >= "
+                  "100000000"));
   EXPECT_LT(e.summary.cuda_calls, count(db, "SELECT count(*) FROM cuda_call"));
   EXPECT_EQ(e.doc["otherData"]["since_ns"], 100 * kMs);
 }
