@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -90,21 +91,37 @@ int run_export(const ExportFlags& f) {
   const bool to_stdout = f.output == "-";
   std::FILE* out = stdout;
   std::string partial;
+  std::string target = f.output;  // where the finished file goes
+  bool direct = to_stdout;        // written in place (stdout, a device, a FIFO)
   if (!to_stdout) {
-    // Like `causeway trace --db`, an existing file is never replaced silently.
     struct stat st {};
     if (stat(f.output.c_str(), &st) == 0) {
-      if (S_ISDIR(st.st_mode))
+      if (S_ISDIR(st.st_mode)) {
         return fail(f.output + " is a directory; give a file name with -o.", 2);
-      if (!f.force) {
-        return fail(
-            f.output + " already exists; choose another name or pass --force to replace it.", 2);
+      }
+      if (S_ISREG(st.st_mode)) {
+        // Like `causeway trace --db`, an existing file is never replaced silently.
+        if (!f.force) {
+          return fail(
+              f.output + " already exists; choose another name or pass --force to replace it.", 2);
+        }
+        // Replace the file a symlink points to, not the symlink.
+        if (char* real = realpath(f.output.c_str(), nullptr)) {
+          target = real;
+          std::free(real);
+        }
+      } else {
+        // A character device or FIFO (/dev/stdout, a named pipe): write into it; never
+        // rename over it.
+        direct = true;
       }
     }
-    // Written under a temporary name and renamed at the end, so an interrupted or failed
-    // export never leaves a truncated file that looks complete.
-    partial = f.output + ".partial-" + std::to_string(getpid());
-    out = std::fopen(partial.c_str(), "wb");
+  }
+  if (!to_stdout) {
+    // A regular file is written under a temporary name and renamed at the end, so a failed
+    // or interrupted export never leaves a truncated file under the final name.
+    if (!direct) partial = target + ".partial-" + std::to_string(getpid());
+    out = std::fopen(direct ? f.output.c_str() : partial.c_str(), "wb");
     if (!out) {
       return fail("cannot write " + f.output + ": " + std::strerror(errno) + ".", 1);
     }
@@ -114,11 +131,11 @@ int run_export(const ExportFlags& f) {
     const bool closed = std::fclose(out) == 0;
     if (summary.ok() && !closed)
       summary = Status::Error(std::string("writing failed: ") + std::strerror(errno));
-    if (summary.ok() && std::rename(partial.c_str(), f.output.c_str()) != 0) {
+    if (summary.ok() && !direct && std::rename(partial.c_str(), target.c_str()) != 0) {
       summary = Status::Error("cannot move the finished file into place: " +
                               std::string(std::strerror(errno)));
     }
-    if (!summary.ok()) std::remove(partial.c_str());
+    if (!summary.ok() && !direct) std::remove(partial.c_str());
   }
   if (!summary.ok()) {
     std::string msg = summary.error();

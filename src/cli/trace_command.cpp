@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze/chain_store.h"
 #include "capture/session.h"
 #include "cli/command.h"
 #include "cli/version.h"
@@ -107,6 +108,18 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       return;
     }
     exit_code = result.value();
+    // Chains are computed once, here, and stored in the trace so that `explain` and MCP
+    // clients answer instantly. Capture itself never calls analysis (one-way data flow).
+    if (access(opts.db_path.c_str(), W_OK) == 0) {
+      Status analysed = analyze::analyze_and_store(opts.db_path);
+      if (analysed.ok()) {
+        std::fprintf(stderr, "causeway: causal chains stored; see them with 'causeway explain --db %s'\n",
+                     opts.db_path.c_str());
+      } else {
+        std::fprintf(stderr, "causeway: the trace is complete, but analysing it failed: %s\n",
+                     analysed.message().c_str());
+      }
+    }
   });
 }
 

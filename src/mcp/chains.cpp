@@ -1,24 +1,15 @@
 #include "mcp/chains.h"
 
-#include <set>
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "analyze/chain_store.h"
+#include "analyze/chains.h"
+#include "store/reader.h"
 
 namespace causeway::mcp {
-
-const char* const kChainsNotComputed =
-    "Causal chains have not been computed for this trace (it has no causal_chain table). "
-    "Investigate directly instead: get_trace_stats for the slow CUDA functions, run_sql on "
-    "cuda_calls ORDER BY dur DESC for the slowest calls, then get_timeline on one of them.";
-
-bool chains_computed(ToolContext& ctx) {
-  return ctx.db.has_table("causal_chain");
-}
-
 namespace {
-// Severity as a rank whether the engine stores it as text or as a number.
-const char* kSeverityRank =
-    "(CASE WHEN typeof(severity) IN ('integer','real') THEN severity ELSE "
-    "CASE lower(severity) WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 "
-    "WHEN 'critical' THEN 4 ELSE 0 END END)";
 
 int severity_rank(const std::string& s) {
   if (s == "low") return 1;
@@ -27,83 +18,80 @@ int severity_rank(const std::string& s) {
   if (s == "critical") return 4;
   return 0;
 }
+
+struct CachedChains {
+  std::vector<analyze::Chain> chains;
+  bool from_store = false;
+};
+
+using CacheKey = std::tuple<std::string, std::optional<int64_t>, std::optional<int64_t>,
+                            std::optional<int64_t>>;
+
+Result<const CachedChains*> chains_for(const std::string& path, const ChainFilter& f) {
+  static std::map<CacheKey, CachedChains> cache;
+  CacheKey key{path, f.pid, f.since_ns, f.until_ns};
+  if (auto it = cache.find(key); it != cache.end()) return &it->second;
+  auto reader = store::Reader::open(path);
+  if (!reader.ok()) return reader.status();
+  analyze::ExplainOptions opts;
+  if (f.pid) opts.pid = static_cast<int32_t>(*f.pid);
+  opts.since_ns = f.since_ns;
+  opts.until_ns = f.until_ns;
+  CachedChains entry;
+  auto chains = analyze::chains_for_reader((*reader)->db(), opts, &entry.from_store);
+  if (!chains.ok()) return chains.status();
+  entry.chains = std::move(*chains);
+  return &cache.emplace(key, std::move(entry)).first->second;
+}
+
 }  // namespace
 
 Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& f) {
-  if (!chains_computed(ctx)) return Status::Error(kChainsNotComputed);
-  auto info = ctx.query("PRAGMA table_info(causal_chain)", {}, 500);
-  if (!info.ok()) return info.status();
-  std::set<std::string> cols;
-  for (const Json& r : info->rows) cols.insert(r.at(1).get<std::string>());  // cid, name, …
-  std::string where = "1";
-  std::vector<Json> params;
-  auto param = [&](Json v) {
-    params.push_back(std::move(v));
-    return "?" + std::to_string(params.size());
-  };
-  if (f.pid) {
-    if (cols.count("pid")) {
-      where += " AND pid = " + param(*f.pid);
-    } else if (cols.count("upid")) {
-      where += " AND upid IN (SELECT upid FROM process WHERE pid = " + param(*f.pid) + ")";
+  auto cached = chains_for(ctx.db.path(), f);
+  if (!cached.ok()) return cached.status();
+  Json chains = Json::array();
+  bool truncated = false;
+  int min_rank = f.min_severity ? severity_rank(*f.min_severity) : 0;
+  for (const auto& chain : (*cached)->chains) {
+    if (f.category && chain.category != *f.category) continue;
+    if (severity_rank(chain.severity) < min_rank) continue;
+    if (static_cast<int64_t>(chains.size()) >= f.limit) {
+      truncated = true;
+      break;
     }
+    chains.push_back(analyze::to_json(chain));
   }
-  if (cols.count("ts")) {
-    if (f.since_ns) where += " AND ts >= " + param(*f.since_ns);
-    if (f.until_ns) where += " AND ts <= " + param(*f.until_ns);
-  }
-  if (f.category && cols.count("category")) where += " AND category = " + param(*f.category);
-  if (f.min_severity && cols.count("severity")) {
-    where += std::string(" AND ") + kSeverityRank + " >= " + param(severity_rank(*f.min_severity));
-  }
-  // src/analyze stores chains ranked (id 1 = largest impact); other layouts fall back to a
-  // rank column or to severity.
-  std::string order = cols.count("rank")       ? "rank ASC"
-                      : cols.count("id")       ? "id ASC"
-                      : cols.count("severity") ? std::string(kSeverityRank) + " DESC"
-                                               : "rowid";
-  auto q = ctx.query("SELECT * FROM causal_chain WHERE " + where + " ORDER BY " + order, params,
-                     f.limit);
-  if (!q.ok()) return q.status();
-  Json chains = rows_as_objects(*q);
-  for (Json& c : chains) {
-    // The full chain (decomposition, evidence, recommendation) is stored as JSON text; hand it
-    // over as structure rather than as an escaped string.
-    if (c.contains("json") && c["json"].is_string()) {
-      Json detail = Json::parse(c["json"].get<std::string>(), nullptr, false);
-      if (!detail.is_discarded()) {
-        c["detail"] = std::move(detail);
-        c.erase("json");
-      }
-    }
-  }
-  return Json{{"chains", std::move(chains)}, {"truncated", q->truncated}};
+  return Json{{"chains", std::move(chains)},
+              {"truncated", truncated},
+              {"from_store", (*cached)->from_store}};
 }
 
 std::string render_chain(const Json& c) {
-  std::string line;
-  for (const char* k : {"id", "rank"}) {
-    if (c.contains(k) && !c[k].is_null()) {
-      line += "#" + fmt_value(c[k]) + " ";
-      break;
-    }
-  }
+  std::string line = "#" + fmt_value(c.value("id", Json())) + " [" +
+                     c.value("severity", std::string("?")) + "] " +
+                     c.value("category", std::string("?"));
   if (c.contains("impact_ns") && c["impact_ns"].is_number_integer()) {
-    line += "impact " + fmt_dur(c["impact_ns"].get<int64_t>()) + " ";
+    line += " impact " + fmt_dur(c["impact_ns"].get<int64_t>());
   }
-  if (c.contains("severity") && !c["severity"].is_null())
-    line += "[" + fmt_value(c["severity"]) + "] ";
-  for (const char* k : {"headline", "explanation", "summary"}) {
-    if (c.contains(k) && c[k].is_string()) {
-      line += c[k].get<std::string>();
-      break;
+  line += ": " + c.value("summary", std::string());
+  if (c.contains("recommendation") && c["recommendation"].is_string()) {
+    line += " Fix: " + c["recommendation"].get<std::string>();
+  }
+  // Evidence as table:id pairs, the first few; the structured result has them all.
+  if (c.contains("evidence") && c["evidence"].is_array() && !c["evidence"].empty()) {
+    line += " Evidence:";
+    size_t shown = 0;
+    for (const Json& e : c["evidence"]) {
+      if (shown++ == 6) {
+        line += " +" + std::to_string(c["evidence"].size() - 6) + " more";
+        break;
+      }
+      if (e.is_object()) {
+        line += " " + e.value("table", std::string("?")) + ":" + fmt_value(e.value("id", Json()));
+      } else {
+        line += " " + fmt_value(e);
+      }
     }
-  }
-  for (const char* k : {"recommendation", "fix"}) {
-    if (c.contains(k) && c[k].is_string()) line += " Fix: " + c[k].get<std::string>();
-  }
-  for (const char* k : {"evidence", "evidence_ids"}) {
-    if (c.contains(k) && !c[k].is_null()) line += " Evidence: " + fmt_value(c[k]);
   }
   return line;
 }

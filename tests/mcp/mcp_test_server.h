@@ -1,6 +1,7 @@
 // An in-process MCP server over the fixture trace, driven line by line (unit tests).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,10 +18,12 @@ namespace causeway::testing {
 
 class TestServer {
  public:
-  explicit TestServer(mcp::ServerOptions options = {}) {
+  // `fixture` writes the trace the server opens (default: the MCP fixture trace).
+  explicit TestServer(mcp::ServerOptions options = {},
+                      const std::function<Status(const std::string&)>& fixture = write_fixture_trace) {
     db_path = dir.file("trace.db");
     audit_path = dir.file("trace.db.audit.jsonl");
-    Status st = write_fixture_trace(db_path);
+    Status st = fixture(db_path);
     EXPECT_TRUE(st.ok()) << st.message();
     auto db = mcp::TraceDb::open(db_path);
     EXPECT_TRUE(db.ok()) << db.error();

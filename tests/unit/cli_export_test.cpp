@@ -132,5 +132,22 @@ TEST(CliExportTest, BadInputIsOneSentence) {
   EXPECT_NE(fmt.exit_code, 0);
 }
 
+TEST(CliExportTest, DevicesAreWrittenInPlaceAndWriteErrorsReported) {
+  struct stat st {};
+  if (stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode)) GTEST_SKIP() << "no /dev/full";
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::data_loader(db, false);
+  // An existing device is written into (no --force needed), never renamed over.
+  CommandResult r = run_command({causeway_binary(), "export", "--db", db, "-o", "/dev/full"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  ASSERT_EQ(stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  r = run_command({causeway_binary(), "export", "--db", db, "-o", "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace
 }  // namespace causeway::testing

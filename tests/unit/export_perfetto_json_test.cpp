@@ -273,8 +273,9 @@ TEST(ExportPerfettoJsonTest, PartialOverlapsGoToAnotherLane) {
   EXPECT_EQ(problems_of(e.doc), "");
   std::multiset<int64_t> tids;
   for (const auto& x : events(e.doc, "X", "cuda")) tids.insert(x["tid"].get<int64_t>());
-  EXPECT_EQ(tids.count(7), 3u);  // [0,100) with [10,30) inside, then [200,205)
-  EXPECT_EQ(tids.count(track_tid(7, TrackKind::kCuda, 1)), 2u);  // [50,150) and [60,70)
+  // [0,100) holding [10,30) and [60,70) (inside both), then [200,205).
+  EXPECT_EQ(tids.count(7), 4u);
+  EXPECT_EQ(tids.count(track_tid(7, TrackKind::kCuda, 1)), 1u);  // [50,150)
 }
 
 TEST(ExportPerfettoJsonTest, StoredChainsBecomeRegions) {

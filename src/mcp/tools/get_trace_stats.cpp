@@ -105,14 +105,14 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   out["cuda_functions_truncated"] = fns->truncated;
 
   Json chains{{"computed", false}, {"top", Json::array()}};
-  if (chains_computed(ctx)) {
-    ChainFilter f;
-    f.limit = 5;
-    auto top_chains = read_causal_chains(ctx, f);
-    if (top_chains.ok()) {
-      chains["computed"] = true;
-      chains["top"] = (*top_chains)["chains"];
-    }
+  ChainFilter top_filter;
+  top_filter.limit = 5;
+  auto top_chains = read_causal_chains(ctx, top_filter);
+  if (top_chains.ok()) {
+    chains["computed"] = true;
+    chains["top"] = (*top_chains)["chains"];
+  } else {
+    chains["error"] = top_chains.error();
   }
   out["chains"] = chains;
 
@@ -144,7 +144,7 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     text += "top chains:\n";
     for (const Json& ch : chains["top"]) text += "  " + render_chain(ch) + "\n";
   } else {
-    text += "causal chains: not computed for this trace\n";
+    text += "causal chains: unavailable (" + chains["error"].get<std::string>() + ")\n";
   }
   return ToolOutput{std::move(out), std::move(text)};
 }
