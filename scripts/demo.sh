@@ -24,18 +24,21 @@ echo "\$ $CW trace --db $DB -- $SCENARIO --duration-ms 3000"
 rm -f "$DB" "$DB-wal" "$DB-shm"
 "$CW" trace --db "$DB" -- "$SCENARIO" --duration-ms 3000 || { echo "causeway: the traced demo workload failed (see above)."; exit 1; }
 
-if "$CW" stats --help >/dev/null 2>&1; then
-  say "What was recorded (causeway stats)"
-  "$CW" stats --db "$DB"
-fi
-if "$CW" explain --help >/dev/null 2>&1; then
-  say "Why it was slow (causeway explain)"
-  "$CW" explain --db "$DB" --top 5
-fi
+say "What was recorded (causeway stats)"
+"$CW" stats --db "$DB"
+say "Why it was slow (causeway explain)"
+"$CW" explain --db "$DB" --top 5
+
+say "A timeline for Perfetto (causeway export)"
+"$CW" export --db "$DB" --format perfetto -o "$OUT/noisy-neighbor.perfetto.json" --force &&
+  echo "  wrote $OUT/noisy-neighbor.perfetto.json: open it at https://ui.perfetto.dev or chrome://tracing"
+
+say "Hand the trace to an AI agent (MCP)"
+echo "  Claude Code:  claude mcp add causeway -- $(realpath "$CW") mcp --db $(realpath "$DB")"
+echo "  Claude Desktop (claude_desktop_config.json):"
+echo "    {\"mcpServers\": {\"causeway\": {\"command\": \"$(realpath "$CW")\", \"args\": [\"mcp\", \"--db\", \"$(realpath "$DB")\"]}}}"
+echo "  More clients (ollmcp, MCP Inspector): docs/mcp.md"
 
 say "Look at the raw trace yourself"
 echo "  sqlite3 $DB 'SELECT function, count(*), sum(dur)/1e6 AS ms FROM cuda_calls GROUP BY 1 ORDER BY 3 DESC'"
 echo "  $CW schema            # every table and column, with units"
-if "$CW" mcp --help >/dev/null 2>&1; then
-  echo "  $CW mcp --db $DB      # serve it to an AI agent over MCP (see docs/mcp.md)"
-fi
