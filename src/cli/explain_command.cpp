@@ -8,6 +8,7 @@
 #include "analyze/chains.h"
 #include "analyze/stats.h"
 #include "cli/command.h"
+#include "cli/time_arg.h"
 #include "store/reader.h"
 
 namespace causeway::cli {
@@ -23,43 +24,17 @@ struct ExplainFlags {
   bool recompute = false;
 };
 
-// "2.5s", "1500ms", "250us", "100ns", or a bare number of seconds -> ns since trace start.
-std::optional<int64_t> parse_time(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  const std::string unit = text.substr(used);
-  double scale;
-  if (unit.empty() || unit == "s")
-    scale = 1e9;
-  else if (unit == "ms")
-    scale = 1e6;
-  else if (unit == "us")
-    scale = 1e3;
-  else if (unit == "ns")
-    scale = 1;
-  else
-    return std::nullopt;
-  if (v < 0) return std::nullopt;
-  return static_cast<int64_t>(v * scale);
-}
-
 int run_explain(const ExplainFlags& f) {
   analyze::ExplainOptions opts;
   if (f.pid > 0) opts.pid = static_cast<int32_t>(f.pid);
   for (const auto& [text, dest, name] : {std::tuple{&f.since, &opts.since_ns, "--since"},
                                          std::tuple{&f.until, &opts.until_ns, "--until"}}) {
     if (text->empty()) continue;
-    auto ns = parse_time(*text);
+    auto ns = parse_time_arg(*text);
     if (!ns) {
       std::fprintf(stderr,
-                   "causeway explain: %s '%s' is not a time; give seconds since the trace start "
-                   "with an optional unit (e.g. 2.5, 2.5s, 1500ms, 250us).\n",
+                   "causeway explain: %s '%s' is not a time; give ns since the trace start or a "
+                   "number with a unit (e.g. 2500000000, 2.5s, 1500ms, 250us).\n",
                    name, text->c_str());
       return 2;
     }
@@ -112,8 +87,7 @@ void setup_explain(CLI::App& sub, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->option_text("PID");
   sub.add_option("--since", f->since,
-                 "Only calls from this time on (seconds since the trace start; units s, ms, us, "
-                 "ns accepted)")
+                 std::string("Only calls from this time on (") + kTimeArgHelp + ")")
       ->option_text("TIME");
   sub.add_option("--until", f->until, "Only calls before this time (as --since)")
       ->option_text("TIME");

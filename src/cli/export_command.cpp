@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/time_arg.h"
 #include "export/perfetto_json.h"
 #include "store/reader.h"
 
@@ -28,38 +29,6 @@ struct ExportFlags {
   bool force = false;
 };
 
-// "1.5s", "200ms", "250us", "100ns" or a bare integer of nanoseconds (the unit of every ts in
-// the database, so values copied from SQL work as they are) -> ns since the trace origin.
-std::optional<int64_t> parse_ns(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  const std::string unit = text.substr(used);
-  double scale;
-  if (unit.empty() || unit == "ns") {
-    // A bare number must be a whole number of ns.
-    if (text.find_first_not_of("0123456789") != std::string::npos && unit.empty()) {
-      return std::nullopt;
-    }
-    scale = 1;
-  } else if (unit == "us") {
-    scale = 1e3;
-  } else if (unit == "ms") {
-    scale = 1e6;
-  } else if (unit == "s") {
-    scale = 1e9;
-  } else {
-    return std::nullopt;
-  }
-  if (!(v >= 0) || v * scale > 9e18) return std::nullopt;
-  return static_cast<int64_t>(v * scale + 0.5);
-}
-
 int fail(const std::string& sentence, int code) {
   std::fprintf(stderr, "causeway export: %s\n", sentence.c_str());
   return code;
@@ -71,7 +40,7 @@ int run_export(const ExportFlags& f) {
   for (const auto& [text, dest, name] : {std::tuple{&f.since, &opts.since_ns, "--since"},
                                          std::tuple{&f.until, &opts.until_ns, "--until"}}) {
     if (text->empty()) continue;
-    auto ns = parse_ns(*text);
+    auto ns = parse_time_arg(*text);
     if (!ns) {
       return fail(std::string(name) + " '" + *text +
                       "' is not a time; give ns since the trace start or a number with a unit "
