@@ -39,7 +39,9 @@ double median(std::vector<double> v) {
   return v.empty() ? -1 : v[v.size() / 2];
 }
 
-int quiet(enum libbpf_print_level, const char*, va_list) { return 0; }
+int quiet(enum libbpf_print_level, const char*, va_list) {
+  return 0;
+}
 
 // Attaches the empty programs to cudaGetDevice in `lib`; the links live until destroyed.
 struct Floor {
@@ -53,8 +55,8 @@ struct Floor {
     LIBBPF_OPTS(bpf_uprobe_opts, ro, .retprobe = true, .func_name = "cudaGetDevice");
     entry = bpf_program__attach_uprobe_opts(bpf_object__find_program_by_name(obj, "empty_entry"),
                                             -1, lib.c_str(), 0, &eo);
-    ret = bpf_program__attach_uprobe_opts(bpf_object__find_program_by_name(obj, "empty_return"),
-                                          -1, lib.c_str(), 0, &ro);
+    ret = bpf_program__attach_uprobe_opts(bpf_object__find_program_by_name(obj, "empty_return"), -1,
+                                          lib.c_str(), 0, &ro);
     return entry != nullptr && ret != nullptr;
   }
   ~Floor() {
@@ -97,14 +99,15 @@ int main(int argc, char** argv) {
       floor.push_back(run_and_read_ns(loop));
     }
     std::remove(db.c_str());
-    traced.push_back(run_and_read_ns(kBuild + "/causeway trace --no-syscalls --db " + db +
-                                     " -- " + loop + " 2>/dev/null"));
+    traced.push_back(run_and_read_ns(kBuild + "/causeway trace --no-syscalls --db " + db + " -- " +
+                                     loop + " 2>/dev/null"));
   }
   std::remove(db.c_str());
   double u = median(untraced);
   double f = median(floor);
   double t = median(traced);
-  std::printf("cudaGetDevice on the simulated runtime, %ld calls x %d runs (medians):\n", calls, runs);
+  std::printf("cudaGetDevice on the simulated runtime, %ld calls x %d runs (medians):\n", calls,
+              runs);
   std::printf("  untraced                       %8.1f ns/call\n", u);
   std::printf("  floor (empty uprobe+uretprobe) %8.1f ns/call   added %8.1f ns\n", f, f - u);
   std::printf("  causeway trace                 %8.1f ns/call   added %8.1f ns\n", t, t - u);

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "cli/command.h"
 #include "capture/cuda_functions.h"
 #include "capture/libraries.h"
+#include "cli/command.h"
 #include "host/cuda_libraries.h"
 #include "host/host_facts.h"
 
@@ -89,19 +89,23 @@ int run_check(const CheckOptions& opts) {
   if (facts.caps.perfmon) caps.emplace_back("CAP_PERFMON");
   if (facts.caps.sys_admin) caps.emplace_back("CAP_SYS_ADMIN");
   bool caps_ok = facts.caps.sys_admin || (facts.caps.bpf && facts.caps.perfmon);
-  lines.push_back({"capabilities", caps.empty() ? "none" : join(caps, " "), caps_ok ? "ok" : "FAIL"});
+  lines.push_back(
+      {"capabilities", caps.empty() ? "none" : join(caps, " "), caps_ok ? "ok" : "FAIL"});
   if (!caps_ok) fixes.push_back("run as root (sudo causeway ...) or grant CAP_BPF and CAP_PERFMON");
   lines.push_back({"bpf()", facts.bpf_usable ? "a tracing program loads" : facts.bpf_error,
                    facts.bpf_usable ? "ok" : "FAIL"});
-  if (!facts.bpf_usable && caps_ok) fixes.push_back("allow BPF on this host (" + facts.bpf_error + ")");
+  if (!facts.bpf_usable && caps_ok)
+    fixes.push_back("allow BPF on this host (" + facts.bpf_error + ")");
   lines.push_back({"uprobes", facts.uprobes ? "supported" : "not supported (no uprobe PMU)",
                    facts.uprobes ? "ok" : "FAIL"});
-  if (!facts.uprobes) fixes.push_back("use a kernel with CONFIG_UPROBE_EVENTS=y to trace CUDA calls");
-  lines.push_back({"tracefs",
-                   facts.tracefs_mount.empty()
-                       ? "not mounted (BTF tracepoints need none; causeway trace mounts it if needed)"
-                       : facts.tracefs_mount,
-                   facts.tracefs_mount.empty() ? "note" : "ok"});
+  if (!facts.uprobes)
+    fixes.push_back("use a kernel with CONFIG_UPROBE_EVENTS=y to trace CUDA calls");
+  lines.push_back(
+      {"tracefs",
+       facts.tracefs_mount.empty()
+           ? "not mounted (BTF tracepoints need none; causeway trace mounts it if needed)"
+           : facts.tracefs_mount,
+       facts.tracefs_mount.empty() ? "note" : "ok"});
 
   auto libs = host::find_cuda_libraries(opts.cudart, opts.cuda);
   std::vector<LibraryReport> reports;
@@ -140,11 +144,13 @@ int run_check(const CheckOptions& opts) {
     verdict = "cannot trace: " + join(fixes, "; ") + ".";
   } else if (!have_runtime && !have_real_driver) {
     verdict =
-        "ready to trace kernel events; no CUDA library found here, so CUDA calls are traced only in "
+        "ready to trace kernel events; no CUDA library found here, so CUDA calls are traced only "
+        "in "
         "processes that map one (or pass --cudart/--cuda).";
   } else if (!have_real_driver) {
     verdict =
-        "ready to trace: CUDA runtime found; no real NVIDIA driver here, so driver calls are traced "
+        "ready to trace: CUDA runtime found; no real NVIDIA driver here, so driver calls are "
+        "traced "
         "only in processes that load one (e.g. the simulated GPU).";
   } else {
     verdict = "ready to trace CUDA runtime, driver and kernel events.";
@@ -160,15 +166,16 @@ int run_check(const CheckOptions& opts) {
     }
     out["libraries"] = nlohmann::json::array();
     for (const auto& r : reports) {
-      out["libraries"].push_back({{"kind", r.lib.kind == host::CudaLibraryKind::kRuntime ? "runtime" : "driver"},
-                                  {"path", r.lib.real_path},
-                                  {"found_via", r.lib.origin},
-                                  {"soname", r.lib.soname},
-                                  {"build_id", r.lib.build_id},
-                                  {"stub", r.lib.stub},
-                                  {"version", r.version},
-                                  {"symbols_resolved", r.resolved},
-                                  {"symbols_missing", r.missing}});
+      out["libraries"].push_back(
+          {{"kind", r.lib.kind == host::CudaLibraryKind::kRuntime ? "runtime" : "driver"},
+           {"path", r.lib.real_path},
+           {"found_via", r.lib.origin},
+           {"soname", r.lib.soname},
+           {"build_id", r.lib.build_id},
+           {"stub", r.lib.stub},
+           {"version", r.version},
+           {"symbols_resolved", r.resolved},
+           {"symbols_missing", r.missing}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else {
@@ -182,8 +189,10 @@ int run_check(const CheckOptions& opts) {
 
 void setup_check(CLI::App& sub, int& exit_code) {
   auto opts = std::make_shared<CheckOptions>();
-  sub.add_option("--cudart", opts->cudart, "Check this CUDA runtime library (libcudart.so*) too")->option_text("PATH");
-  sub.add_option("--cuda", opts->cuda, "Check this CUDA driver library (libcuda.so*) too")->option_text("PATH");
+  sub.add_option("--cudart", opts->cudart, "Check this CUDA runtime library (libcudart.so*) too")
+      ->option_text("PATH");
+  sub.add_option("--cuda", opts->cuda, "Check this CUDA driver library (libcuda.so*) too")
+      ->option_text("PATH");
   sub.add_flag("--json", opts->json, "Print the report as JSON");
   sub.footer(
       "Reports the kernel, BTF, capabilities (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN), whether a BPF "

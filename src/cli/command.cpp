@@ -19,6 +19,8 @@ bool register_command(Command command) {
   return true;
 }
 
-const std::vector<Command>& registered_commands() { return registry(); }
+const std::vector<Command>& registered_commands() {
+  return registry();
+}
 
 }  // namespace causeway::cli

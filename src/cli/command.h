@@ -28,6 +28,6 @@ const std::vector<Command>& registered_commands();
 #define CAUSEWAY_CLI_CONCAT_(a, b) a##b
 #define CAUSEWAY_CLI_CONCAT(a, b) CAUSEWAY_CLI_CONCAT_(a, b)
 // Usage at namespace scope: CAUSEWAY_COMMAND({"name", "summary", 10, &setup_fn});
-#define CAUSEWAY_COMMAND(...)                                              \
+#define CAUSEWAY_COMMAND(...)                                                     \
   [[maybe_unused]] static const bool CAUSEWAY_CLI_CONCAT(registered_, __LINE__) = \
       ::causeway::cli::register_command(::causeway::cli::Command __VA_ARGS__)

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
       known += (known.empty() ? "" : ", ") + command.name;
     }
     if (!found) {
-      std::fprintf(stderr, "causeway: unknown command '%s' (commands: %s). Run 'causeway --help'.\n",
+      std::fprintf(stderr,
+                   "causeway: unknown command '%s' (commands: %s). Run 'causeway --help'.\n",
                    argv[1], known.c_str());
       return 2;
     }
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // One sentence and a pointer to the right help, never a page of CLI11 text.
     std::string message = e.what();
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
     if (!message.empty() && message.back() != '.') message += '.';
     std::string help = "causeway --help";
     for (const auto* sub : app.get_subcommands()) help = "causeway " + sub->get_name() + " --help";

@@ -14,7 +14,8 @@ void setup_schema(CLI::App& sub, int& exit_code) {
                  "text (compact, for people and LLMs), markdown (docs/schema.md) or sql (DDL)")
       ->check(CLI::IsMember({"text", "markdown", "sql"}))
       ->option_text("FORMAT");
-  sub.footer("Every table, column (with units) and view of the trace database, with example queries.");
+  sub.footer(
+      "Every table, column (with units) and view of the trace database, with example queries.");
   sub.callback([format, &exit_code] {
     std::string out;
     if (*format == "markdown") {

@@ -113,7 +113,8 @@ void setup_trace(CLI::App& sub, int& exit_code) {
     if (access(opts.db_path.c_str(), W_OK) == 0) {
       Status analysed = analyze::analyze_and_store(opts.db_path);
       if (analysed.ok()) {
-        std::fprintf(stderr, "causeway: causal chains stored; see them with 'causeway explain --db %s'\n",
+        std::fprintf(stderr,
+                     "causeway: causal chains stored; see them with 'causeway explain --db %s'\n",
                      opts.db_path.c_str());
       } else {
         std::fprintf(stderr, "causeway: the trace is complete, but analysing it failed: %s\n",

@@ -132,7 +132,8 @@ std::vector<fs::path> python_wheel_dirs() {
       for (const char* site : {"site-packages", "dist-packages"}) {
         fs::path nvidia = py.path() / site / "nvidia";
         if (!fs::is_directory(nvidia, ec)) continue;
-        for (const auto& comp : fs::directory_iterator(nvidia, ec)) dirs.push_back(comp.path() / "lib");
+        for (const auto& comp : fs::directory_iterator(nvidia, ec))
+          dirs.push_back(comp.path() / "lib");
       }
     }
   }
@@ -174,7 +175,8 @@ Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_o
     size_t before = found.size();
     consider(kind, override_path, flag);
     if (found.size() == before) {
-      return Status::Error(std::string(flag) + " " + override_path + " is not an ELF shared library.");
+      return Status::Error(std::string(flag) + " " + override_path +
+                           " is not an ELF shared library.");
     }
   }
 
@@ -193,9 +195,9 @@ Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_o
         for (const auto& p : matching_files(dir, w.prefix)) consider(w.kind, p, "LD_LIBRARY_PATH");
       }
     }
-    for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/cuda/lib64",
-                            "/usr/local/cuda/lib64/stubs", "/usr/local/cuda/lib",
-                            "/usr/local/cuda/lib/stubs"}) {
+    for (const char* dir :
+         {"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/cuda/lib64",
+          "/usr/local/cuda/lib64/stubs", "/usr/local/cuda/lib", "/usr/local/cuda/lib/stubs"}) {
       for (const auto& p : matching_files(dir, w.prefix)) consider(w.kind, p, dir);
     }
     for (const auto& dir : python_wheel_dirs()) {

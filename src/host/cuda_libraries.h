@@ -18,12 +18,12 @@ enum class CudaLibraryKind { kRuntime, kDriver };
 
 struct CudaLibrary {
   CudaLibraryKind kind = CudaLibraryKind::kRuntime;
-  std::string path;        // as found (may be a symlink)
-  std::string real_path;   // symlinks resolved
-  std::string soname;      // DT_SONAME, empty if none
-  std::string build_id;    // hex GNU build-id; filled in by callers that read symbols
-  bool stub = false;       // a link-time stub (…/stubs/…): calls cannot work
-  std::string origin;      // where it was found: "--cudart", "ld.so cache", "/usr/local/cuda", …
+  std::string path;       // as found (may be a symlink)
+  std::string real_path;  // symlinks resolved
+  std::string soname;     // DT_SONAME, empty if none
+  std::string build_id;   // hex GNU build-id; filled in by callers that read symbols
+  bool stub = false;      // a link-time stub (…/stubs/…): calls cannot work
+  std::string origin;     // where it was found: "--cudart", "ld.so cache", "/usr/local/cuda", …
 };
 
 // Candidate libraries, best first: explicit paths (when non-empty), then the dynamic linker

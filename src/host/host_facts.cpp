@@ -49,7 +49,9 @@ std::string find_tracefs_mount() {
 
 namespace {
 
-int silent_print(enum libbpf_print_level, const char*, va_list) { return 0; }
+int silent_print(enum libbpf_print_level, const char*, va_list) {
+  return 0;
+}
 
 }  // namespace
 

@@ -17,14 +17,14 @@ struct Capabilities {
 };
 
 struct HostFacts {
-  std::string kernel_release;    // uname -r
+  std::string kernel_release;  // uname -r
   std::string hostname;
-  bool btf = false;              // /sys/kernel/btf/vmlinux readable
-  std::string tracefs_mount;     // where tracefs is mounted, empty when it is not
-  bool uprobes = false;          // the uprobe perf PMU exists
+  bool btf = false;           // /sys/kernel/btf/vmlinux readable
+  std::string tracefs_mount;  // where tracefs is mounted, empty when it is not
+  bool uprobes = false;       // the uprobe perf PMU exists
   Capabilities caps;
-  bool bpf_usable = false;       // a trivial tracing program loads
-  std::string bpf_error;         // why not, when !bpf_usable
+  bool bpf_usable = false;  // a trivial tracing program loads
+  std::string bpf_error;    // why not, when !bpf_usable
 };
 
 // Reads every fact. Loading the probe program needs privileges; failure is a fact, not an error.

@@ -24,8 +24,8 @@ struct CachedChains {
   bool from_store = false;
 };
 
-using CacheKey = std::tuple<std::string, std::optional<int64_t>, std::optional<int64_t>,
-                            std::optional<int64_t>>;
+using CacheKey =
+    std::tuple<std::string, std::optional<int64_t>, std::optional<int64_t>, std::optional<int64_t>>;
 
 Result<const CachedChains*> chains_for(const std::string& path, const ChainFilter& f) {
   static std::map<CacheKey, CachedChains> cache;

@@ -22,13 +22,15 @@ struct Scenario {
 };
 
 // Readable test parameter in ctest's listing.
-void PrintTo(const Scenario& s, std::ostream* os) { *os << s.binary; }
+void PrintTo(const Scenario& s, std::ostream* os) {
+  *os << s.binary;
+}
 
 nlohmann::json trace_and_explain(const Scenario& s, bool healthy, const TempDir& dir) {
   std::string db = dir.file(std::string(s.binary) + (healthy ? "-healthy" : "") + ".db");
-  std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db, "--",
-                                   build_path(std::string("sim/") + s.binary), "--duration-ms",
-                                   "1500"};
+  std::vector<std::string> argv = {
+      causeway_binary(), "trace", "--db", db, "--", build_path(std::string("sim/") + s.binary),
+      "--duration-ms",   "1500"};
   if (healthy) argv.push_back("--healthy");
   CommandResult traced = run_command(argv);
   EXPECT_EQ(traced.exit_code, 0) << traced.err;

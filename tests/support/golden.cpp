@@ -32,8 +32,9 @@ std::string check_golden(const std::string& relative, const std::string& actual)
     bool more_a = static_cast<bool>(std::getline(a, al));
     if (!more_e && !more_a) break;
     if (!more_e || !more_a || el != al) {
-      return path + " differs at line " + std::to_string(line) + ":\n  expected: " +
-             (more_e ? el : "<end>") + "\n  actual:   " + (more_a ? al : "<end>") +
+      return path + " differs at line " + std::to_string(line) +
+             ":\n  expected: " + (more_e ? el : "<end>") +
+             "\n  actual:   " + (more_a ? al : "<end>") +
              "\n(if the change is deliberate, run scripts/update-goldens.sh)";
     }
   }

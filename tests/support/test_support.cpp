@@ -22,7 +22,9 @@ std::string source_path(const std::string& relative) {
   return std::string(CAUSEWAY_SOURCE_DIR) + "/" + relative;
 }
 
-std::string causeway_binary() { return build_path("causeway"); }
+std::string causeway_binary() {
+  return build_path("causeway");
+}
 
 TempDir::TempDir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -36,8 +38,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult run_command(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& env, const std::string& input) {
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                          const std::string& input) {
   int out_pipe[2];
   int err_pipe[2];
   int in_pipe[2];

@@ -33,8 +33,7 @@ struct CommandResult {
 // Runs argv (argv[0] is a path) with optional extra environment ("K=V"), capturing output.
 // stdin is /dev/null unless `input` is given.
 CommandResult run_command(const std::vector<std::string>& argv,
-                          const std::vector<std::string>& env = {},
-                          const std::string& input = "");
+                          const std::vector<std::string>& env = {}, const std::string& input = "");
 
 // Path of the causeway binary under test.
 std::string causeway_binary();
@@ -43,15 +42,15 @@ std::string causeway_binary();
 bool bpf_available(std::string* why);
 
 // In a privileged test: skip with `why` outside CI, fail under CI=true (CI has BPF).
-#define CAUSEWAY_REQUIRE_BPF()                                                         \
-  do {                                                                                 \
-    std::string why_;                                                                  \
-    if (!::causeway::testing::bpf_available(&why_)) {                                  \
-      if (::causeway::testing::running_in_ci()) {                                      \
+#define CAUSEWAY_REQUIRE_BPF()                                                              \
+  do {                                                                                      \
+    std::string why_;                                                                       \
+    if (!::causeway::testing::bpf_available(&why_)) {                                       \
+      if (::causeway::testing::running_in_ci()) {                                           \
         FAIL() << "BPF unavailable under CI=true (CI must run privileged tests): " << why_; \
-      }                                                                                \
-      GTEST_SKIP() << "BPF unavailable: " << why_;                                     \
-    }                                                                                  \
+      }                                                                                     \
+      GTEST_SKIP() << "BPF unavailable: " << why_;                                          \
+    }                                                                                       \
   } while (0)
 
 bool running_in_ci();

@@ -48,7 +48,8 @@ TEST(CliCheckTest, RealCudaRuntimeIsFoundWithItsVersionAndSymbols) {
 }
 
 TEST(CliCheckTest, MissingLibraryPathIsOneSentenceAndExit2) {
-  CommandResult r = run_command({causeway_binary(), "check", "--cudart", "/nonexistent/libcudart.so"});
+  CommandResult r =
+      run_command({causeway_binary(), "check", "--cudart", "/nonexistent/libcudart.so"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no such library file"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -58,7 +59,8 @@ TEST(CliCheckTest, MissingLibraryPathIsOneSentenceAndExit2) {
 TEST(CliCheckTest, NonElfLibraryIsRejected) {
   TempDir dir;
   std::ofstream(dir.file("libcudart.so.13")) << "not an ELF file\n";
-  CommandResult r = run_command({causeway_binary(), "check", "--cudart", dir.file("libcudart.so.13")});
+  CommandResult r =
+      run_command({causeway_binary(), "check", "--cudart", dir.file("libcudart.so.13")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("not an ELF shared library"), std::string::npos) << r.err;
 }
