@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps configure build test test-unit demo bench docs format clean
+.PHONY: all deps configure build test test-unit demo investigations bench docs format clean
 
 all: build
 
@@ -27,6 +27,10 @@ test-unit: build
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+# Re-record the sample investigations (investigations/*.db; needs root and BPF).
+investigations: build
+	@scripts/make-investigations.sh $(BUILD)
 
 bench: build
 	@scripts/bench.sh $(BUILD)

@@ -2,8 +2,12 @@
 //   untraced  — the call loop alone;
 //   floor     — the same loop with empty BPF programs on the same uprobe + uretprobe pair
 //               (what the kernel's uprobe machinery costs, whatever the tracer does);
-//   traced    — the same loop under `causeway trace` (syscalls off, stacks on).
-// Each configuration runs `--runs` times, interleaved, and the medians are reported.
+//   traced    — the same loop under `causeway trace` (syscall rows off, stacks on; more
+//               options with --trace-args "...").
+// Each configuration runs `--runs` times, interleaved, and the medians are reported, both as
+// wall time and as CPU time of the calling thread (where the probes run; unlike wall time it
+// does not depend on what else the shared machine is doing). Also printed: the tracer
+// process's own CPU per call, spent on another CPU.
 // Needs root and BPF; says so and exits 0 without them (it is a benchmark, not a test).
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -20,18 +24,30 @@ namespace {
 
 const std::string kBuild = CAUSEWAY_BUILD_DIR;
 
-// Runs a shell command and returns the last number it printed on stdout, or -1.
-double run_and_read_ns(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return -1;
-  std::array<char, 256> line{};
-  double value = -1;
+// What one run of the call loop printed: wall and calling-thread CPU ns per call, and (for
+// traced runs) the tracer's own CPU seconds from its summary; -1 when absent.
+struct Sample {
+  double wall_ns = -1;
+  double cpu_ns = -1;
+  double tracer_cpu_s = -1;
+};
+
+// Runs a shell command (stdout and stderr) and picks the figures out of its output.
+Sample run_and_read(const std::string& cmd) {
+  Sample out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((cmd + " 2>&1").c_str(), "r"), pclose);
+  if (!pipe) return out;
+  std::array<char, 512> line{};
   while (fgets(line.data(), line.size(), pipe.get()) != nullptr) {
-    char* end = nullptr;
-    double v = std::strtod(line.data(), &end);
-    if (end != line.data()) value = v;
+    double wall = 0, cpu = 0, tracer = 0;
+    if (std::sscanf(line.data(), "%lf %lf", &wall, &cpu) == 2) {
+      out.wall_ns = wall;
+      out.cpu_ns = cpu;
+    } else if (std::sscanf(line.data(), "  tracer: cpu %lf", &tracer) == 1) {
+      out.tracer_cpu_s = tracer;
+    }
   }
-  return value;
+  return out;
 }
 
 double median(std::vector<double> v) {
@@ -71,10 +87,12 @@ struct Floor {
 int main(int argc, char** argv) {
   int runs = 5;
   long calls = 200000;
+  std::string extra;  // more `causeway trace` options, e.g. "--no-stacks"
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--runs") runs = std::atoi(argv[i + 1]);
     if (flag == "--calls") calls = std::atol(argv[i + 1]);
+    if (flag == "--trace-args") extra = argv[i + 1];
   }
   if (geteuid() != 0) {
     std::printf("capture_overhead_bench: skipped: needs root to load BPF programs.\n");
@@ -84,11 +102,11 @@ int main(int argc, char** argv) {
   const std::string loop = kBuild + "/bench/cuda_call_loop " + std::to_string(calls);
   const std::string lib = kBuild + "/sim/libcudart.so.13";
   const std::string db = "/tmp/causeway-overhead-bench.db";
-  std::vector<double> untraced;
-  std::vector<double> floor;
-  std::vector<double> traced;
+  std::vector<Sample> untraced;
+  std::vector<Sample> floor;
+  std::vector<Sample> traced;
   for (int r = 0; r < runs; ++r) {
-    untraced.push_back(run_and_read_ns(loop));
+    untraced.push_back(run_and_read(loop));
     {
       Floor f;
       if (!f.attach(lib)) {
@@ -96,22 +114,38 @@ int main(int argc, char** argv) {
                     lib.c_str());
         return 0;
       }
-      floor.push_back(run_and_read_ns(loop));
+      floor.push_back(run_and_read(loop));
     }
     std::remove(db.c_str());
-    traced.push_back(run_and_read_ns(kBuild + "/causeway trace --no-syscalls --db " + db + " -- " +
-                                     loop + " 2>/dev/null"));
+    traced.push_back(run_and_read(kBuild + "/causeway trace --no-syscalls " + extra + " --db " +
+                                  db + " -- " + loop));
   }
   std::remove(db.c_str());
-  double u = median(untraced);
-  double f = median(floor);
-  double t = median(traced);
-  std::printf("cudaGetDevice on the simulated runtime, %ld calls x %d runs (medians):\n", calls,
-              runs);
-  std::printf("  untraced                       %8.1f ns/call\n", u);
-  std::printf("  floor (empty uprobe+uretprobe) %8.1f ns/call   added %8.1f ns\n", f, f - u);
-  std::printf("  causeway trace                 %8.1f ns/call   added %8.1f ns\n", t, t - u);
-  std::printf("  traced added cost / floor added cost: %.2fx (target <= 1.3x)\n",
-              (t - u) / std::max(1.0, f - u));
+  auto med = [](const std::vector<Sample>& v, double Sample::*field) {
+    std::vector<double> x;
+    for (const auto& s : v) x.push_back(s.*field);
+    return median(x);
+  };
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("cudaGetDevice on the simulated runtime, %ld calls x %d runs (medians), load %.1f:\n",
+              calls, runs, load[0]);
+  std::printf("  %-32s %12s %12s %12s %12s\n", "ns per call", "wall", "added", "thread CPU",
+              "added");
+  const double uw = med(untraced, &Sample::wall_ns), uc = med(untraced, &Sample::cpu_ns);
+  const double fw = med(floor, &Sample::wall_ns), fc = med(floor, &Sample::cpu_ns);
+  const double tw = med(traced, &Sample::wall_ns), tc = med(traced, &Sample::cpu_ns);
+  std::printf("  %-32s %12.1f %12s %12.1f %12s\n", "untraced", uw, "", uc, "");
+  std::printf("  %-32s %12.1f %12.1f %12.1f %12.1f\n", "floor (empty uprobe+uretprobe)", fw,
+              fw - uw, fc, fc - uc);
+  std::printf("  %-32s %12.1f %12.1f %12.1f %12.1f\n", "causeway trace", tw, tw - uw, tc, tc - uc);
+  std::printf("  traced added / floor added: wall %.2fx, thread CPU %.2fx (target <= 1.3x)\n",
+              (tw - uw) / std::max(1.0, fw - uw), (tc - uc) / std::max(1.0, fc - uc));
+  // The tracer's own CPU (decoding and writing the database, on another CPU), per call.
+  const double tracer_s = med(traced, &Sample::tracer_cpu_s);
+  if (tracer_s >= 0) {
+    std::printf("  tracer process CPU per traced call: %.1f ns (whole run incl. start-up)\n",
+                tracer_s * 1e9 / static_cast<double>(calls + 1000));
+  }
   return 0;
 }

@@ -58,6 +58,17 @@ CW_EXTERN struct {
   __type(value, struct cw_syscall_entry);
 } syscalls_active SEC(".maps");
 
+/* --all: processes that opened a CUDA runtime/driver library file (seen at openat by
+ * syscalls.bpf.c) and whose next link-map change (loader.bpf.c) must stop them until
+ * capture has probed that library and enrolled them. Removed by capture once done. LRU: a
+ * process that exits first leaves an entry that simply ages out. */
+CW_EXTERN struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u8);
+} cuda_load_pending SEC(".maps");
+
 /* Configuration, fixed before load. */
 CW_EXTERN const volatile __u8 cfg_capture_stacks; /* user stacks on CUDA calls/blocks */
 CW_EXTERN const volatile __u8 cfg_trace_all_cuda; /* --all: a CUDA call enrols its process */
@@ -87,12 +98,15 @@ static __always_inline void header__fill(struct cw_header* h, __u16 kind, __u64 
   h->tid = tid;
 }
 
-/* Submit flags: wake the reader only once enough data waits. Waking it per event would cost
- * a context switch per event, on the very CPUs being traced (and trace itself). The reader
- * also polls on a short timeout, so nothing waits long. */
+/* Submit flags: wake the reader only when the producer position crosses a multiple of
+ * cfg_wakeup_bytes (a power of two), i.e. about once per that much data. Waking it per event
+ * would cost a context switch per event, on the very CPUs being traced (and trace itself);
+ * asking how much data waits (BPF_RB_AVAIL_DATA) reads the consumer position, a cache line
+ * the reader on another CPU keeps writing. The reader also polls on a short timeout, so
+ * nothing waits long. */
 static __always_inline __u64 ring__wakeup_flags(void) {
-  return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                           : BPF_RB_NO_WAKEUP;
+  __u64 pos = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
+  return (pos & (cfg_wakeup_bytes - 1)) < 1024 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Reserves a fixed-size event or counts a drop for `source`. */

@@ -13,13 +13,16 @@ int BPF_KPROBE(loader__link_map_changed) {
   __u32 tgid = id >> 32;
   bool traced = tgid__is_traced(tgid);
   /* Under --all every process's library loads are reported (they are rare): one that maps a
-   * CUDA library joins the traced set. Those are never stopped. */
+   * CUDA library joins the traced set. Only those that opened a CUDA library file (see
+   * syscalls.bpf.c) are stopped until capture has probed it; the others run on. */
   if (!traced && (!cfg_trace_all_cuda || tgid == cfg_tracer_tgid)) return 0;
+  bool stop = traced && cfg_stop_on_load;
+  if (cfg_trace_all_cuda && bpf_map_lookup_elem(&cuda_load_pending, &tgid)) stop = true;
   struct cw_lib_load* e = ring__reserve(sizeof(*e), CW_SRC_PROC);
   if (!e) return 0;
   header__fill(&e->h, CW_EV_LIB_LOAD, bpf_ktime_get_ns(), tgid, (__u32)id);
   e->stopped = 0;
-  if (traced && cfg_stop_on_load && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
+  if (stop && bpf_send_signal(CW_SIGSTOP) == 0) e->stopped = 1;
   __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
   bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* the process may be stopped, waiting */
   return 0;

@@ -3,6 +3,7 @@
  * off-CPU reason comes from the switch (preempted vs the task's sleep state), the syscall
  * it was in from syscalls_active, and the user stack when it blocked. */
 #include "causeway.bpf.h"
+#include "pystack.bpf.h"
 
 /* Scratch for the switch event: too big for the BPF stack. */
 struct {
@@ -46,6 +47,7 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_
     if (cfg_capture_stacks && !preempt && prev_state != 0) {
       long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
       if (n > 0) e->stack_depth = n / 8;
+      pystack__emit(prev_pid, prev_tid, e->h.ts_ns, CW_PY_FOR_BLOCK); /* Python frames */
     }
   }
   __u32 depth = e->stack_depth;

@@ -11,9 +11,52 @@ struct {
   __type(value, __u8);
 } syscall_filter SEC(".maps");
 
+/* uretprobe(2) (x86_64, Linux >= 6.11): the uretprobe trampoline's way back into the kernel,
+ * i.e. every return of a probed CUDA call. Not a syscall of the program: skipped before any
+ * map access, since it would otherwise double the per-call cost of the CUDA probes. The
+ * number is unassigned on older kernels. */
+#define CW_NR_URETPROBE 335
+
+#define CW_NR_OPEN 2
+#define CW_NR_OPENAT 257
+#define CW_PATH_SCAN 192 /* bytes of an opened path examined for a CUDA library name */
+
+/* Whether `path` (NUL-terminated within CW_PATH_SCAN) contains "/libcuda.so" or
+ * "/libcudart.so", i.e. names the CUDA driver or runtime (the loader opens full paths). Each
+ * position is tested on its own, so the verifier sees no state carried between iterations. */
+static __always_inline bool path__is_cuda_library(const char* path) {
+  for (int i = 0; i < CW_PATH_SCAN - 14; i++) {
+    const char* p = path + i;
+    if (p[0] == 0) break;
+    if (p[0] != '/' || p[1] != 'l' || p[2] != 'i' || p[3] != 'b' || p[4] != 'c' || p[5] != 'u' ||
+        p[6] != 'd' || p[7] != 'a')
+      continue;
+    if (p[8] == '.' && p[9] == 's' && p[10] == 'o') return true;
+    if (p[8] == 'r' && p[9] == 't' && p[10] == '.' && p[11] == 's' && p[12] == 'o') return true;
+  }
+  return false;
+}
+
+/* --all: a process about to map a CUDA library is stopped at the loader's next link-map
+ * change (loader.bpf.c) until capture has probed the library, so its first CUDA call is
+ * recorded even when the library is one causeway could not know about up front (a pip
+ * wheel, a private build). Costs a path read per open/openat while --all runs. */
+static __always_inline void open__note_cuda_library(struct pt_regs* regs, long nr, __u32 tgid) {
+  if (!cfg_trace_all_cuda || tgid == cfg_tracer_tgid) return;
+  if (nr != CW_NR_OPENAT && nr != CW_NR_OPEN) return;
+  const char* user_path = (const char*)(nr == CW_NR_OPENAT ? regs->si : regs->di);
+  char path[CW_PATH_SCAN];
+  if (bpf_probe_read_user_str(path, sizeof(path), user_path) <= 0) return;
+  if (!path__is_cuda_library(path)) return;
+  __u8 one = 1;
+  bpf_map_update_elem(&cuda_load_pending, &tgid, &one, BPF_ANY);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(syscalls__enter, struct pt_regs* regs, long nr) {
+  if (nr == CW_NR_URETPROBE) return 0;
   __u64 id = bpf_get_current_pid_tgid();
+  open__note_cuda_library(regs, nr, id >> 32);
   if (!tgid__is_traced(id >> 32)) return 0;
   __u32 tid = (__u32)id;
   struct cw_syscall_entry entry = {};
@@ -31,6 +74,7 @@ int BPF_PROG(syscalls__enter, struct pt_regs* regs, long nr) {
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(syscalls__exit, struct pt_regs* regs, long ret) {
+  if (regs->orig_ax == CW_NR_URETPROBE) return 0;
   __u64 id = bpf_get_current_pid_tgid();
   __u32 tgid = id >> 32, tid = (__u32)id;
   if (!tgid__is_traced(tgid)) return 0;

@@ -2,6 +2,8 @@
 # Runs every benchmark binary in the build directory and prints its results.
 # Usage: scripts/bench.sh BUILD_DIR [extra args passed to every benchmark]
 # Called by `make bench`. Benchmarks are bench/*_bench.cpp, built into BUILD_DIR/bench/.
+# Long ones default to a short run here: capture_sustained_bench traces 10 s (the documented
+# figure is `capture_sustained_bench --seconds 60`; `scripts/bench.sh BUILD --seconds 60`).
 # Figures worth keeping go to docs/performance.md, with the command that produced them.
 set -euo pipefail
 

@@ -1,44 +1,95 @@
 #!/usr/bin/env bash
 # `make demo`: trace a workload on the simulated GPU for real, then show what causeway makes
-# of it. Needs root for eBPF; without it, says why and shows what can be shown.
+# of it: the causal chains, an HTML report, a Perfetto timeline and the MCP client set-up.
+# Where eBPF tracing is not possible (not root, no BPF), it says why and opens the sample
+# investigation of the same workload (investigations/noisy_neighbor.db) instead.
 set -uo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-CW="$BUILD/causeway"
-OUT="$BUILD/demo"
+ROOT=$(pwd)
+CW="$(realpath -m "$BUILD/causeway")"
+OUT="$(realpath -m "$BUILD/demo")"
+SAMPLE="$ROOT/investigations/noisy_neighbor.db"
+SCENARIO="$(realpath -m "$BUILD/sim/scenario_noisy_neighbor")"
 mkdir -p "$OUT"
-DB="$OUT/noisy-neighbor.db"
-SCENARIO="$BUILD/sim/scenario_noisy_neighbor"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+  printf '\033[2m$ %s\033[0m\n' "$*"
+  "$@"
+}
+
+[ -x "$CW" ] || { echo "demo: $CW does not exist; run 'make demo' (it builds first)." >&2; exit 1; }
 
 say "Can this machine trace? (causeway check)"
-if ! "$CW" check; then
-  echo
-  echo "causeway: eBPF tracing is not possible here (see the verdict above); run 'make demo' as root on a machine with BPF."
-  exit 1
+"$CW" check
+why=""
+if [ "$(id -u)" -ne 0 ]; then
+  why="it is not running as root (eBPF needs root, or CAP_BPF and CAP_PERFMON)"
+elif ! "$CW" check --json 2>/dev/null | grep -q '"ready": true'; then
+  why="causeway check says eBPF tracing cannot work on this machine (see its verdict above)"
+elif [ ! -x "$SCENARIO" ]; then
+  why="the simulated GPU's scenarios are not built ($SCENARIO)"
 fi
 
-say "Tracing a noisy-neighbour workload on the simulated GPU"
-echo "\$ $CW trace --db $DB -- $SCENARIO --duration-ms 3000"
-rm -f "$DB" "$DB-wal" "$DB-shm"
-"$CW" trace --db "$DB" -- "$SCENARIO" --duration-ms 3000 || { echo "causeway: the traced demo workload failed (see above)."; exit 1; }
+DB=""
+if [ -z "$why" ]; then
+  say "Tracing a noisy-neighbour workload on the simulated GPU, live (3 s)"
+  echo "A training loop shares its CPU with a CPU-bound 'backup' job. Does causeway find it?"
+  DB="$OUT/noisy-neighbor.db"
+  rm -f "$DB" "$DB-wal" "$DB-shm"
+  if ! run "$CW" trace --db "$DB" -- "$SCENARIO" --duration-ms 3000; then
+    why="the live trace failed (see the message above)"
+    DB=""
+  fi
+fi
+AUDIT_FLAGS=()
+if [ -z "$DB" ]; then
+  say "No live trace: opening a sample investigation instead"
+  echo "causeway cannot trace here because $why."
+  echo "Showing investigations/noisy_neighbor.db instead: the same workload, recorded by the real"
+  echo "tracer on another machine (investigations/README.md tells its story)."
+  [ -f "$SAMPLE" ] || { echo "demo: $SAMPLE is missing too; nothing to show." >&2; exit 1; }
+  DB="$SAMPLE"
+  # The sample may sit in a read-only checkout: keep the MCP audit log in the build directory.
+  AUDIT_FLAGS=(--audit-log "$OUT/noisy-neighbor.audit.jsonl")
+fi
 
 say "What was recorded (causeway stats)"
-"$CW" stats --db "$DB"
+run "$CW" stats --db "$DB"
+
 say "Why it was slow (causeway explain)"
-"$CW" explain --db "$DB" --top 5
+run "$CW" explain --db "$DB" --top 3
+
+say "An HTML report to open or share (causeway report)"
+HTML="$OUT/noisy-neighbor.html"
+run "$CW" report --db "$DB" -o "$HTML" --force &&
+  echo "  open file://$HTML in a browser (self-contained: works offline, safe to attach)"
 
 say "A timeline for Perfetto (causeway export)"
-"$CW" export --db "$DB" --format perfetto -o "$OUT/noisy-neighbor.perfetto.json" --force &&
-  echo "  wrote $OUT/noisy-neighbor.perfetto.json: open it at https://ui.perfetto.dev or chrome://tracing"
+JSON="$OUT/noisy-neighbor.perfetto.json"
+run "$CW" export --db "$DB" --format perfetto -o "$JSON" --force &&
+  echo "  open https://ui.perfetto.dev, click 'Open trace file' and choose $JSON (or chrome://tracing)"
 
 say "Hand the trace to an AI agent (MCP)"
-echo "  Claude Code:  claude mcp add causeway -- $(realpath "$CW") mcp --db $(realpath "$DB")"
-echo "  Claude Desktop (claude_desktop_config.json):"
-echo "    {\"mcpServers\": {\"causeway\": {\"command\": \"$(realpath "$CW")\", \"args\": [\"mcp\", \"--db\", \"$(realpath "$DB")\"]}}}"
-echo "  More clients (ollmcp, MCP Inspector): docs/mcp.md"
+ARGS_JSON=$(python3 -c 'import json,sys; print(json.dumps(["mcp", "--db"] + sys.argv[1:]))' "$DB" "${AUDIT_FLAGS[@]}")
+SERVERS="$OUT/causeway-servers.json"
+python3 - "$CW" "$ARGS_JSON" "$SERVERS" <<'PY'
+import json, sys
+cw, args, path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+with open(path, "w") as f:
+    json.dump({"mcpServers": {"causeway": {"command": cw, "args": args}}}, f, indent=2)
+    f.write("\n")
+PY
+echo "Claude Code:"
+echo "  claude mcp add causeway -- $CW mcp --db $DB${AUDIT_FLAGS[*]:+ ${AUDIT_FLAGS[*]}}"
+echo "Claude Desktop (add to claude_desktop_config.json):"
+sed 's/^/  /' "$SERVERS"
+echo "ollmcp (local models through Ollama; servers file written to $SERVERS):"
+echo "  ollmcp --servers-json $SERVERS --model qwen2.5:14b"
+echo "Then ask: \"Why was this GPU job slow? Use the causeway tools.\" (more clients: docs/mcp.md)"
 
-say "Look at the raw trace yourself"
-echo "  sqlite3 $DB 'SELECT function, count(*), sum(dur)/1e6 AS ms FROM cuda_calls GROUP BY 1 ORDER BY 3 DESC'"
-echo "  $CW schema            # every table and column, with units"
+say "Look further"
+echo "  sqlite3 -readonly $DB 'SELECT id, severity, category, summary FROM causal_chain'"
+echo "  $CW schema                       # every table and column, with units"
+echo "  investigations/README.md          # three more recorded investigations to open"

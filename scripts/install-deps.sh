@@ -6,9 +6,15 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake make pkg-config g++ clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
-  libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libdw-dev libcli11-dev
+  libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libdw-dev liblzma-dev libbz2-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 procps util-linux
+  # CPython 3.11 internal headers: the Python-stack layout test checks causeway's 3.11 table
+  # against offsetof() on them (tests/unit/capture_python_layout_test.cpp).
+  python3.11-dev
+  # The HTML report's browser test (tests/report) runs Debian's headless Chromium; the fonts
+  # make its screenshot legible.
+  chromium fonts-dejavu-core
 )
 
 missing=()

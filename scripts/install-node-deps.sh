@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the npm packages the MCP wire tests need (package.json / package-lock.json at the
-# repository top: the official MCP TypeScript SDK and ajv), exactly as locked.
+# Installs the npm packages the node-driven tests need (package.json / package-lock.json at the
+# repository top: the official MCP TypeScript SDK and ajv for the MCP wire tests,
+# playwright-core for the HTML report's browser test), exactly as locked.
 # Idempotent: when node_modules already matches the lock file it only compares two files.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +15,8 @@ fi
 # the tree is what the lock file asks for.
 stamp=node_modules/.causeway-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d node_modules/@modelcontextprotocol/sdk ]; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -d node_modules/@modelcontextprotocol/sdk ] &&
+  [ -d node_modules/playwright-core ]; then
   exit 0
 fi
 echo "install-node-deps: installing npm packages from package-lock.json" >&2

@@ -92,6 +92,7 @@ nlohmann::json to_json(const Chain& c) {
     ev.push_back({{"table", e.table}, {"id", e.id}, {"ts_ns", e.ts_ns}, {"role", e.role}});
   }
   j["evidence"] = std::move(ev);
+  if (!c.stack.empty()) j["stack"] = {{"frames", c.stack}, {"events", c.stack_events}};
   return j;
 }
 
@@ -174,6 +175,10 @@ Result<Chain> chain_from_json(const nlohmann::json& j) {
     for (const json& e : j.value("evidence", json::array())) {
       c.evidence.push_back({e.value("table", ""), e.value("id", int64_t{0}),
                             e.value("ts_ns", int64_t{0}), e.value("role", "")});
+    }
+    if (j.contains("stack")) {
+      c.stack = j["stack"].value("frames", std::vector<std::string>{});
+      c.stack_events = j["stack"].value("events", int64_t{0});
     }
     return c;
   } catch (const nlohmann::json::exception& e) {

@@ -4,15 +4,16 @@
 #include <unistd.h>
 
 #include "analyze/sql_util.h"
+#include "store/schema.h"
 
 namespace causeway::analyze {
 namespace {
 
-constexpr const char* kDdl =
-    "CREATE TABLE IF NOT EXISTS causal_chain (id INTEGER PRIMARY KEY, severity TEXT NOT NULL, "
-    "category TEXT NOT NULL, kind TEXT, pid INTEGER, tid INTEGER, comm TEXT, function TEXT, "
-    "impact_ns INTEGER NOT NULL, summary TEXT NOT NULL, json TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS analysis_result (name TEXT PRIMARY KEY, json TEXT NOT NULL);";
+// The result tables, as the schema (src/store/schema.cpp) defines them. Traces recorded by
+// this build already have them (empty); older files get them here.
+std::string result_tables_ddl() {
+  return store::table_ddl("causal_chain") + store::table_ddl("analysis_result");
+}
 
 Result<bool> results_current(sqlite3* db) {
   if (!sql::has_table(db, "causal_chain") || !sql::has_table(db, "analysis_result")) return false;
@@ -84,7 +85,7 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
   auto fp = trace_fingerprint(db);
   if (!fp.ok()) return fp.status();
   Status st = exec(db,
-                   std::string("BEGIN IMMEDIATE;") + kDdl +
+                   std::string("BEGIN IMMEDIATE;") + result_tables_ddl() +
                        "DELETE FROM causal_chain; DELETE FROM analysis_result;",
                    "store causal chains in the trace");
   if (!st.ok()) return st;
@@ -143,7 +144,8 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
 namespace {
 
 // A read-write connection to `path`, or nullptr when the file may not be written (read-only
-// file or directory, incomplete trace). Caller closes it.
+// file or directory, a trace still recording or interrupted and not finished). Caller closes
+// it.
 sqlite3* open_for_store(const std::string& path) {
   if (access(path.c_str(), W_OK) != 0) return nullptr;
   const std::string dir = path.find('/') == std::string::npos
@@ -156,7 +158,8 @@ sqlite3* open_for_store(const std::string& path) {
     return nullptr;
   }
   sqlite3_busy_timeout(db, 2000);
-  if (sql::meta(db, "complete") != "1") {  // still recording, or crashed: do not touch it
+  // Still recording, or crashed and not yet finished (`causeway finish`): do not touch it.
+  if (sql::meta(db, "complete") != "1" && !sql::meta(db, "finished_by")) {
     sqlite3_close(db);
     return nullptr;
   }

@@ -1,17 +1,16 @@
 // Chains and statistics stored in the trace database, so MCP and repeated `explain` / `stats`
 // calls are instant.
 //
-// Tables created by this module (documented in docs/explain.md), not by the recorder:
-//   causal_chain(id INTEGER PRIMARY KEY  -- rank, 1 = largest impact
-//                severity, category, kind, pid, tid, comm, function, impact_ns, summary,
-//                json TEXT  -- the full chain, as to_json(Chain))
-//   analysis_result(name TEXT PRIMARY KEY, json TEXT)  -- 'trace_stats': to_json(TraceStats)
-// and meta keys 'analysis_version' (kAnalysisVersion) and 'analysis_fingerprint' (what the
-// trace held when they were computed). Stored results are current when both match.
+// Tables written by this module, defined in the schema (src/store/schema.cpp, docs/schema.md)
+// like every other table: causal_chain (one row per chain, the full chain as to_json(Chain))
+// and analysis_result ('trace_stats': to_json(TraceStats)); the recorder creates them empty,
+// and this module creates them in files written by older builds. Meta keys
+// 'analysis_version' (kAnalysisVersion) and 'analysis_fingerprint' (what the trace held when
+// they were computed) say whether they are current: both must match.
 //
-// Writers: the end of `causeway trace` and `causeway explain`/`stats` when the file is
-// writable and complete. Readers that must never write (the MCP server) call the load_* and
-// compute_* functions only.
+// Writers: the end of `causeway trace`, `causeway finish`, and `causeway explain`/`stats` when
+// the file is writable and complete (or finished). Readers that must never write (the MCP server)
+// call the load_* and compute_* functions only.
 //
 // Thread-safety: functions are reentrant; each uses only the connection or path it is given.
 #pragma once

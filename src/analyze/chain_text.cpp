@@ -119,6 +119,10 @@ std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_d
       }
       out += wrap(ev, ind, ind + "  ");
     }
+    if (!c.stack.empty()) {
+      out += ind + "Stack (" + std::to_string(c.stack_events) + " of the evidence events):\n";
+      for (const std::string& frame : c.stack) out += ind + "  " + frame + "\n";
+    }
     out += wrap("Fix: " + c.recommendation, ind, ind + "  ");
   }
   return out;

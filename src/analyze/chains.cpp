@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <set>
 #include <tuple>
 
 #include "analyze/analyzer.h"
@@ -513,7 +515,88 @@ struct GapWaits {
   int64_t gaps = 0;
   int64_t gaps_with_wait = 0;
   int64_t waited_ns = 0;
+  // Gaps and gaps with a wait per loop position (the functions before and after the gap).
+  // A loop step has several gaps (between launches, between steps) and a consumer waits in
+  // only one of them, so recurrence is judged at the position where the waits happen.
+  std::map<std::pair<int32_t, int32_t>, std::pair<int64_t, int64_t>> by_position;
+
+  // Waits that come back step after step: at least 10, in at least a fifth of the gaps at
+  // the loop position where most of them happen.
+  bool recurrent() const {
+    for (const auto& [pos, n] : by_position) {
+      if (n.second >= 10 && n.second * 5 >= n.first) return true;
+    }
+    return false;
+  }
 };
+
+bool is_futex(const std::string& reason) {
+  return reason == "futex" || reason == "futex_waitv";
+}
+
+// The syscall name of a blocked state, or "" when unknown.
+std::string state_syscall(TraceData& d, const StateRow& r) {
+  if (r.syscall_nr >= 0) return d.syscall_name(r.syscall_nr);
+  if (auto sc = d.syscall(r.syscall_id)) return sc->name;
+  return "";
+}
+
+// The futex word a blocked state waited on, when the state is a futex wait whose syscall row
+// recorded the address.
+std::optional<int64_t> futex_address(TraceData& d, const StateRow& r) {
+  if (r.syscall_id <= 0 || !is_futex(state_syscall(d, r))) return std::nullopt;
+  auto sc = d.syscall(r.syscall_id);
+  if (!sc) return std::nullopt;
+  return sc->addr;
+}
+
+// The futex words `thread` itself blocked on during [from, to): the locks it queued for.
+// Bounded to the first 5000 waits (each costs a syscall row lookup).
+std::set<int64_t> futex_wait_addresses(TraceData& d, int32_t thread, int64_t from, int64_t to) {
+  std::set<int64_t> out;
+  const Range r = d.thread_states[static_cast<size_t>(thread)];
+  int looked_up = 0;
+  for (size_t i = d.first_state_after(thread, from); i < r.end && looked_up < 5000; ++i) {
+    const StateRow& s = d.states[i];
+    if (s.ts >= to) break;
+    if (s.state == kRunning || s.state == kRunnable) continue;
+    ++looked_up;
+    if (auto addr = futex_address(d, s)) out.insert(*addr);
+  }
+  return out;
+}
+
+// How the consumer's waits on its producers split (ns of the consumer's blocked time).
+struct HandOff {
+  int64_t handoff_ns = 0;    // on a condition/queue/pipe the producer signals but never waits on
+  int64_t contended_ns = 0;  // on a futex word the producer itself also waited on: a shared lock
+};
+
+bool is_output_syscall(const std::string& n) {
+  return n == "write" || n == "pwrite64" || n == "writev" || n == "pwritev" || n == "pwritev2" ||
+         n == "fsync" || n == "fdatasync" || n == "sync_file_range" || n == "sync" ||
+         n == "syncfs" || n == "msync";
+}
+
+// What the producers did while the consumer waited on them.
+struct ProducerWork {
+  int64_t producing_ns = 0;  // on CPU (decoding), waiting for a CPU, or blocked reading input
+  int64_t holding_ns = 0;    // blocked flushing/writing output, on locks, waits or sleeps
+};
+
+ProducerWork producer_work(const Decomposition& p) {
+  ProducerWork w;
+  w.producing_ns = p.on_cpu_ns + p.runnable_ns;
+  for (const BlockShare& b : p.blocked) {
+    if (b.cause == BlockCause::kGpu) continue;
+    if (b.cause == BlockCause::kIo && !is_output_syscall(b.reason)) {
+      w.producing_ns += b.ns;
+    } else {
+      w.holding_ns += b.ns;
+    }
+  }
+  return w;
+}
 
 class Analyzer {
  public:
@@ -574,7 +657,10 @@ class Analyzer {
         const size_t at = cursor;
         IntervalTotals t = decompose_into(d, tc.thread, c.end(), n.ts, false, all, &cursor);
         ++waits.gaps;
+        auto& at_position = waits.by_position[{c.fn, n.fn}];
+        ++at_position.first;
         if (t.waited_on_others_ns > 0) {
+          ++at_position.second;
           ++waits.gaps_with_wait;
           waits.waited_ns += t.waited_on_others_ns;
           size_t again = at;
@@ -761,9 +847,7 @@ class Analyzer {
     }
 
     // Data loader: the thread keeps waiting, between its CUDA calls, for other threads.
-    const bool recurrent =
-        waits.gaps > 0 && waits.gaps_with_wait >= 10 && waits.gaps_with_wait * 5 >= waits.gaps;
-    if (recurrent && significant(waits.waited_ns)) {
+    if (waits.recurrent() && significant(waits.waited_ns)) {
       // The producers: wakers of those waits, by time waited.
       std::map<int32_t, std::pair<int64_t, const BlockShare*>> producers;
       for (const BlockShare& b : gap_waits.blocked) {
@@ -780,7 +864,46 @@ class Analyzer {
       std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
       });
+      // What the producers were doing while this thread waited on them, over all waits, and
+      // whether each wait was a hand-off (a condition the producer signals) or contention (a
+      // lock the producer itself also waits for). Every wait of this thread outside its CUDA
+      // calls that a producer ended (at most 20000, in time order), each against that
+      // producer's own timeline.
+      Decomposition prod;
+      HandOff split;
       if (!ranked.empty()) {
+        TraceData& d = ctx_.data;
+        std::map<int32_t, std::set<int64_t>> producer_locks;
+        for (const auto& [t, p] : producers) {
+          producer_locks[t] = futex_wait_addresses(d, t, tc.span_start, tc.span_end);
+        }
+        const Range sr = d.thread_states[static_cast<size_t>(tc.thread)];
+        size_t call = 0, windows = 0;
+        for (size_t i = sr.begin; i < sr.end && windows < 20000; ++i) {
+          const StateRow& r = d.states[i];
+          if (r.ts < tc.span_start || r.ts >= tc.span_end) continue;
+          if ((r.state != kSleeping && r.state != kOther) || !producers.count(r.waker)) continue;
+          while (call < tc.calls.size() && tc.calls[call]->end() <= r.ts) ++call;
+          if (call < tc.calls.size() && tc.calls[call]->ts <= r.ts) continue;  // inside a call
+          decompose_into(d, r.waker, r.ts, r.end(), false, prod);
+          // A producer that never waited on a futex cannot be contending: skip the lookup.
+          const std::set<int64_t>& locks = producer_locks[r.waker];
+          const std::optional<int64_t> addr = locks.empty() ? std::nullopt : futex_address(d, r);
+          if (addr && locks.count(*addr)) {
+            split.contended_ns += r.dur;
+          } else {
+            split.handoff_ns += r.dur;
+          }
+          ++windows;
+        }
+      }
+      prod.sort_shares();
+      // A consumer fed by producers that read and decode is a data loader; a thread that
+      // queues for a lock its wakers also queue for, or whose wakers spend the wait flushing
+      // output or waiting themselves, is lock contention (reported below as lock_wait).
+      const ProducerWork work = producer_work(prod);
+      if (!ranked.empty() && split.handoff_ns > split.contended_ns &&
+          work.producing_ns >= work.holding_ns) {
         Chain c;
         c.kind = "thread";
         c.category = "data_loader";
@@ -795,25 +918,6 @@ class Analyzer {
         const BlockShare* rep = producers[top].second;
         std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
                                                  rep->largest_end, o.max_waker_depth);
-        // What the producers were doing while this thread waited on them, over all waits.
-        // Every wait of this thread outside its CUDA calls that a producer ended (at most
-        // 20000, in time order), each against that producer's own timeline.
-        Decomposition prod;
-        {
-          const TraceData& d = ctx_.data;
-          const Range sr = d.thread_states[static_cast<size_t>(tc.thread)];
-          size_t call = 0, windows = 0;
-          for (size_t i = sr.begin; i < sr.end && windows < 20000; ++i) {
-            const StateRow& r = d.states[i];
-            if (r.ts < tc.span_start || r.ts >= tc.span_end) continue;
-            if ((r.state != kSleeping && r.state != kOther) || !producers.count(r.waker)) continue;
-            while (call < tc.calls.size() && tc.calls[call]->end() <= r.ts) ++call;
-            if (call < tc.calls.size() && tc.calls[call]->ts <= r.ts) continue;  // inside a call
-            decompose_into(ctx_.data, r.waker, r.ts, r.end(), false, prod);
-            ++windows;
-          }
-        }
-        prod.sort_shares();
         const double share = static_cast<double>(waits.waited_ns) / static_cast<double>(span);
         std::string names;
         for (size_t i = 0; i < ranked.size() && i < 3; ++i) {
@@ -993,6 +1097,7 @@ Result<std::vector<Chain>> compute_chains(sqlite3* db, const ExplainOptions& opt
   Analyzer a(*data, opts);
   std::vector<Chain> chains = a.run();
   if (opts.top > 0 && chains.size() > opts.top) chains.resize(opts.top);
+  attach_stacks(db, chains);
   return chains;
 }
 

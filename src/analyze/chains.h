@@ -31,7 +31,7 @@ struct sqlite3;
 namespace causeway::analyze {
 
 // Bumped whenever chain detection or output changes, so stored chains are recomputed.
-inline constexpr int kAnalysisVersion = 1;
+inline constexpr int kAnalysisVersion = 2;
 
 struct ExplainOptions {
   std::optional<int32_t> pid;       // only chains about threads of this process
@@ -126,12 +126,20 @@ struct Chain {
   std::vector<BlockedShare> blocked;       // largest first, at most 5
   std::vector<WakerStep> waker_chain;      // from the representative interval, depth <= 3
   std::vector<EvidenceRef> evidence;       // at most 12
+  // The evidence events' most common symbolized call stack (attach_stacks, chain_stacks.cpp),
+  // innermost first, one rendered frame each ("function at file:line"); empty when none.
+  std::vector<std::string> stack;
+  int64_t stack_events = 0;  // evidence events with that stack
 };
 
 // Computes the chains of the trace open on `db` (any connection that can read it; nothing
 // is written), ranked by severity then impact, ids 1..N. Fails with one sentence if the trace
 // cannot be read. An empty trace, or one without CUDA calls, gives an empty vector.
 Result<std::vector<Chain>> compute_chains(sqlite3* db, const ExplainOptions& opts);
+
+// Fills Chain::stack / stack_events from the evidence's cuda_call (else blocked
+// thread_state) rows, symbolized from the trace's stored symbols or in memory. Never writes.
+void attach_stacks(sqlite3* db, std::vector<Chain>& chains);
 
 // Deterministic ranking: severity, then impact, then category, subject tid, function, first
 // evidence id. Renumbers ids 1..N. Exposed for tests.

@@ -114,7 +114,13 @@ const char* block_cause_word(BlockCause c) {
 std::string format_duration(int64_t ns) {
   char buf[32];
   const double v = static_cast<double>(ns);
-  if (ns < 0) return "-" + format_duration(-ns);
+  if (ns < 0) {
+    // Appended rather than `"-" + format_duration(...)`: g++ 12 -O3 reports a false
+    // -Wrestrict on operator+(const char*, std::string&&) (GCC bug 105329).
+    std::string out = "-";
+    out += format_duration(-ns);
+    return out;
+  }
   if (ns < 1'000) {
     std::snprintf(buf, sizeof buf, "%lld ns", static_cast<long long>(ns));
   } else if (ns < 1'000'000) {

@@ -220,6 +220,11 @@ Status BpfSource::trace_pid(int32_t pid) {
   return Status::Ok();
 }
 
+void BpfSource::clear_cuda_load_pending(int32_t pid) {
+  uint32_t key = static_cast<uint32_t>(pid);
+  bpf_map__delete_elem(skel_->maps.cuda_load_pending, &key, sizeof(key), 0);
+}
+
 Result<LibraryProbes> BpfSource::attach_cuda_library(const CudaLibraryFile& lib) {
   auto syms = ElfSymbols::load(lib.open_path);
   if (!syms.ok()) return syms.status();
@@ -362,6 +367,10 @@ DropCounts BpfSource::drops() const {
     for (uint64_t v : values) out[key] += v;
   }
   return out;
+}
+
+int BpfSource::map_fd(const char* name) const {
+  return skel_ ? bpf_object__find_map_fd_by_name(skel_->obj, name) : -1;
 }
 
 }  // namespace causeway::capture

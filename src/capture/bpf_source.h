@@ -48,6 +48,8 @@ class BpfSource final : public EventSource {
 
   // Adds a process (thread group) to the traced set.
   Status trace_pid(int32_t pid);
+  // --all: the CUDA library `pid` opened has been probed; its loads no longer stop it.
+  void clear_cuda_load_pending(int32_t pid);
   // Attaches entry/return probes to every known CUDA function present in `lib`.
   Result<LibraryProbes> attach_cuda_library(const CudaLibraryFile& lib);
   // Attaches the library-load hook (_dl_debug_state) of a dynamic loader file.
@@ -55,6 +57,10 @@ class BpfSource final : public EventSource {
 
   Result<int64_t> poll(int timeout_ms, const RecordConsumer& consume) override;
   DropCounts drops() const override;
+
+  // File descriptor of one of the skeleton's maps by name (-1 when absent), for modules
+  // that keep per-process configuration in BPF (Python stacks: "py_procs").
+  int map_fd(const char* name) const;
 
   // Removes every probe and hook (idempotent).
   void detach_all();

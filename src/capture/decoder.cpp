@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace causeway::capture {
 namespace {
@@ -10,40 +11,20 @@ struct SyscallDef {
   int32_t nr;
   const char* name;
 };
-// x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+// Every x86_64 syscall, from the kernel UAPI header at build time (src/capture/CMakeLists.txt).
 constexpr SyscallDef kSyscalls[] = {
-    {0, "read"},
-    {1, "write"},
-    {2, "open"},
-    {3, "close"},
-    {7, "poll"},
-    {9, "mmap"},
-    {11, "munmap"},
-    {16, "ioctl"},
-    {17, "pread64"},
-    {18, "pwrite64"},
-    {19, "readv"},
-    {20, "writev"},
-    {23, "select"},
-    {24, "sched_yield"},
-    {26, "msync"},
-    {35, "nanosleep"},
-    {74, "fsync"},
-    {75, "fdatasync"},
-    {202, "futex"},
-    {230, "clock_nanosleep"},
-    {232, "epoll_wait"},
-    {257, "openat"},
-    {270, "pselect6"},
-    {271, "ppoll"},
-    {277, "sync_file_range"},
-    {281, "epoll_pwait"},
-    {295, "preadv"},
-    {296, "pwritev"},
-    {327, "preadv2"},
-    {328, "pwritev2"},
-    {441, "epoll_pwait2"},
-    {449, "futex_waitv"},
+#include "syscall_table_x86_64.inc"
+};
+
+// Recorded by default: issue 3's list and their close relatives (numbers from kSyscalls).
+constexpr const char* kRecordedByDefault[] = {
+    "read",         "write",       "open",      "close",       "poll",
+    "mmap",         "munmap",      "ioctl",     "pread64",     "pwrite64",
+    "readv",        "writev",      "select",    "sched_yield", "msync",
+    "nanosleep",    "fsync",       "fdatasync", "futex",       "clock_nanosleep",
+    "epoll_wait",   "openat",      "pselect6",  "ppoll",       "sync_file_range",
+    "epoll_pwait",  "preadv",      "pwritev",   "preadv2",     "pwritev2",
+    "epoll_pwait2", "futex_waitv",
 };
 
 template <typename T>
@@ -85,16 +66,27 @@ char block_op(uint32_t cmd_flags) {
 }  // namespace
 
 std::string_view syscall_name(int32_t nr) {
+  // The table is in number order with few gaps: index first, search when that misses.
+  if (nr >= 0 && static_cast<size_t>(nr) < std::size(kSyscalls) && kSyscalls[nr].nr == nr)
+    return kSyscalls[nr].name;
   for (const auto& s : kSyscalls) {
     if (s.nr == nr) return s.name;
   }
   return {};
 }
 
+void for_each_syscall(const std::function<void(int32_t nr, std::string_view name)>& fn) {
+  for (const auto& s : kSyscalls) fn(s.nr, s.name);
+}
+
 const std::vector<int32_t>& default_syscalls() {
   static const std::vector<int32_t> all = [] {
     std::vector<int32_t> v;
-    for (const auto& s : kSyscalls) v.push_back(s.nr);
+    for (const char* name : kRecordedByDefault) {
+      for (const auto& s : kSyscalls) {
+        if (std::string_view(s.name) == name) v.push_back(s.nr);
+      }
+    }
     return v;
   }();
   return all;
@@ -136,6 +128,8 @@ Status Decoder::ingest(std::span<const uint8_t> record) {
       return on_oom(record);
     case CW_EV_LIB_LOAD:
       return on_lib_load(record);
+    case CW_EV_PY_STACK:  // claimed by its CUDA call / blocked interval (python_stacks.cpp)
+      return options_.python ? options_.python->ingest(record) : Status::Ok();
     default:
       counts_.malformed++;
       return Status::Ok();
@@ -261,6 +255,7 @@ Status Decoder::close_off_cpu(int32_t tid, Task& t, int64_t ts) {
   row.kernel_state = t.kernel_state;
   if (t.syscall_nr >= 0) row.syscall_nr = t.syscall_nr;
   row.stack = t.stack;
+  row.py_stack = t.py_stack;
   t.where = Task::Where::kUnknown;
   const bool blocked = t.off_state != store::ThreadState::kRunnable;
   if (blocked && t.woken_ts > t.since && t.woken_ts <= ts) {
@@ -340,6 +335,7 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
       } else {
         p.off_state = store::ThreadState::kOther;
       }
+      p.py_stack = options_.python ? options_.python->take(prev_tid, ts) : 0;
       if (depth > 0)
         p.stack = sink_.intern_stack(
             prev_pid,
@@ -490,6 +486,7 @@ Status Decoder::on_exit(std::span<const uint8_t> rec) {
   t.end_ts = ts;
   if (Status s = note_task(tid, t); !s.ok()) return s;
   if (!ev->group_dead) return Status::Ok();
+  if (options_.python) options_.python->forget_process(pid);
   Process& p = process(pid);
   p.info.end_ts_ns = ts;
   p.info.exit_code = ev->exit_code;
@@ -695,6 +692,7 @@ Status Decoder::on_cuda(std::span<const uint8_t> rec) {
   // cudaGetErrorString returns a string, not an error code.
   row.ret = fn->base == "cudaGetErrorString" ? 0 : ev->ret;
   decode_cuda_args(*fn, *ev, row);
+  if (options_.python) row.py_stack = options_.python->take(tid, row.ts_ns);
   if (depth > 0)
     row.stack = sink_.intern_stack(
         pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));

@@ -20,12 +20,15 @@
 #include <vector>
 
 #include "capture/cuda_functions.h"
+#include "capture/python_stacks.h"
 #include "capture/row_sink.h"
 
 namespace causeway::capture {
 
-// x86_64 syscall name, or "" when not in capture's table.
+// x86_64 syscall name (table generated from the kernel headers), or "" for an unknown number.
 std::string_view syscall_name(int32_t nr);
+// Calls `fn` for every x86_64 syscall capture knows, in number order.
+void for_each_syscall(const std::function<void(int32_t nr, std::string_view name)>& fn);
 // The syscalls recorded by default (issue 3's list and their close relatives).
 const std::vector<int32_t>& default_syscalls();
 
@@ -33,6 +36,7 @@ struct DecoderOptions {
   int64_t start_ns = 0;                    // trace start (CLOCK_MONOTONIC): opens intervals
                                            // of tasks already running when tracing began
   std::vector<int32_t> recorded_syscalls;  // syscalls emitted by BPF (empty = none)
+  PythonStacks* python = nullptr;          // Python-stack stage (not owned); null = ignore them
 };
 
 struct DecoderCounts {
@@ -90,7 +94,8 @@ class Decoder {
     int32_t preempter_pid = 0, preempter_tid = 0;
     bool has_preempter = false;
     store::StackId stack = 0;
-    int64_t woken_ts = 0;  // 0 = no wakeup seen yet
+    store::StackId py_stack = 0;  // Python stack when it blocked
+    int64_t woken_ts = 0;         // 0 = no wakeup seen yet
     int32_t waker_pid = 0, waker_tid = 0;
     // Blocked intervals waiting for their syscall's row id (the syscall ends later).
     std::vector<store::ThreadStateRow> pending;

@@ -10,6 +10,9 @@ store::StringId WriterSink::intern(std::string_view s) {
 store::StackId WriterSink::intern_stack(int32_t pid, std::span<const uint64_t> frames) {
   return writer_.intern_stack(pid, frames);
 }
+store::StackId WriterSink::intern_py_stack(int32_t pid, std::span<const store::PyFrameRow> frames) {
+  return writer_.intern_py_stack(pid, frames);
+}
 Result<store::RowId> WriterSink::add(const store::CudaCallRow& row) {
   return writer_.add(row);
 }

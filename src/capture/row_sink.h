@@ -20,6 +20,12 @@ class RowSink {
   virtual ~RowSink() = default;
   virtual store::StringId intern(std::string_view s) = 0;
   virtual store::StackId intern_stack(int32_t pid, std::span<const uint64_t> frames) = 0;
+  // Deduplicated Python stack (see store::Writer::intern_py_stack). Sinks that keep no
+  // Python stacks return 0 ("none").
+  virtual store::StackId intern_py_stack(int32_t /*pid*/,
+                                         std::span<const store::PyFrameRow> /*frames*/) {
+    return 0;
+  }
   virtual Result<store::RowId> add(const store::CudaCallRow& row) = 0;
   virtual Result<store::RowId> add(const store::ThreadStateRow& row) = 0;
   virtual Result<store::RowId> add(const store::WakeupRow& row) = 0;
@@ -37,6 +43,7 @@ class WriterSink final : public RowSink {
   explicit WriterSink(store::Writer& writer) : writer_(writer) {}
   store::StringId intern(std::string_view s) override;
   store::StackId intern_stack(int32_t pid, std::span<const uint64_t> frames) override;
+  store::StackId intern_py_stack(int32_t pid, std::span<const store::PyFrameRow> frames) override;
   Result<store::RowId> add(const store::CudaCallRow& row) override;
   Result<store::RowId> add(const store::ThreadStateRow& row) override;
   Result<store::RowId> add(const store::WakeupRow& row) override;

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "capture/bpf_source.h"
 #include "capture/decoder.h"
 #include "capture/libraries.h"
+#include "capture/python_capture.h"
 #include "capture/row_sink.h"
 #include "store/writer.h"
 
@@ -157,6 +159,7 @@ class Session {
   void attach_installed_libraries();
   void print_status(int64_t now);
   void continue_stopped();
+  void settle_cuda_load(int32_t pid, const std::vector<CudaLibraryFile>& libs);
   void write_meta(int64_t end_ns, const std::string& exit_desc);
   void print_summary(int64_t end_ns);
 
@@ -164,6 +167,7 @@ class Session {
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<WriterSink> sink_;
   std::unique_ptr<BpfSource> source_;
+  std::unique_ptr<PythonCapture> python_;  // Python stacks of CPython processes
   std::unique_ptr<Decoder> decoder_;
   int64_t origin_ns_ = 0;
   int64_t origin_realtime_ns_ = 0;
@@ -180,6 +184,10 @@ class Session {
   std::vector<int32_t> new_processes_;
   std::set<int32_t> stopped_;  // processes stopped by the load hook, not yet continued
   std::set<int32_t> seen_processes_;
+  // --all: CUDA library files (dev, inode) each process was seen mapping at a stopped load,
+  // and how many stopped loads in a row brought no new one.
+  std::map<int32_t, std::set<std::pair<uint64_t, uint64_t>>> cuda_files_of_;
+  std::map<int32_t, int> idle_cuda_stops_;
   Status sink_error_;
   int64_t last_status_ns_ = 0;
   int64_t last_status_events_ = 0;
@@ -214,6 +222,13 @@ Status Session::open_database() {
   if (!w.ok()) return w.status();
   writer_ = std::move(w.value());
   db_created_ = true;
+  // The whole syscall table up front, so SQL can join syscall numbers to names for every
+  // syscall, recorded or not (thread_state.syscall_nr names any syscall a thread blocked in).
+  Status names = Status::Ok();
+  for_each_syscall([&](int32_t nr, std::string_view name) {
+    if (names.ok()) names = writer_->note_syscall_name(nr, name);
+  });
+  if (!names.ok()) return names;
   sink_ = std::make_unique<WriterSink>(*writer_);
   return Status::Ok();
 }
@@ -237,6 +252,9 @@ Status Session::open_probes() {
   DecoderOptions dopt;
   dopt.start_ns = origin_ns_;
   dopt.recorded_syscalls = cfg.recorded_syscalls;
+  python_ = std::make_unique<PythonCapture>(*sink_, source_->map_fd("py_procs"),
+                                            opt_.stacks && opt_.python_stacks);
+  dopt.python = &python_->stacks();
   DecoderHooks hooks;
   hooks.on_lib_load = [this](int32_t pid, bool stopped) {
     lib_loads_.emplace_back(pid, stopped);
@@ -321,6 +339,7 @@ void Session::scan_process(int32_t pid, bool snapshot_mappings) {
   if (!maps.ok()) return;
   attach_loaders_of(maps.value(), pid);
   for (const auto& lib : find_cuda_libraries(pid, maps.value())) attach_library(lib, pid);
+  python_->scan(pid, maps.value());
   if (snapshot_mappings) note_mappings(pid, maps.value());
   if (seen_processes_.insert(pid).second) {
     store::ProcessInfo info;
@@ -340,18 +359,36 @@ void Session::handle_hooks() {
   new_processes_.clear();
   for (int32_t pid : fresh) scan_process(pid, true);
   for (const auto& [pid, stopped] : loads) {
-    if (opt_.mode == TargetMode::kAll && !seen_processes_.count(pid)) {
-      // Under --all, loads of untraced processes are reported too: enrol CUDA users only.
+    bool enrol = true;
+    if (opt_.mode == TargetMode::kAll) {
+      // Under --all, loads of every process are reported: enrol CUDA users only. A process
+      // that opened a CUDA library is stopped at each load until the library is mapped
+      // (the loader reports before and after mapping) and probed here.
       auto maps = read_maps(pid);
-      if (!maps.ok() || find_cuda_libraries(pid, maps.value()).empty()) continue;
-      if (!source_->trace_pid(pid).ok()) continue;
+      const auto libs =
+          maps.ok() ? find_cuda_libraries(pid, maps.value()) : std::vector<CudaLibraryFile>{};
+      if (stopped) settle_cuda_load(pid, libs);
+      enrol = seen_processes_.count(pid) || (!libs.empty() && source_->trace_pid(pid).ok());
     }
-    scan_process(pid, true);
+    if (enrol) scan_process(pid, true);
     if (stopped) {
       kill(pid, SIGCONT);
       stopped_.erase(pid);
     }
   }
+}
+
+// --all: `pid` was stopped because it opened a CUDA library file. The loader reports twice
+// for a dlopen (before and after mapping), once at start-up (after mapping): keep stopping
+// it until a CUDA library it did not map before shows up (then handle_hooks probes it), or
+// two loads brought none (the file was opened but not mapped).
+void Session::settle_cuda_load(int32_t pid, const std::vector<CudaLibraryFile>& libs) {
+  auto& known = cuda_files_of_[pid];
+  bool fresh = false;
+  for (const auto& lib : libs) fresh |= known.insert({lib.dev, lib.inode}).second;
+  int& idle = idle_cuda_stops_[pid];
+  idle = fresh ? 0 : idle + 1;
+  if (fresh || idle >= 2) source_->clear_cuda_load_pending(pid);
 }
 
 void Session::continue_stopped() {
@@ -517,6 +554,7 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("syscalls", opt_.syscalls ? "on" : "off");
   set("block_io", opt_.block_io ? "on" : "off");
   set("buffer_mb", std::to_string(opt_.buffer_mb));
+  set("python", python_->meta_json());
   auto drops = source_->drops();
   nlohmann::json dj = nlohmann::json::object();
   uint64_t total = 0;
@@ -573,6 +611,16 @@ void Session::print_summary(int64_t end_ns) {
          std::to_string(drops[static_cast<size_t>(i)]);
   }
   std::fprintf(stderr, "  dropped: %s\n", d.empty() ? "none" : d.c_str());
+  // What tracing cost this process (not the traced command): CPU and peak resident memory.
+  rusage self{};
+  if (getrusage(RUSAGE_SELF, &self) == 0) {
+    auto secs_of = [](const timeval& tv) {
+      return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
+    std::fprintf(stderr, "  tracer: cpu %.2f s (user %.2f, sys %.2f), peak rss %.1f MB\n",
+                 secs_of(self.ru_utime) + secs_of(self.ru_stime), secs_of(self.ru_utime),
+                 secs_of(self.ru_stime), static_cast<double>(self.ru_maxrss) / 1024.0);
+  }
   if (libraries_.empty()) {
     std::fprintf(stderr, "  no CUDA library found: kernel events only\n");
   }

@@ -20,6 +20,7 @@ struct TraceOptions {
   std::string cudart_path;  // --cudart: probe this runtime instead of discovering it
   std::string cuda_path;    // --cuda: probe this driver instead of discovering it
   bool stacks = true;
+  bool python_stacks = true;  // Python frames of CPython processes (needs `stacks`)
   bool syscalls = true;
   bool block_io = true;
   uint64_t buffer_mb = 16;

@@ -9,6 +9,7 @@
 #include "analyze/stats.h"
 #include "cli/command.h"
 #include "cli/time_arg.h"
+#include "cli/trace_state_note.h"
 #include "store/reader.h"
 
 namespace causeway::cli {
@@ -51,6 +52,8 @@ int run_explain(const ExplainFlags& f) {
     std::fprintf(stderr, "causeway explain: %s\n", reader.error().c_str());
     return 2;
   }
+  const std::string note = trace_state_note(**reader, f.db);
+  if (!note.empty()) std::fputs(note.c_str(), stderr);
   sqlite3* db = (*reader)->db();
   auto chains = analyze::chains_for_writer(db, f.db, opts, f.recompute);
   if (!chains.ok()) {

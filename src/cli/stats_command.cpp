@@ -6,6 +6,7 @@
 #include "analyze/chain_store.h"
 #include "analyze/stats.h"
 #include "cli/command.h"
+#include "cli/trace_state_note.h"
 #include "store/reader.h"
 
 namespace causeway::cli {
@@ -22,6 +23,8 @@ int run_stats(const StatsFlags& f) {
     std::fprintf(stderr, "causeway stats: %s\n", reader.error().c_str());
     return 2;
   }
+  const std::string note = trace_state_note(**reader, f.db);
+  if (!note.empty()) std::fputs(note.c_str(), stderr);
   auto stats = analyze::stats_for_writer((*reader)->db(), f.db);
   if (!stats.ok()) {
     std::fprintf(stderr, "causeway stats: %s\n", stats.error().c_str());

@@ -10,6 +10,7 @@
 #include "capture/session.h"
 #include "cli/command.h"
 #include "cli/version.h"
+#include "symbolize/stack_symbols.h"
 
 namespace causeway::cli {
 namespace {
@@ -20,6 +21,7 @@ struct TraceFlags {
   bool all = false;
   std::vector<std::string> command;
   bool no_stacks = false;
+  bool no_python_stacks = false;
   bool no_syscalls = false;
   bool no_io = false;
 };
@@ -54,6 +56,8 @@ void setup_trace(CLI::App& sub, int& exit_code) {
   sub.add_option("--cuda", o.cuda_path, "Probe this CUDA driver library instead of discovering it")
       ->type_name("PATH");
   sub.add_flag("--no-stacks", flags->no_stacks, "Do not record user stacks");
+  sub.add_flag("--no-python-stacks", flags->no_python_stacks,
+               "Do not record Python stacks of CPython processes");
   sub.add_flag("--no-syscalls", flags->no_syscalls, "Do not record system calls");
   sub.add_flag("--no-io", flags->no_io, "Do not record block I/O");
   sub.add_option("--buffer-mb", o.buffer_mb,
@@ -80,6 +84,7 @@ void setup_trace(CLI::App& sub, int& exit_code) {
   sub.callback([flags, &exit_code] {
     auto& opts = flags->options;
     opts.stacks = !flags->no_stacks;
+    opts.python_stacks = !flags->no_python_stacks;
     opts.syscalls = !flags->no_syscalls;
     opts.block_io = !flags->no_io;
     if (flags->pid != 0) {
@@ -111,6 +116,20 @@ void setup_trace(CLI::App& sub, int& exit_code) {
     // Chains are computed once, here, and stored in the trace so that `explain` and MCP
     // clients answer instantly. Capture itself never calls analysis (one-way data flow).
     if (access(opts.db_path.c_str(), W_OK) == 0) {
+      // Stacks are symbolized now, while the traced binaries are still on disk as they ran
+      // (readers fall back to symbolizing in memory), and before analysis, whose chains cite
+      // the stored symbols.
+      auto symbolized = symbolize::symbolize_and_store(opts.db_path);
+      if (!symbolized.ok()) {
+        std::fprintf(stderr, "causeway: the trace is complete, but symbolizing stacks failed: %s\n",
+                     symbolized.error().c_str());
+      } else if (symbolized->unresolved > 0) {
+        std::fprintf(stderr,
+                     "causeway: %lld of %lld stack addresses could not be symbolized (shown as "
+                     "module+offset with the reason; see docs/stacks.md)\n",
+                     static_cast<long long>(symbolized->unresolved),
+                     static_cast<long long>(symbolized->addresses));
+      }
       Status analysed = analyze::analyze_and_store(opts.db_path);
       if (analysed.ok()) {
         std::fprintf(stderr,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <tuple>
@@ -13,6 +15,7 @@
 
 #include "export/json_stream.h"
 #include "store/schema.h"
+#include "symbolize/stack_symbols.h"
 
 namespace causeway::timeline {
 namespace {
@@ -214,17 +217,36 @@ class Exporter {
     return track;
   }
 
+  // The symbolized stack of a CUDA call as one compact line (innermost first), rendered once
+  // per distinct stack: memory grows with distinct stacks, not with events.
+  const std::string& stack_text(std::optional<int64_t> stack, std::optional<int64_t> py) {
+    const auto key = std::make_pair(stack.value_or(-1), py.value_or(-1));
+    auto it = stack_texts_.find(key);
+    if (it != stack_texts_.end()) return it->second;
+    if (!symbolizer_) symbolizer_ = std::make_unique<symbolize::StackSymbolizer>(db_);
+    auto frames = symbolizer_->merged(stack, py);
+    std::string text = frames.ok() ? symbolize::compact_stack(*frames, 12) : std::string();
+    return stack_texts_.emplace(key, std::move(text)).first->second;
+  }
+  std::string py_stack_column(const char* alias) {
+    if (!symbolizer_) symbolizer_ = std::make_unique<symbolize::StackSymbolizer>(db_);
+    const std::string col = symbolizer_->python_stack_column("cuda_call");
+    return col.empty() ? "NULL" : std::string(alias) + "." + col;
+  }
+
   Status cuda_calls() {
-    Stmt s(db_,
-           "SELECT c.id, c.ts, c.dur, fs.str, c.ret, c.bytes, c.copy_kind, st.handle, "
-           "c.device_ptr, c.host_ptr, c.grid, c.block, ks.str, k.addr, t.tid, "
-           "coalesce(p.pid, t.tid), p.name, t.name, c.utid, c.stack_id "
-           "FROM cuda_call c JOIN thread t ON t.utid = c.utid "
-           "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
-           "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
-           "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
-           "LEFT JOIN string ks ON ks.id = k.name_id WHERE " +
-               window("c") + pid_filter_ + " ORDER BY c.utid, c.ts, c.dur DESC");
+    Stmt s(
+        db_,
+        "SELECT c.id, c.ts, c.dur, fs.str, c.ret, c.bytes, c.copy_kind, st.handle, "
+        "c.device_ptr, c.host_ptr, c.grid, c.block, ks.str, k.addr, t.tid, "
+        "coalesce(p.pid, t.tid), p.name, t.name, c.utid, c.stack_id, " +
+            py_stack_column("c") +
+            " FROM cuda_call c JOIN thread t ON t.utid = c.utid "
+            "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
+            "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
+            "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
+            "LEFT JOIN string ks ON ks.id = k.name_id WHERE " +
+            window("c") + pid_filter_ + " ORDER BY c.utid, c.ts, c.dur DESC");
     if (!s.ok()) return s.error("CUDA calls");
     bind_window(s, db_);
     static constexpr const char* kKinds[] = {"HtoH", "HtoD", "DtoH", "DtoD", "default"};
@@ -264,6 +286,10 @@ class Exporter {
       if (!s.null(12)) w_.field("kernel", s.text(12));
       if (auto v = s.opt(13)) w_.key("kernel_addr").hex(static_cast<uint64_t>(*v));
       if (auto v = s.opt(19)) w_.field_int("stack_id", *v);
+      if (!s.null(19) || !s.null(20)) {
+        const std::string& stack = stack_text(s.opt(19), s.opt(20));
+        if (!stack.empty()) w_.field("stack", stack);
+      }
       end_slice();
       ++sum_.cuda_calls;
     }
@@ -532,6 +558,9 @@ class Exporter {
   std::unordered_set<int64_t> processes_;
   std::unordered_set<int64_t> tracks_;
   std::unordered_map<int64_t, int64_t> dev_slots_;
+  // Symbolized stacks of CUDA calls: bounded by the number of distinct stacks.
+  std::unique_ptr<symbolize::StackSymbolizer> symbolizer_;
+  std::map<std::pair<int64_t, int64_t>, std::string> stack_texts_;
 };
 
 }  // namespace

@@ -175,11 +175,27 @@ std::string render_audit_record(const Json& r) {
   auto str = [&](const char* k) {
     return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string();
   };
-  std::string out = "#" + (r.contains("seq") ? to_wire(r["seq"]) : "?") + " " + str("ts") + " " +
-                    (str("client").empty() ? "-" : str("client")) + " " + str("method");
-  if (!str("tool").empty()) out += " " + str("tool");
-  out += " → " + str("outcome");
-  if (r.contains("result_bytes")) out += " " + to_wire(r["result_bytes"]) + "B";
+  // Built by appending: g++ 12 -O3 reports a false -Wrestrict on
+  // operator+(const char*, std::string&&) (GCC bug 105329).
+  std::string out = "#";
+  out += r.contains("seq") ? to_wire(r["seq"]) : "?";
+  out += ' ';
+  out += str("ts");
+  out += ' ';
+  out += str("client").empty() ? "-" : str("client");
+  out += ' ';
+  out += str("method");
+  if (!str("tool").empty()) {
+    out += ' ';
+    out += str("tool");
+  }
+  out += " → ";
+  out += str("outcome");
+  if (r.contains("result_bytes")) {
+    out += ' ';
+    out += to_wire(r["result_bytes"]);
+    out += 'B';
+  }
   if (r.contains("dur_us") && r["dur_us"].is_number()) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " %.1fms", r["dur_us"].get<double>() / 1000.0);

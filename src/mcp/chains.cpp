@@ -1,5 +1,7 @@
 #include "mcp/chains.h"
 
+#include <sqlite3.h>
+
 #include <map>
 #include <memory>
 #include <tuple>
@@ -24,30 +26,102 @@ struct CachedChains {
   bool from_store = false;
 };
 
-using CacheKey =
-    std::tuple<std::string, std::optional<int64_t>, std::optional<int64_t>, std::optional<int64_t>>;
+using CacheKey = std::tuple<std::optional<int64_t>, std::optional<int64_t>, std::optional<int64_t>>;
 
-Result<const CachedChains*> chains_for(const std::string& path, const ChainFilter& f) {
-  static std::map<CacheKey, CachedChains> cache;
-  CacheKey key{path, f.pid, f.since_ns, f.until_ns};
-  if (auto it = cache.find(key); it != cache.end()) return &it->second;
-  auto reader = store::Reader::open(path);
-  if (!reader.ok()) return reader.status();
+// The engine's read-only connection to one trace and the chains computed on it for each
+// (pid, since, until) asked, valid while the trace's fingerprint is unchanged: schema version,
+// end_ts and the last row id of every event table (a few O(log n) lookups per call). A trace
+// still being recorded commits a batch at least every second, which changes the fingerprint,
+// so its chains are recomputed on the next call instead of staying those of the first call.
+struct Engine {
+  std::unique_ptr<store::Reader> reader;
+  std::string fingerprint;
+  std::map<CacheKey, CachedChains> cache;
+  std::optional<analyze::TraceStats> stats;
+  bool stats_from_store = false;
+};
+
+// At most this many filtered results per trace are kept; asking more drops the oldest set.
+constexpr size_t kMaxCached = 32;
+
+// Lets a client's notifications/cancelled stop an in-memory analysis while it loads the
+// trace (the loading is SQL on the engine's connection; the rest takes a fraction of it).
+int cancel_check(void* arg) {
+  auto* ctx = static_cast<ToolContext*>(arg);
+  return ctx->cancelled() ? 1 : 0;
+}
+
+// The engine of the trace `ctx` serves, its caches emptied if the trace changed since.
+Result<Engine*> engine_for(ToolContext& ctx) {
+  static std::map<std::string, Engine> engines;  // by trace path; worker thread only
+  const std::string& path = ctx.db.path();
+  Engine& engine = engines[path];
+  if (!engine.reader) {
+    auto reader = store::Reader::open(path);
+    if (!reader.ok()) {
+      engines.erase(path);
+      return reader.status();
+    }
+    engine.reader = std::move(*reader);
+  }
+  sqlite3* db = engine.reader->db();
+  auto fingerprint = analyze::trace_fingerprint(db);
+  if (!fingerprint.ok()) return fingerprint.status();
+  if (*fingerprint != engine.fingerprint) {
+    engine.cache.clear();  // the trace changed since these were computed
+    engine.stats.reset();
+    engine.fingerprint = *fingerprint;
+  }
+  return &engine;
+}
+
+Result<const CachedChains*> chains_for(ToolContext& ctx, const ChainFilter& f) {
+  auto found = engine_for(ctx);
+  if (!found.ok()) return found.status();
+  Engine& engine = **found;
+  sqlite3* db = engine.reader->db();
+  CacheKey key{f.pid, f.since_ns, f.until_ns};
+  if (auto it = engine.cache.find(key); it != engine.cache.end()) return &it->second;
+  if (engine.cache.size() >= kMaxCached) engine.cache.clear();
   analyze::ExplainOptions opts;
   if (f.pid) opts.pid = static_cast<int32_t>(*f.pid);
   opts.since_ns = f.since_ns;
   opts.until_ns = f.until_ns;
   CachedChains entry;
-  auto chains = analyze::chains_for_reader((*reader)->db(), opts, &entry.from_store);
-  if (!chains.ok()) return chains.status();
+  sqlite3_progress_handler(db, 100000, cancel_check, &ctx);
+  auto chains = analyze::chains_for_reader(db, opts, &entry.from_store);
+  sqlite3_progress_handler(db, 0, nullptr, nullptr);
+  if (!chains.ok()) {
+    if (ctx.cancelled()) return Status::Error("Cancelled by the client.");
+    return chains.status();
+  }
   entry.chains = std::move(*chains);
-  return &cache.emplace(key, std::move(entry)).first->second;
+  return &engine.cache.emplace(key, std::move(entry)).first->second;
 }
 
 }  // namespace
 
+Result<const analyze::TraceStats*> read_trace_stats(ToolContext& ctx, bool* from_store) {
+  auto found = engine_for(ctx);
+  if (!found.ok()) return found.status();
+  Engine& engine = **found;
+  if (!engine.stats) {
+    sqlite3* db = engine.reader->db();
+    sqlite3_progress_handler(db, 100000, cancel_check, &ctx);
+    auto stats = analyze::stats_for_reader(db, &engine.stats_from_store);
+    sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    if (!stats.ok()) {
+      if (ctx.cancelled()) return Status::Error("Cancelled by the client.");
+      return stats.status();
+    }
+    engine.stats = std::move(*stats);
+  }
+  if (from_store) *from_store = engine.stats_from_store;
+  return &*engine.stats;
+}
+
 Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& f) {
-  auto cached = chains_for(ctx.db.path(), f);
+  auto cached = chains_for(ctx, f);
   if (!cached.ok()) return cached.status();
   Json chains = Json::array();
   bool truncated = false;
@@ -67,9 +141,14 @@ Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& f) {
 }
 
 std::string render_chain(const Json& c) {
-  std::string line = "#" + fmt_value(c.value("id", Json())) + " [" +
-                     c.value("severity", std::string("?")) + "] " +
-                     c.value("category", std::string("?"));
+  // Built by appending: g++ 12 -O3 reports a false -Wrestrict on
+  // operator+(const char*, std::string&&) (GCC bug 105329).
+  std::string line = "#";
+  line += fmt_value(c.value("id", Json()));
+  line += " [";
+  line += c.value("severity", std::string("?"));
+  line += "] ";
+  line += c.value("category", std::string("?"));
   if (c.contains("impact_ns") && c["impact_ns"].is_number_integer()) {
     line += " impact " + fmt_dur(c["impact_ns"].get<int64_t>());
   }
@@ -87,9 +166,13 @@ std::string render_chain(const Json& c) {
         break;
       }
       if (e.is_object()) {
-        line += " " + e.value("table", std::string("?")) + ":" + fmt_value(e.value("id", Json()));
+        line += ' ';
+        line += e.value("table", std::string("?"));
+        line += ':';
+        line += fmt_value(e.value("id", Json()));
       } else {
-        line += " " + fmt_value(e);
+        line += ' ';
+        line += fmt_value(e);
       }
     }
   }

@@ -5,7 +5,9 @@
 // The engine runs on its own read-only connection (store::Reader), not on the hardened
 // connection agents' SQL goes through: its queries are ours, and a long analysis must not be
 // cut short by the per-query time limit meant for agent SQL. Results are cached per server
-// process, keyed by the trace path and the time window asked for.
+// process, keyed by the trace path, the pid and time window asked for, and the trace's
+// fingerprint (analyze::trace_fingerprint), so a trace still being recorded gets fresh chains
+// once it has grown. A client's cancellation stops an in-memory analysis.
 // Thread-safety: call from the MCP worker thread only.
 #pragma once
 
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "analyze/stats.h"
 #include "common/result.h"
 #include "mcp/tool.h"
 
@@ -30,6 +33,12 @@ struct ChainFilter {
 // {"chains": [chain …], "truncated": bool, "from_store": bool}, ranked (severity, then
 // impact). Each chain is src/analyze's JSON form (see docs/explain.md).
 Result<Json> read_causal_chains(ToolContext& ctx, const ChainFilter& filter);
+
+// The trace statistics of `causeway stats` (per-function count/total/p50/p95/p99/max/bytes/
+// errors, event counts per table, drops): stored ones when current, else computed in memory
+// on the engine's connection; cached like the chains. `from_store` says which. The pointer is
+// valid until the next call.
+Result<const analyze::TraceStats*> read_trace_stats(ToolContext& ctx, bool* from_store = nullptr);
 
 // One compact line per chain for text output.
 std::string render_chain(const Json& chain);

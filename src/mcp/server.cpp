@@ -156,9 +156,12 @@ void Server::handle(const Message& m, Clock::time_point received, const Emit& em
   audit.method = m.method;
   audit.id = m.id;
   Scope scope;
-  scope.version = legacy_version_;
-  scope.client = legacy_client_;
-  scope.log_level = legacy_log_level_;
+  {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    scope.version = legacy_version_;
+    scope.client = legacy_client_;
+    scope.log_level = legacy_log_level_;
+  }
   std::string wire;
   switch (m.kind) {
     case Message::Kind::kInvalid:
@@ -281,7 +284,7 @@ bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit, c
                        nullptr};
       return true;
     }
-  } else if (legacy_version_.empty() && m.method != "ping") {
+  } else if (scope.version.empty() && m.method != "ping") {
     reply = RpcError{kInvalidRequest,
                      "Server not initialized: send initialize first, or put " +
                          std::string(kMetaVersion) + " in params._meta (" + kModernVersion + ").",
@@ -298,6 +301,7 @@ bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit, c
           "level must be one of debug, info, notice, warning, error, critical, alert, "
           "emergency.");
     } else {
+      std::lock_guard<std::mutex> lock(session_mu_);
       legacy_log_level_ = params["level"].get<std::string>();
       reply = Json::object();
     }
@@ -342,6 +346,7 @@ bool Server::handle_request(const Message& m, Scope& scope, AuditEntry& audit, c
 // ---- lifecycle -----------------------------------------------------------------------
 
 Server::Reply Server::initialize(const Json& params, Scope& scope) {
+  std::lock_guard<std::mutex> lock(session_mu_);
   if (!legacy_version_.empty()) {
     return RpcError{kInvalidRequest, "Already initialized; initialize is sent once per connection.",
                     nullptr};
@@ -570,6 +575,18 @@ Server::Reply Server::call_tool(const Message& m, const Scope& scope, AuditEntry
 
 // ---- stdio loop ----------------------------------------------------------------------
 
+namespace {
+
+// Requests that read the trace (through the single TraceDb connection or the chains engine)
+// run on the worker thread, one at a time, in arrival order; everything else is answered by
+// the reading thread as it arrives.
+bool runs_on_worker(const Message& m) {
+  return m.kind == Message::Kind::kRequest &&
+         (m.method == "tools/call" || m.method == "resources/read" || m.method == "prompts/get");
+}
+
+}  // namespace
+
 int Server::serve(int in_fd, int out_fd, size_t max_line_bytes) {
   LineReader reader(in_fd, max_line_bytes);
   LineWriter writer(out_fd);
@@ -618,7 +635,11 @@ int Server::serve(int in_fd, int out_fd, size_t max_line_bytes) {
     }
     if (item.message.kind == Message::Kind::kRequest) mark_pending(item.message.id);
     note_cancel(item.message);
-    {
+    if (!runs_on_worker(item.message)) {
+      // Control messages (ping, lifecycle, lists, cancellation) are answered here at once, so
+      // a long tool call never delays them.
+      if (!output_gone) handle(item.message, item.received, emit);
+    } else {
       std::lock_guard<std::mutex> lock(mu);
       queue.push_back(std::move(item));
     }

@@ -14,9 +14,14 @@
 // Error mapping lives in one place (Server::respond): protocol problems become JSON-RPC
 // errors, tool failures become CallToolResult with isError: true and the tool's sentence.
 //
-// Threading: serve() reads stdin on the calling thread and runs every request on one worker
-// thread, in arrival order; the reader registers notifications/cancelled immediately so a
-// running query can be interrupted. handle_line() is the synchronous path used by tests.
+// Threading: serve() reads stdin on the calling thread. Requests that read the trace
+// (tools/call, resources/read, prompts/get) run on one worker thread, one at a time in arrival
+// order; every other message (ping, initialize, lists, logging/setLevel, notifications) is
+// answered by the reading thread as it arrives, so a long tool call never delays them.
+// notifications/cancelled is registered on receipt and stops the running call through the
+// query's progress handler (no response is sent for it, as the spec says). Responses are whole
+// lines written under a lock, in completion order; clients match them by id. handle_line() is
+// the synchronous path used by tests.
 #pragma once
 
 #include <chrono>
@@ -109,7 +114,9 @@ class Server {
   ServerOptions options_;
   std::vector<ToolDef> tools_;
 
-  // Legacy session state (worker thread only).
+  // Legacy session state: written by the reading thread (initialize, logging/setLevel), read
+  // by both threads; guarded by session_mu_.
+  std::mutex session_mu_;
   std::string legacy_version_;  // "" until initialize
   std::string legacy_client_;
   std::string legacy_log_level_;  // "" until logging/setLevel

@@ -39,6 +39,7 @@ struct CudaCallRow {
   std::optional<uint64_t> kernel_addr;  // host function pointer identifying the kernel
   StringId kernel = 0;                  // kernel symbol, when resolved
   StackId stack = 0;                    // user stack at entry
+  StackId py_stack = 0;                 // Python stack at entry (Writer::intern_py_stack)
 };
 
 enum class ThreadState : uint8_t {
@@ -64,7 +65,16 @@ struct ThreadStateRow {
   std::optional<int32_t> waker_tid;
   std::optional<int32_t> preempter_pid;  // runnable intervals: the task that took the CPU
   std::optional<int32_t> preempter_tid;
-  StackId stack = 0;  // user stack when it went off CPU (blocked intervals)
+  StackId stack = 0;     // user stack when it went off CPU (blocked intervals)
+  StackId py_stack = 0;  // Python stack when it went off CPU (blocked intervals)
+};
+
+// One resolved Python frame (a CPython interpreter frame) of a Python stack.
+struct PyFrameRow {
+  std::string function;  // co_qualname (3.11+) / co_name (3.10); "<unresolved: why>" if unread
+  std::string file;      // co_filename; empty when unresolved
+  int32_t line = -1;     // line being executed; -1 = unknown (stored as NULL)
+  bool entry = false;    // entered from C: one native _PyEval_EvalFrameDefault call starts here
 };
 
 // A wakeup of a traced thread (sched_wakeup / sched_wakeup_new).

@@ -110,6 +110,8 @@ Schema build_schema() {
             "device pointer allocated, freed, copied to/from or set", ""},
            {"host_ptr", "INTEGER", "address", "host pointer of a copy", ""},
            {"stack_id", "INTEGER", "id -> stack.id", "user stack at entry", ""},
+           {"py_stack_id", "INTEGER", "id -> python_stack.id",
+            "Python stack at entry (CPython processes only)", ""},
        }});
   s.tables.push_back(
       {"cuda_stream",
@@ -152,6 +154,8 @@ Schema build_schema() {
            {"preempter_utid", "INTEGER", "id -> thread.utid",
             "runnable intervals: the thread that took the CPU", ""},
            {"stack_id", "INTEGER", "id -> stack.id", "user stack when it went off CPU", ""},
+           {"py_stack_id", "INTEGER", "id -> python_stack.id",
+            "Python stack when it blocked (CPython processes only)", ""},
        }});
   s.tables.push_back(
       {"wakeup",
@@ -237,6 +241,37 @@ Schema build_schema() {
        },
        " WITHOUT ROWID",
        "stack_id, depth"});
+  // Python stacks: the interpreter frames of a CPython thread (see docs/stacks.md). The text
+  // columns hold the names directly (no string ids): a deduplicated stack stores each frame
+  // once, and the native-stack merge (src/symbolize) reads (function, file, line, entry).
+  s.tables.push_back(
+      {"python_stack",
+       "Deduplicated Python stacks of CPython threads (frames in python_frame).",
+       {
+           id_col("Python stack id (referenced by *.py_stack_id)"),
+           {"upid", "INTEGER", "id -> process.upid", "the Python process", "NOT NULL"},
+           {"depth", "INTEGER", "frames", "number of frames", "NOT NULL"},
+       }});
+  s.tables.push_back(
+      {"python_frame",
+       "Frames of each Python stack, innermost first.",
+       {
+           {"stack_id", "INTEGER", "id -> python_stack.id", "the Python stack", "NOT NULL"},
+           {"depth", "INTEGER", "", "0 = innermost frame (the Python line that made the call)",
+            "NOT NULL"},
+           {"function", "TEXT", "",
+            "qualified name (co_qualname; co_name on 3.10); '<unresolved: why>' when the code "
+            "object could not be read",
+            "NOT NULL"},
+           {"file", "TEXT", "", "source file (co_filename); NULL when unresolved", ""},
+           {"line", "INTEGER", "", "line being executed; NULL when unknown", ""},
+           {"entry", "INTEGER", "bool",
+            "1 when the frame was entered from C: one native _PyEval_EvalFrameDefault call "
+            "runs it and the frames above it up to the next entry frame",
+            "NOT NULL"},
+       },
+       " WITHOUT ROWID",
+       "stack_id, depth"});
   s.tables.push_back(
       {"mapping",
        "Executable memory mappings of traced processes, for symbolizing stack addresses.",
@@ -248,6 +283,78 @@ Schema build_schema() {
            {"file_offset", "INTEGER", "bytes", "file offset mapped at start_addr", "NOT NULL"},
            {"path", "TEXT", "", "mapped file", ""},
            {"build_id", "TEXT", "hex", "ELF build id; NULL when the file has none", ""},
+       }});
+  s.tables.push_back(
+      {"symbol",
+       "Deduplicated results of symbolizing stack addresses (function, source file, line, "
+       "module). Filled at the end of `causeway trace` (or by `causeway stacks`); empty in a "
+       "trace not yet symbolized. Easiest through the stack_symbols view.",
+       {
+           id_col("symbol id (referenced by frame_symbol.symbol_id)"),
+           {"function", "TEXT", "", "demangled function name; NULL when unknown", ""},
+           {"file", "TEXT", "", "source file from DWARF; NULL without line information", ""},
+           {"line", "INTEGER", "", "source line (calls: the line of the call); NULL if unknown",
+            ""},
+           {"module", "TEXT", "", "mapped file (executable or shared library)", ""},
+           {"kind", "TEXT", "enum",
+            "native (function+file+line), symbol (function only), unresolved (module+offset), "
+            "binary_changed (build-id differs from the trace's, not symbolized), binary_missing, "
+            "no_mapping",
+            "NOT NULL"},
+       }});
+  s.tables.push_back(
+      {"frame_symbol",
+       "Frames of each distinct (process, address) found in stacks: several rows when "
+       "functions were inlined (idx 0 = innermost inlined callee, the last = the function "
+       "owning the code).",
+       {
+           {"upid", "INTEGER", "id -> process.upid", "process", "NOT NULL"},
+           {"pc", "INTEGER", "address",
+            "address looked up: stack_frame.pc for depth 0, pc - 1 for deeper frames (return "
+            "addresses; pc - 1 is inside the call instruction)",
+            "NOT NULL"},
+           {"idx", "INTEGER", "", "0 = innermost inlined frame", "NOT NULL"},
+           {"symbol_id", "INTEGER", "id -> symbol.id", "the frame's symbol", "NOT NULL"},
+           {"inlined", "INTEGER", "bool", "1 if inlined into the next frame (idx + 1)", "NOT NULL"},
+           {"module_offset", "INTEGER", "bytes", "file offset of pc in symbol.module", ""},
+       },
+       " WITHOUT ROWID",
+       "upid, pc, idx"});
+  s.tables.push_back(
+      {"causal_chain",
+       "The causal chains (`causeway explain`): ranked explanations of why the workload was "
+       "slow. Written by the analysis at the end of `causeway trace` (and by `explain`, `stats` "
+       "or `finish` on a writable file when missing or stale); current only while meta "
+       "`analysis_version` and `analysis_fingerprint` match this build and the trace. Empty "
+       "until then; the MCP server computes chains in memory instead.",
+       {
+           {"id", "INTEGER", "", "rank, 1 = most severe and largest impact", "PRIMARY KEY"},
+           {"severity", "TEXT", "", "high, medium or low", "NOT NULL"},
+           {"category", "TEXT", "",
+            "stable cause word: cpu_contention, lock_wait, blocked_io, data_loader, host_sync, "
+            "allocator_churn, pageable_copy, gpu_starvation, phase_shift, ... (docs/explain.md)",
+            "NOT NULL"},
+           {"kind", "TEXT", "",
+            "what was analysed: slow_calls, gpu_gaps, thread (a whole span) or pattern", ""},
+           {"pid", "INTEGER", "", "process of the slowed thread", ""},
+           {"tid", "INTEGER", "", "the slowed thread", ""},
+           {"comm", "TEXT", "", "its name", ""},
+           {"function", "TEXT", "", "CUDA function concerned, if any", ""},
+           {"impact_ns", "INTEGER", "ns", "time lost", "NOT NULL"},
+           {"summary", "TEXT", "", "one-line headline", "NOT NULL"},
+           {"json", "TEXT", "",
+            "the whole chain as JSON (explanation, culprit, decomposition, waker chain, "
+            "evidence as {table, id}, recommendation), as `causeway explain --json` prints it",
+            "NOT NULL"},
+       }});
+  s.tables.push_back(
+      {"analysis_result",
+       "Results of the analysis stored with the chains (same freshness rule): name "
+       "'trace_stats' = the trace summary and per-function latency percentiles of `causeway "
+       "stats --json`.",
+       {
+           {"name", "TEXT", "", "result name, e.g. trace_stats", "PRIMARY KEY"},
+           {"json", "TEXT", "", "the result as JSON", "NOT NULL"},
        }});
   s.tables.push_back({"meta",
                       "Facts about the trace as key/value text (see the meta keys below).",
@@ -502,6 +609,30 @@ Schema build_schema() {
        "m.build_id, f.pc - m.start_addr + m.file_offset AS file_offset "
        "FROM stack_frame f JOIN stack s ON s.id = f.stack_id "
        "LEFT JOIN mapping m ON m.upid = s.upid AND f.pc >= m.start_addr AND f.pc < m.end_addr"});
+  s.views.push_back(
+      {"stack_symbols",
+       "Symbolized stacks: one row per frame, innermost first (ORDER BY stack_id, depth, "
+       "inline_depth); a captured address with inlined functions gives several rows. "
+       "function/kind are NULL for a trace not yet symbolized. Python frames are not here "
+       "(`causeway stacks` and MCP get_stacks merge them in).",
+       {
+           {"stack_id", "INTEGER", "id", "the stack (cuda_call.stack_id, ...)", ""},
+           {"depth", "INTEGER", "", "0 = innermost captured address", ""},
+           {"inline_depth", "INTEGER", "", "0 = innermost inlined frame at that address", ""},
+           {"pc_hex", "TEXT", "", "captured address in hex", ""},
+           {"function", "TEXT", "", "demangled function name", ""},
+           {"file", "TEXT", "", "source file", ""},
+           {"line", "INTEGER", "", "source line (for callers: the line of the call)", ""},
+           {"module", "TEXT", "", "executable or shared library", ""},
+           {"module_offset", "INTEGER", "bytes", "file offset in module", ""},
+           {"inlined", "INTEGER", "bool", "1 if inlined into the next row's function", ""},
+           {"kind", "TEXT", "enum", "see symbol.kind", ""},
+       },
+       "SELECT f.stack_id, f.depth, coalesce(fs.idx, 0) AS inline_depth, printf('%#x', f.pc) "
+       "AS pc_hex, y.function, y.file, y.line, y.module, fs.module_offset, fs.inlined, y.kind "
+       "FROM stack_frame f JOIN stack s ON s.id = f.stack_id "
+       "LEFT JOIN frame_symbol fs ON fs.upid = s.upid AND fs.pc = f.pc - (f.depth > 0) "
+       "LEFT JOIN symbol y ON y.id = fs.symbol_id"});
 
   // ---- indexes --------------------------------------------------------------------------
   // Built when the writer closes (one sort each) rather than maintained per insert, which
@@ -538,6 +669,24 @@ Schema build_schema() {
       {"command_line", "", "causeway command line", "recorder"},
       {"cuda_version", "", "CUDA runtime/driver versions found", "recorder"},
       {"drops_<source>", "events", "events lost per source (ring buffer overflow)", "recorder"},
+      {"python", "",
+       "JSON: per traced process that runs CPython, its version and whether Python stacks are "
+       "recorded (\"ok\") or why not",
+       "recorder"},
+      {"symbolized", "bool", "1 once every stack address was symbolized into symbol / frame_symbol",
+       "symbolizer"},
+      {"analysis_version", "",
+       "analysis version that wrote causal_chain / analysis_result; stale when it differs "
+       "from the running causeway's",
+       "analysis"},
+      {"analysis_fingerprint", "",
+       "what the trace held when the chains were computed (schema version, end_ts, last row "
+       "id per event table); stale when the trace has grown since",
+       "analysis"},
+      {"finished_by", "",
+       "set by `causeway finish` on a trace whose recorder was killed: the causeway version "
+       "and time (UTC) that finished it",
+       "finish"},
   };
 
   // ---- example queries ------------------------------------------------------------------
@@ -565,6 +714,18 @@ Schema build_schema() {
       {"Frames of a stack",
        "SELECT depth, pc_hex, path, file_offset FROM stack_frames WHERE stack_id = 3 ORDER BY "
        "depth;"},
+      {"A stack with function, file and line (innermost first)",
+       "SELECT depth, function, file, line, module, kind FROM stack_symbols WHERE stack_id = 3 "
+       "ORDER BY depth, inline_depth;"},
+      {"Which source lines issued the most cudaStreamSynchronize time (depth 1 = the caller "
+       "of the CUDA function)",
+       "SELECT y.function, y.file, y.line, count(*) AS calls, sum(c.dur) AS ns FROM cuda_call c "
+       "JOIN stack_symbols y ON y.stack_id = c.stack_id AND y.depth = 1 AND y.inline_depth = 0 "
+       "WHERE c.function_id = (SELECT id FROM string WHERE str = 'cudaStreamSynchronize') "
+       "GROUP BY 1, 2, 3 ORDER BY ns DESC LIMIT 10;"},
+      {"Python stack of a CUDA call (innermost first)",
+       "SELECT f.depth, f.function, f.file, f.line FROM python_frame f JOIN cuda_call c ON "
+       "c.py_stack_id = f.stack_id WHERE c.id = 1882 ORDER BY f.depth;"},
       {"Trace facts", "SELECT key, value FROM meta;"},
   };
   return s;
@@ -582,18 +743,32 @@ const Schema& schema() {
   return kSchema;
 }
 
-std::string schema_ddl() {
+namespace {
+
+void append_table_ddl(std::ostringstream& out, const TableDef& t, bool if_not_exists) {
+  out << "CREATE TABLE " << (if_not_exists ? "IF NOT EXISTS " : "") << t.name << " (\n";
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    append_column_ddl(out, t.columns[i]);
+    if (i + 1 < t.columns.size() || !t.primary_key.empty()) out << ',';
+    out << '\n';
+  }
+  if (!t.primary_key.empty()) out << "  PRIMARY KEY (" << t.primary_key << ")\n";
+  out << ')' << t.table_suffix << ";\n";
+}
+
+}  // namespace
+
+std::string table_ddl(std::string_view table) {
   std::ostringstream out;
   for (const TableDef& t : schema().tables) {
-    out << "CREATE TABLE " << t.name << " (\n";
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      append_column_ddl(out, t.columns[i]);
-      if (i + 1 < t.columns.size() || !t.primary_key.empty()) out << ',';
-      out << '\n';
-    }
-    if (!t.primary_key.empty()) out << "  PRIMARY KEY (" << t.primary_key << ")\n";
-    out << ')' << t.table_suffix << ";\n";
+    if (t.name == table) append_table_ddl(out, t, true);
   }
+  return out.str();
+}
+
+std::string schema_ddl() {
+  std::ostringstream out;
+  for (const TableDef& t : schema().tables) append_table_ddl(out, t, false);
   for (const ViewDef& v : schema().views) {
     out << "CREATE VIEW " << v.name << " AS " << v.select_sql << ";\n";
   }
@@ -661,7 +836,7 @@ std::string schema_markdown() {
   }
   out << "## Indexes\n\nBuilt when recording ends (meta `indexed` = 1). A trace whose recorder "
          "was killed has all committed rows but no indexes until it is finished "
-         "(`store::finish_interrupted_trace`).\n\n"
+         "(`causeway finish --db FILE`).\n\n"
       << "| index | on | for |\n|---|---|---|\n";
   for (const IndexDef& i : s.indexes) {
     out << "| `" << i.name << "` | `" << i.table << "(" << i.columns << ")` | " << cell(i.why)

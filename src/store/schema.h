@@ -88,6 +88,9 @@ const Schema& schema();
 
 // CREATE TABLE and CREATE VIEW statements (no indexes), separated by ";\n".
 std::string schema_ddl();
+// CREATE TABLE IF NOT EXISTS for one table of schema().tables ("" if there is none), for
+// modules that add their tables to files written by older builds (e.g. the analysis).
+std::string table_ddl(std::string_view table);
 // CREATE INDEX IF NOT EXISTS statements for schema().indexes.
 std::string schema_index_ddl();
 // docs/schema.md: a Markdown reference for humans.

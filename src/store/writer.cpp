@@ -272,6 +272,8 @@ struct Writer::Impl {
   std::deque<std::string> string_storage;  // index id-1; deque keeps views stable
   std::unordered_map<std::string_view, StringId, StringHash, std::equal_to<>> strings;
   std::unordered_map<std::string, StackId, StringHash, std::equal_to<>> stacks;
+  std::unordered_map<std::string, StackId, StringHash, std::equal_to<>> py_stacks;
+  int64_t next_py_stack = 1;
   std::string stack_key;                                // reused buffer: upid bytes + frame bytes
   std::unordered_map<int32_t, ThreadEntry> threads;     // by tid: the latest thread
   std::unordered_map<int32_t, ProcessEntry> processes;  // by pid: the latest process
@@ -284,6 +286,7 @@ struct Writer::Impl {
   BatchedInsert cuda_rows, state_rows, wakeup_rows, syscall_rows;
   Statement ins_block, ins_proc_event;
   Statement ins_string, ins_stack, ins_frame, ins_stream, ins_kernel, upd_kernel;
+  Statement ins_py_stack, ins_py_frame;
   Statement ins_thread, upd_thread, ins_process, upd_process, ins_mapping, ins_meta,
       ins_syscall_name;
 
@@ -305,10 +308,10 @@ struct Writer::Impl {
   }
 
   std::vector<Statement*> all_statements() {
-    return {&begin,       &commit,     &rollback,        &ins_block,   &ins_proc_event,
-            &ins_string,  &ins_stack,  &ins_frame,       &ins_stream,  &ins_kernel,
-            &upd_kernel,  &ins_thread, &upd_thread,      &ins_process, &upd_process,
-            &ins_mapping, &ins_meta,   &ins_syscall_name};
+    return {&begin,       &commit,     &rollback,         &ins_block,    &ins_proc_event,
+            &ins_string,  &ins_stack,  &ins_frame,        &ins_stream,   &ins_kernel,
+            &upd_kernel,  &ins_thread, &upd_thread,       &ins_process,  &upd_process,
+            &ins_mapping, &ins_meta,   &ins_syscall_name, &ins_py_stack, &ins_py_frame};
   }
 
   int64_t rel(int64_t ts_ns) const { return ts_ns - opts.origin_ns; }
@@ -545,6 +548,43 @@ struct Writer::Impl {
     return id;
   }
 
+  // Python stacks are deduplicated like native ones, by (process, frames' content).
+  StackId intern_py_stack(int32_t pid, std::span<const PyFrameRow> frames) {
+    if (frames.empty()) return 0;
+    const int64_t upid = latest_process(pid);
+    std::string key(reinterpret_cast<const char*>(&upid), sizeof upid);
+    for (const PyFrameRow& f : frames) {
+      key.append(f.function).push_back('\0');
+      key.append(f.file).push_back('\0');
+      key.append(reinterpret_cast<const char*>(&f.line), sizeof f.line);
+      key.push_back(f.entry ? '1' : '0');
+    }
+    auto it = py_stacks.find(std::string_view(key));
+    if (it != py_stacks.end()) return it->second;
+    const StackId id = next_py_stack++;
+    py_stacks.emplace(std::move(key), id);
+    if (failure.ok()) {
+      ins_py_stack.i64(1, id);
+      ins_py_stack.i64(2, upid);
+      ins_py_stack.i64(3, static_cast<int64_t>(frames.size()));
+      if (!check(ins_py_stack.run(), "adding a Python stack")) return id;
+      for (size_t i = 0; i < frames.size(); ++i) {
+        const PyFrameRow& f = frames[i];
+        ins_py_frame.i64(1, id);
+        ins_py_frame.i64(2, static_cast<int64_t>(i));
+        ins_py_frame.text(3, f.function);
+        ins_py_frame.opt_text(4, f.file);
+        if (f.line >= 0)
+          ins_py_frame.i64(5, f.line);
+        else
+          ins_py_frame.null(5);
+        ins_py_frame.i64(6, f.entry ? 1 : 0);
+        if (!check(ins_py_frame.run(), "adding a Python frame")) break;
+      }
+    }
+    return id;
+  }
+
   std::optional<int64_t> stream(int64_t upid, std::optional<uint64_t> handle) {
     if (!handle) return std::nullopt;
     Key3 key{upid, *handle, 0};
@@ -632,6 +672,10 @@ Status Writer::Impl::prepare_all() {
       {&ins_string, "INSERT INTO string (id, str) VALUES (?1, ?2)"},
       {&ins_stack, "INSERT INTO stack (id, upid, depth) VALUES (?1, ?2, ?3)"},
       {&ins_frame, "INSERT INTO stack_frame (stack_id, depth, pc) VALUES (?1, ?2, ?3)"},
+      {&ins_py_stack, "INSERT INTO python_stack (id, upid, depth) VALUES (?1, ?2, ?3)"},
+      {&ins_py_frame,
+       "INSERT INTO python_frame (stack_id, depth, function, file, line, entry) VALUES (?1, ?2, "
+       "?3, ?4, ?5, ?6)"},
       {&ins_stream, "INSERT INTO cuda_stream (id, upid, handle) VALUES (?1, ?2, ?3)"},
       {&ins_kernel, "INSERT INTO cuda_kernel (id, upid, addr, name_id) VALUES (?1, ?2, ?3, ?4)"},
       {&upd_kernel, "UPDATE cuda_kernel SET name_id = ?2 WHERE id = ?1"},
@@ -664,12 +708,12 @@ Status Writer::Impl::prepare_all() {
   const BatchedDef batched[] = {
       {&cuda_rows, "cuda_call",
        "id, ts, dur, utid, function_id, ret, stream_id, kernel_id, grid, block, bytes, "
-       "copy_kind, device_ptr, host_ptr, stack_id",
-       15},
+       "copy_kind, device_ptr, host_ptr, stack_id, py_stack_id",
+       16},
       {&state_rows, "thread_state",
        "id, ts, dur, utid, state, cpu, kernel_state, syscall_nr, syscall_id, waker_utid, "
-       "preempter_utid, stack_id",
-       12},
+       "preempter_utid, stack_id, py_stack_id",
+       13},
       {&wakeup_rows, "wakeup", "id, ts, wakee_utid, waker_utid, target_cpu", 5},
       {&syscall_rows, "syscall", "id, ts, dur, utid, nr, ret, fd, bytes, addr, op, stack_id", 11},
   };
@@ -814,6 +858,10 @@ StackId Writer::intern_stack(int32_t pid, std::span<const uint64_t> frames) {
   return impl_->intern_stack(pid, frames);
 }
 
+StackId Writer::intern_py_stack(int32_t pid, std::span<const PyFrameRow> frames) {
+  return impl_->intern_py_stack(pid, frames);
+}
+
 Result<RowId> Writer::add(const CudaCallRow& r) {
   Impl& m = *impl_;
   if (!m.failure.ok()) return m.failure;
@@ -844,6 +892,7 @@ Result<RowId> Writer::add(const CudaCallRow& r) {
   s.opt(12, r.device_ptr);
   s.opt(13, r.host_ptr);
   s.id(14, r.stack);
+  s.id(15, r.py_stack);
   m.saw_end(r.ts_ns, r.dur_ns);
   return m.staged(s, id, "adding a CUDA call");
 }
@@ -873,6 +922,7 @@ Result<RowId> Writer::add(const ThreadStateRow& r) {
   s.opt(9, waker);
   s.opt(10, preempter);
   s.id(11, r.stack);
+  s.id(12, r.py_stack);
   m.saw_end(r.ts_ns, r.dur_ns);
   return m.staged(s, id, "adding a thread state");
 }
@@ -1031,6 +1081,16 @@ Status Writer::note_mapping(const MappingInfo& info) {
 
 Status Writer::set_meta(std::string_view key, std::string_view value) {
   return impl_->set_meta(key, value);
+}
+
+Status Writer::note_syscall_name(int32_t nr, std::string_view name) {
+  Impl& m = *impl_;
+  if (!m.failure.ok()) return m.failure;
+  if (!m.syscall_names.insert(nr).second) return Status::Ok();
+  m.ins_syscall_name.i64(1, nr);
+  m.ins_syscall_name.text(2, name);
+  if (!m.check(m.ins_syscall_name.run(), "adding a syscall name")) return m.failure;
+  return Status::Ok();
 }
 
 Status Writer::commit_if_due() {

@@ -65,6 +65,10 @@ class Writer {
   // Returns 0 for an empty stack.
   StackId intern_stack(int32_t pid, std::span<const uint64_t> frames);
 
+  // Deduplicated Python stack (innermost frame first) of process `pid`: rows of python_stack
+  // and python_frame. Returns 0 for an empty stack.
+  StackId intern_py_stack(int32_t pid, std::span<const PyFrameRow> frames);
+
   // Event rows. Each returns the row id (the `id` column of its table), or a failed Result
   // when SQLite fails (e.g. disk full: the sentence says so). After a failure nothing more is
   // written; every later call reports the same error, and close() still leaves a valid file
@@ -89,6 +93,9 @@ class Writer {
 
   // meta table: key -> value (text). Later calls replace the value.
   Status set_meta(std::string_view key, std::string_view value);
+  // syscall_name table: the name of syscall `nr` (capture fills in the whole table at start,
+  // so SQL can join by name). The first name given for a number wins.
+  Status note_syscall_name(int32_t nr, std::string_view name);
 
   // Commits the open batch if commit_interval_ns has passed since the last commit. The capture
   // loop calls it when idle, so a quiet trace still commits at least every interval.

@@ -15,10 +15,6 @@ struct Scenario {
   const char* binary;
   const char* category;      // expected top chain category
   const char* culprit_comm;  // expected culprit thread name prefix, or nullptr
-  // A second category accepted for the top chain. The live data-loader trace is currently
-  // classified lock_wait (the trainer's futex waits on the loader queue, woken by loader-N)
-  // rather than data_loader; the culprit is still the loader. Tracked in issue 4's notes.
-  const char* also_accepted = nullptr;
 };
 
 // Readable test parameter in ctest's listing.
@@ -51,8 +47,7 @@ TEST_P(AnalyzeScenarioTest, TopChainNamesTheCauseAndTheHealthyRunRaisesNoAlarm) 
   ASSERT_TRUE(sick.contains("chains") && !sick["chains"].empty()) << sick.dump(1);
   const auto& top = sick["chains"][0];
   std::string category = top.value("category", "");
-  EXPECT_TRUE(category == s.category || (s.also_accepted != nullptr && category == s.also_accepted))
-      << top.dump(1);
+  EXPECT_EQ(category, s.category) << top.dump(1);
   EXPECT_NE(top["severity"], "low") << top.dump(1);
   if (s.culprit_comm != nullptr) {
     std::string comm = top["culprit"].value("comm", "");
@@ -64,17 +59,13 @@ TEST_P(AnalyzeScenarioTest, TopChainNamesTheCauseAndTheHealthyRunRaisesNoAlarm) 
   for (const auto& chain : healthy.value("chains", nlohmann::json::array())) {
     EXPECT_FALSE(chain["category"] == s.category && chain["severity"] == "high")
         << "false alarm on the healthy run: " << chain.dump(1);
-    if (s.also_accepted != nullptr) {
-      EXPECT_FALSE(chain["category"] == s.also_accepted && chain["severity"] == "high")
-          << "false alarm on the healthy run: " << chain.dump(1);
-    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Scenarios, AnalyzeScenarioTest,
     ::testing::Values(Scenario{"scenario_noisy_neighbor", "cpu_contention", "backup"},
-                      Scenario{"scenario_dataloader", "data_loader", "loader-", "lock_wait"},
+                      Scenario{"scenario_dataloader", "data_loader", "loader-"},
                       Scenario{"scenario_host_sync", "host_sync", nullptr},
                       Scenario{"scenario_alloc_churn", "allocator_churn", nullptr}),
     [](const ::testing::TestParamInfo<Scenario>& info) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -372,10 +373,12 @@ TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
 TEST(CaptureTrace, AllTracesEveryCudaProcessAndNothingElse) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
-  pid_t gpu = spawn({sim("scenario_host_sync"), "--duration-ms=2000"}, dir.file("gpu.txt"));
-  pid_t idle = spawn({"/bin/sleep", "3"}, dir.file("idle.txt"));
+  // Attaching to every CUDA library on the machine takes up to ~1.4 s on a loaded 2-core VM:
+  // the trace lasts long enough to see the workload after that.
+  pid_t gpu = spawn({sim("scenario_host_sync"), "--duration-ms=3500"}, dir.file("gpu.txt"));
+  pid_t idle = spawn({"/bin/sleep", "4"}, dir.file("idle.txt"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto r = trace(dir.file("t.db"), {"--all", "--duration", "1"});
+  auto r = trace(dir.file("t.db"), {"--all", "--duration", "2.5"});
   kill(idle, SIGTERM);
   int status = 0;
   waitpid(gpu, &status, 0);
@@ -388,6 +391,78 @@ TEST(CaptureTrace, AllTracesEveryCudaProcessAndNothingElse) {
   EXPECT_EQ(db.integer("SELECT count(*) FROM thread_states WHERE pid = " + std::to_string(idle)),
             0);
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'target_mode'"), "all");
+}
+
+// Number of BPF links the process holds (its attached probes and hooks).
+int bpf_links_of(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code rec;
+    auto target = std::filesystem::read_symlink(e.path(), rec);
+    if (!rec && target.string() == "anon_inode:bpf_link") n++;
+  }
+  return n;
+}
+
+// Waits until `tracer` has attached everything it attaches at start (its link count stopped
+// growing); false when it never attached anything.
+bool wait_until_attached(pid_t tracer) {
+  int last = -1;
+  for (int stable = 0, i = 0; i < 200; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int n = bpf_links_of(tracer);
+    stable = (n > 0 && n == last) ? stable + 1 : 0;
+    if (stable >= 5) return true;
+    last = n;
+  }
+  return false;
+}
+
+// A CUDA process that starts after `--all` began, from a runtime causeway could not know up
+// front (not in ld.so.cache nor the toolkit): its very first CUDA call is recorded, whether
+// the runtime is a DT_NEEDED library (mapped at start-up) or dlopen'd later.
+TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  pid_t tracer =
+      spawn({causeway_binary(), "trace", "--all", "--duration", "6", "--db", dir.file("t.db")},
+            dir.file("tracer.txt"));
+  ASSERT_TRUE(wait_until_attached(tracer));
+  pid_t linked =
+      spawn({sim("scenario_host_sync"), "--tokens=20", "--duration-ms=0"}, dir.file("linked.txt"));
+  pid_t opened = spawn({sim("dlopen_workload"), "--cudart", sim("libcudart.so.13"), "--delay-ms",
+                        "0", "--iterations", "3"},
+                       dir.file("opened.txt"));
+  int status = 0;
+  waitpid(linked, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  waitpid(opened, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  waitpid(tracer, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(dir.file("tracer.txt"));
+  Db db(dir.file("t.db"));
+  // Linked at start-up: every runtime call the workload counted, the first one included.
+  auto summary = summary_of(slurp(dir.file("linked.txt")));
+  auto recorded =
+      db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' AND pid = " +
+                std::to_string(linked) + " GROUP BY 1");
+  int checked = 0;
+  for (const auto& [key, value] : summary) {
+    if (key.rfind("cuda", 0) != 0) continue;
+    EXPECT_EQ(recorded[key], std::stoll(value)) << key;
+    checked++;
+  }
+  EXPECT_GT(checked, 0) << "workload printed no call counts";
+  // dlopen'd: its first call (cudaGetDeviceCount, once) and the driver the runtime loads.
+  auto counts =
+      db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cu%' AND pid = " +
+                std::to_string(opened) + " GROUP BY 1");
+  EXPECT_EQ(counts["cudaGetDeviceCount"], 1);
+  EXPECT_EQ(counts["cudaMalloc"], 3);
+  EXPECT_GT(counts["cuInit"], 0);
+  EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'drops_total'"), "0");
 }
 
 TEST(CaptureTrace, DurationStopsTracingAndNoCudaLibraryIsReported) {

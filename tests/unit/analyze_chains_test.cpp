@@ -95,6 +95,57 @@ TEST(AnalyzeChainsTest, DataLoaderThatCannotKeepUpIsNamedWithWhatTheLoaderWasDoi
   EXPECT_TRUE(cites(top, "syscall"));
 }
 
+// The live scenario_dataloader shape: the consumer waits on a condition variable in one of
+// the five gaps of a step, not in every step, and sometimes queues briefly for the queue
+// mutex that the loaders also take. Still a data loader, not lock contention.
+TEST(AnalyzeChainsTest, ConsumerWaitingOnAConditionTheLoadersSignalIsDataLoader) {
+  TempDir dir;
+  scenarios::data_loader_condvar(dir.file("t.db"));
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "data_loader") << dump(v);
+  EXPECT_EQ(top.severity, "high") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm.rfind("loader-", 0), 0u) << top.culprit->comm;
+  EXPECT_EQ(top.subject.tid, 800);
+  EXPECT_EQ(top.occurrences, 60);  // 3 of every 4 steps waited
+  EXPECT_EQ(find(v, "lock_wait"), nullptr) << dump(v);
+  EXPECT_NE(top.recommendation.find("loader"), std::string::npos) << top.recommendation;
+}
+
+// Both threads queue for the same futex word every step: the recurrence of a data loader,
+// but the waker is a lock holder that itself waits for the lock. Lock contention.
+TEST(AnalyzeChainsTest, ThreadsQueueingForTheSameMutexEveryStepIsLockWaitNotDataLoader) {
+  TempDir dir;
+  scenarios::mutex_contention(dir.file("t.db"));
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "lock_wait") << dump(v);
+  EXPECT_EQ(top.severity, "high") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm, "stats");
+  // 2 ms per step; the first step's wait comes before the first CUDA call, outside the span.
+  EXPECT_EQ(top.blocked_by_reason.at("futex"), 99 * 2 * kMs);
+  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
+}
+
+// The waker never waits on the lock (no contention visible from its side) but spends every
+// wait in fdatasync: a lock held across output I/O, not a loader producing input.
+TEST(AnalyzeChainsTest, LockHeldAcrossFdatasyncEveryStepIsLockWaitNotDataLoader) {
+  TempDir dir;
+  scenarios::lock_held_across_fsync_every_step(dir.file("t.db"));
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "lock_wait") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm, "logger");
+  EXPECT_NE(top.recommendation.find("fdatasync"), std::string::npos) << top.recommendation;
+  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
+}
+
 TEST(AnalyzeChainsTest, HealthyDataLoaderRaisesNoHighChain) {
   TempDir dir;
   scenarios::data_loader(dir.file("t.db"), true);

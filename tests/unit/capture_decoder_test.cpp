@@ -441,5 +441,27 @@ TEST(CaptureSyscalls, NamesOfTheRecordedSet) {
   for (int32_t nr : default_syscalls()) EXPECT_FALSE(syscall_name(nr).empty());
 }
 
+// The whole x86_64 table comes from the kernel headers at build time, in number order, so
+// syscalls outside the recorded set (e.g. one a thread blocked in) have names too.
+TEST(CaptureSyscalls, TheWholeTableIsGeneratedFromTheKernelHeaders) {
+  EXPECT_EQ(syscall_name(0), "read");
+  EXPECT_EQ(syscall_name(59), "execve");
+  EXPECT_EQ(syscall_name(230), "clock_nanosleep");
+  EXPECT_EQ(syscall_name(435), "clone3");
+  EXPECT_EQ(syscall_name(-1), "");
+  int n = 0;
+  int32_t last = -1;
+  bool ordered = true;
+  for_each_syscall([&](int32_t nr, std::string_view name) {
+    ordered &= nr > last && !name.empty();
+    last = nr;
+    n++;
+  });
+  EXPECT_GT(n, 330);
+  EXPECT_TRUE(ordered);
+  // The default recorded set is numbered from the table: every name resolved.
+  EXPECT_EQ(default_syscalls().size(), 32u);
+}
+
 }  // namespace
 }  // namespace causeway::capture

@@ -219,7 +219,8 @@ TEST(mcp_server, StoredChainsAreServedAndFiltered) {
   ASSERT_FALSE(chains.empty());
   EXPECT_EQ(chains[0]["category"], "cpu_contention");
   auto high = s.call_tool("get_causal_chains", {{"min_severity", "high"}});
-  for (const auto& c : high["result"]["structuredContent"]["chains"]) EXPECT_EQ(c["severity"], "high");
+  for (const auto& c : high["result"]["structuredContent"]["chains"])
+    EXPECT_EQ(c["severity"], "high");
   auto cat = s.call_tool("get_causal_chains", {{"category", "allocator_churn"}});
   EXPECT_EQ(cat["result"]["structuredContent"]["chains"].size(), 0u);
   auto other = s.call_tool("get_causal_chains", {{"pid", 999}});
@@ -377,6 +378,68 @@ TEST(mcp_server, CancellationStopsARunningCallAndSendsNoResponse) {
   EXPECT_NE(all.find("\"outcome\":\"cancelled\""), std::string::npos);
 }
 
+// A long tool call runs on the worker while the reading thread keeps answering: ping gets
+// its response while the query still runs, then the call is cancelled and sends nothing.
+TEST(mcp_server, PingIsAnsweredWhileALongToolCallRunsAndTheCallIsCancellable) {
+  TestServer s;
+  auto db = TraceDb::open(s.db_path);
+  ASSERT_TRUE(db.ok());
+  auto audit = AuditLog::open(s.dir.file("concurrent.audit.jsonl"));
+  ServerOptions options;
+  options.limits.time_limit_ms = 60'000;  // the query runs until cancelled
+  Server server(**db, audit->get(), options);
+  int in[2], out[2];
+  ASSERT_EQ(pipe(in), 0);
+  ASSERT_EQ(pipe(out), 0);
+  std::thread serving([&] {
+    server.serve(in[0], out[1], kDefaultMaxLineBytes);
+    close(out[1]);
+  });
+  auto send = [&](const std::string& l) {
+    std::string line = l + "\n";
+    ASSERT_EQ(write(in[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  };
+  LineReader reader(out[0], kDefaultMaxLineBytes);
+  auto next = [&] {
+    std::string line;
+    EXPECT_EQ(reader.next(line), LineReader::Status::kLine);
+    return Json::parse(line, nullptr, false);
+  };
+  send(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  EXPECT_EQ(next()["id"], 1);
+  send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  send(
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}}})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The query is running (it never ends on its own); ping and tools/list still answer.
+  send(R"({"jsonrpc":"2.0","id":3,"method":"ping"})");
+  Json ping = next();
+  EXPECT_EQ(ping["id"], 3);
+  EXPECT_EQ(ping["result"], Json::object());
+  send(R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})");
+  Json list = next();
+  EXPECT_EQ(list["id"], 4);
+  EXPECT_TRUE(list["result"]["tools"].is_array());
+  send(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"test"}})");
+  // The worker is free again: a quick call after the cancelled one is answered.
+  send(
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"run_sql","arguments":{"sql":"SELECT 42 AS answer"}}})");
+  Json quick = next();
+  EXPECT_EQ(quick["id"], 5) << quick.dump();
+  EXPECT_FALSE(quick["result"].value("isError", false)) << quick.dump();
+  close(in[1]);
+  std::string rest;
+  EXPECT_NE(reader.next(rest), LineReader::Status::kLine) << "unexpected: " << rest;
+  serving.join();
+  close(in[0]);
+  close(out[0]);
+  std::ifstream a(s.dir.file("concurrent.audit.jsonl"));
+  std::string all((std::istreambuf_iterator<char>(a)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("\"outcome\":\"cancelled\""), std::string::npos);
+}
+
 TEST(mcp_server, EveryInteractionIsAudited) {
   TestServer s;
   s.initialize();
@@ -443,8 +506,13 @@ TEST(mcp_binary, SurvivesHostileInputAndExitsOnEof) {
   EXPECT_EQ(out[1]["error"]["code"], kInvalidRequest);  // overlong
   EXPECT_EQ(out[2]["error"]["code"], kInvalidRequest);  // nesting
   EXPECT_EQ(out[3]["error"]["code"], kParseError);      // UTF-8
-  EXPECT_EQ(out[4]["result"]["isError"], true);         // wrong argument type
-  EXPECT_EQ(out[5]["id"], 4);
+  // The tool call runs on the worker while ping is answered by the reader: either order.
+  const bool call_first = out[4]["id"] == 3;
+  const Json& call = out[call_first ? 4 : 5];
+  const Json& ping = out[call_first ? 5 : 4];
+  EXPECT_EQ(call["id"], 3);
+  EXPECT_EQ(call["result"]["isError"], true);  // wrong argument type
+  EXPECT_EQ(ping["id"], 4);
   EXPECT_TRUE(verify_audit_log(s.dir.file("bin.audit.jsonl")).ok);
   EXPECT_NE(r.err.find("serving"), std::string::npos);  // logs go to stderr only
 }

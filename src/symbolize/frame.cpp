@@ -1,0 +1,139 @@
+#include "symbolize/frame.h"
+
+#include <array>
+#include <cstdio>
+
+namespace causeway::symbolize {
+namespace {
+
+constexpr std::array<std::pair<FrameKind, std::string_view>, 8> kNames = {{
+    {FrameKind::kNative, "native"},
+    {FrameKind::kSymbolOnly, "symbol"},
+    {FrameKind::kUnresolved, "unresolved"},
+    {FrameKind::kBinaryChanged, "binary_changed"},
+    {FrameKind::kBinaryMissing, "binary_missing"},
+    {FrameKind::kNoMapping, "no_mapping"},
+    {FrameKind::kPython, "python"},
+    {FrameKind::kPythonAppended, "python_appended"},
+}};
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string module_offset(const Frame& f) {
+  return tail_path(f.module, 1) + "+" + hex(f.module_offset);
+}
+
+bool is_python(const Frame& f) {
+  return f.kind == FrameKind::kPython || f.kind == FrameKind::kPythonAppended;
+}
+
+}  // namespace
+
+std::string_view kind_name(FrameKind kind) {
+  for (const auto& [k, name] : kNames) {
+    if (k == kind) return name;
+  }
+  return "unresolved";
+}
+
+FrameKind kind_from_name(std::string_view name) {
+  for (const auto& [k, n] : kNames) {
+    if (n == name) return k;
+  }
+  return FrameKind::kUnresolved;
+}
+
+std::string tail_path(std::string_view path, int components) {
+  size_t pos = path.size();
+  for (int i = 0; i < components; ++i) {
+    const size_t slash = path.rfind('/', pos == 0 ? 0 : pos - 1);
+    if (slash == std::string_view::npos || pos == 0) return std::string(path);
+    pos = slash;
+  }
+  return std::string(path.substr(pos + 1));
+}
+
+std::string describe(const Frame& f) {
+  std::string out;
+  switch (f.kind) {
+    case FrameKind::kNative:
+    case FrameKind::kPython:
+    case FrameKind::kPythonAppended:
+      out = f.function.empty() ? "??" : f.function;
+      if (!f.file.empty()) {
+        out += " at " + tail_path(f.file, 2);
+        if (f.line > 0) out += ":" + std::to_string(f.line);
+      }
+      if (f.inlined) out += " (inlined)";
+      if (f.kind == FrameKind::kPythonAppended) out += " [python; native frames below unknown]";
+      return out;
+    case FrameKind::kSymbolOnly:
+      return f.function + " (" + tail_path(f.module, 1) + ", no line info)";
+    case FrameKind::kUnresolved:
+      return module_offset(f);
+    case FrameKind::kBinaryChanged:
+      return module_offset(f) + " [binary changed since the trace]";
+    case FrameKind::kBinaryMissing:
+      return module_offset(f) + " [binary no longer on disk]";
+    case FrameKind::kNoMapping:
+      return hex(f.pc) + " [no mapping]";
+  }
+  return hex(f.pc);
+}
+
+std::string folded_name(const Frame& f) {
+  std::string out;
+  if (is_python(f)) {
+    out = (f.function.empty() ? "??" : f.function) + " (" + tail_path(f.file, 1) + ":" +
+          std::to_string(f.line) + ")";
+  } else if (!f.function.empty()) {
+    out = f.function;
+  } else if (f.kind == FrameKind::kNoMapping) {
+    out = "[unknown " + hex(f.pc) + "]";
+  } else {
+    out = module_offset(f);
+  }
+  for (char& c : out) {
+    if (c == ';' || c == '\n' || c == '\r') c = ':';
+  }
+  return out;
+}
+
+std::string compact_stack(const std::vector<Frame>& frames, size_t max_frames) {
+  std::string out;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    if (i == max_frames) {
+      out += " <- ... " + std::to_string(frames.size() - i) + " more";
+      break;
+    }
+    const Frame& f = frames[i];
+    if (i > 0) out += " <- ";
+    if (is_python(f) || f.function.empty() || f.line <= 0) {
+      out += folded_name(f);
+    } else {
+      out += f.function + " (" + tail_path(f.file, 1) + ":" + std::to_string(f.line) + ")";
+    }
+  }
+  return out;
+}
+
+std::string frame_key(const Frame& f) {
+  std::string key(kind_name(f.kind));
+  key += '\x1f' + f.function + '\x1f' + f.file + '\x1f' + std::to_string(f.line) + '\x1f' +
+         (f.inlined ? "i" : "");
+  // Unresolved frames are only equal at the same place in the same module.
+  if (f.kind == FrameKind::kSymbolOnly) {
+    key += '\x1f' + f.module;
+  } else if (f.kind != FrameKind::kNative && f.kind != FrameKind::kPython &&
+             f.kind != FrameKind::kPythonAppended) {
+    key += '\x1f' + f.module + '\x1f' + std::to_string(f.module_offset);
+  }
+  if (f.kind == FrameKind::kNoMapping) key += '\x1f' + std::to_string(f.pc);
+  return key;
+}
+
+}  // namespace causeway::symbolize

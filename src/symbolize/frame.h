@@ -1,0 +1,65 @@
+// One symbolized stack frame, native or Python, and how it is shown to people.
+//
+// A captured native address can become several frames (inlined functions: the innermost
+// inlined callee first, the function that really owns the machine code last). Frames that
+// cannot be resolved keep their module and offset and say why; nothing is guessed.
+//
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace causeway::symbolize {
+
+enum class FrameKind {
+  kNative,          // function, source file and line from DWARF debug info
+  kSymbolOnly,      // function from the ELF symbol table; no line information
+  kUnresolved,      // inside a module, but no symbol covers the address: module+offset
+  kBinaryChanged,   // the module's build-id differs from the one recorded at trace time
+  kBinaryMissing,   // the module file no longer exists or cannot be read as ELF
+  kNoMapping,       // the address lies in no recorded file mapping (JIT code, garbage frame)
+  kPython,          // a CPython frame, in place of the eval-loop frame that ran it
+  kPythonAppended,  // a CPython frame placed after the last trustworthy native frame because
+                    // the native walk held no eval-loop frame (interpreter without frame
+                    // pointers); the native frames in between are unknown
+};
+
+// Stable lowercase names used in the database, JSON and text: "native", "symbol",
+// "unresolved", "binary_changed", "binary_missing", "no_mapping", "python",
+// "python_appended".
+std::string_view kind_name(FrameKind kind);
+// Inverse of kind_name; kUnresolved for an unknown name.
+FrameKind kind_from_name(std::string_view name);
+
+struct Frame {
+  FrameKind kind = FrameKind::kUnresolved;
+  std::string function;        // demangled C++ / C / Python function name; empty when unknown
+  std::string file;            // source file; empty when unknown
+  int64_t line = 0;            // 1-based source line being executed (calls: the call); 0 = unknown
+  std::string module;          // mapped file (native frames); empty for Python and unmapped frames
+  uint64_t pc = 0;             // address as captured (0 for Python frames)
+  uint64_t module_offset = 0;  // file offset of the looked-up address inside `module`, bytes
+  bool inlined = false;        // inlined into the next (outer) frame; same pc as that frame
+};
+
+// "function at file:line", "function (module+0x1a2b)", "module+0x1a2b [binary changed since
+// the trace]", ... — one line, for text output. File names are shortened to their last two
+// path components.
+std::string describe(const Frame& f);
+// The frame's name in a flame graph (folded stacks): the function; Python frames as
+// "function (file.py:line)"; unresolved frames as "module+0xoffset" (module basename). Never
+// contains ';' or a newline.
+std::string folded_name(const Frame& f);
+// Last `components` path components of `path` ("a/b/c.cpp", 2 -> "b/c.cpp").
+std::string tail_path(std::string_view path, int components);
+// A whole stack on one line, innermost first, frames joined by " <- ": "fn (file.cpp:42)",
+// Python frames likewise, unresolved ones as in folded_name; at most `max_frames`, then
+// "<- ... N more".
+std::string compact_stack(const std::vector<Frame>& frames, size_t max_frames);
+// Identity of a frame for aggregation: equal keys display identically.
+std::string frame_key(const Frame& f);
+
+}  // namespace causeway::symbolize

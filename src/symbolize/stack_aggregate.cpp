@@ -1,0 +1,94 @@
+#include "symbolize/stack_aggregate.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace causeway::symbolize {
+
+Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer,
+                                        const StackQuery& q) {
+  const bool cuda = q.source == StackSource::kCudaCalls;
+  const std::string table = cuda ? "cuda_call" : "thread_state";
+  const std::string py_col = symbolizer.python_stack_column(table);
+  std::string sql = "SELECT e.stack_id, " + (py_col.empty() ? std::string("NULL") : "e." + py_col) +
+                    ", count(*), coalesce(sum(e.dur), 0), min(e.id) FROM " + table + " e";
+  if (q.pid || q.tid) {
+    sql += " JOIN thread t ON t.utid = e.utid LEFT JOIN process p ON p.upid = t.upid";
+  }
+  sql += " WHERE 1";
+  if (!cuda) sql += " AND e.state IN (2, 3)";
+  if (q.function) sql += " AND e.function_id IN (SELECT id FROM string WHERE str = ?1)";
+  if (q.pid) sql += " AND p.pid = " + std::to_string(*q.pid);
+  if (q.tid) sql += " AND t.tid = " + std::to_string(*q.tid);
+  if (q.since_ns) sql += " AND e.ts + e.dur > " + std::to_string(*q.since_ns);
+  if (q.until_ns) sql += " AND e.ts < " + std::to_string(*q.until_ns);
+  if (!q.event_ids.empty()) {
+    sql += " AND e.id IN (";
+    for (size_t i = 0; i < q.event_ids.size(); ++i) {
+      sql += (i > 0 ? "," : "") + std::to_string(q.event_ids[i]);
+    }
+    sql += ")";
+  }
+  sql += " GROUP BY 1, 2 ORDER BY 5";
+
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    std::string msg = std::string("Reading events failed: ") + sqlite3_errmsg(db) + ".";
+    sqlite3_finalize(stmt);
+    return Status::Error(msg);
+  }
+  if (q.function) {
+    sqlite3_bind_text(stmt, 1, q.function->data(), static_cast<int>(q.function->size()),
+                      SQLITE_TRANSIENT);
+  }
+  struct Group {
+    std::optional<int64_t> stack, py;
+    int64_t count, ns;
+  };
+  std::vector<Group> groups;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    Group g;
+    if (sqlite3_column_type(stmt, 0) != SQLITE_NULL) g.stack = sqlite3_column_int64(stmt, 0);
+    if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) g.py = sqlite3_column_int64(stmt, 1);
+    g.count = sqlite3_column_int64(stmt, 2);
+    g.ns = sqlite3_column_int64(stmt, 3);
+    groups.push_back(g);
+  }
+  std::string error = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  if (!error.empty()) return Status::Error("Reading events failed: " + error + ".");
+
+  StackAggregate out;
+  std::unordered_map<std::string, size_t> index;
+  for (const Group& g : groups) {
+    out.events += g.count;
+    out.events_ns += g.ns;
+    if (!g.stack && !g.py) continue;
+    out.with_stack += g.count;
+    auto frames = symbolizer.merged(g.stack, g.py);
+    if (!frames.ok()) return frames.status();
+    std::string key;
+    for (const Frame& f : *frames) key += frame_key(f) + '\x1e';
+    auto [it, inserted] = index.emplace(std::move(key), out.stacks.size());
+    if (inserted) {
+      out.stacks.emplace_back();
+      out.stacks.back().frames = std::move(*frames);
+    }
+    AggregatedStack& a = out.stacks[it->second];
+    a.count += g.count;
+    a.total_ns += g.ns;
+    if (g.stack) a.stack_ids.push_back(*g.stack);
+  }
+  // Groups arrive in order of their first event, so a stable sort breaks ties by that.
+  std::stable_sort(out.stacks.begin(), out.stacks.end(),
+                   [](const AggregatedStack& a, const AggregatedStack& b) {
+                     if (a.total_ns != b.total_ns) return a.total_ns > b.total_ns;
+                     return a.count > b.count;
+                   });
+  return out;
+}
+
+}  // namespace causeway::symbolize

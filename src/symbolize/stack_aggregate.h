@@ -1,0 +1,54 @@
+// The stacks behind a set of events, aggregated: which code paths issued the matching CUDA
+// calls (or went off CPU), how often and for how long. Stacks that symbolize identically
+// (e.g. different return addresses on the same source lines) are one entry.
+//
+// Thread-safety: none; uses the given connection and symbolizer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "symbolize/stack_symbols.h"
+
+struct sqlite3;
+
+namespace causeway::symbolize {
+
+enum class StackSource {
+  kCudaCalls,  // cuda_call rows: the stack at entry
+  kBlocked,    // thread_state rows in state sleeping / uninterruptible: the stack going off CPU
+};
+
+struct StackQuery {
+  StackSource source = StackSource::kCudaCalls;
+  std::optional<std::string> function;  // CUDA function name (kCudaCalls only)
+  std::optional<int32_t> pid;
+  std::optional<int32_t> tid;
+  std::optional<int64_t> since_ns;  // events overlapping [since_ns, until_ns), ns since origin
+  std::optional<int64_t> until_ns;
+  std::vector<int64_t> event_ids;  // only these rows of the source table (empty = all)
+};
+
+struct AggregatedStack {
+  std::vector<Frame> frames;       // merged native + Python, innermost first
+  int64_t count = 0;               // events with this stack
+  int64_t total_ns = 0;            // sum of their durations, ns
+  std::vector<int64_t> stack_ids;  // native stack ids (stack.id) that symbolize to it
+};
+
+struct StackAggregate {
+  int64_t events = 0;      // events matching the query
+  int64_t events_ns = 0;   // their total duration, ns
+  int64_t with_stack = 0;  // of which had a (native or Python) stack
+  // Distinct stacks, by total_ns then count, descending (ties: first stack id).
+  std::vector<AggregatedStack> stacks;
+};
+
+// Fails with one sentence when the trace cannot be read.
+Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer,
+                                        const StackQuery& query);
+
+}  // namespace causeway::symbolize

@@ -1,0 +1,122 @@
+// `causeway finish` on a trace whose recorder was killed (simulated: complete = 0, no indexes,
+// nothing stored), and the note `explain`/`stats` print on such a trace until it is finished.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "fixtures/scenarios.h"
+#include "store/schema.h"
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+void exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+int64_t scalar(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    v = sqlite3_column_int64(s, 0);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return v;
+}
+
+// What a killed recorder leaves: every committed row, complete = 0, no indexes, no chains.
+std::string interrupted_trace(const TempDir& dir) {
+  const std::string path = dir.file("killed.db");
+  scenarios::lock_wait(path, false);
+  std::string sql = "UPDATE meta SET value = '0' WHERE key IN ('complete', 'indexed');";
+  for (const store::IndexDef& i : store::schema().indexes) {
+    sql += "DROP INDEX IF EXISTS " + std::string(i.name) + ";";
+  }
+  exec(path, sql);
+  return path;
+}
+
+TEST(CliFinishTest, FinishesAnInterruptedTraceAndExplainSaysWhenItIsNeeded) {
+  TempDir dir;
+  const std::string path = interrupted_trace(dir);
+  ASSERT_EQ(scalar(path,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+                   "NOT LIKE 'sqlite_autoindex%'"),
+            0);
+
+  CommandResult before = run_command({causeway_binary(), "explain", "--db", path});
+  EXPECT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.err.find("was not closed cleanly"), std::string::npos) << before.err;
+  EXPECT_NE(before.err.find("causeway finish --db " + path), std::string::npos) << before.err;
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM causal_chain"), 0);  // nothing stored yet
+  CommandResult stats = run_command({causeway_binary(), "stats", "--db", path});
+  EXPECT_NE(stats.err.find("was not closed cleanly"), std::string::npos) << stats.err;
+
+  CommandResult fin = run_command({causeway_binary(), "finish", "--db", path});
+  ASSERT_EQ(fin.exit_code, 0) << fin.err;
+  EXPECT_NE(fin.out.find("Finished " + path), std::string::npos) << fin.out;
+  EXPECT_EQ(scalar(path, "SELECT value FROM meta WHERE key = 'indexed'"), 1);
+  EXPECT_EQ(scalar(path, "SELECT value FROM meta WHERE key = 'complete'"), 0);  // still honest
+  EXPECT_EQ(scalar(path,
+                   "SELECT count(*) FROM meta WHERE key = 'finished_by' AND value LIKE "
+                   "'causeway %'"),
+            1);
+  EXPECT_EQ(scalar(path,
+                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+                   "NOT LIKE 'sqlite_autoindex%'"),
+            static_cast<int64_t>(store::schema().indexes.size()));
+  EXPECT_GT(scalar(path, "SELECT count(*) FROM causal_chain"), 0);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM analysis_result WHERE name = 'trace_stats'"), 1);
+
+  CommandResult after = run_command({causeway_binary(), "explain", "--db", path});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.err, "");
+  EXPECT_EQ(after.out, before.out);  // the same chains, now stored
+}
+
+TEST(CliFinishTest, CompleteTracesNeedNothing) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::lock_wait(path, false);
+  CommandResult r = run_command({causeway_binary(), "finish", "--db", path});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("nothing to finish"), std::string::npos) << r.out;
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
+}
+
+TEST(CliFinishTest, RefusesATraceStillBeingRecordedAndBadFiles) {
+  TempDir dir;
+  const std::string path = interrupted_trace(dir);
+  // A recorder holds an exclusive flock on the file while it writes.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  CommandResult live = run_command({causeway_binary(), "finish", "--db", path});
+  EXPECT_EQ(live.exit_code, 1);
+  EXPECT_NE(live.err.find("still being recorded"), std::string::npos) << live.err;
+  CommandResult note = run_command({causeway_binary(), "stats", "--db", path});
+  EXPECT_NE(note.err.find("still being recorded"), std::string::npos) << note.err;
+  close(fd);
+  EXPECT_EQ(scalar(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
+
+  CommandResult missing = run_command({causeway_binary(), "finish", "--db", dir.file("no.db")});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+}
+
+}  // namespace
+}  // namespace causeway::testing

@@ -1,0 +1,223 @@
+// StackSymbolizer and symbolize_and_store on a trace written through the store Writer whose
+// stacks point into this test binary (mapped as /proc/self/maps says): computed in memory on
+// a read-only connection, stored once by the writer path, read back from storage, shown by
+// the stack_symbols view, merged with Python frames when a trace has them.
+#include "symbolize/stack_symbols.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "store/reader.h"
+#include "store/writer.h"
+#include "support/test_support.h"
+#include "symbolize/stack_aggregate.h"
+
+namespace causeway::symbolize {
+namespace stack_probe {
+
+__attribute__((noinline)) uint64_t return_address() {
+  return reinterpret_cast<uint64_t>(__builtin_return_address(0));
+}
+
+__attribute__((noinline)) uint64_t issue_call() {
+  volatile uint64_t r = return_address();  // LINE_ISSUE_CALL
+  return r;
+}
+
+}  // namespace stack_probe
+
+namespace {
+
+using causeway::testing::TempDir;
+
+int64_t marker_line(const std::string& marker) {
+  std::ifstream in(std::string(CAUSEWAY_SOURCE_DIR) +
+                   "/tests/unit/symbolize_stack_symbols_test.cpp");
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find("// " + marker) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+// Executable mappings of this process, as capture records them.
+std::vector<store::MappingInfo> own_mappings(int32_t pid) {
+  std::vector<store::MappingInfo> out;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode >> path;
+    if (path.empty() || path[0] != '/' || perms[2] != 'x') continue;
+    store::MappingInfo m;
+    m.pid = pid;
+    m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+    m.end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
+    m.file_offset = std::stoull(offset, nullptr, 16);
+    m.path = path;
+    m.build_id = file_build_id(path);
+    out.push_back(m);
+  }
+  return out;
+}
+
+constexpr int32_t kPid = 300;
+
+class SymbolizeStackSymbolsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.file("trace.db");
+    store::WriterOptions o;
+    o.origin_ns = 1'000'000'000;
+    auto w = store::Writer::create(db_, o);
+    ASSERT_TRUE(w.ok()) << w.error();
+    store::Writer& wr = **w;
+    ASSERT_TRUE(
+        wr.note_process({kPid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
+            .ok());
+    for (const auto& m : own_mappings(kPid)) ASSERT_TRUE(wr.note_mapping(m).ok());
+    // Innermost first: the probed function's entry (exact pc), the return address in the
+    // caller, an address outside every mapping.
+    const uint64_t frames[] = {reinterpret_cast<uint64_t>(&stack_probe::return_address),
+                               stack_probe::issue_call(), 0x10};
+    stack_ = wr.intern_stack(kPid, frames);
+    store::CudaCallRow c;
+    c.ts_ns = o.origin_ns + 1000;
+    c.dur_ns = 500;
+    c.pid = kPid;
+    c.tid = kPid;
+    c.function = wr.intern("cudaMalloc");
+    c.stack = stack_;
+    ASSERT_TRUE(wr.add(c).ok());
+    c.ts_ns += 1000;
+    c.dur_ns = 700;
+    ASSERT_TRUE(wr.add(c).ok());
+    ASSERT_TRUE(wr.close().ok());
+  }
+
+  void expect_frames(const std::vector<Frame>& f) {
+    ASSERT_EQ(f.size(), 3u);
+    EXPECT_EQ(f[0].function, "causeway::symbolize::stack_probe::return_address()");
+    EXPECT_EQ(f[0].kind, FrameKind::kNative);
+    EXPECT_EQ(f[1].function, "causeway::symbolize::stack_probe::issue_call()");
+    EXPECT_EQ(f[1].line, marker_line("LINE_ISSUE_CALL"));
+    EXPECT_NE(f[1].file.find("symbolize_stack_symbols_test.cpp"), std::string::npos);
+    EXPECT_EQ(f[2].kind, FrameKind::kNoMapping);
+    EXPECT_EQ(f[2].pc, 0x10u);
+  }
+
+  TempDir dir_;
+  std::string db_;
+  int64_t stack_ = 0;
+};
+
+TEST_F(SymbolizeStackSymbolsTest, ReaderComputesInMemoryWithoutWriting) {
+  auto r = store::Reader::open(db_);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  auto frames = s.native(stack_);
+  ASSERT_TRUE(frames.ok()) << frames.error();
+  expect_frames(*frames);
+  EXPECT_FALSE(s.used_stored());
+  EXPECT_EQ(s.computed_addresses(), 3);
+  EXPECT_FALSE(stacks_symbolized((*r)->db()));
+  EXPECT_EQ((*r)->count_rows("frame_symbol").value_or(-1), 0);
+}
+
+TEST_F(SymbolizeStackSymbolsTest, StoredOnceThenReadBack) {
+  auto summary = symbolize_and_store(db_);
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  EXPECT_EQ(summary->addresses, 3);
+  EXPECT_EQ(summary->unresolved, 1);
+  auto r = store::Reader::open(db_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(stacks_symbolized((*r)->db()));
+  StackSymbolizer s((*r)->db());
+  auto frames = s.native(stack_);
+  ASSERT_TRUE(frames.ok());
+  expect_frames(*frames);
+  EXPECT_TRUE(s.used_stored());
+  EXPECT_EQ(s.computed_addresses(), 0);
+  // The view an agent queries.
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2((*r)->db(),
+                               "SELECT depth, function, line, kind FROM stack_symbols WHERE "
+                               "stack_id = ?1 ORDER BY depth, inline_depth",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_int64(st, 1, stack_);
+  std::vector<std::string> kinds;
+  int64_t call_line = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    kinds.push_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)));
+    if (sqlite3_column_int(st, 0) == 1) call_line = sqlite3_column_int64(st, 2);
+  }
+  sqlite3_finalize(st);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"native", "native", "no_mapping"}));
+  EXPECT_EQ(call_line, marker_line("LINE_ISSUE_CALL"));
+  // Storing again replaces, never duplicates.
+  ASSERT_TRUE(symbolize_and_store(db_).ok());
+  EXPECT_EQ((*r)->count_rows("frame_symbol").value_or(-1), 3);
+}
+
+TEST_F(SymbolizeStackSymbolsTest, AggregatesEventsByStack) {
+  auto r = store::Reader::open(db_);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  StackQuery q;
+  q.function = "cudaMalloc";
+  auto agg = aggregate_stacks((*r)->db(), s, q);
+  ASSERT_TRUE(agg.ok()) << agg.error();
+  EXPECT_EQ(agg->events, 2);
+  EXPECT_EQ(agg->events_ns, 1200);
+  EXPECT_EQ(agg->with_stack, 2);
+  ASSERT_EQ(agg->stacks.size(), 1u);
+  EXPECT_EQ(agg->stacks[0].count, 2);
+  expect_frames(agg->stacks[0].frames);
+  q.function = "cudaFree";
+  agg = aggregate_stacks((*r)->db(), s, q);
+  ASSERT_TRUE(agg.ok());
+  EXPECT_EQ(agg->events, 0);
+}
+
+TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
+  // The layout capture writes for CPython stacks.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE IF NOT EXISTS python_frame (stack_id INTEGER, depth "
+                         "INTEGER, function TEXT, file TEXT, line INTEGER, entry INTEGER);"
+                         "DELETE FROM python_frame;"
+                         "INSERT INTO python_frame VALUES (1, 0, 'step', '/app/train.py', 30, "
+                         "1), (1, 1, '<module>', '/app/train.py', 44, 1);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_exec(db, "ALTER TABLE cuda_call ADD COLUMN py_stack_id INTEGER", nullptr, nullptr,
+               nullptr);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE cuda_call SET py_stack_id = 1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto r = store::Reader::open(db_);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  EXPECT_EQ(s.python_stack_column("cuda_call"), "py_stack_id");
+  auto agg = aggregate_stacks((*r)->db(), s, {});
+  ASSERT_TRUE(agg.ok()) << agg.error();
+  ASSERT_EQ(agg->stacks.size(), 1u);
+  const auto& f = agg->stacks[0].frames;
+  // No eval-loop frame natively: the Python frames follow the native frames up to the
+  // unmapped one.
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_EQ(f[1].function, "causeway::symbolize::stack_probe::issue_call()");
+  EXPECT_EQ(f[2].function, "step");
+  EXPECT_EQ(f[2].kind, FrameKind::kPythonAppended);
+  EXPECT_EQ(f[3].line, 44);
+}
+
+}  // namespace
+}  // namespace causeway::symbolize
