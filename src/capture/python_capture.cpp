@@ -32,6 +32,11 @@ void PythonCapture::scan(int32_t pid, const std::vector<Mapping>& maps) {
     forget(pid);
     outcomes_.erase(pid);
   }
+  // The maps were read before the exe link: if an exec happened in between, they describe
+  // the old image. Examine nothing then; the exec event brings a consistent rescan.
+  bool exe_mapped = false;
+  for (const Mapping& m : maps) exe_mapped = exe_mapped || m.path == exe;
+  if (!exe_mapped) return;
   // Look again only when something new could hold an interpreter (a new exe or libpython).
   bool fresh = !examined_.count({pid, exe});
   for (const Mapping& m : maps) {
