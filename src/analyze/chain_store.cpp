@@ -116,14 +116,14 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
         ins.bind(8, c.function);
       ins.bind(9, c.impact_ns);
       ins.bind(10, c.summary);
-      ins.bind(11, to_json(c).dump());
+      ins.bind(11, to_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       if (ins.step() != SQLITE_DONE) return fail("causal chains");
     }
   }
   {
     sql::Stmt ins(db, "INSERT INTO analysis_result (name, json) VALUES ('trace_stats', ?1)");
     if (!ins.ok()) return fail("trace statistics");
-    ins.bind(1, to_json(stats).dump());
+    ins.bind(1, to_json(stats).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     if (ins.step() != SQLITE_DONE) return fail("trace statistics");
   }
   {

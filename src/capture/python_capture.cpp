@@ -102,7 +102,7 @@ std::string PythonCapture::meta_json() const {
     if (!o.version.empty()) e["version"] = o.version;
     j[std::to_string(pid)] = e;
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace causeway::capture

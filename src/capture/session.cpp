@@ -562,7 +562,7 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
     dj[source_name(i)] = drops[static_cast<size_t>(i)];
     if (i != CW_SRC_CUDA_LOST_ENTRY) total += drops[static_cast<size_t>(i)];
   }
-  set("drops", dj.dump());
+  set("drops", dj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   set("drops_total", std::to_string(total));
   nlohmann::json libs = nlohmann::json::array();
   nlohmann::json skipped = nlohmann::json::object();
@@ -574,8 +574,8 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                     {"probed_symbols", l.attached_symbols}});
     skipped[l.library.path] = l.missing_bases;
   }
-  set("cuda_libraries", libs.dump());
-  set("skipped_symbols", skipped.dump());
+  set("cuda_libraries", libs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  set("skipped_symbols", skipped.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   const auto& c = decoder_->counts();
   nlohmann::json counts = {{"events", c.events},
                            {"cuda_calls", c.cuda_calls},
@@ -586,8 +586,9 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                            {"process_events", c.process_events},
                            {"thread_states", c.thread_states},
                            {"malformed", c.malformed}};
-  set("event_counts", counts.dump());
-  set("notes", nlohmann::json(notes_).dump());
+  set("event_counts", counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  set("notes",
+      nlohmann::json(notes_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   set("exit", exit_desc);
 }
 

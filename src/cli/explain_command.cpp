@@ -62,7 +62,9 @@ int run_explain(const ExplainFlags& f) {
   }
   std::string out;
   if (f.json) {
-    out = analyze::chains_to_json(*chains).dump(2) + "\n";
+    out = analyze::chains_to_json(*chains).dump(2, ' ', false,
+                                                nlohmann::json::error_handler_t::replace) +
+          "\n";
   } else {
     auto stats = analyze::stats_for_reader(db);
     const int64_t duration = stats.ok() ? stats->duration_ns : 0;

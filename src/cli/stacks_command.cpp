@@ -215,7 +215,7 @@ int run_stacks(const StacksFlags& f) {
   if (f.folded) {
     out = folded_output(f, *agg);
   } else if (f.json) {
-    out = json_output(f, *agg).dump(2) + "\n";
+    out = json_output(f, *agg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   } else {
     out = text_output(f, *agg);
   }

@@ -30,8 +30,10 @@ int run_stats(const StatsFlags& f) {
     std::fprintf(stderr, "causeway stats: %s\n", stats.error().c_str());
     return 1;
   }
-  const std::string out =
-      f.json ? analyze::to_json(*stats).dump(2) + "\n" : analyze::format_stats_text(*stats);
+  const std::string out = f.json ? analyze::to_json(*stats).dump(
+                                       2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                       "\n"
+                                 : analyze::format_stats_text(*stats);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

@@ -116,6 +116,31 @@ TEST(CliExplainTest, TraceWithoutCudaCallsSaysSo) {
   EXPECT_EQ(check_golden("explain/no_cuda.txt", r.out), "");
 }
 
+// Names come from the traced system and may be any bytes (comm is not UTF-8 checked by the
+// kernel): explain and stats must still answer, showing U+FFFD, and store their results.
+TEST(CliExplainTest, NamesThatAreNotUtf8DoNotBreakExplainOrStats) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::noisy_neighbour(db, false);
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h,
+                           "UPDATE process SET name = CAST(X'FF6261636B7570' AS TEXT);"
+                           "UPDATE thread SET name = CAST(X'C0FE' AS TEXT);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(h);
+  }
+  CommandResult r = run_command({causeway_binary(), "explain", "--db", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\xef\xbf\xbd"), std::string::npos) << r.out;  // U+FFFD
+  EXPECT_GT(stored_chain_rows(db), 0);
+  r = run_command({causeway_binary(), "stats", "--db", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::accept(r.out)) << r.out;
+}
+
 void expect_one_sentence_error(const CommandResult& r, const std::string& needle) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;
