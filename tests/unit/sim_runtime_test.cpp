@@ -273,11 +273,16 @@ TEST_F(sim_runtime, PinnedCopyTakesBytesOver20GBpsAndMovesTheBytes) {
   const double enqueue_cpu_ms =
       static_cast<double>(now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start) / 1e6;
   const bool still_running = rt->cudaStreamQuery(stream) == cudaErrorNotReady;
+  // Only a query made before the model's duration elapsed must see the copy running: on a
+  // loaded machine this thread can be descheduled for longer than the copy takes.
+  const bool queried_early = ms_since(start) < model_ms;
   ASSERT_EQ(rt->cudaStreamSynchronize(stream), cudaSuccess);
   const double copy_ms = ms_since(start);
   const double cpu_ms = static_cast<double>(now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start) / 1e6;
   EXPECT_LT(enqueue_cpu_ms, 1.0) << "a pinned async copy only queues work";
-  EXPECT_TRUE(still_running) << "a pinned async copy returns before the copy is done";
+  if (queried_early) {
+    EXPECT_TRUE(still_running) << "a pinned async copy returns before the copy is done";
+  }
   EXPECT_LT(cpu_ms, 2.0) << "a pinned copy costs the caller no CPU";
   EXPECT_GE(copy_ms, model_ms);
   EXPECT_LT(copy_ms, std::max(model_ms, host_memcpy_ms) * 3 + 30.0)
