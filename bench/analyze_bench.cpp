@@ -21,9 +21,8 @@
 #include "analyze/chain_store.h"
 #include "analyze/chains.h"
 #include "analyze/stats.h"
+#include "bench_trace.h"
 #include "store/reader.h"
-#include "store/synthetic.h"
-#include "store/writer.h"
 
 namespace {
 
@@ -70,28 +69,11 @@ int main(int argc, char** argv) {
 
   if (generate) {
     const auto t0 = std::chrono::steady_clock::now();
-    causeway::store::WriterOptions wo;
-    wo.origin_ns = causeway::store::SyntheticOptions{}.start_ns;
-    wo.overwrite = true;
-    auto writer = causeway::store::Writer::create(path, wo);
-    if (!writer.ok()) {
-      std::fprintf(stderr, "%s\n", writer.error().c_str());
-      return 1;
-    }
-    {
-      causeway::store::SyntheticTrace trace(**writer, causeway::store::SyntheticOptions{});
-      causeway::Status st = trace.add(events);
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s\n", st.message().c_str());
-        return 1;
-      }
-    }
-    causeway::Status st = (*writer)->close();
+    causeway::Status st = causeway::bench::write_synthetic_trace(path, events);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
     }
-    writer->reset();
     std::printf("generated %lld events in %.1f s (%s)\n", static_cast<long long>(events),
                 seconds_since(t0), path.c_str());
   }

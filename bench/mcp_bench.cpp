@@ -32,9 +32,8 @@
 #include <nlohmann/json.hpp>
 
 #include "analyze/chain_store.h"
+#include "bench_trace.h"
 #include "store/reader.h"
-#include "store/synthetic.h"
-#include "store/writer.h"
 
 namespace {
 
@@ -181,23 +180,7 @@ int main(int argc, char** argv) {
 
   if (generate) {
     const auto t0 = Clock::now();
-    causeway::store::WriterOptions wo;
-    wo.origin_ns = causeway::store::SyntheticOptions{}.start_ns;
-    wo.overwrite = true;
-    auto writer = causeway::store::Writer::create(path, wo);
-    if (!writer.ok()) {
-      std::fprintf(stderr, "%s\n", writer.error().c_str());
-      return 1;
-    }
-    {
-      causeway::store::SyntheticTrace trace(**writer, causeway::store::SyntheticOptions{});
-      causeway::Status st = trace.add(events);
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s\n", st.message().c_str());
-        return 1;
-      }
-    }
-    causeway::Status st = (*writer)->close();
+    causeway::Status st = causeway::bench::write_synthetic_trace(path, events);
     if (!st.ok()) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;

@@ -25,10 +25,14 @@ struct {
   __type(value, __u64);
 } py_tstates SEC(".maps");
 
-/* The record is built here (too big for the BPF stack), plus a buffer for one frame. */
+/* The record is built here (too big for the BPF stack), plus a buffer for one frame.
+ * A uprobe program runs preemptible (only migration is disabled), so another program on
+ * this CPU (a CUDA entry of another thread, a blocking switch) can start a walk while one is
+ * half done: `users` lets only one walk own the buffer at a time (see pystack__emit). */
 struct py_scratch {
   struct cw_py_stack ev;
   __u8 frame[128];
+  __u32 users;
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -171,6 +175,16 @@ __noinline int pystack__emit(__u32 tgid, __u32 tid, __u64 ts, __u32 trigger) {
   __u32 zero = 0;
   struct py_scratch* s = bpf_map_lookup_elem(&py_scratch, &zero);
   if (!s) return 0;
+  /* Claim the buffer: proceed only if this walk's increment is the only one. The loser (the
+   * walk that interrupted, or both in a tie) backs off and counts a drop; it never writes
+   * into a record being built. Plain atomic adds, since fetch-and-add needs BPF ISA v3. */
+  const __u32 source = trigger == CW_PY_FOR_CUDA ? CW_SRC_CUDA : CW_SRC_SCHED;
+  __sync_fetch_and_add(&s->users, 1);
+  if (*(volatile __u32*)&s->users != 1) {
+    __sync_fetch_and_add(&s->users, -1);
+    drops__count(source);
+    return 0;
+  }
   struct cw_py_stack* e = &s->ev;
   header__fill(&e->h, CW_EV_PY_STACK, ts, tgid, tid);
   e->trigger = trigger;
@@ -184,11 +198,12 @@ __noinline int pystack__emit(__u32 tgid, __u32 tid, __u64 ts, __u32 trigger) {
   /* Shims take a step but no slot, hence twice the frame budget. */
   bpf_loop(CW_PY_MAX_FRAMES * 2, py__frame_step, &fw, 0);
   __u32 n = fw.n;
-  if (n == 0 || n > CW_PY_MAX_FRAMES) return 0;
-  e->depth = n;
-  __u64 bytes = sizeof(*e) - sizeof(e->frames) + (__u64)n * 16;
-  if (bytes > sizeof(*e)) bytes = sizeof(*e);
-  if (bpf_ringbuf_output(&events, e, bytes, ring__wakeup_flags()) != 0)
-    drops__count(trigger == CW_PY_FOR_CUDA ? CW_SRC_CUDA : CW_SRC_SCHED);
+  if (n > 0 && n <= CW_PY_MAX_FRAMES) {
+    e->depth = n;
+    __u64 bytes = sizeof(*e) - sizeof(e->frames) + (__u64)n * 16;
+    if (bytes > sizeof(*e)) bytes = sizeof(*e);
+    if (bpf_ringbuf_output(&events, e, bytes, ring__wakeup_flags()) != 0) drops__count(source);
+  }
+  __sync_fetch_and_add(&s->users, -1);
   return 0;
 }

@@ -72,11 +72,10 @@ run "$CW" export --db "$DB" --format perfetto -o "$JSON" --force &&
   echo "  open https://ui.perfetto.dev, click 'Open trace file' and choose $JSON (or chrome://tracing)"
 
 say "Hand the trace to an AI agent (MCP)"
-ARGS_JSON=$(python3 -c 'import json,sys; print(json.dumps(["mcp", "--db"] + sys.argv[1:]))' "$DB" "${AUDIT_FLAGS[@]}")
 SERVERS="$OUT/causeway-servers.json"
-python3 - "$CW" "$ARGS_JSON" "$SERVERS" <<'PY'
+python3 - "$SERVERS" "$CW" mcp --db "$DB" "${AUDIT_FLAGS[@]}" <<'PY'
 import json, sys
-cw, args, path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+path, cw, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(path, "w") as f:
     json.dump({"mcpServers": {"causeway": {"command": cw, "args": args}}}, f, indent=2)
     f.write("\n")

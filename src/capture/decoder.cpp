@@ -451,6 +451,9 @@ Status Decoder::on_exec(std::span<const uint8_t> rec) {
   }
   const auto pid = static_cast<int32_t>(ev->h.pid), tid = static_cast<int32_t>(ev->h.tid);
   if (Status s = see_task(pid, tid, ev->comm, true); !s.ok()) return s;
+  // The old image's interpreter and code objects are gone, even when the same Python binary
+  // is exec'd again: its cached code addresses would name the new image's objects wrongly.
+  if (options_.python) options_.python->forget_process(pid);
   Process& p = process(pid);
   p.info.name = comm_string(ev->comm);
   p.info.traced = true;

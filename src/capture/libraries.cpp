@@ -122,14 +122,12 @@ std::string build_id_of(Elf* elf) {
   return {};
 }
 
-struct ElfFile {
-  int fd = -1;
-  Elf* elf = nullptr;
-  ~ElfFile() {
-    if (elf) elf_end(elf);
-    if (fd >= 0) ::close(fd);
-  }
-};
+}  // namespace
+
+ElfFile::~ElfFile() {
+  if (elf) elf_end(elf);
+  if (fd >= 0) ::close(fd);
+}
 
 bool open_elf(const std::string& path, ElfFile& f) {
   if (elf_version(EV_CURRENT) == EV_NONE) return false;
@@ -138,8 +136,6 @@ bool open_elf(const std::string& path, ElfFile& f) {
   f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, nullptr);
   return f.elf && elf_kind(f.elf) == ELF_K_ELF;
 }
-
-}  // namespace
 
 Result<ElfSymbols> ElfSymbols::load(const std::string& path) {
   ElfFile f;

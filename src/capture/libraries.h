@@ -7,6 +7,7 @@
 // a uprobe attaches to. Thread-safety: plain functions and values.
 #pragma once
 
+#include <libelf.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -46,6 +47,18 @@ struct CudaLibraryFile {
 std::vector<CudaLibraryFile> find_cuda_libraries(int32_t pid, const std::vector<Mapping>& maps);
 // A user-supplied library (--cudart / --cuda); fails when the file does not exist.
 Result<CudaLibraryFile> library_from_path(const std::string& path, CudaLibrary kind);
+
+// An ELF file opened for reading with libelf; closes both on destruction. Not copyable.
+struct ElfFile {
+  int fd = -1;
+  Elf* elf = nullptr;
+  ElfFile() = default;
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+  ~ElfFile();
+};
+// Opens `path` into `f`; false when it cannot be opened (f.fd < 0) or is not ELF.
+bool open_elf(const std::string& path, ElfFile& f);
 
 // Function symbols of one ELF file, as file offsets.
 class ElfSymbols {

@@ -24,7 +24,7 @@ void PythonCapture::scan(int32_t pid, const std::vector<Mapping>& maps) {
   const std::string proc = "/proc/" + std::to_string(pid);
   const std::string exe = std::filesystem::read_symlink(proc + "/exe", ec).string();
   auto known = outcomes_.find(pid);
-  if (known != outcomes_.end()) {
+  if (known != outcomes_.end() && known->second.current) {
     // Still the same interpreter (no exec since)? Then nothing changed.
     bool mapped = false;
     for (const Mapping& m : maps) mapped = mapped || m.path == known->second.binary;
@@ -86,6 +86,8 @@ void PythonCapture::forget(int32_t pid) {
 }
 
 void PythonCapture::on_exit(int32_t pid) {
+  // The outcome stays for meta_json(); a later image under this pid is examined afresh.
+  if (auto it = outcomes_.find(pid); it != outcomes_.end()) it->second.current = false;
   if (map_fd_ >= 0) {
     const auto key = static_cast<uint32_t>(pid);
     bpf_map_delete_elem(map_fd_, &key);

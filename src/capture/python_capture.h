@@ -46,6 +46,7 @@ class PythonCapture {
 
   struct Outcome {
     std::string binary, version, status;
+    bool current = true;  // false once the image it describes exited or exec'd
   };
   LiveProcessMemory memory_;
   PythonResolver resolver_;

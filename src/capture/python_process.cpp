@@ -1,9 +1,7 @@
 #include "capture/python_process.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -12,15 +10,6 @@
 namespace causeway::capture {
 namespace {
 
-struct ElfHandle {
-  int fd = -1;
-  Elf* elf = nullptr;
-  ~ElfHandle() {
-    if (elf) elf_end(elf);
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 std::string base_name(const std::string& path) {
   return std::filesystem::path(path).filename().string();
 }
@@ -28,12 +17,9 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 Result<ElfDataSymbols> read_python_symbols(const std::string& path) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return Status::Error("libelf is unusable");
-  ElfHandle h;
-  h.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (h.fd < 0) return Status::Error("cannot open " + path);
-  h.elf = elf_begin(h.fd, ELF_C_READ_MMAP, nullptr);
-  if (!h.elf || elf_kind(h.elf) != ELF_K_ELF) return Status::Error(path + " is not an ELF file");
+  ElfFile h;
+  if (!open_elf(path, h))
+    return Status::Error(h.fd < 0 ? "cannot open " + path : path + " is not an ELF file");
   ElfDataSymbols out;
   GElf_Ehdr eh;
   if (!gelf_getehdr(h.elf, &eh)) return Status::Error(path + " has no ELF header");

@@ -29,6 +29,9 @@ Status PythonStacks::ingest(std::span<const uint8_t> rec) {
   const auto pid = static_cast<int32_t>(head.h.pid), tid = static_cast<int32_t>(head.h.tid);
   const bool truncated = (head.flags & CW_PY_TRUNCATED) != 0;
   if (truncated) counts_.truncated++;
+  // A process the resolver does not know (forgotten at exit or exec, records still in
+  // flight) has nothing to resolve against: no stack, and nothing cached under its pid.
+  if (!resolver_.knows(pid)) return Status::Ok();
   const uint8_t* raw = rec.data() + fixed;
   const size_t raw_bytes = depth * sizeof(cw_py_frame);
 
@@ -82,10 +85,13 @@ store::StackId PythonStacks::take(int32_t tid, int64_t ts_ns) {
 }
 
 void PythonStacks::forget_process(int32_t pid) {
-  resolver_.forget_process(pid);
-  // Its raw stacks must not be matched by a later process that reuses the pid. Exits are
-  // rare next to events, so the whole cache goes.
-  by_raw_.clear();
+  // Only processes the resolver knows have raw stacks cached (see ingest()). Theirs must not
+  // be matched by a later image under the same pid; their exits are rare next to events, so
+  // the whole cache goes. Other processes' exits and execs leave it alone.
+  if (resolver_.knows(pid)) {
+    resolver_.forget_process(pid);
+    by_raw_.clear();
+  }
   if (exit_hook_) exit_hook_(pid);
 }
 

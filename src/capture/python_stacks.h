@@ -39,7 +39,7 @@ class PythonStacks {
   Status ingest(std::span<const uint8_t> record);
   // The Python stack recorded for the event of thread `tid` at `ts_ns` (0 when none), once.
   store::StackId take(int32_t tid, int64_t ts_ns);
-  // A process exited: forget what was cached for it (and tell the exit hook).
+  // A process exited or exec'd: forget what was cached for it (and tell the exit hook).
   void forget_process(int32_t pid);
   // Called by forget_process(), e.g. to stop the BPF walker for that pid.
   void set_exit_hook(std::function<void(int32_t)> hook) { exit_hook_ = std::move(hook); }

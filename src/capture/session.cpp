@@ -29,6 +29,7 @@
 #include "capture/libraries.h"
 #include "capture/python_capture.h"
 #include "capture/row_sink.h"
+#include "causeway/abi/events.h"
 #include "store/writer.h"
 
 namespace causeway::capture {
@@ -391,7 +392,22 @@ void Session::settle_cuda_load(int32_t pid, const std::vector<CudaLibraryFile>& 
   if (fresh || idle >= 2) source_->clear_cuda_load_pending(pid);
 }
 
+// Continues every process a load hook stopped, including those whose load record is still
+// in the ring: left there when an error ended tracing before the drain, or written after the
+// last drain and before the hooks went. Called after detach_all(), so no new stop can come;
+// a process must never stay stopped once causeway is gone.
 void Session::continue_stopped() {
+  RecordConsumer note_stop = [this](std::span<const uint8_t> rec) {
+    cw_lib_load ev;
+    if (rec.size() < sizeof(ev)) return true;
+    std::memcpy(&ev, rec.data(), sizeof(ev));
+    if (ev.h.kind == CW_EV_LIB_LOAD && ev.stopped) stopped_.insert(static_cast<int32_t>(ev.h.pid));
+    return true;
+  };
+  for (int i = 0; i < 1000; i++) {
+    auto polled = source_->poll(0, note_stop);
+    if (!polled.ok() || polled.value() == 0) break;
+  }
   for (int32_t pid : stopped_) kill(pid, SIGCONT);
   stopped_.clear();
 }

@@ -218,12 +218,12 @@ class Exporter {
   }
 
   // The symbolized stack of a CUDA call as one compact line (innermost first), rendered once
-  // per distinct stack: memory grows with distinct stacks, not with events.
+  // per distinct stack: memory grows with distinct stacks, not with events. Called only
+  // after py_stack_column() created the symbolizer.
   const std::string& stack_text(std::optional<int64_t> stack, std::optional<int64_t> py) {
     const auto key = std::make_pair(stack.value_or(-1), py.value_or(-1));
     auto it = stack_texts_.find(key);
     if (it != stack_texts_.end()) return it->second;
-    if (!symbolizer_) symbolizer_ = std::make_unique<symbolize::StackSymbolizer>(db_);
     auto frames = symbolizer_->merged(stack, py);
     std::string text = frames.ok() ? symbolize::compact_stack(*frames, 12) : std::string();
     return stack_texts_.emplace(key, std::move(text)).first->second;

@@ -6,15 +6,17 @@
 #include <unordered_map>
 
 #include "analyze/chain_store.h"
+#include "analyze/sql_util.h"
 #include "report/html_text.h"
 #include "report/report_assets.h"
-#include "report/sqlite_stmt.h"
 
 namespace causeway::report {
 namespace {
 
 using analyze::Chain;
 using analyze::TaskRef;
+using analyze::sql::query_error;
+using analyze::sql::Stmt;
 using nlohmann::json;
 
 std::string esc(std::string_view s) {
@@ -66,10 +68,10 @@ Result<std::map<std::string, std::string>> read_meta(sqlite3* db) {
   Stmt q(db,
          "SELECT key, value FROM meta WHERE key IN ('cuda_version', 'command_line', "
          "'origin_realtime_ns', 'schema_version', 'end_ts', 'complete')");
-  if (!q.ok()) return q.error("trace facts (meta)");
+  if (!q.ok()) return query_error(db, "trace facts (meta)");
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) out[q.text(0)] = q.text(1);
-  if (rc != SQLITE_DONE) return q.error("trace facts (meta)");
+  if (rc != SQLITE_DONE) return query_error(db, "trace facts (meta)");
   return out;
 }
 

@@ -6,9 +6,13 @@
 #include <unordered_map>
 
 #include "analyze/baseline.h"
-#include "report/sqlite_stmt.h"
+#include "analyze/sql_util.h"
 
 namespace causeway::report {
+
+using analyze::sql::query_error;
+using analyze::sql::Stmt;
+
 namespace {
 
 const std::array<int64_t, kBucketCount + 1>& edges() {
@@ -67,7 +71,7 @@ Result<Histograms> compute_histograms(sqlite3* db, const HistogramFilter& filter
   if (filter.until_ns) sql += " AND c.ts < ?2";
   if (filter.pid) sql += " AND p.pid = ?3";
   Stmt q(db, sql);
-  if (!q.ok()) return q.error("CUDA calls");
+  if (!q.ok()) return query_error(db, "CUDA calls");
   if (filter.since_ns) q.bind(1, *filter.since_ns);
   if (filter.until_ns) q.bind(2, *filter.until_ns);
   if (filter.pid) q.bind(3, *filter.pid);
@@ -76,10 +80,10 @@ Result<Histograms> compute_histograms(sqlite3* db, const HistogramFilter& filter
   while ((rc = q.step()) == SQLITE_ROW) {
     durs[q.i64(0)].push_back(std::max<int64_t>(0, q.i64(1)));
   }
-  if (rc != SQLITE_DONE) return q.error("CUDA calls");
+  if (rc != SQLITE_DONE) return query_error(db, "CUDA calls");
 
   Stmt name(db, "SELECT str FROM string WHERE id = ?1");
-  if (!name.ok()) return name.error("strings");
+  if (!name.ok()) return query_error(db, "strings");
   Histograms out;
   for (auto& [fid, v] : durs) {
     name.reset();

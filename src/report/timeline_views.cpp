@@ -7,13 +7,15 @@
 #include <set>
 #include <utility>
 
-#include "report/sqlite_stmt.h"
+#include "analyze/sql_util.h"
 
 namespace causeway::report {
 namespace {
 
 using analyze::Chain;
 using analyze::TaskRef;
+using analyze::sql::query_error;
+using analyze::sql::Stmt;
 
 // An evidence row found in its table.
 struct Located {
@@ -117,12 +119,12 @@ class ViewBuilder {
  private:
   Result<std::optional<Located>> locate(const std::string& table, int64_t id) {
     // `table` is one of the four event tables (is_event_table), never user text.
-    Stmt q(db_, "SELECT ts, dur, utid FROM " + table + " WHERE id = ?1");
-    if (!q.ok()) return q.error(table + " rows");
+    Stmt& q = prepared("SELECT ts, dur, utid FROM " + table + " WHERE id = ?1");
+    if (!q.ok()) return query_error(db_, table + " rows");
     q.bind(1, id);
     const int rc = q.step();
     if (rc == SQLITE_DONE) return std::optional<Located>();
-    if (rc != SQLITE_ROW) return q.error(table + " rows");
+    if (rc != SQLITE_ROW) return query_error(db_, table + " rows");
     return std::optional<Located>(Located{table, id, q.i64(0), q.i64(1), q.i64(2)});
   }
 
@@ -130,23 +132,23 @@ class ViewBuilder {
   // the most recent use of a reused tid.
   Result<std::optional<int64_t>> utid_of(const TaskRef& t) {
     if (t.tid <= 0) return std::optional<int64_t>();
-    Stmt q(db_,
-           "SELECT t.utid FROM thread t LEFT JOIN process p ON p.upid = t.upid WHERE t.tid = ?1 "
-           "ORDER BY coalesce(p.pid, t.tid) = ?2 DESC, t.traced DESC, t.utid DESC LIMIT 1");
-    if (!q.ok()) return q.error("threads");
+    Stmt& q = prepared(
+        "SELECT t.utid FROM thread t LEFT JOIN process p ON p.upid = t.upid WHERE t.tid = ?1 "
+        "ORDER BY coalesce(p.pid, t.tid) = ?2 DESC, t.traced DESC, t.utid DESC LIMIT 1");
+    if (!q.ok()) return query_error(db_, "threads");
     q.bind(1, t.tid);
     q.bind(2, t.pid);
     const int rc = q.step();
     if (rc == SQLITE_DONE) return std::optional<int64_t>();
-    if (rc != SQLITE_ROW) return q.error("threads");
+    if (rc != SQLITE_ROW) return query_error(db_, "threads");
     return std::optional<int64_t>(q.i64(0));
   }
 
   Result<TimelineLane> lane_info(int64_t utid, const std::string& role) {
-    Stmt q(db_,
-           "SELECT t.tid, coalesce(p.pid, t.tid), coalesce(t.name, ''), coalesce(p.name, ''), "
-           "t.traced FROM thread t LEFT JOIN process p ON p.upid = t.upid WHERE t.utid = ?1");
-    if (!q.ok()) return q.error("threads");
+    Stmt& q = prepared(
+        "SELECT t.tid, coalesce(p.pid, t.tid), coalesce(t.name, ''), coalesce(p.name, ''), "
+        "t.traced FROM thread t LEFT JOIN process p ON p.upid = t.upid WHERE t.utid = ?1");
+    if (!q.ok()) return query_error(db_, "threads");
     q.bind(1, utid);
     TimelineLane l;
     l.utid = utid;
@@ -159,25 +161,25 @@ class ViewBuilder {
       l.process = q.text(3);
       l.traced = q.i64(4) != 0;
     } else if (rc != SQLITE_DONE) {
-      return q.error("threads");
+      return query_error(db_, "threads");
     }
     return l;
   }
 
   // The threads that woke `utid` in [start, end), most wakeups first (at most 3).
   Result<std::vector<int64_t>> top_wakers(int64_t utid, int64_t start, int64_t end) {
-    Stmt q(db_,
-           "SELECT waker_utid, count(*) AS n FROM wakeup WHERE wakee_utid = ?1 AND ts >= ?2 AND "
-           "ts < ?3 AND waker_utid IS NOT NULL AND waker_utid != ?1 GROUP BY waker_utid "
-           "ORDER BY n DESC, waker_utid LIMIT 3");
-    if (!q.ok()) return q.error("wakeups");
+    Stmt& q = prepared(
+        "SELECT waker_utid, count(*) AS n FROM wakeup WHERE wakee_utid = ?1 AND ts >= ?2 AND "
+        "ts < ?3 AND waker_utid IS NOT NULL AND waker_utid != ?1 GROUP BY waker_utid "
+        "ORDER BY n DESC, waker_utid LIMIT 3");
+    if (!q.ok()) return query_error(db_, "wakeups");
     q.bind(1, utid);
     q.bind(2, start);
     q.bind(3, end);
     std::vector<int64_t> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.i64(0));
-    if (rc != SQLITE_DONE) return q.error("wakeups");
+    if (rc != SQLITE_DONE) return query_error(db_, "wakeups");
     return out;
   }
 
@@ -264,35 +266,35 @@ class ViewBuilder {
     };
     int rc;
     {
-      Stmt q(db_,
-             "SELECT x.id, x.ts, x.dur, x.state, x.cpu, sn.name, x.syscall_nr, wt.tid, wt.name, "
-             "coalesce(wp.pid, wt.tid), pt.tid, pt.name, coalesce(pp.pid, pt.tid) "
-             "FROM thread_state x LEFT JOIN syscall_name sn ON sn.nr = x.syscall_nr "
-             "LEFT JOIN thread wt ON wt.utid = x.waker_utid "
-             "LEFT JOIN process wp ON wp.upid = wt.upid "
-             "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
-             "LEFT JOIN process pp ON pp.upid = pt.upid" +
-                 window_where("thread_state", "x", 4));
-      if (!q.ok()) return q.error("thread states");
+      Stmt& q = prepared(
+          "SELECT x.id, x.ts, x.dur, x.state, x.cpu, sn.name, x.syscall_nr, wt.tid, wt.name, "
+          "coalesce(wp.pid, wt.tid), pt.tid, pt.name, coalesce(pp.pid, pt.tid) "
+          "FROM thread_state x LEFT JOIN syscall_name sn ON sn.nr = x.syscall_nr "
+          "LEFT JOIN thread wt ON wt.utid = x.waker_utid "
+          "LEFT JOIN process wp ON wp.upid = wt.upid "
+          "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
+          "LEFT JOIN process pp ON pp.upid = pt.upid" +
+          window_where("thread_state", "x", 4));
+      if (!q.ok()) return query_error(db_, "thread states");
       bind(q);
       static constexpr const char* kStates[] = {"running", "runnable", "sleeping",
                                                 "uninterruptible", "other"};
       while ((rc = q.step()) == SQLITE_ROW) {
         const int64_t state = std::clamp<int64_t>(q.i64(3), 0, 4);
         std::string detail;
-        if (auto cpu = q.opt(4)) detail = "CPU " + std::to_string(*cpu);
+        if (auto cpu = q.opt_i64(4)) detail = "CPU " + std::to_string(*cpu);
         auto add = [&](const std::string& clause) {
           detail = detail.empty() ? clause : clause + " · " + detail;
         };
-        if (state == 1 && !q.null(10)) {
+        if (state == 1 && !q.is_null(10)) {
           add("preempted by " + task_label(q.text(11), q.i64(12), q.i64(10)));
         }
         if (state == 2 || state == 3) {
-          std::string sys = !q.null(5)   ? q.text(5)
-                            : !q.null(6) ? "syscall_" + std::to_string(q.i64(6))
-                                         : std::string();
+          std::string sys = !q.is_null(5)   ? q.text(5)
+                            : !q.is_null(6) ? "syscall_" + std::to_string(q.i64(6))
+                                            : std::string();
           std::string clause = sys.empty() ? std::string() : "in " + sys;
-          if (!q.null(7)) {
+          if (!q.is_null(7)) {
             clause += std::string(clause.empty() ? "" : ", ") + "woken by " +
                       task_label(q.text(8), q.i64(9), q.i64(7));
           }
@@ -301,16 +303,16 @@ class ViewBuilder {
         push(static_cast<EventKind>(static_cast<int>(EventKind::kRunning) + state), q.i64(0),
              q.i64(1), q.i64(2), kStates[state], detail);
       }
-      if (rc != SQLITE_DONE) return q.error("thread states");
+      if (rc != SQLITE_DONE) return query_error(db_, "thread states");
     }
     {
-      Stmt q(db_,
-             "SELECT c.id, c.ts, c.dur, coalesce(fs.str, '?'), c.ret, c.bytes, c.copy_kind, "
-             "ks.str FROM cuda_call c LEFT JOIN string fs ON fs.id = c.function_id "
-             "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
-             "LEFT JOIN string ks ON ks.id = k.name_id" +
-                 window_where("cuda_call", "c", 8));
-      if (!q.ok()) return q.error("CUDA calls");
+      Stmt& q = prepared(
+          "SELECT c.id, c.ts, c.dur, coalesce(fs.str, '?'), c.ret, c.bytes, c.copy_kind, "
+          "ks.str FROM cuda_call c LEFT JOIN string fs ON fs.id = c.function_id "
+          "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
+          "LEFT JOIN string ks ON ks.id = k.name_id" +
+          window_where("cuda_call", "c", 8));
+      if (!q.ok()) return query_error(db_, "CUDA calls");
       bind(q);
       static constexpr const char* kKinds[] = {"HtoH", "HtoD", "DtoH", "DtoD", "default"};
       std::vector<int64_t> open;  // end times of the enclosing calls
@@ -319,9 +321,9 @@ class ViewBuilder {
         auto add = [&](const std::string& clause) {
           detail += (detail.empty() ? "" : " · ") + clause;
         };
-        if (auto b = q.opt(5)) add(format_bytes(*b));
-        if (auto k = q.opt(6); k && *k >= 0 && *k <= 4) add(kKinds[*k]);
-        if (!q.null(7)) add("kernel " + q.text(7));
+        if (auto b = q.opt_i64(5)) add(format_bytes(*b));
+        if (auto k = q.opt_i64(6); k && *k >= 0 && *k <= 4) add(kKinds[*k]);
+        if (!q.is_null(7)) add("kernel " + q.text(7));
         if (q.i64(4) != 0) add("returned error " + std::to_string(q.i64(4)));
         const int64_t ts = q.i64(1), end = ts + std::max<int64_t>(0, q.i64(2));
         while (!open.empty() && open.back() <= ts) open.pop_back();
@@ -329,14 +331,14 @@ class ViewBuilder {
         v.events.back().depth = static_cast<int>(open.size());
         open.push_back(end);
       }
-      if (rc != SQLITE_DONE) return q.error("CUDA calls");
+      if (rc != SQLITE_DONE) return query_error(db_, "CUDA calls");
     }
     {
-      Stmt q(db_,
-             "SELECT y.id, y.ts, y.dur, coalesce(sn.name, 'syscall_' || y.nr), y.ret, y.fd, "
-             "y.bytes FROM syscall y LEFT JOIN syscall_name sn ON sn.nr = y.nr" +
-                 window_where("syscall", "y", 4));
-      if (!q.ok()) return q.error("syscalls");
+      Stmt& q = prepared(
+          "SELECT y.id, y.ts, y.dur, coalesce(sn.name, 'syscall_' || y.nr), y.ret, y.fd, "
+          "y.bytes FROM syscall y LEFT JOIN syscall_name sn ON sn.nr = y.nr" +
+          window_where("syscall", "y", 4));
+      if (!q.ok()) return query_error(db_, "syscalls");
       bind(q);
       while ((rc = q.step()) == SQLITE_ROW) {
         const int64_t id = q.i64(0), dur = q.i64(2);
@@ -345,19 +347,19 @@ class ViewBuilder {
         auto add = [&](const std::string& clause) {
           detail += (detail.empty() ? "" : " · ") + clause;
         };
-        if (auto fd = q.opt(5)) add("fd " + std::to_string(*fd));
-        if (auto b = q.opt(6)) add(format_bytes(*b) + " requested");
-        if (auto r = q.opt(4); r && *r < 0) add("returned " + std::to_string(*r));
+        if (auto fd = q.opt_i64(5)) add("fd " + std::to_string(*fd));
+        if (auto b = q.opt_i64(6)) add(format_bytes(*b) + " requested");
+        if (auto r = q.opt_i64(4); r && *r < 0) add("returned " + std::to_string(*r));
         push(EventKind::kSyscall, id, q.i64(1), dur, q.text(3), detail);
       }
-      if (rc != SQLITE_DONE) return q.error("syscalls");
+      if (rc != SQLITE_DONE) return query_error(db_, "syscalls");
     }
     {
-      Stmt q(db_,
-             "SELECT b.id, b.ts, b.dur, b.op, b.bytes, b.dev, b.queue_dur, b.service_dur, "
-             "b.error FROM block_io b" +
-                 window_where("block_io", "b", 8));
-      if (!q.ok()) return q.error("block I/O");
+      Stmt& q = prepared(
+          "SELECT b.id, b.ts, b.dur, b.op, b.bytes, b.dev, b.queue_dur, b.service_dur, "
+          "b.error FROM block_io b" +
+          window_where("block_io", "b", 8));
+      if (!q.ok()) return query_error(db_, "block I/O");
       bind(q);
       while ((rc = q.step()) == SQLITE_ROW) {
         const std::string op = q.text(3);
@@ -370,12 +372,12 @@ class ViewBuilder {
         const int64_t dev = q.i64(5);
         std::string detail =
             "device " + std::to_string(dev >> 20) + ":" + std::to_string(dev & ((1 << 20) - 1));
-        if (auto qd = q.opt(6)) detail += " · queued " + format_duration(*qd);
-        if (auto sd = q.opt(7)) detail += " · device " + format_duration(*sd);
+        if (auto qd = q.opt_i64(6)) detail += " · queued " + format_duration(*qd);
+        if (auto sd = q.opt_i64(7)) detail += " · device " + format_duration(*sd);
         if (q.i64(8) != 0) detail += " · error " + std::to_string(q.i64(8));
         push(EventKind::kBlockIo, q.i64(0), q.i64(1), q.i64(2), name, detail);
       }
-      if (rc != SQLITE_DONE) return q.error("block I/O");
+      if (rc != SQLITE_DONE) return query_error(db_, "block I/O");
     }
     return Status::Ok();
   }
@@ -401,12 +403,12 @@ class ViewBuilder {
   Status add_wakeups(TimelineView& v) {
     std::map<int64_t, int> lane_of;
     for (size_t i = 0; i < v.lanes.size(); ++i) lane_of[v.lanes[i].utid] = static_cast<int>(i);
-    Stmt q(db_,
-           "SELECT w.id, w.ts, w.waker_utid, wt.tid, wt.name, coalesce(wp.pid, wt.tid) "
-           "FROM wakeup w LEFT JOIN thread wt ON wt.utid = w.waker_utid "
-           "LEFT JOIN process wp ON wp.upid = wt.upid "
-           "WHERE w.wakee_utid = ?1 AND w.ts >= ?2 AND w.ts < ?3 ORDER BY w.ts");
-    if (!q.ok()) return q.error("wakeups");
+    Stmt& q = prepared(
+        "SELECT w.id, w.ts, w.waker_utid, wt.tid, wt.name, coalesce(wp.pid, wt.tid) "
+        "FROM wakeup w LEFT JOIN thread wt ON wt.utid = w.waker_utid "
+        "LEFT JOIN process wp ON wp.upid = wt.upid "
+        "WHERE w.wakee_utid = ?1 AND w.ts >= ?2 AND w.ts < ?3 ORDER BY w.ts");
+    if (!q.ok()) return query_error(db_, "wakeups");
     for (size_t i = 0; i < v.lanes.size(); ++i) {
       q.reset();
       q.bind(1, v.lanes[i].utid);
@@ -422,7 +424,7 @@ class ViewBuilder {
         w.id = q.i64(0);
         w.ts_ns = q.i64(1);
         w.to_lane = static_cast<int>(i);
-        if (auto u = q.opt(2)) {
+        if (auto u = q.opt_i64(2)) {
           auto it = lane_of.find(*u);
           if (it != lane_of.end()) w.from_lane = it->second;
           w.waker = task_label(q.text(4), q.i64(5), q.i64(3));
@@ -431,15 +433,24 @@ class ViewBuilder {
         }
         v.wakeups.push_back(std::move(w));
       }
-      if (rc != SQLITE_DONE) return q.error("wakeups");
+      if (rc != SQLITE_DONE) return query_error(db_, "wakeups");
     }
     std::sort(v.wakeups.begin(), v.wakeups.end(),
               [](const TimelineWakeup& a, const TimelineWakeup& b) { return a.ts_ns < b.ts_ns; });
     return Status::Ok();
   }
 
+  // The same few statements run for every window, lane and evidence row: each is prepared
+  // once (by its text) and reset before each use.
+  Stmt& prepared(const std::string& sql) {
+    Stmt& q = statements_.try_emplace(sql, db_, sql).first->second;
+    q.reset();
+    return q;
+  }
+
   sqlite3* db_;
   const TimelineLimits& limits_;
+  std::map<std::string, Stmt> statements_;
 };
 
 std::string three_digits(double v, const char* unit) {

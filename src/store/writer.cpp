@@ -949,10 +949,8 @@ Result<RowId> Writer::add(const SyscallRow& r) {
   Impl& m = *impl_;
   if (!m.failure.ok()) return m.failure;
   const int64_t utid = m.thread(r.pid, r.tid, r.ts_ns, true);
-  if (r.name != 0 && m.syscall_names.insert(r.nr).second) {
-    m.ins_syscall_name.i64(1, r.nr);
-    m.ins_syscall_name.text(2, m.string_of(r.name));
-    if (!m.check(m.ins_syscall_name.run(), "adding a syscall name")) return m.failure;
+  if (r.name != 0) {
+    if (Status s = note_syscall_name(r.nr, m.string_of(r.name)); !s.ok()) return s;
   }
   BatchedInsert& s = m.syscall_rows;
   const RowId id = s.begin_row();

@@ -43,7 +43,8 @@ struct StackAggregate {
   int64_t events = 0;      // events matching the query
   int64_t events_ns = 0;   // their total duration, ns
   int64_t with_stack = 0;  // of which had a (native or Python) stack
-  // Distinct stacks, by total_ns then count, descending (ties: first stack id).
+  // Distinct stacks, by total_ns then count, descending (ties: the stack whose first event came
+  // first).
   std::vector<AggregatedStack> stacks;
 };
 

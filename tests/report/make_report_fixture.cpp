@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fixtures/hostile_trace.h"
 #include "fixtures/scenarios.h"
 
 namespace {
@@ -16,28 +17,9 @@ namespace {
 using namespace causeway::testing;
 
 void hostile(const std::string& path) {
-  TraceBuilder b(path);
-  b.process(100, "</script><script>alert('process')</script>");
-  b.thread(100, 109, "sim-gpu", 7);
-  Timeline& t = b.thread(100, 100, "<img src=x onerror=alert('comm')>", 0);
-  b.process(200, "\xFF</ScRiPt><svg onload=alert('burner')>", false);
-  b.thread(200, 200, "\xFF</ScRiPt><svg onload=alert('burner')>", 0, false);
-  t.at(1 * kMs);
-  for (int step = 0; step < 200; ++step) {
-    if (step < 40) {
-      t.run(1 * kMs);
-    } else {
-      t.run(300 * kUs);
-      t.runnable(1200 * kUs, 200, 200);
-      t.run(700 * kUs);
-    }
-    for (int i = 0; i < 3; ++i) t.quick("cudaLaunchKernel", 8 * kUs);
-    t.call("cudaStreamSynchronize", [&] {
-      t.run(5 * kUs);
-      t.sleep(2 * kMs, "futex", 100, 109);
-      t.run(5 * kUs);
-    });
-  }
+  hostile_noisy_neighbour(
+      path, {"</script><script>alert('process')</script>", "<img src=x onerror=alert('comm')>",
+             "\xFF</ScRiPt><svg onload=alert('burner')>"});
 }
 
 }  // namespace

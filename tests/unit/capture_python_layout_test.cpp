@@ -163,26 +163,17 @@ TEST(CapturePythonLayout, BadDebugOffsetsAreRefusedNotTrusted) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("xdebugpy"), std::string::npos) << r.error();
 
-  b = debug_offsets_313();
-  const uint64_t v314 = 0x030e00f0;
-  std::memcpy(b.data() + 8, &v314, 8);
-  r = python_layout_from_debug_offsets(b);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("3.14.0 is not supported"), std::string::npos) << r.error();
-
-  b = debug_offsets_313();
-  const uint64_t one = 1;
-  std::memcpy(b.data() + 16, &one, 8);
-  r = python_layout_from_debug_offsets(b);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("free-threaded"), std::string::npos) << r.error();
-
-  b = debug_offsets_313();
-  const uint64_t outside = 5000;  // native_thread_id beyond sizeof(PyThreadState)
-  std::memcpy(b.data() + 25 * 8, &outside, 8);
-  r = python_layout_from_debug_offsets(b);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().find("inconsistent"), std::string::npos) << r.error();
+  // A valid table with one 8-byte word changed is refused, saying why.
+  auto refused_with_word = [](size_t word, uint64_t value, const char* why) {
+    auto b = debug_offsets_313();
+    std::memcpy(b.data() + word * 8, &value, 8);
+    auto r = python_layout_from_debug_offsets(b);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_NE(r.error().find(why), std::string::npos) << r.error();
+  };
+  refused_with_word(1, 0x030e00f0, "3.14.0 is not supported");
+  refused_with_word(2, 1, "free-threaded");
+  refused_with_word(25, 5000, "inconsistent");  // native_thread_id beyond sizeof(PyThreadState)
 
   r = python_layout_from_debug_offsets(std::vector<uint8_t>(16, 0));
   EXPECT_FALSE(r.ok());

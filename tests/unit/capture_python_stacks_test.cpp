@@ -381,6 +381,49 @@ TEST(CapturePythonStacks, Python310FramesUseLastiAndThePep626Table) {
   EXPECT_TRUE(sink.py_stacks[0][0].entry);
 }
 
+std::vector<uint8_t> exec_record(uint32_t pid, uint64_t ts) {
+  cw_exec e{};
+  e.h.kind = CW_EV_EXEC;
+  e.h.ts_ns = ts;
+  e.h.pid = pid;
+  e.h.tid = pid;
+  e.old_tid = pid;
+  std::memcpy(e.comm, "python3", 8);
+  std::memcpy(e.filename, "/usr/bin/python3", 17);
+  return bytes_of(e);
+}
+
+TEST(CapturePythonStacks, AnExecForgetsTheOldImageEvenForTheSameBinary) {
+  Fixture f;
+  f.resolver.add_process(100, f.img.layout());
+  const uint64_t step = f.img.code("step", "/srv/train.py", 40, table_two_units_per_line(10), 20);
+  Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
+  std::vector<int32_t> told;
+  f.stacks.set_exit_hook([&](int32_t pid) { told.push_back(pid); });
+  const uint32_t sync = function_id("cudaStreamSynchronize");
+  ASSERT_TRUE(d.ingest(exec_record(100, 1000)).ok());
+  EXPECT_FALSE(f.resolver.knows(100));
+  EXPECT_EQ(told, std::vector<int32_t>{100});  // the BPF walker is stopped for it too
+
+  // A record of the old image still in flight resolves against nothing: no stack at all.
+  ASSERT_TRUE(
+      d.ingest(py_record(100, 100, 5000, CW_PY_FOR_CUDA, {{step, f.img.instr(step, 7)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(cuda_record(100, 100, 5000, sync)).ok());
+  ASSERT_EQ(f.sink.cuda.size(), 1u);
+  EXPECT_EQ(f.sink.cuda[0].py_stack, 0);
+  EXPECT_TRUE(f.sink.py_stacks.empty());
+
+  // Registered again by the rescan of the new image: its code objects are read afresh.
+  f.resolver.add_process(100, f.img.layout());
+  ASSERT_TRUE(
+      d.ingest(py_record(100, 100, 6000, CW_PY_FOR_CUDA, {{step, f.img.instr(step, 7)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(cuda_record(100, 100, 6000, sync)).ok());
+  ASSERT_EQ(f.sink.cuda.size(), 2u);
+  EXPECT_EQ(f.sink.cuda[1].py_stack, 1);
+  EXPECT_EQ(f.sink.py_stacks[0][0].function, "step");
+  EXPECT_EQ(f.resolver.code_objects_read(), 1);
+}
+
 TEST(CapturePythonStacks, MalformedRecordsAreCountedNotTrusted) {
   Fixture f;
   auto rec = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2}}, 0);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "fixtures/hostile_trace.h"
 #include "fixtures/scenarios.h"
 #include "report/html_report.h"
 #include "store/reader.h"
@@ -14,7 +15,6 @@
 namespace causeway::report {
 namespace {
 
-using causeway::testing::CallOpts;
 using causeway::testing::kMs;
 using causeway::testing::kUs;
 using causeway::testing::TempDir;
@@ -88,30 +88,7 @@ TEST(ReportHtmlReportTest, HostileNamesStayText) {
   const std::string evil_process = "</script><script>alert(1)</script>";
   const std::string evil_comm = "<img src=x onerror=alert(2)>";
   const std::string evil_burner = "\xFF\xFE</ScRiPt><marquee>";
-  {
-    TraceBuilder b(path);
-    b.process(100, evil_process);
-    b.thread(100, 109, "sim-gpu", 7);
-    auto& t = b.thread(100, 100, evil_comm, 0);
-    b.process(200, evil_burner, false);
-    b.thread(200, 200, evil_burner, 0, false);
-    t.at(1 * kMs);
-    for (int step = 0; step < 200; ++step) {
-      if (step < 40) {
-        t.run(1 * kMs);
-      } else {
-        t.run(300 * kUs);
-        t.runnable(1200 * kUs, 200, 200);
-        t.run(700 * kUs);
-      }
-      for (int i = 0; i < 3; ++i) t.quick("cudaLaunchKernel", 8 * kUs);
-      t.call("cudaStreamSynchronize", [&] {
-        t.run(5 * kUs);
-        t.sleep(2 * kMs, "futex", 100, 109);
-        t.run(5 * kUs);
-      });
-    }
-  }
+  testing::hostile_noisy_neighbour(path, {evil_process, evil_comm, evil_burner});
   const std::string html = render(path);
   ASSERT_FALSE(html.empty());
   EXPECT_EQ(count(html, "<script"), 2u);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "analyze/chain_store.h"
 #include "mcp/tool.h"
 #include "store/reader.h"
 #include "symbolize/stack_symbols.h"
@@ -17,25 +18,32 @@ int64_t i64(const Json& v) {
   return v.is_number_integer() ? v.get<int64_t>() : 0;
 }
 
-// One symbolizer per trace file for the server's life: module sessions and resolved
-// addresses are reused across calls. Its own read-only connection (store::Reader).
+// One symbolizer per trace file, reused across calls (module sessions, resolved addresses)
+// while the trace is unchanged. Its own read-only connection (store::Reader). Keyed also by
+// the trace's fingerprint: a trace still being recorded gains mappings (dlopen) and stored
+// symbols later, which a symbolizer built earlier would not see (frames wrongly "no mapping").
 struct Symbolizer {
   std::unique_ptr<store::Reader> reader;
+  std::string fingerprint;
   std::unique_ptr<symbolize::StackSymbolizer> stacks;
 };
 
 Result<symbolize::StackSymbolizer*> symbolizer_for(const std::string& path) {
   static std::map<std::string, Symbolizer> cache;
-  auto it = cache.find(path);
-  if (it == cache.end()) {
+  Symbolizer& s = cache[path];
+  if (!s.reader) {
     auto reader = store::Reader::open(path);
     if (!reader.ok()) return reader.status();
-    Symbolizer s;
     s.reader = std::move(*reader);
-    s.stacks = std::make_unique<symbolize::StackSymbolizer>(s.reader->db());
-    it = cache.emplace(path, std::move(s)).first;
   }
-  return it->second.stacks.get();
+  // Unreadable fingerprint: keep what was built (as for a trace that no longer changes).
+  auto fingerprint = analyze::trace_fingerprint(s.reader->db());
+  std::string now = fingerprint.ok() ? std::move(*fingerprint) : s.fingerprint;
+  if (!s.stacks || now != s.fingerprint) {
+    s.stacks = std::make_unique<symbolize::StackSymbolizer>(s.reader->db());
+    s.fingerprint = std::move(now);
+  }
+  return s.stacks.get();
 }
 
 Json opt_string(const std::string& v) {
