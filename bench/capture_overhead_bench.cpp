@@ -3,7 +3,9 @@
 //   floor     — the same loop with empty BPF programs on the same uprobe + uretprobe pair
 //               (what the kernel's uprobe machinery costs, whatever the tracer does);
 //   traced    — the same loop under `causeway trace` (syscall rows off, stacks on; more
-//               options with --trace-args "...").
+//               options with --trace-args "...");
+//   dwarf     — with --dwarf, also under `causeway trace --call-graph dwarf` (plus the same
+//               --trace-args): what copying and unwinding stacks adds to the walk.
 // Each configuration runs `--runs` times, interleaved, and the medians are reported, both as
 // wall time and as CPU time of the calling thread (where the probes run; unlike wall time it
 // does not depend on what else the shared machine is doing). Also printed: the tracer
@@ -87,9 +89,17 @@ struct Floor {
 int main(int argc, char** argv) {
   int runs = 5;
   long calls = 200000;
-  std::string extra;  // more `causeway trace` options, e.g. "--no-stacks"
+  std::string extra;   // more `causeway trace` options, e.g. "--no-stacks"
+  bool dwarf = false;  // also measure --call-graph dwarf
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--dwarf") dwarf = true;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
+    if (flag == "--dwarf") {
+      --i;  // a flag without a value
+      continue;
+    }
     if (flag == "--runs") runs = std::atoi(argv[i + 1]);
     if (flag == "--calls") calls = std::atol(argv[i + 1]);
     if (flag == "--trace-args") extra = argv[i + 1];
@@ -105,6 +115,7 @@ int main(int argc, char** argv) {
   std::vector<Sample> untraced;
   std::vector<Sample> floor;
   std::vector<Sample> traced;
+  std::vector<Sample> traced_dwarf;
   for (int r = 0; r < runs; ++r) {
     untraced.push_back(run_and_read(loop));
     {
@@ -119,6 +130,12 @@ int main(int argc, char** argv) {
     std::remove(db.c_str());
     traced.push_back(run_and_read(kBuild + "/causeway trace --no-syscalls " + extra + " --db " +
                                   db + " -- " + loop));
+    if (dwarf) {
+      std::remove(db.c_str());
+      traced_dwarf.push_back(run_and_read(kBuild +
+                                          "/causeway trace --no-syscalls --call-graph dwarf " +
+                                          extra + " --db " + db + " -- " + loop));
+    }
   }
   std::remove(db.c_str());
   auto med = [](const std::vector<Sample>& v, double Sample::*field) {
@@ -139,6 +156,15 @@ int main(int argc, char** argv) {
   std::printf("  %-32s %12.1f %12.1f %12.1f %12.1f\n", "floor (empty uprobe+uretprobe)", fw,
               fw - uw, fc, fc - uc);
   std::printf("  %-32s %12.1f %12.1f %12.1f %12.1f\n", "causeway trace", tw, tw - uw, tc, tc - uc);
+  if (dwarf) {
+    const double dw = med(traced_dwarf, &Sample::wall_ns), dc = med(traced_dwarf, &Sample::cpu_ns);
+    std::printf("  %-32s %12.1f %12.1f %12.1f %12.1f\n", "causeway trace --call-graph dwarf", dw,
+                dw - uw, dc, dc - uc);
+    const double ds = med(traced_dwarf, &Sample::tracer_cpu_s);
+    if (ds >= 0)
+      std::printf("  tracer process CPU per traced call, --call-graph dwarf: %.1f ns\n",
+                  ds * 1e9 / static_cast<double>(calls + 1000));
+  }
   std::printf("  traced added / floor added: wall %.2fx, thread CPU %.2fx (target <= 1.3x)\n",
               (tw - uw) / std::max(1.0, fw - uw), (tc - uc) / std::max(1.0, fc - uc));
   // The tracer's own CPU (decoding and writing the database, on another CPU), per call.

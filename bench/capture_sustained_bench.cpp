@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
   while (std::getline(summary, line)) {
     if (line.find("causeway: traced") != std::string::npos ||
         line.find("cuda calls") != std::string::npos ||
-        line.find("dropped:") != std::string::npos || line.find("tracer:") != std::string::npos)
+        line.find("dropped:") != std::string::npos || line.find("tracer:") != std::string::npos ||
+        line.find("queue:") != std::string::npos)
       std::printf("  %s\n", line.c_str());
   }
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db + suffix).c_str());

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "host/elf_file.h"
 #include "store/reader.h"
 #include "store/writer.h"
 #include "symbolize/module_symbolizer.h"
@@ -78,7 +79,7 @@ std::vector<causeway::store::MappingInfo> executable_mappings(int32_t pid) {
     m.end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
     m.file_offset = std::stoull(offset, nullptr, 16);
     m.path = path;
-    m.build_id = causeway::symbolize::file_build_id(path);
+    m.build_id = causeway::host::read_build_id(path);
     out.push_back(m);
   }
   return out;

@@ -83,9 +83,13 @@ static __always_inline bool tgid__is_traced(__u32 tgid) {
   return v && *v;
 }
 
+/* Atomic although the counter is per CPU: programs run with migration disabled but can be
+ * preempted or interrupted, and another program on the same CPU (sched_switch during that very
+ * preemption, a tracepoint in an interrupt) may count in between; a plain read-modify-write
+ * would then lose a count. */
 static __always_inline void drops__count(__u32 source) {
   __u64* n = bpf_map_lookup_elem(&drops, &source);
-  if (n) *n += 1;
+  if (n) __sync_fetch_and_add(n, 1);
 }
 
 static __always_inline void header__fill(struct cw_header* h, __u16 kind, __u64 ts, __u32 pid,
@@ -98,15 +102,34 @@ static __always_inline void header__fill(struct cw_header* h, __u16 kind, __u64 
   h->tid = tid;
 }
 
-/* Submit flags: wake the reader only when the producer position crosses a multiple of
- * cfg_wakeup_bytes (a power of two), i.e. about once per that much data. Waking it per event
+/* Producer position (bytes ever reserved in `events`) at which this CPU last woke the
+ * reader; see ring__wakeup_flags. Per CPU, so it is written without contention. */
+CW_EXTERN struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} ring_wake_pos SEC(".maps");
+
+/* Submit flags: wake the reader about once per cfg_wakeup_bytes of data. Waking it per event
  * would cost a context switch per event, on the very CPUs being traced (and trace itself);
  * asking how much data waits (BPF_RB_AVAIL_DATA) reads the consumer position, a cache line
- * the reader on another CPU keeps writing. The reader also polls on a short timeout, so
- * nothing waits long. */
+ * the reader on another CPU keeps writing. A CPU wakes the reader when the producer position
+ * has moved cfg_wakeup_bytes or more since this CPU last did. Every CPU's last wakeup is at or
+ * before the latest one, so whichever CPU writes next once cfg_wakeup_bytes have followed the
+ * latest wakeup wakes the reader: no window is skipped, whatever the record sizes and however
+ * producers interleave (testing whether the position had just crossed a multiple of the
+ * window could be jumped over by a record larger than the test's margin, or by a concurrent
+ * reservation). Costs at most one wakeup per window per producing CPU. The reader also polls
+ * on a short timeout, so nothing waits long. */
 static __always_inline __u64 ring__wakeup_flags(void) {
-  __u64 pos = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
-  return (pos & (cfg_wakeup_bytes - 1)) < 1024 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+  __u32 zero = 0;
+  __u64* last = bpf_map_lookup_elem(&ring_wake_pos, &zero);
+  const __u64 pos = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
+  if (!last) return BPF_RB_FORCE_WAKEUP; /* cannot happen: a one-entry array */
+  if (pos - *last < cfg_wakeup_bytes) return BPF_RB_NO_WAKEUP;
+  *last = pos;
+  return BPF_RB_FORCE_WAKEUP;
 }
 
 /* Reserves a fixed-size event or counts a drop for `source`. */

@@ -11,6 +11,7 @@
  * off the current task, created once per thread, with no locks on the hot path. */
 #include "causeway.bpf.h"
 #include "pystack.bpf.h"
+#include "ustack.bpf.h"
 
 /* Calls a thread can have in flight at once: the runtime calls the driver (2 levels), a
  * library callback may nest one more. Power of two: slots are used as a ring. */
@@ -32,65 +33,6 @@ struct {
   __type(key, int);
   __type(value, struct cw_cuda_inflight);
 } cuda_inflight SEC(".maps");
-
-/* How far above the stack pointer a frame may lie. A frame-pointer chain that leaves this
- * window, stops growing upward or is misaligned has run into code built without frame
- * pointers (or the end of the stack, where rbp is 0): the walk stops there. */
-#define CW_FRAME_WINDOW (256ull << 20)
-
-struct cw_frame_record {
-  __u64 next_fp; /* saved rbp: the caller's frame */
-  __u64 ret;     /* return address into the caller */
-};
-
-/* The user stack at a function's first instruction, innermost first: the probed address,
- * the caller's return address (at [rsp]: the callee has not pushed rbp yet), then one return
- * address per frame of the rbp chain. Same frames as bpf_get_stack(BPF_F_USER_STACK) gives
- * at a uprobe on this kernel, at a fraction of the cost: the kernel's walk reads the frame
- * rbp = 0 points to and pays a page fault (~0.5 us in a VM) on almost every call; this one
- * checks a frame is plausible before reading it. Returns the number of frames written. */
-static __always_inline __u32 ustack__walk_at_entry(struct pt_regs* ctx, __u64* frames) {
-  __u64 low = PT_REGS_SP(ctx);
-  __u64 fp = PT_REGS_FP(ctx);
-  __u64 ret = 0;
-  frames[0] = PT_REGS_IP(ctx);
-  if (bpf_probe_read_user(&ret, sizeof(ret), (void*)low) != 0 || ret < 4096) return 1;
-  frames[1] = ret;
-  __u32 n = 2;
-  const __u64 high = low + CW_FRAME_WINDOW;
-  for (int i = 0; i < CW_MAX_STACK - 2; i++) {
-    if (fp < low || fp > high || (fp & 7)) break;
-    struct cw_frame_record fr;
-    if (bpf_probe_read_user(&fr, sizeof(fr), (void*)fp) != 0 || fr.ret < 4096) break;
-    frames[n & (CW_MAX_STACK - 1)] = fr.ret;
-    n++;
-    low = fp + sizeof(fr); /* the caller's frame lies above this one */
-    fp = fr.next_fp;
-  }
-  return n;
-}
-
-/* A uretprobe pending on an outer call (the runtime calling the driver) has replaced that
- * call's return address on the stack with the uretprobe trampoline; put the original
- * addresses back, innermost first, from the kernel's list of pending returns (what the
- * kernel's own stack walk does). Costs nothing unless a uretprobe is pending. */
-static __always_inline void ustack__fix_uretprobe_frames(__u64* frames, __u32 n) {
-  struct task_struct* task = bpf_get_current_task_btf();
-  struct uprobe_task* utask = task->utask;
-  if (!utask) return;
-  struct return_instance* ri = utask->return_instances;
-  if (!ri) return;
-  struct xol_area* area = task->mm->uprobes_state.xol_area;
-  if (!area) return;
-  const __u64 tramp = area->vaddr;
-  for (__u32 i = 1; i < CW_MAX_STACK; i++) {
-    if (i >= n || !ri) break;
-    if (frames[i] == tramp) {
-      frames[i] = ri->orig_ret_vaddr;
-      ri = ri->next;
-    }
-  }
-}
 
 /* Whether the calling process is traced; under --all a first CUDA call enrols it. */
 static __always_inline bool cuda__should_trace(__u32 tgid) {
@@ -144,9 +86,15 @@ int BPF_KPROBE(cuda__enter) {
   }
   e->stack_depth = 0;
   if (cfg_capture_stacks) {
-    __u32 n = ustack__walk_at_entry(ctx, e->stack);
-    ustack__fix_uretprobe_frames(e->stack, n);
-    e->stack_depth = n;
+    /* The frame-pointer walk is done in both --call-graph modes: with dwarf it is the
+     * fallback when the copied stack cannot be unwound (the process is gone). */
+    e->stack_depth = ustack__walk((struct cw_ustack_frames*)e->stack, PT_REGS_IP(ctx),
+                                  PT_REGS_SP(ctx), PT_REGS_FP(ctx), 1);
+    if (cfg_ustack_bytes) {
+      struct cw_ustack_regs r = {.r = {PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx), ctx->bx,
+                                       ctx->r12, ctx->r13, ctx->r14, ctx->r15}};
+      ustack__emit(&r, ts, CW_STACK_FOR_CUDA);
+    }
   }
   f->depth = depth + 1;
   pystack__emit(tgid, tid, ts, CW_PY_FOR_CUDA); /* Python frames, if a CPython process */

@@ -4,6 +4,7 @@
  * it was in from syscalls_active, and the user stack when it blocked. */
 #include "causeway.bpf.h"
 #include "pystack.bpf.h"
+#include "ustack.bpf.h"
 
 /* Scratch for the switch event: too big for the BPF stack. */
 struct {
@@ -45,8 +46,18 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_
     }
     /* current is still prev here: its user stack is where it blocked. */
     if (cfg_capture_stacks && !preempt && prev_state != 0) {
-      long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), BPF_F_USER_STACK);
-      if (n > 0) e->stack_depth = n / 8;
+      /* The registers the thread had in user mode when it entered the kernel. The own walk
+       * replaces bpf_get_stack, which faulted reading the frame rbp = 0 points to. */
+      struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf());
+      const __u64 ip = regs->ip, sp = regs->sp, bp = regs->bp;
+      if (ip && ip < CW_USER_ADDR_END) {
+        e->stack_depth = ustack__walk((struct cw_ustack_frames*)e->stack, ip, sp, bp, 0);
+        if (cfg_ustack_bytes) {
+          struct cw_ustack_regs r = {
+              .r = {ip, sp, bp, regs->bx, regs->r12, regs->r13, regs->r14, regs->r15}};
+          ustack__emit(&r, e->h.ts_ns, CW_STACK_FOR_BLOCK);
+        }
+      }
       pystack__emit(prev_pid, prev_tid, e->h.ts_ns, CW_PY_FOR_BLOCK); /* Python frames */
     }
   }

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
     line += " rc_" + function + "=";
     bool first = true;
     for (int code : codes) {
-      line += (first ? "" : ",") + std::to_string(code);
+      if (!first) line += ',';
+      line += std::to_string(code);
       first = false;
     }
   }

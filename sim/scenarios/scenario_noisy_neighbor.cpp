@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
   for (pid_t child : children) {
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
-    pids += (pids.empty() ? "" : ",") + std::to_string(child);
+    if (!pids.empty()) pids += ',';
+    pids += std::to_string(child);
   }
   std::sort(step_ms.begin(), step_ms.end());
   auto percentile = [&](double p) {

@@ -3,10 +3,14 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include "analyze/sql_util.h"
+#include "store/reader.h"
 #include "store/schema.h"
+#include "store/sql_util.h"
 
 namespace causeway::analyze {
+
+namespace sql = store::sql;
+
 namespace {
 
 // The result tables, as the schema (src/store/schema.cpp) defines them. Traces recorded by
@@ -81,7 +85,8 @@ Result<std::optional<TraceStats>> load_stored_stats(sqlite3* db) {
   return std::optional<TraceStats>(std::move(*st));
 }
 
-Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceStats& stats) {
+Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceStats& stats,
+                     const std::optional<std::string>& finished_by) {
   auto fp = trace_fingerprint(db);
   if (!fp.ok()) return fp.status();
   Status st = exec(db,
@@ -129,9 +134,10 @@ Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceS
   {
     sql::Stmt m(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)");
     if (!m.ok()) return fail("analysis meta");
-    for (const auto& [k, v] :
-         {std::pair<std::string, std::string>{"analysis_version", std::to_string(kAnalysisVersion)},
-          {"analysis_fingerprint", *fp}}) {
+    std::vector<std::pair<std::string, std::string>> meta = {
+        {"analysis_version", std::to_string(kAnalysisVersion)}, {"analysis_fingerprint", *fp}};
+    if (finished_by) meta.emplace_back("finished_by", *finished_by);
+    for (const auto& [k, v] : meta) {
       m.reset();
       m.bind(1, k);
       m.bind(2, v);
@@ -159,7 +165,7 @@ sqlite3* open_for_store(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 2000);
   // Still recording, or crashed and not yet finished (`causeway finish`): do not touch it.
-  if (sql::meta(db, "complete") != "1" && !sql::meta(db, "finished_by")) {
+  if (!store::trace_finished(db)) {
     sqlite3_close(db);
     return nullptr;
   }
@@ -168,7 +174,7 @@ sqlite3* open_for_store(const std::string& path) {
 
 }  // namespace
 
-Status analyze_and_store(const std::string& path) {
+Status analyze_and_store(const std::string& path, const std::optional<std::string>& finished_by) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
@@ -186,7 +192,7 @@ Status analyze_and_store(const std::string& path) {
     sqlite3_close(db);
     return stats.status();
   }
-  Status st = store_results(db, *chains, *stats);
+  Status st = store_results(db, *chains, *stats, finished_by);
   sqlite3_close(db);
   return st;
 }

@@ -37,11 +37,19 @@ Result<std::optional<std::vector<Chain>>> load_stored_chains(sqlite3* db);
 Result<std::optional<TraceStats>> load_stored_stats(sqlite3* db);
 
 // Replaces the stored chains and statistics in one transaction on a writable connection.
-Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceStats& stats);
+// With `finished_by`, the same transaction sets meta 'finished_by' to it (see
+// analyze_and_store).
+Status store_results(sqlite3* db, const std::vector<Chain>& chains, const TraceStats& stats,
+                     const std::optional<std::string>& finished_by = std::nullopt);
 
-// For writers (end of `causeway trace`): computes chains and statistics of the complete trace
-// at `path` and stores them. Fails with one sentence if the file cannot be read or written.
-Status analyze_and_store(const std::string& path);
+// For writers (end of `causeway trace`, `causeway finish`): computes chains and statistics of
+// the trace at `path` and stores them. Fails with one sentence if the file cannot be read or
+// written. `causeway finish` passes `finished_by` (who finished it, when): it is written in
+// the transaction that stores the results, so an interrupted trace counts as finished
+// (store::trace_finished) only once its results are stored; a crash before that leaves it
+// unfinished, and running `causeway finish` again completes it.
+Status analyze_and_store(const std::string& path,
+                         const std::optional<std::string>& finished_by = std::nullopt);
 
 // Chains for a reader: stored ones when current (filtered by opts), else computed in memory.
 // Never writes. `from_store` (optional) says which happened.

@@ -8,9 +8,11 @@
 
 #include "analyze/baseline.h"
 #include "analyze/decompose.h"
-#include "analyze/sql_util.h"
+#include "store/sql_util.h"
 
 namespace causeway::analyze {
+
+namespace sql = store::sql;
 
 namespace {
 // The event tables, in the order they are reported.

@@ -7,9 +7,12 @@
 #include <cstdlib>
 #include <limits>
 
-#include "analyze/sql_util.h"
+#include "store/sql_util.h"
 
 namespace causeway::analyze {
+
+namespace sql = store::sql;
+
 namespace {
 
 constexpr std::array<std::string_view, 7> kSuffixes = {"_v2_ptsz", "_v2_ptds", "_ptsz", "_ptds",

@@ -88,6 +88,7 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
   }
   auto* s = src->skel_;
   s->rodata->cfg_capture_stacks = config.stacks ? 1 : 0;
+  s->rodata->cfg_ustack_bytes = config.stacks ? config.ustack_bytes : 0;
   s->rodata->cfg_trace_all_cuda = config.trace_all_cuda ? 1 : 0;
   s->rodata->cfg_stop_on_load = config.stop_on_load ? 1 : 0;
   s->rodata->cfg_tracer_tgid = static_cast<uint32_t>(config.tracer_pid);

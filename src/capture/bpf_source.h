@@ -1,6 +1,8 @@
 // The live event source: the embedded BPF programs (bpf/, one skeleton), loaded and
 // attached. Owns every BPF link; destroying it (or detach_all()) removes every probe.
-// Thread-safety: none; one thread uses it.
+// Thread-safety: poll() may run on one thread (capture's drain thread, DrainingSource) while
+// one other thread calls the remaining methods: poll() touches only the ring, they touch
+// maps and links. detach_all() and destruction only once poll() is no longer running.
 #pragma once
 
 #include <atomic>
@@ -19,11 +21,12 @@ struct bpf_link;
 namespace causeway::capture {
 
 struct BpfConfig {
-  bool stacks = true;                   // user stacks on CUDA calls and blocking switches
-  bool syscalls = true;                 // record syscall rows
-  bool block_io = true;                 // block I/O hooks
-  bool trace_all_cuda = false;          // --all: a CUDA call enrols its process
-  bool stop_on_load = false;            // stop traced processes on library loads until probed
+  bool stacks = true;           // user stacks on CUDA calls and blocking switches
+  uint32_t ustack_bytes = 0;    // --call-graph dwarf: user stack bytes copied per stack (0 = fp)
+  bool syscalls = true;         // record syscall rows
+  bool block_io = true;         // block I/O hooks
+  bool trace_all_cuda = false;  // --all: a CUDA call enrols its process
+  bool stop_on_load = false;    // stop traced processes on library loads until probed
   uint64_t buffer_bytes = 16ull << 20;  // ring buffer size (rounded to a power of two)
   std::vector<int32_t> recorded_syscalls;
   int32_t tracer_pid = 0;  // never traced

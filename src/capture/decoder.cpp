@@ -130,6 +130,8 @@ Status Decoder::ingest(std::span<const uint8_t> record) {
       return on_lib_load(record);
     case CW_EV_PY_STACK:  // claimed by its CUDA call / blocked interval (python_stacks.cpp)
       return options_.python ? options_.python->ingest(record) : Status::Ok();
+    case CW_EV_USER_STACK:  // unwound now, claimed by its CUDA call / blocked interval
+      return options_.dwarf ? options_.dwarf->ingest(record) : Status::Ok();
     default:
       counts_.malformed++;
       return Status::Ok();
@@ -336,10 +338,9 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
         p.off_state = store::ThreadState::kOther;
       }
       p.py_stack = options_.python ? options_.python->take(prev_tid, ts) : 0;
-      if (depth > 0)
-        p.stack = sink_.intern_stack(
-            prev_pid,
-            std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+      p.stack = intern_stack(
+          prev_pid, prev_tid, ts,
+          std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
     }
   }
   if (ev->next_traced && next_tid != 0) {
@@ -454,6 +455,7 @@ Status Decoder::on_exec(std::span<const uint8_t> rec) {
   // The old image's interpreter and code objects are gone, even when the same Python binary
   // is exec'd again: its cached code addresses would name the new image's objects wrongly.
   if (options_.python) options_.python->forget_process(pid);
+  if (options_.dwarf) options_.dwarf->forget_process(pid);  // the old image's modules
   Process& p = process(pid);
   p.info.name = comm_string(ev->comm);
   p.info.traced = true;
@@ -490,6 +492,7 @@ Status Decoder::on_exit(std::span<const uint8_t> rec) {
   if (Status s = note_task(tid, t); !s.ok()) return s;
   if (!ev->group_dead) return Status::Ok();
   if (options_.python) options_.python->forget_process(pid);
+  if (options_.dwarf) options_.dwarf->forget_process(pid);
   Process& p = process(pid);
   p.info.end_ts_ns = ts;
   p.info.exit_code = ev->exit_code;
@@ -662,6 +665,14 @@ Status Decoder::on_lib_load(std::span<const uint8_t> rec) {
   return Status::Ok();
 }
 
+store::StackId Decoder::intern_stack(int32_t pid, int32_t tid, int64_t ts,
+                                     std::span<const uint64_t> fp) {
+  std::span<const uint64_t> frames = fp;
+  if (options_.dwarf && options_.dwarf->take(tid, ts, &dwarf_frames_))
+    frames = choose_stack(fp, dwarf_frames_);
+  return frames.empty() ? 0 : sink_.intern_stack(pid, frames);
+}
+
 store::StringId Decoder::function_name(uint32_t id) {
   auto it = function_names_.find(id);
   if (it != function_names_.end()) return it->second;
@@ -696,9 +707,9 @@ Status Decoder::on_cuda(std::span<const uint8_t> rec) {
   row.ret = fn->base == "cudaGetErrorString" ? 0 : ev->ret;
   decode_cuda_args(*fn, *ev, row);
   if (options_.python) row.py_stack = options_.python->take(tid, row.ts_ns);
-  if (depth > 0)
-    row.stack = sink_.intern_stack(
-        pid, std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
+  row.stack =
+      intern_stack(pid, tid, row.ts_ns,
+                   std::span<const uint64_t>(reinterpret_cast<const uint64_t*>(ev->stack), depth));
   auto r = sink_.add(row);
   return r.ok() ? Status::Ok() : r.status();
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "capture/cuda_functions.h"
+#include "capture/dwarf_unwinder.h"
 #include "capture/python_stacks.h"
 #include "capture/row_sink.h"
 
@@ -37,6 +38,8 @@ struct DecoderOptions {
                                            // of tasks already running when tracing began
   std::vector<int32_t> recorded_syscalls;  // syscalls emitted by BPF (empty = none)
   PythonStacks* python = nullptr;          // Python-stack stage (not owned); null = ignore them
+  DwarfStacks* dwarf = nullptr;            // --call-graph dwarf stage (not owned); null = the
+                                           // frame-pointer stacks only
 };
 
 struct DecoderCounts {
@@ -128,6 +131,9 @@ class Decoder {
   Status flush_pending(Task& t, std::optional<store::RowId> syscall_row);
   store::StringId function_name(uint32_t id);
   store::StringId syscall_string(int32_t nr);
+  // The stack to store for an event of `pid`/`tid` at `ts`: the frame-pointer walk `fp`, or
+  // the DWARF-unwound frames of its CW_EV_USER_STACK record (choose_stack()).
+  store::StackId intern_stack(int32_t pid, int32_t tid, int64_t ts, std::span<const uint64_t> fp);
 
   RowSink& sink_;
   const CudaFunctionTable& functions_;
@@ -139,6 +145,7 @@ class Decoder {
   std::unordered_map<int32_t, Process> processes_;  // by pid
   std::unordered_map<uint32_t, store::StringId> function_names_;
   std::unordered_map<int32_t, store::StringId> syscall_names_;
+  std::vector<uint64_t> dwarf_frames_;  // reused buffer
 };
 
 }  // namespace causeway::capture

@@ -89,71 +89,24 @@ Result<CudaLibraryFile> library_from_path(const std::string& path, CudaLibrary k
   return lib;
 }
 
-namespace {
-
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; i++) {
-    s.push_back(digits[p[i] >> 4]);
-    s.push_back(digits[p[i] & 15]);
-  }
-  return s;
-}
-
-std::string build_id_of(Elf* elf) {
-  size_t nphdr = 0;
-  if (elf_getphdrnum(elf, &nphdr) != 0) return {};
-  for (size_t i = 0; i < nphdr; i++) {
-    GElf_Phdr ph;
-    if (!gelf_getphdr(elf, static_cast<int>(i), &ph) || ph.p_type != PT_NOTE) continue;
-    Elf_Data* data =
-        elf_getdata_rawchunk(elf, static_cast<int64_t>(ph.p_offset), ph.p_filesz, ELF_T_NHDR);
-    if (!data) continue;
-    size_t off = 0, name_off = 0, desc_off = 0;
-    GElf_Nhdr nh;
-    while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-      const char* base = static_cast<const char*>(data->d_buf);
-      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-          std::memcmp(base + name_off, "GNU", 4) == 0)
-        return hex(reinterpret_cast<const unsigned char*>(base + desc_off), nh.n_descsz);
-    }
-  }
-  return {};
-}
-
-}  // namespace
-
-ElfFile::~ElfFile() {
-  if (elf) elf_end(elf);
-  if (fd >= 0) ::close(fd);
-}
-
-bool open_elf(const std::string& path, ElfFile& f) {
-  if (elf_version(EV_CURRENT) == EV_NONE) return false;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) return false;
-  f.elf = elf_begin(f.fd, ELF_C_READ_MMAP, nullptr);
-  return f.elf && elf_kind(f.elf) == ELF_K_ELF;
-}
-
 Result<ElfSymbols> ElfSymbols::load(const std::string& path) {
-  ElfFile f;
-  if (!open_elf(path, f)) return Status::Error("Cannot read ELF file " + path + ".");
+  auto file = host::ElfFile::open(path);
+  if (!file.ok()) return Status::Error("Cannot read ELF file " + path + ".");
+  Elf* elf = (*file)->elf();
   ElfSymbols out;
-  out.build_id_ = build_id_of(f.elf);
+  out.build_id_ = (*file)->build_id();
   // Executable PT_LOAD segments translate symbol addresses to file offsets.
   std::vector<GElf_Phdr> loads;
   size_t nphdr = 0;
-  elf_getphdrnum(f.elf, &nphdr);
+  elf_getphdrnum(elf, &nphdr);
   for (size_t i = 0; i < nphdr; i++) {
     GElf_Phdr ph;
-    if (gelf_getphdr(f.elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD) loads.push_back(ph);
+    if (gelf_getphdr(elf, static_cast<int>(i), &ph) && ph.p_type == PT_LOAD) loads.push_back(ph);
   }
   // .dynsym first (exported entry points), then .symtab adds what it knows.
   for (Elf64_Word wanted : {SHT_DYNSYM, SHT_SYMTAB}) {
     Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(f.elf, scn)) != nullptr) {
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh) || sh.sh_type != wanted || sh.sh_entsize == 0) continue;
       Elf_Data* data = elf_getdata(scn, nullptr);
@@ -164,7 +117,7 @@ Result<ElfSymbols> ElfSymbols::load(const std::string& path) {
         if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
         if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
           continue;
-        const char* name = elf_strptr(f.elf, sh.sh_link, sym.st_name);
+        const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
         if (!name || !*name) continue;
         for (const auto& ph : loads) {
           if (sym.st_value >= ph.p_vaddr && sym.st_value < ph.p_vaddr + ph.p_memsz) {
@@ -182,12 +135,6 @@ std::optional<uint64_t> ElfSymbols::offset_of(const std::string& name) const {
   auto it = offsets_.find(name);
   if (it == offsets_.end()) return std::nullopt;
   return it->second;
-}
-
-std::string read_build_id(const std::string& path) {
-  ElfFile f;
-  if (!open_elf(path, f)) return {};
-  return build_id_of(f.elf);
 }
 
 std::string library_version(const std::string& path) {

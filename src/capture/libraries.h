@@ -7,7 +7,6 @@
 // a uprobe attaches to. Thread-safety: plain functions and values.
 #pragma once
 
-#include <libelf.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -18,6 +17,7 @@
 
 #include "capture/cuda_functions.h"
 #include "common/result.h"
+#include "host/elf_file.h"
 
 namespace causeway::capture {
 
@@ -48,18 +48,6 @@ std::vector<CudaLibraryFile> find_cuda_libraries(int32_t pid, const std::vector<
 // A user-supplied library (--cudart / --cuda); fails when the file does not exist.
 Result<CudaLibraryFile> library_from_path(const std::string& path, CudaLibrary kind);
 
-// An ELF file opened for reading with libelf; closes both on destruction. Not copyable.
-struct ElfFile {
-  int fd = -1;
-  Elf* elf = nullptr;
-  ElfFile() = default;
-  ElfFile(const ElfFile&) = delete;
-  ElfFile& operator=(const ElfFile&) = delete;
-  ~ElfFile();
-};
-// Opens `path` into `f`; false when it cannot be opened (f.fd < 0) or is not ELF.
-bool open_elf(const std::string& path, ElfFile& f);
-
 // Function symbols of one ELF file, as file offsets.
 class ElfSymbols {
  public:
@@ -73,8 +61,8 @@ class ElfSymbols {
   std::string build_id_;  // hex
 };
 
-// The GNU build-id of an ELF file, hex; empty when absent or unreadable.
-std::string read_build_id(const std::string& path);
+// The GNU build-id of an ELF file, hex; empty when absent or unreadable (host/elf_file.h).
+using host::read_build_id;
 
 // The library's version from its resolved file name (e.g. "13.0.96" for
 // libcudart.so.13.0.96), or "" when the name carries none.

@@ -14,7 +14,10 @@ constexpr int64_t kFirstTraceableBeforeAdaptive = 16;
 PyLayout layout_310() {
   PyLayout l;
   l.minor = 10;
-  l.runtime_interpreters_head = 40;  // _PyRuntimeState.interpreters.head
+  // _PyRuntimeState.interpreters.head (Include/internal/pycore_runtime.h): 3.10's runtime
+  // state starts with four ints (preinitializing .. initialized, no `_initialized` yet, which
+  // 3.11 added), then _finalizing at 16 and interpreters {mutex 24, head 32}.
+  l.runtime_interpreters_head = 32;
   l.interp_next = 0;
   l.interp_threads_head = 8;  // PyInterpreterState.tstate_head
   l.tstate_next = 8;

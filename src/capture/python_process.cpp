@@ -2,6 +2,7 @@
 
 #include <gelf.h>
 #include <libelf.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -17,19 +18,22 @@ std::string base_name(const std::string& path) {
 }  // namespace
 
 Result<ElfDataSymbols> read_python_symbols(const std::string& path) {
-  ElfFile h;
-  if (!open_elf(path, h))
-    return Status::Error(h.fd < 0 ? "cannot open " + path : path + " is not an ELF file");
+  auto file = host::ElfFile::open(path);
+  if (!file.ok()) {
+    return Status::Error(::access(path.c_str(), R_OK) != 0 ? "cannot open " + path
+                                                           : path + " is not an ELF file");
+  }
+  Elf* elf = (*file)->elf();
   ElfDataSymbols out;
   GElf_Ehdr eh;
-  if (!gelf_getehdr(h.elf, &eh)) return Status::Error(path + " has no ELF header");
+  if (!gelf_getehdr(elf, &eh)) return Status::Error(path + " has no ELF header");
   out.is_shared = eh.e_type == ET_DYN;
   size_t nphdr = 0;
-  elf_getphdrnum(h.elf, &nphdr);
+  elf_getphdrnum(elf, &nphdr);
   bool have_load = false;
   for (size_t i = 0; i < nphdr; i++) {
     GElf_Phdr ph;
-    if (!gelf_getphdr(h.elf, static_cast<int>(i), &ph) || ph.p_type != PT_LOAD) continue;
+    if (!gelf_getphdr(elf, static_cast<int>(i), &ph) || ph.p_type != PT_LOAD) continue;
     if (!have_load || ph.p_vaddr < out.first_load_vaddr) {
       out.first_load_vaddr = ph.p_vaddr;
       out.first_load_offset = ph.p_offset;
@@ -38,7 +42,7 @@ Result<ElfDataSymbols> read_python_symbols(const std::string& path) {
   }
   for (Elf64_Word wanted : {SHT_DYNSYM, SHT_SYMTAB}) {
     Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(h.elf, scn)) != nullptr) {
+    while ((scn = elf_nextscn(elf, scn)) != nullptr) {
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh) || sh.sh_type != wanted || sh.sh_entsize == 0) continue;
       Elf_Data* data = elf_getdata(scn, nullptr);
@@ -49,7 +53,7 @@ Result<ElfDataSymbols> read_python_symbols(const std::string& path) {
         if (!gelf_getsym(data, static_cast<int>(i), &sym) || sym.st_shndx == SHN_UNDEF ||
             sym.st_value == 0 || GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
           continue;
-        const char* name = elf_strptr(h.elf, sh.sh_link, sym.st_name);
+        const char* name = elf_strptr(elf, sh.sh_link, sym.st_name);
         if (!name) continue;
         if (!out.py_runtime && std::strcmp(name, "_PyRuntime") == 0) out.py_runtime = sym.st_value;
         if (!out.py_version && std::strcmp(name, "Py_Version") == 0) out.py_version = sym.st_value;

@@ -61,13 +61,26 @@ Status PythonStacks::ingest(std::span<const uint8_t> rec) {
     by_raw_.emplace(key_, id);
   }
   if (id == 0) return Status::Ok();
-  auto& list = pending_[tid];
+  auto slot = pending_.find(tid);
+  if (slot == pending_.end()) {
+    if (pending_.size() >= kMaxPendingThreads) trim_pending();
+    slot = pending_.emplace(tid, std::vector<Pending>{}).first;
+  }
+  auto& list = slot->second;
   if (list.size() >= kMaxPendingPerThread) {
     list.erase(list.begin());
     counts_.unclaimed++;
   }
   list.push_back({static_cast<int64_t>(head.h.ts_ns), id});
   return Status::Ok();
+}
+
+void PythonStacks::trim_pending() {
+  std::erase_if(pending_, [](const auto& entry) { return entry.second.empty(); });
+  // Amortised: at least half the bound of new threads before the next trim.
+  if (pending_.size() < kMaxPendingThreads / 2) return;
+  for (const auto& [tid, list] : pending_) counts_.unclaimed += static_cast<int64_t>(list.size());
+  pending_.clear();
 }
 
 store::StackId PythonStacks::take(int32_t tid, int64_t ts_ns) {

@@ -45,6 +45,18 @@ class PythonStacks {
   void set_exit_hook(std::function<void(int32_t)> hook) { exit_hook_ = std::move(hook); }
 
   const PythonStackCounts& counts() const { return counts_; }
+  // Threads with an entry in the pending table now (for tests: it stays bounded).
+  size_t pending_threads() const { return pending_.size(); }
+
+  // Bound on the threads the pending table keeps an entry for. An entry stays after its
+  // stacks are claimed (so a thread's next call allocates nothing), and nothing tells this
+  // stage that a thread has exited, so without a bound a workload that starts threads
+  // forever (a thread per request, a pool that is recycled) would grow the table forever.
+  // At the bound, entries with nothing pending go; if that frees less than half, every
+  // entry goes and its stacks count as unclaimed (more than 2,048 threads each with a stack
+  // whose event never came is not a real workload). In-flight stacks of live threads are a
+  // few per thread and are claimed within the ring's latency, so the first step suffices.
+  static constexpr size_t kMaxPendingThreads = 4096;
 
  private:
   struct Pending {
@@ -54,7 +66,9 @@ class PythonStacks {
   RowSink& sink_;
   PythonResolver& resolver_;
   PythonStackCounts counts_;
-  // A few per thread: nested CUDA calls (runtime -> driver) are pending at once.
+  void trim_pending();
+  // A few per thread: nested CUDA calls (runtime -> driver) are pending at once. At most
+  // kMaxPendingThreads threads (see there) and 16 stacks per thread.
   std::unordered_map<int32_t, std::vector<Pending>> pending_;
   // (pid, raw frames, entry mask) -> stored stack id.
   std::unordered_map<std::string, store::StackId> by_raw_;

@@ -26,6 +26,8 @@
 
 #include "capture/bpf_source.h"
 #include "capture/decoder.h"
+#include "capture/draining_source.h"
+#include "capture/dwarf_unwinder.h"
 #include "capture/libraries.h"
 #include "capture/python_capture.h"
 #include "capture/row_sink.h"
@@ -168,7 +170,11 @@ class Session {
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<WriterSink> sink_;
   std::unique_ptr<BpfSource> source_;
-  std::unique_ptr<PythonCapture> python_;  // Python stacks of CPython processes
+  // Empties source_'s ring on its own thread so SQLite stalls in this thread don't fill it.
+  std::unique_ptr<DrainingSource> drained_;
+  std::unique_ptr<PythonCapture> python_;    // Python stacks of CPython processes
+  std::unique_ptr<DwarfUnwinder> unwinder_;  // --call-graph dwarf, else null
+  std::unique_ptr<DwarfStacks> dwarf_;
   std::unique_ptr<Decoder> decoder_;
   int64_t origin_ns_ = 0;
   int64_t origin_realtime_ns_ = 0;
@@ -237,6 +243,7 @@ Status Session::open_database() {
 Status Session::open_probes() {
   BpfConfig cfg;
   cfg.stacks = opt_.stacks;
+  cfg.ustack_bytes = opt_.ustack_bytes;
   cfg.syscalls = opt_.syscalls;
   cfg.block_io = opt_.block_io;
   cfg.trace_all_cuda = opt_.mode == TargetMode::kAll;
@@ -256,6 +263,11 @@ Status Session::open_probes() {
   python_ = std::make_unique<PythonCapture>(*sink_, source_->map_fd("py_procs"),
                                             opt_.stacks && opt_.python_stacks);
   dopt.python = &python_->stacks();
+  if (opt_.stacks && opt_.ustack_bytes > 0) {
+    unwinder_ = std::make_unique<DwarfUnwinder>();
+    dwarf_ = std::make_unique<DwarfStacks>(*unwinder_);
+    dopt.dwarf = dwarf_.get();
+  }
   DecoderHooks hooks;
   hooks.on_lib_load = [this](int32_t pid, bool stopped) {
     lib_loads_.emplace_back(pid, stopped);
@@ -263,6 +275,9 @@ Status Session::open_probes() {
   };
   hooks.on_new_process = [this](int32_t pid) { new_processes_.push_back(pid); };
   decoder_ = std::make_unique<Decoder>(*sink_, CudaFunctionTable::builtin(), dopt, hooks);
+  // The queue behind the ring holds as much again as the ring (--buffer-mb), see
+  // docs/capture.md "Loss accounting".
+  drained_ = std::make_unique<DrainingSource>(*source_, opt_.buffer_mb << 20, kPollMs);
 
   // Overrides and the default loader's library-load hook come first, so nothing the
   // target does at start-up is missed.
@@ -341,6 +356,7 @@ void Session::scan_process(int32_t pid, bool snapshot_mappings) {
   attach_loaders_of(maps.value(), pid);
   for (const auto& lib : find_cuda_libraries(pid, maps.value())) attach_library(lib, pid);
   python_->scan(pid, maps.value());
+  if (unwinder_) unwinder_->note_maps(pid, maps.value());  // modules for DWARF unwinding
   if (snapshot_mappings) note_mappings(pid, maps.value());
   if (seen_processes_.insert(pid).second) {
     store::ProcessInfo info;
@@ -397,6 +413,7 @@ void Session::settle_cuda_load(int32_t pid, const std::vector<CudaLibraryFile>& 
 // last drain and before the hooks went. Called after detach_all(), so no new stop can come;
 // a process must never stay stopped once causeway is gone.
 void Session::continue_stopped() {
+  drained_->stop(/*drain=*/false);
   RecordConsumer note_stop = [this](std::span<const uint8_t> rec) {
     cw_lib_load ev;
     if (rec.size() < sizeof(ev)) return true;
@@ -404,9 +421,13 @@ void Session::continue_stopped() {
     if (ev.h.kind == CW_EV_LIB_LOAD && ev.stopped) stopped_.insert(static_cast<int32_t>(ev.h.pid));
     return true;
   };
-  for (int i = 0; i < 1000; i++) {
-    auto polled = source_->poll(0, note_stop);
-    if (!polled.ok() || polled.value() == 0) break;
+  // What the queue still holds (tracing ended on an error), then what is left in the ring.
+  for (EventSource* from :
+       {static_cast<EventSource*>(drained_.get()), static_cast<EventSource*>(source_.get())}) {
+    for (int i = 0; i < 1000; i++) {
+      auto polled = from->poll(0, note_stop);
+      if (!polled.ok() || polled.value() == 0) break;
+    }
   }
   for (int32_t pid : stopped_) kill(pid, SIGCONT);
   stopped_.clear();
@@ -567,6 +588,18 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("end_ts_ns", std::to_string(end_ns - origin_ns_));
   set("duration_ns", std::to_string(end_ns - origin_ns_));
   set("stacks", opt_.stacks ? "on" : "off");
+  set("call_graph", !opt_.stacks        ? "off"
+                    : opt_.ustack_bytes ? "dwarf," + std::to_string(opt_.ustack_bytes)
+                                        : "fp");
+  if (dwarf_) {
+    const auto& d = dwarf_->counts();
+    const auto& u = unwinder_->counts();
+    nlohmann::json dj = {{"records", d.records},       {"unwound", d.unwound},
+                         {"attached", d.attached},     {"unclaimed", d.unclaimed},
+                         {"malformed", d.malformed},   {"no_process", u.no_process},
+                         {"incomplete", u.incomplete}, {"module_refreshes", u.refreshes}};
+    set("dwarf_unwinding", dj.dump());
+  }
   set("syscalls", opt_.syscalls ? "on" : "off");
   set("block_io", opt_.block_io ? "on" : "off");
   set("buffer_mb", std::to_string(opt_.buffer_mb));
@@ -638,6 +671,11 @@ void Session::print_summary(int64_t end_ns) {
                  secs_of(self.ru_utime) + secs_of(self.ru_stime), secs_of(self.ru_utime),
                  secs_of(self.ru_stime), static_cast<double>(self.ru_maxrss) / 1024.0);
   }
+  // How close the queue behind the ring came to its bound: a full queue is where drops start.
+  std::fprintf(stderr, "  queue: peak %s of %s, full %" PRIu64 " times\n",
+               human_bytes(drained_->peak_bytes()).c_str(),
+               human_bytes(static_cast<uint64_t>(opt_.buffer_mb) << 20).c_str(),
+               drained_->full_waits());
   if (libraries_.empty()) {
     std::fprintf(stderr, "  no CUDA library found: kernel events only\n");
   }
@@ -670,6 +708,7 @@ Result<int> Session::run() {
 
   if (Status s = open_database(); !s.ok()) return s;
   if (Status s = open_probes(); !s.ok()) {
+    drained_.reset();  // its thread polls source_
     source_.reset();
     writer_.reset();
     if (db_created_) {
@@ -730,7 +769,7 @@ Result<int> Session::run() {
   };
 
   while (true) {
-    auto polled = source_->poll(kPollMs, consume);
+    auto polled = drained_->poll(kPollMs, consume);
     if (!polled.ok()) {
       notes_.push_back(polled.error());
       exit_desc = "poll error";
@@ -771,10 +810,12 @@ Result<int> Session::run() {
     }
   }
 
-  // Drain what is already in the ring (the exit of the command, the last switches).
+  // Drain what is already in the ring (the exit of the command, the last switches): the
+  // drain thread moves it into the queue and ends, then this thread writes the queue out.
+  drained_->stop(/*drain=*/sink_error_.ok());
   if (sink_error_.ok()) {
     for (int i = 0; i < 1000; i++) {
-      auto polled = source_->poll(0, consume);
+      auto polled = drained_->poll(0, consume);
       if (!polled.ok() || polled.value() == 0 || !sink_error_.ok()) break;
       handle_hooks();
     }

@@ -21,6 +21,9 @@ struct TraceOptions {
   std::string cuda_path;    // --cuda: probe this driver instead of discovering it
   bool stacks = true;
   bool python_stacks = true;  // Python frames of CPython processes (needs `stacks`)
+  // --call-graph dwarf[,BYTES]: bytes of user stack copied per stack for DWARF-CFI unwinding
+  // (multiple of 8, at most CW_USTACK_MAX_BYTES); 0 = --call-graph fp (frame pointers only).
+  uint32_t ustack_bytes = 0;
   bool syscalls = true;
   bool block_io = true;
   uint64_t buffer_mb = 16;

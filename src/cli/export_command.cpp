@@ -1,10 +1,8 @@
 // `causeway export`: the trace as a timeline file for ui.perfetto.dev / chrome://tracing.
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -13,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/time_arg.h"
+#include "common/atomic_file.h"
 #include "export/perfetto_json.h"
 #include "store/reader.h"
 
@@ -58,10 +57,7 @@ int run_export(const ExportFlags& f) {
   if (!reader.ok()) return fail(reader.error(), 2);
 
   const bool to_stdout = f.output == "-";
-  std::FILE* out = stdout;
-  std::string partial;
-  std::string target = f.output;  // where the finished file goes
-  bool direct = to_stdout;        // written in place (stdout, a device, a FIFO)
+  bool direct = to_stdout;  // written in place (stdout, a device, a FIFO)
   if (!to_stdout) {
     struct stat st {};
     if (stat(f.output.c_str(), &st) == 0) {
@@ -74,11 +70,6 @@ int run_export(const ExportFlags& f) {
           return fail(
               f.output + " already exists; choose another name or pass --force to replace it.", 2);
         }
-        // Replace the file a symlink points to, not the symlink.
-        if (char* real = realpath(f.output.c_str(), nullptr)) {
-          target = real;
-          std::free(real);
-        }
       } else {
         // A character device or FIFO (/dev/stdout, a named pipe): write into it; never
         // rename over it.
@@ -86,25 +77,31 @@ int run_export(const ExportFlags& f) {
       }
     }
   }
-  if (!to_stdout) {
-    // A regular file is written under a temporary name and renamed at the end, so a failed
-    // or interrupted export never leaves a truncated file under the final name.
-    if (!direct) partial = target + ".partial-" + std::to_string(getpid());
-    out = std::fopen(direct ? f.output.c_str() : partial.c_str(), "wb");
+  // A regular file is written all or nothing (common/atomic_file.h), so a failed or
+  // interrupted export never leaves a truncated file under the final name.
+  std::optional<AtomicFile> file;
+  std::FILE* out = stdout;
+  if (!direct) {
+    auto created = AtomicFile::create(f.output);
+    if (!created.ok()) return fail(created.error(), 1);
+    file.emplace(std::move(created).value());
+    out = file->stream();
+  } else if (!to_stdout) {
+    out = std::fopen(f.output.c_str(), "wb");
     if (!out) {
       return fail("cannot write " + f.output + ": " + std::strerror(errno) + ".", 1);
     }
   }
   auto summary = timeline::write_perfetto_json((*reader)->db(), opts, out);
-  if (!to_stdout) {
+  if (file) {
+    // On failure the AtomicFile's destructor removes the temporary file.
+    if (summary.ok()) {
+      if (Status st = file->commit(); !st.ok()) return fail(st.message(), 1);
+    }
+  } else if (!to_stdout) {
     const bool closed = std::fclose(out) == 0;
     if (summary.ok() && !closed)
       summary = Status::Error(std::string("writing failed: ") + std::strerror(errno));
-    if (summary.ok() && !direct && std::rename(partial.c_str(), target.c_str()) != 0) {
-      summary = Status::Error("cannot move the finished file into place: " +
-                              std::string(std::strerror(errno)));
-    }
-    if (!summary.ok() && !direct) std::remove(partial.c_str());
   }
   if (!summary.ok()) {
     std::string msg = summary.error();

@@ -1,15 +1,13 @@
 // `causeway finish`: completes a trace whose recorder was killed (kill -9, crash, power loss).
 // The committed events are all there, but the file has no indexes and no stored chains, and
-// may still carry its write-ahead log. finish folds the WAL in, builds the indexes, records
-// who finished it (meta finished_by) and stores the causal chains and statistics, so MCP and
-// `explain` are as fast as on a trace that ended cleanly. Meta 'complete' stays 0: the events
-// after the last committed batch are lost, and the file says so.
+// may still carry its write-ahead log. finish folds the WAL in, builds the indexes, then
+// stores the causal chains and statistics together with who finished it (meta finished_by),
+// so MCP and `explain` are as fast as on a trace that ended cleanly. Meta 'complete' stays 0: the
+// events after the last committed batch are lost, and the file says so.
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <string>
-
-#include <sqlite3.h>
 
 #include "analyze/chain_store.h"
 #include "cli/command.h"
@@ -31,29 +29,6 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-Status mark_finished(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::Error("Cannot open " + path + " for writing (" + why + ").");
-  }
-  sqlite3_busy_timeout(db, 2000);
-  sqlite3_stmt* s = nullptr;
-  int rc = sqlite3_prepare_v2(
-      db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('finished_by', ?1)", -1, &s, nullptr);
-  const std::string value = std::string("causeway ") + kVersion + " at " + utc_now();
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(s, 1, value.c_str(), -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-  }
-  std::string why = rc == SQLITE_OK ? "" : sqlite3_errmsg(db);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return Status::Error("Cannot mark " + path + " finished (" + why + ").");
-  return Status::Ok();
 }
 
 int run_finish(const FinishFlags& f) {
@@ -78,12 +53,16 @@ int run_finish(const FinishFlags& f) {
     }
     end_ts = (*reader)->meta_int("end_ts");
   }
-  for (Status st : {store::finish_interrupted_trace(f.db), mark_finished(f.db),
-                    analyze::analyze_and_store(f.db)}) {
-    if (!st.ok()) {
-      std::fprintf(stderr, "causeway finish: %s\n", st.message().c_str());
-      return 1;
-    }
+  // Indexes first (their own transaction), then the results and the finished_by mark in one
+  // transaction: a crash in between leaves the trace unfinished, never marked finished
+  // without its stored chains, and running finish again completes it.
+  Status st = store::finish_interrupted_trace(f.db);
+  if (st.ok()) {
+    st = analyze::analyze_and_store(f.db, std::string("causeway ") + kVersion + " at " + utc_now());
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "causeway finish: %s\n", st.message().c_str());
+    return 1;
   }
   int64_t chains = 0;
   if (auto reader = store::Reader::open(f.db); reader.ok()) {

@@ -1,17 +1,14 @@
 // `causeway report`: the trace as one self-contained HTML page to open or share.
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 
 #include "cli/command.h"
 #include "cli/time_arg.h"
 #include "cli/version.h"
+#include "common/atomic_file.h"
 #include "report/html_report.h"
 #include "store/reader.h"
 
@@ -30,34 +27,6 @@ struct ReportFlags {
 int fail(const std::string& sentence, int code) {
   std::fprintf(stderr, "causeway report: %s\n", sentence.c_str());
   return code;
-}
-
-// Writes `text` to `path` through a temporary file renamed into place, so a failed write
-// never leaves a truncated report under the final name.
-Status write_file(const std::string& path, const std::string& text) {
-  std::string target = path;
-  if (char* real = realpath(path.c_str(), nullptr)) {
-    target = real;  // replace the file a symlink points to, not the symlink
-    std::free(real);
-  }
-  const std::string partial = target + ".partial-" + std::to_string(getpid());
-  std::FILE* out = std::fopen(partial.c_str(), "wb");
-  if (!out) return Status::Error("cannot write " + path + ": " + std::strerror(errno) + ".");
-  const bool written = std::fwrite(text.data(), 1, text.size(), out) == text.size();
-  const int write_errno = errno;
-  const bool closed = std::fclose(out) == 0;
-  if (!written || !closed) {
-    std::remove(partial.c_str());
-    return Status::Error("writing " + path +
-                         " failed: " + std::strerror(written ? errno : write_errno) + ".");
-  }
-  if (std::rename(partial.c_str(), target.c_str()) != 0) {
-    const int err = errno;
-    std::remove(partial.c_str());
-    return Status::Error("cannot move the finished report to " + path + ": " + std::strerror(err) +
-                         ".");
-  }
-  return Status::Ok();
 }
 
 int run_report(const ReportFlags& f) {
@@ -101,7 +70,8 @@ int run_report(const ReportFlags& f) {
     return fail("reading " + f.db + " failed: " + msg + ".", 1);
   }
   const std::string html = report::render_html(*model);
-  if (Status st = write_file(f.output, html); !st.ok()) return fail(st.message(), 1);
+  // All or nothing: a failed write never leaves a truncated report under the final name.
+  if (Status st = write_file_atomically(f.output, html); !st.ok()) return fail(st.message(), 1);
   size_t events = 0;
   for (const auto& v : model->views) events += v.events.size();
   std::fprintf(stderr,

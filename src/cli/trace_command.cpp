@@ -8,6 +8,7 @@
 
 #include "analyze/chain_store.h"
 #include "capture/session.h"
+#include "causeway/abi/events.h"
 #include "cli/command.h"
 #include "cli/version.h"
 #include "symbolize/stack_symbols.h"
@@ -22,6 +23,7 @@ struct TraceFlags {
   std::vector<std::string> command;
   bool no_stacks = false;
   bool no_python_stacks = false;
+  std::string call_graph = "fp";
   bool no_syscalls = false;
   bool no_io = false;
 };
@@ -33,6 +35,24 @@ std::string shell_join(int argc, char** argv) {
     out += argv[i];
   }
   return out;
+}
+
+// --call-graph: "fp" -> 0, "dwarf" -> the default copy size, "dwarf,BYTES" -> BYTES.
+Result<uint32_t> parse_call_graph(const std::string& value) {
+  constexpr uint32_t kDefaultBytes = 8192;
+  const std::string bad =
+      "--call-graph takes 'fp' or 'dwarf' (optionally 'dwarf,BYTES' with BYTES "
+      "a multiple of 8 from 512 to " +
+      std::to_string(CW_USTACK_MAX_BYTES) + "), not '" + value + "'.";
+  if (value == "fp") return uint32_t{0};
+  if (value == "dwarf") return kDefaultBytes;
+  if (value.rfind("dwarf,", 0) != 0) return Status::Error(bad);
+  const std::string num = value.substr(6);
+  if (num.empty() || num.size() > 6 || num.find_first_not_of("0123456789") != std::string::npos)
+    return Status::Error(bad);
+  const unsigned long n = std::stoul(num);
+  if (n < 512 || n > CW_USTACK_MAX_BYTES || n % 8 != 0) return Status::Error(bad);
+  return static_cast<uint32_t>(n);
 }
 
 std::string& saved_command_line() {
@@ -58,6 +78,12 @@ void setup_trace(CLI::App& sub, int& exit_code) {
   sub.add_flag("--no-stacks", flags->no_stacks, "Do not record user stacks");
   sub.add_flag("--no-python-stacks", flags->no_python_stacks,
                "Do not record Python stacks of CPython processes");
+  sub.add_option("--call-graph", flags->call_graph,
+                 "How native stacks are taken: 'fp' walks frame pointers (cheap; stops at code "
+                 "built without them), 'dwarf' also copies BYTES of stack per stack (default "
+                 "8192) and unwinds it with the binaries' DWARF CFI, like perf --call-graph dwarf")
+      ->type_name("fp|dwarf[,BYTES]")
+      ->capture_default_str();
   sub.add_flag("--no-syscalls", flags->no_syscalls, "Do not record system calls");
   sub.add_flag("--no-io", flags->no_io, "Do not record block I/O");
   sub.add_option("--buffer-mb", o.buffer_mb,
@@ -85,6 +111,13 @@ void setup_trace(CLI::App& sub, int& exit_code) {
     auto& opts = flags->options;
     opts.stacks = !flags->no_stacks;
     opts.python_stacks = !flags->no_python_stacks;
+    auto bytes = parse_call_graph(flags->call_graph);
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "causeway: %s\n", bytes.error().c_str());
+      exit_code = 2;
+      return;
+    }
+    opts.ustack_bytes = bytes.value();
     opts.syscalls = !flags->no_syscalls;
     opts.block_io = !flags->no_io;
     if (flags->pid != 0) {

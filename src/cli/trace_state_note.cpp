@@ -3,7 +3,7 @@
 namespace causeway::cli {
 
 std::string trace_state_note(const store::Reader& reader, const std::string& path) {
-  if (reader.meta("complete").value_or("0") == "1" || reader.meta("finished_by")) return "";
+  if (reader.finished()) return "";
   if (reader.being_recorded()) {
     return "note: " + path +
            " is still being recorded; this covers the events committed so far (run the "

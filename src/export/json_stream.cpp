@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/utf8.h"
+
 namespace causeway::timeline {
 
 JsonStream::JsonStream(std::FILE* out) : out_(out) {
@@ -82,40 +84,6 @@ JsonStream& JsonStream::key(std::string_view k) {
   return *this;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not valid (overlong
-// forms, surrogates and code points above U+10FFFF are invalid too).
-size_t utf8_sequence(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-}  // namespace
-
 JsonStream& JsonStream::string(std::string_view s) {
   separator();
   put('"');
@@ -148,7 +116,7 @@ JsonStream& JsonStream::string(std::string_view s) {
       put(static_cast<char>(c));
       ++i;
     } else {
-      const size_t n = utf8_sequence(s, i);
+      const size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
         put("\\ufffd");
         ++i;

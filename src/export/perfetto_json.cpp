@@ -15,6 +15,7 @@
 
 #include "export/json_stream.h"
 #include "store/schema.h"
+#include "store/sql_util.h"
 #include "symbolize/stack_symbols.h"
 
 namespace causeway::timeline {
@@ -24,39 +25,13 @@ namespace {
 // < 2^22, so this never collides with a real one.
 constexpr int64_t kChainProcessPid = 0x7ffffff0;
 
-// A prepared statement, finalized on destruction.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return rc_ = sqlite3_step(stmt_); }
-  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  bool null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
-  int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
-  std::optional<int64_t> opt(int c) const {
-    return null(c) ? std::nullopt : std::optional<int64_t>(i64(c));
-  }
-  std::string_view text(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
-    return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
-             : std::string_view();
-  }
-  Status error(const char* what) const {
-    return Status::Error(std::string("reading the ") + what +
-                         " from the trace failed: " + sqlite3_errmsg(db_) + ".");
-  }
+using store::sql::Stmt;
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_OK;
-};
+// One sentence for a query on the trace that failed.
+Status read_error(sqlite3* db, const char* what) {
+  return Status::Error(std::string("reading the ") + what +
+                       " from the trace failed: " + sqlite3_errmsg(db) + ".");
+}
 
 // Lanes of one track: each lane is a stack of the end times of the open slices. A slice goes
 // to the first lane where it nests (ends no later than the innermost open slice there).
@@ -247,7 +222,7 @@ class Exporter {
             "LEFT JOIN cuda_kernel k ON k.id = c.kernel_id "
             "LEFT JOIN string ks ON ks.id = k.name_id WHERE " +
             window("c") + pid_filter_ + " ORDER BY c.utid, c.ts, c.dur DESC");
-    if (!s.ok()) return s.error("CUDA calls");
+    if (!s.ok()) return read_error(db_, "CUDA calls");
     bind_window(s, db_);
     static constexpr const char* kKinds[] = {"HtoH", "HtoD", "DtoH", "DtoD", "default"};
     Lanes lanes;
@@ -259,41 +234,41 @@ class Exporter {
         lanes.reset();
       }
       const int64_t ts = s.i64(1), dur = s.i64(2), tid = s.i64(14), pid = s.i64(15);
-      const std::string_view fn = s.null(3) ? std::string_view("?") : s.text(3);
-      const int64_t track =
-          thread_track(lanes, TrackKind::kCuda, pid, s.text(16), tid, s.text(17), ts, dur);
+      const std::string_view fn = s.is_null(3) ? std::string_view("?") : s.text_view(3);
+      const int64_t track = thread_track(lanes, TrackKind::kCuda, pid, s.text_view(16), tid,
+                                         s.text_view(17), ts, dur);
       begin_slice(fn, "cuda", pid, track, ts, dur);
       w_.field_int("id", s.i64(0)).field("function", fn).field_int("ret", s.i64(4));
-      if (auto v = s.opt(5)) w_.field_int("bytes", *v);
-      if (auto v = s.opt(6)) {
+      if (auto v = s.opt_i64(5)) w_.field_int("bytes", *v);
+      if (auto v = s.opt_i64(6)) {
         w_.key("copy_kind");
         if (*v >= 0 && *v <= 4)
           w_.string(kKinds[*v]);
         else
           w_.integer(*v);
       }
-      if (auto v = s.opt(7)) w_.key("stream").hex(static_cast<uint64_t>(*v));
-      if (auto v = s.opt(8)) w_.key("device_ptr").hex(static_cast<uint64_t>(*v));
-      if (auto v = s.opt(9)) w_.key("host_ptr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt_i64(7)) w_.key("stream").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt_i64(8)) w_.key("device_ptr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt_i64(9)) w_.key("host_ptr").hex(static_cast<uint64_t>(*v));
       for (auto [col, name] : {std::pair{10, "grid"}, std::pair{11, "block"}}) {
-        if (auto v = s.opt(col); v && *v != 0) {
+        if (auto v = s.opt_i64(col); v && *v != 0) {
           uint32_t d[3];
           store::unpack_dim3(*v, d);
           w_.field(name,
                    std::to_string(d[0]) + "x" + std::to_string(d[1]) + "x" + std::to_string(d[2]));
         }
       }
-      if (!s.null(12)) w_.field("kernel", s.text(12));
-      if (auto v = s.opt(13)) w_.key("kernel_addr").hex(static_cast<uint64_t>(*v));
-      if (auto v = s.opt(19)) w_.field_int("stack_id", *v);
-      if (!s.null(19) || !s.null(20)) {
-        const std::string& stack = stack_text(s.opt(19), s.opt(20));
+      if (!s.is_null(12)) w_.field("kernel", s.text_view(12));
+      if (auto v = s.opt_i64(13)) w_.key("kernel_addr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt_i64(19)) w_.field_int("stack_id", *v);
+      if (!s.is_null(19) || !s.is_null(20)) {
+        const std::string& stack = stack_text(s.opt_i64(19), s.opt_i64(20));
         if (!stack.empty()) w_.field("stack", stack);
       }
       end_slice();
       ++sum_.cuda_calls;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("CUDA calls");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "CUDA calls");
   }
 
   Status thread_states() {
@@ -309,7 +284,7 @@ class Exporter {
            "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
            "LEFT JOIN process pp ON pp.upid = pt.upid WHERE " +
                window("x") + pid_filter_ + " ORDER BY x.utid, x.ts, x.dur DESC");
-    if (!s.ok()) return s.error("thread states");
+    if (!s.ok()) return read_error(db_, "thread states");
     bind_window(s, db_);
     static constexpr const char* kStates[] = {"running", "runnable", "sleeping", "uninterruptible",
                                               "other"};
@@ -326,37 +301,37 @@ class Exporter {
       const int64_t state = s.i64(3);
       const char* state_name = kStates[state >= 0 && state <= 4 ? state : 4];
       std::string syscall;
-      if (!s.null(7))
-        syscall = s.text(7);
-      else if (auto nr = s.opt(6))
+      if (!s.is_null(7))
+        syscall = s.text_view(7);
+      else if (auto nr = s.opt_i64(6))
         syscall = "syscall_" + std::to_string(*nr);
       std::string preempter, waker;
-      if (auto v = s.opt(17)) preempter = task_label(s.text(18), s.opt(19), *v);
-      if (auto v = s.opt(14)) waker = task_label(s.text(15), s.opt(16), *v);
+      if (auto v = s.opt_i64(17)) preempter = task_label(s.text_view(18), s.opt_i64(19), *v);
+      if (auto v = s.opt_i64(14)) waker = task_label(s.text_view(15), s.opt_i64(16), *v);
       // The name carries what one wants to see at a glance on the timeline: who took the
       // CPU from a runnable thread, what a blocked thread was blocked in.
       name = state_name;
       if (state == 1 && !preempter.empty()) {
-        name += " (preempted by " + std::string(s.null(18) ? "?" : s.text(18)) + ")";
+        name += " (preempted by " + std::string(s.is_null(18) ? "?" : s.text_view(18)) + ")";
       } else if ((state == 2 || state == 3) && !syscall.empty()) {
         name += " (" + syscall + ")";
       }
-      const int64_t track =
-          thread_track(lanes, TrackKind::kState, pid, s.text(11), tid, s.text(12), ts, dur);
+      const int64_t track = thread_track(lanes, TrackKind::kState, pid, s.text_view(11), tid,
+                                         s.text_view(12), ts, dur);
       begin_slice(name, "sched", pid, track, ts, dur);
       w_.field_int("id", s.i64(0)).field("state", state_name);
-      if (auto v = s.opt(4)) w_.field_int("cpu", *v);
+      if (auto v = s.opt_i64(4)) w_.field_int("cpu", *v);
       if (state >= 2) {
-        if (auto v = s.opt(5)) w_.field_int("kernel_state", *v);
+        if (auto v = s.opt_i64(5)) w_.field_int("kernel_state", *v);
       }
       if (!syscall.empty()) w_.field("syscall", syscall);
-      if (auto v = s.opt(8)) w_.field_int("syscall_id", *v);
+      if (auto v = s.opt_i64(8)) w_.field_int("syscall_id", *v);
       if (!waker.empty()) w_.field("woken_by", waker);
       if (!preempter.empty()) w_.field("preempted_by", preempter);
       end_slice();
       ++sum_.thread_states;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("thread states");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "thread states");
   }
 
   Status syscalls() {
@@ -367,7 +342,7 @@ class Exporter {
            "LEFT JOIN process p ON p.upid = t.upid "
            "LEFT JOIN syscall_name sn ON sn.nr = y.nr WHERE " +
                window("y") + pid_filter_ + " ORDER BY y.utid, y.ts, y.dur DESC");
-    if (!s.ok()) return s.error("syscalls");
+    if (!s.ok()) return read_error(db_, "syscalls");
     bind_window(s, db_);
     Lanes lanes;
     int64_t utid = -1;
@@ -378,20 +353,20 @@ class Exporter {
         lanes.reset();
       }
       const int64_t ts = s.i64(1), dur = s.i64(2), tid = s.i64(10), pid = s.i64(11);
-      const int64_t track =
-          thread_track(lanes, TrackKind::kSyscall, pid, s.text(12), tid, s.text(13), ts, dur);
-      begin_slice(s.text(3), "syscall", pid, track, ts, dur);
+      const int64_t track = thread_track(lanes, TrackKind::kSyscall, pid, s.text_view(12), tid,
+                                         s.text_view(13), ts, dur);
+      begin_slice(s.text_view(3), "syscall", pid, track, ts, dur);
       w_.field_int("id", s.i64(0)).field_int("nr", s.i64(4));
-      if (auto v = s.opt(5)) w_.field_int("ret", *v);
-      if (auto v = s.opt(6)) w_.field_int("fd", *v);
-      if (auto v = s.opt(7)) w_.field_int("bytes", *v);
-      if (auto v = s.opt(8)) w_.key("addr").hex(static_cast<uint64_t>(*v));
-      if (auto v = s.opt(9)) w_.field_int("op", *v);
-      if (auto v = s.opt(15)) w_.field_int("stack_id", *v);
+      if (auto v = s.opt_i64(5)) w_.field_int("ret", *v);
+      if (auto v = s.opt_i64(6)) w_.field_int("fd", *v);
+      if (auto v = s.opt_i64(7)) w_.field_int("bytes", *v);
+      if (auto v = s.opt_i64(8)) w_.key("addr").hex(static_cast<uint64_t>(*v));
+      if (auto v = s.opt_i64(9)) w_.field_int("op", *v);
+      if (auto v = s.opt_i64(15)) w_.field_int("stack_id", *v);
       end_slice();
       ++sum_.syscalls;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("syscalls");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "syscalls");
   }
 
   Status block_io() {
@@ -404,7 +379,7 @@ class Exporter {
            "LEFT JOIN process p ON p.upid = t.upid WHERE " +
                window("b") + pid_filter_ +
                " ORDER BY coalesce(p.upid, -t.utid), b.dev, b.ts, b.dur DESC");
-    if (!s.ok()) return s.error("block I/O");
+    if (!s.ok()) return read_error(db_, "block I/O");
     bind_window(s, db_);
     Lanes lanes;
     int64_t last_pid = -1, last_dev = -1;
@@ -426,8 +401,9 @@ class Exporter {
       std::string track_name = "block I/O " + dev_name;
       if (lane > 0) track_name += " lane " + std::to_string(lane + 1);
       // Sorted after every thread of the process (sort indexes of threads are tid * 8 + k).
-      ensure_track(pid, s.text(12), track, track_name, (int64_t{1} << 26) + it->second * 64 + lane);
-      const std::string_view op = s.text(8);
+      ensure_track(pid, s.text_view(12), track, track_name,
+                   (int64_t{1} << 26) + it->second * 64 + lane);
+      const std::string_view op = s.text_view(8);
       std::string name = op == "R"   ? "read"
                          : op == "W" ? "write"
                          : op == "F" ? "flush"
@@ -437,15 +413,15 @@ class Exporter {
       begin_slice(name, "block_io", pid, track, ts, dur);
       w_.field_int("id", s.i64(0)).field("op", op).field_int("bytes", s.i64(7));
       w_.field("device", dev_name);
-      if (auto v = s.opt(6)) w_.field_int("sector", *v);
-      if (auto v = s.opt(3)) w_.field_int("queue_ns", *v);
-      if (auto v = s.opt(4)) w_.field_int("service_ns", *v);
+      if (auto v = s.opt_i64(6)) w_.field_int("sector", *v);
+      if (auto v = s.opt_i64(3)) w_.field_int("queue_ns", *v);
+      if (auto v = s.opt_i64(4)) w_.field_int("service_ns", *v);
       w_.field_int("error", s.i64(9));
-      w_.field("submitted_by", task_label(s.text(13), pid, s.i64(10)));
+      w_.field("submitted_by", task_label(s.text_view(13), pid, s.i64(10)));
       end_slice();
       ++sum_.block_ios;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("block I/O");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "block I/O");
   }
 
   Status wakeups() {
@@ -465,7 +441,7 @@ class Exporter {
            "LEFT JOIN process p ON p.upid = et.upid LEFT JOIN process rp ON rp.upid = rt.upid "
            "WHERE rt.traced = 1 AND w.ts < :until AND w.ts >= :since" +
                filter + " ORDER BY w.id");
-    if (!s.ok()) return s.error("wakeups");
+    if (!s.ok()) return read_error(db_, "wakeups");
     bind_window(s, db_);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -476,8 +452,10 @@ class Exporter {
       auto state_name = [](std::string_view t, int64_t tid) {
         return (t.empty() ? "tid " + std::to_string(tid) : std::string(t)) + " [state]";
       };
-      ensure_track(waker_pid, s.text(8), waker, state_name(s.text(9), s.i64(6)), s.i64(6) * 8 + 1);
-      ensure_track(wakee_pid, s.text(4), wakee, state_name(s.text(5), s.i64(2)), s.i64(2) * 8 + 1);
+      ensure_track(waker_pid, s.text_view(8), waker, state_name(s.text_view(9), s.i64(6)),
+                   s.i64(6) * 8 + 1);
+      ensure_track(wakee_pid, s.text_view(4), wakee, state_name(s.text_view(5), s.i64(2)),
+                   s.i64(2) * 8 + 1);
       for (auto [ph, pid, tid] :
            {std::tuple{"s", waker_pid, waker}, std::tuple{"f", wakee_pid, wakee}}) {
         w_.begin_object();
@@ -487,35 +465,35 @@ class Exporter {
       }
       ++sum_.flows;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("wakeups");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "wakeups");
   }
 
   Status chains() {
     Stmt t(db_, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'causal_chain'");
-    if (!t.ok()) return t.error("table list");
+    if (!t.ok()) return read_error(db_, "table list");
     const int trc = t.step();
     if (trc == SQLITE_DONE) return Status::Ok();  // never analysed: nothing to mark
-    if (trc != SQLITE_ROW) return t.error("table list");
+    if (trc != SQLITE_ROW) return read_error(db_, "table list");
     // Chains are few (tens); their windows come from the stored JSON.
     Stmt s(db_,
            "SELECT c.id, c.severity, c.category, c.kind, c.pid, c.tid, c.comm, c.function, "
            "c.impact_ns, c.summary, c.json, p.name FROM causal_chain c "
            "LEFT JOIN process p ON p.upid = (SELECT max(upid) FROM process WHERE pid = c.pid) "
            "ORDER BY coalesce(c.pid, 0), coalesce(c.tid, 0), c.id");
-    if (!s.ok()) return s.error("causal chains");
+    if (!s.ok()) return read_error(db_, "causal chains");
     std::unordered_set<int64_t> wanted(opts_.pids.begin(), opts_.pids.end());
     Lanes lanes;
     int64_t last_track = -1;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
-      const auto j = nlohmann::json::parse(s.text(10), nullptr, /*allow_exceptions=*/false);
+      const auto j = nlohmann::json::parse(s.text_view(10), nullptr, /*allow_exceptions=*/false);
       if (j.is_discarded() || !j.is_object() || !j.contains("window")) continue;
       const auto& win = j["window"];
       if (!win.is_object()) continue;
       const int64_t start = win.value("start_ns", int64_t{0});
       const int64_t end = std::max(start, win.value("end_ns", start));
       if (start >= until_ || end < since_) continue;
-      const int64_t cpid = s.opt(4).value_or(0), ctid = s.opt(5).value_or(0);
+      const int64_t cpid = s.opt_i64(4).value_or(0), ctid = s.opt_i64(5).value_or(0);
       if (!wanted.empty() && wanted.count(cpid) == 0) continue;
       const bool own = cpid > 0 && ctid > 0;
       const int64_t pid = own ? cpid : kChainProcessPid;
@@ -527,25 +505,28 @@ class Exporter {
       const int lane = lanes.place(start, end);
       const int64_t track = track_tid(base, TrackKind::kChain, lane);
       std::string track_name =
-          own ? (s.null(6) ? "tid " + std::to_string(ctid) : std::string(s.text(6))) + " [chains]"
+          own ? (s.is_null(6) ? "tid " + std::to_string(ctid) : std::string(s.text_view(6))) +
+                    " [chains]"
               : "causal chains";
       if (lane > 0) track_name += " lane " + std::to_string(lane + 1);
-      ensure_track(pid, own ? s.text(11) : std::string_view("causeway: causal chains"), track,
+      ensure_track(pid, own ? s.text_view(11) : std::string_view("causeway: causal chains"), track,
                    track_name, base * 8 + 4);
-      const std::string name = "chain #" + std::to_string(s.i64(0)) + " " + std::string(s.text(1)) +
-                               ": " + std::string(s.text(2));
+      const std::string name = "chain #" + std::to_string(s.i64(0)) + " " +
+                               std::string(s.text_view(1)) + ": " + std::string(s.text_view(2));
       begin_slice(name, "causal_chain", pid, track, start, end - start);
-      w_.field_int("chain_id", s.i64(0)).field("severity", s.text(1)).field("category", s.text(2));
-      if (!s.null(3)) w_.field("kind", s.text(3));
-      if (!s.null(7)) w_.field("function", s.text(7));
-      w_.field_int("impact_ns", s.i64(8)).field("summary", s.text(9));
+      w_.field_int("chain_id", s.i64(0))
+          .field("severity", s.text_view(1))
+          .field("category", s.text_view(2));
+      if (!s.is_null(3)) w_.field("kind", s.text_view(3));
+      if (!s.is_null(7)) w_.field("function", s.text_view(7));
+      w_.field_int("impact_ns", s.i64(8)).field("summary", s.text_view(9));
       if (j.contains("recommendation") && j["recommendation"].is_string()) {
         w_.field("recommendation", j["recommendation"].get<std::string>());
       }
       end_slice();
       ++sum_.chains;
     }
-    return rc == SQLITE_DONE ? Status::Ok() : s.error("causal chains");
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "causal chains");
   }
 
   sqlite3* db_;

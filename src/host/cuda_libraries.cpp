@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,67 +16,12 @@
 #include <memory>
 #include <sstream>
 
+#include "host/elf_file.h"
+
 namespace causeway::host {
 namespace fs = std::filesystem;
 
 namespace {
-
-// An open ELF file; closes both the Elf handle and the descriptor.
-class ElfFile {
- public:
-  static Result<std::unique_ptr<ElfFile>> open(const std::string& path) {
-    if (elf_version(EV_CURRENT) == EV_NONE) return Status::Error("libelf is unusable");
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::Error(path + " cannot be read: " + std::strerror(errno) + ".");
-    Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
-    if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) {
-      if (elf != nullptr) elf_end(elf);
-      ::close(fd);
-      return Status::Error(path + " is not an ELF shared library.");
-    }
-    return std::unique_ptr<ElfFile>(new ElfFile(fd, elf));
-  }
-  ~ElfFile() {
-    elf_end(elf_);
-    ::close(fd_);
-  }
-  ElfFile(const ElfFile&) = delete;
-  ElfFile& operator=(const ElfFile&) = delete;
-  Elf* elf() const { return elf_; }
-
-  // Calls fn(section header, data) for each section of `type`.
-  template <typename Fn>
-  void for_each_section(Elf64_Word type, Fn&& fn) const {
-    Elf_Scn* scn = nullptr;
-    while ((scn = elf_nextscn(elf_, scn)) != nullptr) {
-      GElf_Shdr shdr;
-      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != type) continue;
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      if (data != nullptr) fn(shdr, data);
-    }
-  }
-
- private:
-  ElfFile(int fd, Elf* elf) : fd_(fd), elf_(elf) {}
-  int fd_;
-  Elf* elf_;
-};
-
-std::string read_soname(const ElfFile& file) {
-  std::string soname;
-  file.for_each_section(SHT_DYNAMIC, [&](const GElf_Shdr& shdr, Elf_Data* data) {
-    size_t count = shdr.sh_entsize != 0 ? shdr.sh_size / shdr.sh_entsize : 0;
-    for (size_t i = 0; i < count; ++i) {
-      GElf_Dyn dyn;
-      if (gelf_getdyn(data, static_cast<int>(i), &dyn) == nullptr) continue;
-      if (dyn.d_tag == DT_SONAME) {
-        const char* name = elf_strptr(file.elf(), shdr.sh_link, dyn.d_un.d_val);
-        if (name != nullptr) soname = name;
-      }
-    }
-  });
-  return soname;
-}
 
 // Lines of `ldconfig -p` that name `prefix`, as paths.
 std::vector<std::string> ld_cache_paths(const std::string& prefix) {
@@ -157,7 +100,7 @@ Result<std::vector<CudaLibrary>> find_cuda_libraries(const std::string& cudart_o
     lib.kind = kind;
     lib.path = path;
     lib.real_path = real.string();
-    lib.soname = read_soname(**file);
+    lib.soname = (*file)->soname();
     lib.stub = real.string().find("/stubs/") != std::string::npos;
     lib.origin = origin;
     found.push_back(std::move(lib));

@@ -6,18 +6,18 @@
 #include <unordered_map>
 
 #include "analyze/chain_store.h"
-#include "analyze/sql_util.h"
 #include "report/html_text.h"
 #include "report/report_assets.h"
+#include "store/sql_util.h"
 
 namespace causeway::report {
 namespace {
 
 using analyze::Chain;
 using analyze::TaskRef;
-using analyze::sql::query_error;
-using analyze::sql::Stmt;
 using nlohmann::json;
+using store::sql::query_error;
+using store::sql::Stmt;
 
 std::string esc(std::string_view s) {
   return html_escape(s);

@@ -6,7 +6,7 @@
 //   - HTML text and attribute values: html_escape();
 //   - JSON embedded in <script type="application/json">: script_json(), which also escapes
 //     '<', '>' and '&' so no string can close the script element or open a comment.
-// Both replace invalid UTF-8 with U+FFFD.
+// Both replace invalid UTF-8 with U+FFFD (causeway::valid_utf8, common/utf8.h).
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -17,9 +17,6 @@
 #include <nlohmann/json.hpp>
 
 namespace causeway::report {
-
-// `s` with every invalid UTF-8 sequence replaced by U+FFFD (EF BF BD).
-std::string valid_utf8(std::string_view s);
 
 // For HTML text and double- or single-quoted attribute values: & < > " ' become entities,
 // control characters other than tab/newline are dropped, invalid UTF-8 becomes U+FFFD.

@@ -6,12 +6,12 @@
 #include <unordered_map>
 
 #include "analyze/baseline.h"
-#include "analyze/sql_util.h"
+#include "store/sql_util.h"
 
 namespace causeway::report {
 
-using analyze::sql::query_error;
-using analyze::sql::Stmt;
+using store::sql::query_error;
+using store::sql::Stmt;
 
 namespace {
 

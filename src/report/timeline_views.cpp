@@ -7,15 +7,15 @@
 #include <set>
 #include <utility>
 
-#include "analyze/sql_util.h"
+#include "store/sql_util.h"
 
 namespace causeway::report {
 namespace {
 
 using analyze::Chain;
 using analyze::TaskRef;
-using analyze::sql::query_error;
-using analyze::sql::Stmt;
+using store::sql::query_error;
+using store::sql::Stmt;
 
 // An evidence row found in its table.
 struct Located {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "store/schema.h"
+#include "store/sql_util.h"
 
 namespace causeway::store {
 namespace {
@@ -143,6 +144,14 @@ std::optional<int64_t> Reader::meta_int(std::string_view key) const {
   const long long n = std::strtoll(v->c_str(), &end, 10);
   if (errno != 0 || *end != '\0') return std::nullopt;
   return static_cast<int64_t>(n);
+}
+
+bool trace_finished(sqlite3* db) {
+  return sql::meta(db, "complete") == "1" || sql::meta(db, "finished_by").has_value();
+}
+
+bool Reader::finished() const {
+  return trace_finished(db_);
 }
 
 bool Reader::being_recorded() const {

@@ -47,6 +47,9 @@ class Reader {
   // finish_interrupted_trace in store/writer.h).
   bool being_recorded() const;
 
+  // trace_finished() on this file.
+  bool finished() const;
+
   // Number of rows in `table` (a name from schema()); nullopt for an unknown table.
   std::optional<int64_t> count_rows(std::string_view table) const;
 
@@ -56,5 +59,12 @@ class Reader {
   std::string path_;
   int schema_version_ = 0;
 };
+
+// Whether the trace open on `db` is finished: recorded to the end (meta 'complete' = '1'), or
+// interrupted and then completed by `causeway finish` (meta 'finished_by' is set). Only a
+// finished trace has all its indexes, and only into one may analysis results be stored; an
+// unfinished one is still being recorded or was left by a killed recorder.
+// Thread-safety: as the connection `db`.
+bool trace_finished(sqlite3* db);
 
 }  // namespace causeway::store

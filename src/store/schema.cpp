@@ -299,7 +299,9 @@ Schema build_schema() {
            {"kind", "TEXT", "enum",
             "native (function+file+line), symbol (function only), unresolved (module+offset), "
             "binary_changed (build-id differs from the trace's, not symbolized), binary_missing, "
-            "no_mapping",
+            "no_mapping; in merged stacks also python (a CPython frame) and python_appended (a "
+            "CPython frame placed after the last trustworthy native frame: the native frames "
+            "between are unknown)",
             "NOT NULL"},
        }});
   s.tables.push_back(
@@ -320,6 +322,42 @@ Schema build_schema() {
        },
        " WITHOUT ROWID",
        "upid, pc, idx"});
+  // Merged stacks are a property of an event's (stack_id, py_stack_id) pair, not of a native
+  // stack: the same native stack (e.g. through the interpreter's eval loop) runs different
+  // Python code in different events. So they get their own ids rather than rows in
+  // stack_symbols (docs/stacks.md, "In SQL").
+  s.tables.push_back(
+      {"merged_stack",
+       "Each distinct (native stack, Python stack) pair of the trace's events, whose frames "
+       "merged as `causeway stacks` shows them are in merged_frame. Filled when the trace is "
+       "symbolized; empty before.",
+       {
+           id_col("merged stack id (cuda_calls.merged_stack_id, thread_states.merged_stack_id)"),
+           {"stack_id", "INTEGER", "id -> stack.id", "native stack; NULL when the event had none",
+            ""},
+           {"py_stack_id", "INTEGER", "id -> python_stack.id",
+            "Python stack; NULL when the event had none", ""},
+           {"depth", "INTEGER", "frames", "number of merged frames", "NOT NULL"},
+       }});
+  s.tables.push_back(
+      {"merged_frame",
+       "Frames of each merged stack, innermost first: native frames (inlined functions "
+       "expanded) with each eval-loop frame replaced by the Python frames it ran.",
+       {
+           {"merged_stack_id", "INTEGER", "id -> merged_stack.id", "the merged stack", "NOT NULL"},
+           {"depth", "INTEGER", "", "0 = innermost frame", "NOT NULL"},
+           {"symbol_id", "INTEGER", "id -> symbol.id", "the frame's symbol", "NOT NULL"},
+           {"pc", "INTEGER", "address", "captured address (native frames); NULL for Python frames",
+            ""},
+           {"module_offset", "INTEGER", "bytes",
+            "file offset of the looked-up address in symbol.module; NULL for Python and "
+            "unmapped frames",
+            ""},
+           {"inlined", "INTEGER", "bool", "1 if inlined into the next frame (depth + 1)",
+            "NOT NULL"},
+       },
+       " WITHOUT ROWID",
+       "merged_stack_id, depth"});
   s.tables.push_back(
       {"causal_chain",
        "The causal chains (`causeway explain`): ranked explanations of why the workload was "
@@ -397,6 +435,9 @@ Schema build_schema() {
            {"device_ptr", "INTEGER", "address", "device pointer", ""},
            {"host_ptr", "INTEGER", "address", "host pointer of a copy", ""},
            {"stack_id", "INTEGER", "id", "user stack at entry", ""},
+           {"py_stack_id", "INTEGER", "id", "Python stack at entry (python_frame)", ""},
+           {"merged_stack_id", "INTEGER", "id",
+            "native and Python stack merged (merged_stack_symbols); NULL until symbolized", ""},
        },
        "SELECT c.id, c.ts, c.dur, c.ts + c.dur AS end_ts, fs.str AS function, c.ret, c.utid, "
        "t.tid, t.name AS thread_name, t.upid, p.pid, p.name AS process_name, "
@@ -406,7 +447,9 @@ Schema build_schema() {
        "((c.block >> 31) + 1) & 65535 AS block_y, ((c.block >> 47) + 1) & 65535 AS block_z, "
        "c.bytes, CASE c.copy_kind WHEN 0 THEN 'HtoH' WHEN 1 THEN 'HtoD' WHEN 2 THEN 'DtoH' "
        "WHEN 3 THEN 'DtoD' WHEN 4 THEN 'default' END AS copy_kind, c.device_ptr, c.host_ptr, "
-       "c.stack_id "
+       "c.stack_id, c.py_stack_id, (SELECT m.id FROM merged_stack m WHERE m.stack_id IS "
+       "c.stack_id AND m.py_stack_id IS c.py_stack_id AND coalesce(c.stack_id, c.py_stack_id) "
+       "IS NOT NULL) AS merged_stack_id "
        "FROM cuda_call c LEFT JOIN thread t ON t.utid = c.utid "
        "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
        "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
@@ -440,6 +483,9 @@ Schema build_schema() {
            {"preempter_pid", "INTEGER", "", "preempter's pid", ""},
            {"preempter_process", "TEXT", "", "preempter's process name", ""},
            {"stack_id", "INTEGER", "id", "user stack when it went off CPU", ""},
+           {"py_stack_id", "INTEGER", "id", "Python stack when it blocked (python_frame)", ""},
+           {"merged_stack_id", "INTEGER", "id",
+            "native and Python stack merged (merged_stack_symbols); NULL until symbolized", ""},
        },
        "SELECT s.id, s.ts, s.dur, s.ts + s.dur AS end_ts, CASE s.state WHEN 0 THEN 'running' "
        "WHEN 1 THEN 'runnable' WHEN 2 THEN 'sleeping' WHEN 3 THEN 'uninterruptible' ELSE "
@@ -447,7 +493,9 @@ Schema build_schema() {
        "p.pid, p.name AS process_name, sn.name AS syscall, s.syscall_id, s.waker_utid, "
        "wt.tid AS waker_tid, wt.name AS waker_name, wp.pid AS waker_pid, wp.name AS "
        "waker_process, s.preempter_utid, pt.tid AS preempter_tid, pt.name AS preempter_name, "
-       "pp.pid AS preempter_pid, pp.name AS preempter_process, s.stack_id "
+       "pp.pid AS preempter_pid, pp.name AS preempter_process, s.stack_id, s.py_stack_id, "
+       "(SELECT m.id FROM merged_stack m WHERE m.stack_id IS s.stack_id AND m.py_stack_id IS "
+       "s.py_stack_id AND coalesce(s.stack_id, s.py_stack_id) IS NOT NULL) AS merged_stack_id "
        "FROM thread_state s LEFT JOIN thread t ON t.utid = s.utid "
        "LEFT JOIN process p ON p.upid = t.upid "
        "LEFT JOIN syscall_name sn ON sn.nr = s.syscall_nr "
@@ -613,8 +661,9 @@ Schema build_schema() {
       {"stack_symbols",
        "Symbolized stacks: one row per frame, innermost first (ORDER BY stack_id, depth, "
        "inline_depth); a captured address with inlined functions gives several rows. "
-       "function/kind are NULL for a trace not yet symbolized. Python frames are not here "
-       "(`causeway stacks` and MCP get_stacks merge them in).",
+       "function/kind are NULL for a trace not yet symbolized. Native frames only: a native "
+       "stack can pair with different Python stacks in different events, so stacks with "
+       "Python frames merged in are in merged_stack_symbols.",
        {
            {"stack_id", "INTEGER", "id", "the stack (cuda_call.stack_id, ...)", ""},
            {"depth", "INTEGER", "", "0 = innermost captured address", ""},
@@ -633,6 +682,32 @@ Schema build_schema() {
        "FROM stack_frame f JOIN stack s ON s.id = f.stack_id "
        "LEFT JOIN frame_symbol fs ON fs.upid = s.upid AND fs.pc = f.pc - (f.depth > 0) "
        "LEFT JOIN symbol y ON y.id = fs.symbol_id"});
+  s.views.push_back(
+      {"merged_stack_symbols",
+       "Stacks as `causeway stacks` and MCP get_stacks show them: native frames (inlined "
+       "expanded) with Python frames merged in, one row per frame, innermost first (ORDER BY "
+       "merged_stack_id, depth). Find an event's stack through cuda_calls.merged_stack_id or "
+       "thread_states.merged_stack_id. Empty until the trace is symbolized.",
+       {
+           {"merged_stack_id", "INTEGER", "id", "merged_stack.id", ""},
+           {"stack_id", "INTEGER", "id", "native stack (NULL: none)", ""},
+           {"py_stack_id", "INTEGER", "id", "Python stack (NULL: none)", ""},
+           {"depth", "INTEGER", "", "0 = innermost frame", ""},
+           {"function", "TEXT", "", "function (C++ demangled; Python qualified name)", ""},
+           {"file", "TEXT", "", "source file", ""},
+           {"line", "INTEGER", "", "source line (for callers: the line of the call)", ""},
+           {"module", "TEXT", "", "executable or shared library (native frames)", ""},
+           {"module_offset", "INTEGER", "bytes", "file offset in module", ""},
+           {"inlined", "INTEGER", "bool", "1 if inlined into the next row's function", ""},
+           {"kind", "TEXT", "enum", "see symbol.kind (python, python_appended for Python frames)",
+            ""},
+           {"pc_hex", "TEXT", "", "captured address in hex (NULL for Python frames)", ""},
+       },
+       "SELECT m.id AS merged_stack_id, m.stack_id, m.py_stack_id, f.depth, y.function, "
+       "y.file, y.line, y.module, f.module_offset, f.inlined, y.kind, CASE WHEN f.pc IS NOT "
+       "NULL THEN printf('%#x', f.pc) END AS pc_hex "
+       "FROM merged_frame f JOIN merged_stack m ON m.id = f.merged_stack_id "
+       "JOIN symbol y ON y.id = f.symbol_id"});
 
   // ---- indexes --------------------------------------------------------------------------
   // Built when the writer closes (one sort each) rather than maintained per insert, which
@@ -649,6 +724,8 @@ Schema build_schema() {
       {"thread_by_tid", "thread", "tid", "tid -> utid"},
       {"process_by_pid", "process", "pid", "pid -> upid"},
       {"mapping_by_process", "mapping", "upid, start_addr", "address -> mapping"},
+      {"merged_stack_by_stacks", "merged_stack", "stack_id, py_stack_id",
+       "an event's merged stack (cuda_calls/thread_states.merged_stack_id)"},
   };
 
   // ---- meta keys ------------------------------------------------------------------------
@@ -723,6 +800,10 @@ Schema build_schema() {
        "JOIN stack_symbols y ON y.stack_id = c.stack_id AND y.depth = 1 AND y.inline_depth = 0 "
        "WHERE c.function_id = (SELECT id FROM string WHERE str = 'cudaStreamSynchronize') "
        "GROUP BY 1, 2, 3 ORDER BY ns DESC LIMIT 10;"},
+      {"A CUDA call's stack as `causeway stacks` shows it: native and Python frames merged",
+       "SELECT depth, function, file, line, kind FROM merged_stack_symbols WHERE "
+       "merged_stack_id = (SELECT merged_stack_id FROM cuda_calls WHERE id = 1882) ORDER BY "
+       "depth;"},
       {"Python stack of a CUDA call (innermost first)",
        "SELECT f.depth, f.function, f.file, f.line FROM python_frame f JOIN cuda_call c ON "
        "c.py_stack_id = f.stack_id WHERE c.id = 1882 ORDER BY f.depth;"},

@@ -66,7 +66,7 @@ std::string describe(const Frame& f) {
       out = f.function.empty() ? "??" : f.function;
       if (!f.file.empty()) {
         out += " at " + tail_path(f.file, 2);
-        if (f.line > 0) out += ":" + std::to_string(f.line);
+        if (f.line > 0) out.append(":").append(std::to_string(f.line));
       }
       if (f.inlined) out += " (inlined)";
       if (f.kind == FrameKind::kPythonAppended) out += " [python; native frames below unknown]";

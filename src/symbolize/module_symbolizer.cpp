@@ -3,17 +3,16 @@
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
-#include <fcntl.h>
 #include <gelf.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <tuple>
+
+#include "host/elf_file.h"
 
 namespace causeway::symbolize {
 namespace {
@@ -28,17 +27,6 @@ const Dwfl_Callbacks kCallbacks = {
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
-
-std::string hex(const unsigned char* bytes, size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 15];
-  }
-  return out;
-}
 
 const char* die_string(Dwarf_Die* die, unsigned int name) {
   Dwarf_Attribute attr;
@@ -206,22 +194,6 @@ std::string demangle(const char* name) {
   return result;
 }
 
-std::string file_build_id(const std::string& path) {
-  elf_version(EV_CURRENT);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr)) {
-    const void* bits = nullptr;
-    // dwelf_elf_gnu_build_id finds the NT_GNU_BUILD_ID note in sections or segments.
-    const ssize_t n = dwelf_elf_gnu_build_id(elf, &bits);
-    if (n > 0) out = hex(static_cast<const unsigned char*>(bits), static_cast<size_t>(n));
-    elf_end(elf);
-  }
-  ::close(fd);
-  return out;
-}
-
 struct ModuleSymbolizer::Module {
   FrameKind unusable = FrameKind::kNative;  // kNative: usable; else why not
   Dwfl* dwfl = nullptr;
@@ -375,7 +347,7 @@ ModuleSymbolizer::Module& ModuleSymbolizer::module(const std::string& path,
       path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted.data()) == 0;
   if (deleted || access(path.c_str(), R_OK) != 0) {
     m->unusable = FrameKind::kBinaryMissing;
-  } else if (file_build_id(path) != build_id) {
+  } else if (host::read_build_id(path) != build_id) {
     // Checked before any symbol is read: a rebuilt or upgraded file would otherwise yield
     // plausible but wrong names.
     m->unusable = FrameKind::kBinaryChanged;

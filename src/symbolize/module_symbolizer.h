@@ -53,10 +53,6 @@ class ModuleSymbolizer {
   int64_t addresses_resolved_ = 0;
 };
 
-// The GNU build-id of the ELF file at `path` as lowercase hex; "" when it has none or cannot
-// be read.
-std::string file_build_id(const std::string& path);
-
 // Demangles a C++ (Itanium ABI) symbol; returns it unchanged when it is not mangled.
 std::string demangle(const char* name);
 

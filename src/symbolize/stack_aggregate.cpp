@@ -7,6 +7,41 @@
 
 namespace causeway::symbolize {
 
+Result<std::vector<AggregatedStack>> merge_stack_groups(StackSymbolizer& symbolizer,
+                                                        const std::vector<StackGroup>& groups) {
+  std::vector<AggregatedStack> out;
+  std::unordered_map<std::string, size_t> index;
+  for (const StackGroup& g : groups) {
+    if (!g.stack && !g.py_stack) continue;
+    auto frames = symbolizer.merged(g.stack, g.py_stack);
+    if (!frames.ok()) return frames.status();
+    std::string key;
+    for (const Frame& f : *frames) key += frame_key(f) + '\x1e';
+    auto [it, inserted] = index.emplace(std::move(key), out.size());
+    if (inserted) {
+      out.emplace_back();
+      out.back().frames = std::move(*frames);
+    }
+    AggregatedStack& a = out[it->second];
+    a.count += g.count;
+    a.total_ns += g.ns;
+    if (g.stack &&
+        std::find(a.stack_ids.begin(), a.stack_ids.end(), *g.stack) == a.stack_ids.end()) {
+      a.stack_ids.push_back(*g.stack);
+    }
+    if (g.py_stack && std::find(a.py_stack_ids.begin(), a.py_stack_ids.end(), *g.py_stack) ==
+                          a.py_stack_ids.end()) {
+      a.py_stack_ids.push_back(*g.py_stack);
+    }
+  }
+  // Stable: ties keep the order of their first group.
+  std::stable_sort(out.begin(), out.end(), [](const AggregatedStack& a, const AggregatedStack& b) {
+    if (a.total_ns != b.total_ns) return a.total_ns > b.total_ns;
+    return a.count > b.count;
+  });
+  return out;
+}
+
 Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer,
                                         const StackQuery& q) {
   const bool cuda = q.source == StackSource::kCudaCalls;
@@ -27,7 +62,7 @@ Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer
   if (!q.event_ids.empty()) {
     sql += " AND e.id IN (";
     for (size_t i = 0; i < q.event_ids.size(); ++i) {
-      sql += (i > 0 ? "," : "") + std::to_string(q.event_ids[i]);
+      sql.append(i > 0 ? "," : "").append(std::to_string(q.event_ids[i]));
     }
     sql += ")";
   }
@@ -43,16 +78,12 @@ Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer
     sqlite3_bind_text(stmt, 1, q.function->data(), static_cast<int>(q.function->size()),
                       SQLITE_TRANSIENT);
   }
-  struct Group {
-    std::optional<int64_t> stack, py;
-    int64_t count, ns;
-  };
-  std::vector<Group> groups;
+  std::vector<StackGroup> groups;
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    Group g;
+    StackGroup g;
     if (sqlite3_column_type(stmt, 0) != SQLITE_NULL) g.stack = sqlite3_column_int64(stmt, 0);
-    if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) g.py = sqlite3_column_int64(stmt, 1);
+    if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) g.py_stack = sqlite3_column_int64(stmt, 1);
     g.count = sqlite3_column_int64(stmt, 2);
     g.ns = sqlite3_column_int64(stmt, 3);
     groups.push_back(g);
@@ -62,32 +93,15 @@ Result<StackAggregate> aggregate_stacks(sqlite3* db, StackSymbolizer& symbolizer
   if (!error.empty()) return Status::Error("Reading events failed: " + error + ".");
 
   StackAggregate out;
-  std::unordered_map<std::string, size_t> index;
-  for (const Group& g : groups) {
+  for (const StackGroup& g : groups) {
     out.events += g.count;
     out.events_ns += g.ns;
-    if (!g.stack && !g.py) continue;
-    out.with_stack += g.count;
-    auto frames = symbolizer.merged(g.stack, g.py);
-    if (!frames.ok()) return frames.status();
-    std::string key;
-    for (const Frame& f : *frames) key += frame_key(f) + '\x1e';
-    auto [it, inserted] = index.emplace(std::move(key), out.stacks.size());
-    if (inserted) {
-      out.stacks.emplace_back();
-      out.stacks.back().frames = std::move(*frames);
-    }
-    AggregatedStack& a = out.stacks[it->second];
-    a.count += g.count;
-    a.total_ns += g.ns;
-    if (g.stack) a.stack_ids.push_back(*g.stack);
+    if (g.stack || g.py_stack) out.with_stack += g.count;
   }
-  // Groups arrive in order of their first event, so a stable sort breaks ties by that.
-  std::stable_sort(out.stacks.begin(), out.stacks.end(),
-                   [](const AggregatedStack& a, const AggregatedStack& b) {
-                     if (a.total_ns != b.total_ns) return a.total_ns > b.total_ns;
-                     return a.count > b.count;
-                   });
+  // Groups arrive in order of their first event, so ties are broken by that.
+  auto stacks = merge_stack_groups(symbolizer, groups);
+  if (!stacks.ok()) return stacks.status();
+  out.stacks = std::move(*stacks);
   return out;
 }
 

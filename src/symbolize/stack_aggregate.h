@@ -33,11 +33,27 @@ struct StackQuery {
 };
 
 struct AggregatedStack {
-  std::vector<Frame> frames;       // merged native + Python, innermost first
-  int64_t count = 0;               // events with this stack
-  int64_t total_ns = 0;            // sum of their durations, ns
-  std::vector<int64_t> stack_ids;  // native stack ids (stack.id) that symbolize to it
+  std::vector<Frame> frames;          // merged native + Python, innermost first
+  int64_t count = 0;                  // events with this stack
+  int64_t total_ns = 0;               // sum of their durations, ns
+  std::vector<int64_t> stack_ids;     // native stack ids (stack.id) that symbolize to it
+  std::vector<int64_t> py_stack_ids;  // Python stack ids (python_stack.id) among them, distinct
 };
+
+// Events sharing one raw (native stack, Python stack) pair; at least one id is set.
+struct StackGroup {
+  std::optional<int64_t> stack;     // stack.id
+  std::optional<int64_t> py_stack;  // python_stack.id
+  int64_t count = 0;                // events
+  int64_t ns = 0;                   // their total duration, ns
+};
+
+// Symbolizes each group and merges groups whose stacks display identically (equal frame_key
+// of every merged frame): different return addresses on the same lines, or the same binary in
+// different processes. Result ordered by total_ns then count, descending; ties keep the order
+// in which their first group appears in `groups`. Fails when a stack cannot be read.
+Result<std::vector<AggregatedStack>> merge_stack_groups(StackSymbolizer& symbolizer,
+                                                        const std::vector<StackGroup>& groups);
 
 struct StackAggregate {
   int64_t events = 0;      // events matching the query

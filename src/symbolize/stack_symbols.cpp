@@ -188,7 +188,8 @@ const std::vector<Frame>& StackSymbolizer::lookup(int64_t upid, uint64_t pc, boo
       frames.push_back(std::move(f));
     }
   }
-  for (Frame& f : frames) f.pc = pc;
+  // Cached without the captured pc: the key is the looked-up address, which an innermost
+  // frame at A and a return address A + 1 share, and each must still show its own pc.
   return cache_.emplace(key, std::move(frames)).first->second;
 }
 
@@ -210,7 +211,10 @@ Result<std::vector<Frame>> StackSymbolizer::native(int64_t stack_id) {
   std::vector<Frame> out;
   for (size_t depth = 0; depth < raw.size(); ++depth) {
     const auto& frames = lookup(raw[depth].first, raw[depth].second, depth > 0);
-    out.insert(out.end(), frames.begin(), frames.end());
+    for (const Frame& f : frames) {
+      out.push_back(f);
+      out.back().pc = raw[depth].second;
+    }
   }
   return out;
 }
@@ -257,26 +261,37 @@ bool stacks_symbolized(sqlite3* db) {
 
 namespace {
 
-// CREATE ... IF NOT EXISTS for this module's tables and view, so traces recorded before
-// symbolization existed can be symbolized too.
+bool is_storage(std::string_view name) {
+  return name == "symbol" || name == "frame_symbol" || name == "merged_stack" ||
+         name == "merged_frame" || name == "stack_symbols" || name == "merged_stack_symbols";
+}
+
+// CREATE ... IF NOT EXISTS for this module's tables, views and index, so traces recorded
+// before symbolization (or merged stacks) existed can be symbolized too. Their other views
+// (cuda_calls, ...) stay as they were written.
 std::string storage_ddl() {
   std::string out;
   for (const store::TableDef& t : store::schema().tables) {
-    if (t.name != "symbol" && t.name != "frame_symbol") continue;
+    if (!is_storage(t.name)) continue;
     out += "CREATE TABLE IF NOT EXISTS " + std::string(t.name) + " (";
     for (size_t i = 0; i < t.columns.size(); ++i) {
       const auto& c = t.columns[i];
       if (i > 0) out += ", ";
       out += std::string(c.name) + " " + std::string(c.type);
-      if (!c.constraint.empty()) out += " " + std::string(c.constraint);
+      if (!c.constraint.empty()) out.append(" ").append(c.constraint);
     }
     if (!t.primary_key.empty()) out += ", PRIMARY KEY (" + std::string(t.primary_key) + ")";
-    out += ")" + std::string(t.table_suffix) + ";\n";
+    out.append(")").append(t.table_suffix).append(";\n");
   }
   for (const store::ViewDef& v : store::schema().views) {
-    if (v.name != "stack_symbols") continue;
+    if (!is_storage(v.name)) continue;
     out += "CREATE VIEW IF NOT EXISTS " + std::string(v.name) + " AS " + std::string(v.select_sql) +
            ";\n";
+  }
+  for (const store::IndexDef& i : store::schema().indexes) {
+    if (!is_storage(i.table)) continue;
+    out += "CREATE INDEX IF NOT EXISTS " + std::string(i.name) + " ON " + std::string(i.table) +
+           " (" + std::string(i.columns) + ");\n";
   }
   return out;
 }
@@ -284,6 +299,87 @@ std::string storage_ddl() {
 Status sql_error(sqlite3* db, const std::string& path, const char* what) {
   return Status::Error("Storing symbols in " + path + " failed while " + what + ": " +
                        sqlite3_errmsg(db) + ".");
+}
+
+}  // namespace
+
+namespace {
+
+// Every distinct (stack_id, py_stack_id) pair of the events that have stacks (CUDA calls,
+// thread states, syscalls; the Python column only where the trace has one), merged as
+// `causeway stacks` shows them, into merged_stack / merged_frame. Runs inside the caller's
+// transaction; `symbol_id` interns a frame's symbol row (and reports its own failures).
+template <typename SymbolId>
+Status store_merged(sqlite3* db, const std::string& path, StackSymbolizer& symbolizer,
+                    SymbolId& symbol_id, SymbolizeSummary* summary) {
+  std::string pairs;
+  for (const char* table : {"cuda_call", "thread_state", "syscall"}) {
+    if (!table_has_rows(db, table) || columns_of(db, table).count("stack_id") == 0) continue;
+    const std::string py = symbolizer.python_stack_column(table);
+    if (!pairs.empty()) pairs += " UNION ";
+    pairs += "SELECT stack_id, " + (py.empty() ? std::string("NULL") : py) + " AS py FROM " + table;
+  }
+  if (pairs.empty()) return Status::Ok();
+  Stmt select(db, "SELECT DISTINCT stack_id, py FROM (" + pairs +
+                      ") WHERE coalesce(stack_id, py) IS NOT NULL ORDER BY 1, 2");
+  Stmt ins_stack(db,
+                 "INSERT INTO merged_stack (id, stack_id, py_stack_id, depth) VALUES (?1, "
+                 "?2, ?3, ?4)");
+  Stmt ins_frame(db,
+                 "INSERT INTO merged_frame (merged_stack_id, depth, symbol_id, pc, module_offset, "
+                 "inlined) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!select.ok() || !ins_stack.ok() || !ins_frame.ok()) {
+    return sql_error(db, path, "preparing the merged stacks");
+  }
+  std::vector<std::pair<std::optional<int64_t>, std::optional<int64_t>>> todo;
+  int rc;
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    auto opt = [&](int col) -> std::optional<int64_t> {
+      if (sqlite3_column_type(select.get(), col) == SQLITE_NULL) return std::nullopt;
+      return sqlite3_column_int64(select.get(), col);
+    };
+    todo.emplace_back(opt(0), opt(1));
+  }
+  if (rc != SQLITE_DONE) return sql_error(db, path, "reading the events' stacks");
+  auto bind_opt = [](sqlite3_stmt* s, int i, std::optional<int64_t> v) {
+    if (v) {
+      sqlite3_bind_int64(s, i, *v);
+    } else {
+      sqlite3_bind_null(s, i);
+    }
+  };
+  int64_t id = 0;
+  for (const auto& [stack, py] : todo) {
+    auto frames = symbolizer.merged(stack, py);
+    if (!frames.ok()) return frames.status();
+    ++id;
+    sqlite3_stmt* s = ins_stack.get();
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, id);
+    bind_opt(s, 2, stack);
+    bind_opt(s, 3, py);
+    sqlite3_bind_int64(s, 4, static_cast<int64_t>(frames->size()));
+    if (sqlite3_step(s) != SQLITE_DONE) return sql_error(db, path, "adding a merged stack");
+    for (size_t depth = 0; depth < frames->size(); ++depth) {
+      const Frame& f = (*frames)[depth];
+      const int64_t sid = symbol_id(f);
+      const bool python = f.kind == FrameKind::kPython || f.kind == FrameKind::kPythonAppended;
+      s = ins_frame.get();
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, id);
+      sqlite3_bind_int64(s, 2, static_cast<int64_t>(depth));
+      sqlite3_bind_int64(s, 3, sid);
+      bind_opt(s, 4, python ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(f.pc)));
+      bind_opt(s, 5,
+               python || f.kind == FrameKind::kNoMapping
+                   ? std::nullopt
+                   : std::optional<int64_t>(static_cast<int64_t>(f.module_offset)));
+      sqlite3_bind_int(s, 6, f.inlined ? 1 : 0);
+      if (sqlite3_step(s) != SQLITE_DONE) return sql_error(db, path, "adding a merged frame");
+    }
+  }
+  summary->merged_stacks = id;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -326,8 +422,10 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
     if (rc != SQLITE_DONE) return sql_error(db, path, "reading stacks");
   }
 
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM frame_symbol; DELETE FROM symbol;", nullptr,
-                   nullptr, nullptr) != SQLITE_OK) {
+  if (sqlite3_exec(db,
+                   "BEGIN IMMEDIATE; DELETE FROM merged_frame; DELETE FROM merged_stack; DELETE "
+                   "FROM frame_symbol; DELETE FROM symbol;",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
     return sql_error(db, path, "clearing earlier symbols");
   }
   Stmt ins_symbol(db,
@@ -348,11 +446,37 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
     }
   };
   std::unordered_map<std::string, int64_t> symbol_ids;
+  Status failure;
+  // The symbol row of `f` (inserted on first use); 0 after a failed insert (`failure` says).
+  auto symbol_id = [&](const Frame& f) -> int64_t {
+    // Unresolved frames keep their module but no offset in `symbol`, so one row serves every
+    // address of a module (frame_symbol / merged_frame.module_offset has the offset).
+    std::string key = std::string(kind_name(f.kind)) + '\x1f' + f.function + '\x1f' + f.file +
+                      '\x1f' + std::to_string(f.line) + '\x1f' + f.module;
+    auto [it, inserted] = symbol_ids.emplace(std::move(key), 0);
+    if (inserted) {
+      it->second = static_cast<int64_t>(symbol_ids.size());
+      sqlite3_stmt* s = ins_symbol.get();
+      sqlite3_reset(s);
+      sqlite3_bind_int64(s, 1, it->second);
+      bind_text(s, 2, f.function);
+      bind_text(s, 3, f.file);
+      if (f.line > 0) {
+        sqlite3_bind_int64(s, 4, f.line);
+      } else {
+        sqlite3_bind_null(s, 4);
+      }
+      bind_text(s, 5, f.module);
+      const std::string_view kind = kind_name(f.kind);
+      sqlite3_bind_text(s, 6, kind.data(), static_cast<int>(kind.size()), SQLITE_STATIC);
+      if (sqlite3_step(s) != SQLITE_DONE) failure = sql_error(db, path, "adding a symbol");
+    }
+    return it->second;
+  };
   std::set<std::pair<int64_t, uint64_t>> done;
   // Reads stack tables only through the symbolizer's own lookups (stored symbols were just
   // deleted, so everything is computed from the files on disk).
   StackSymbolizer symbolizer(db);
-  Status failure;
   for (const auto& [upid, pc, ret] : addresses) {
     const uint64_t lookup_pc = ret ? pc - 1 : pc;
     if (!done.insert({upid, lookup_pc}).second) continue;
@@ -364,34 +488,13 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
     }
     for (size_t idx = 0; idx < frames.size(); ++idx) {
       const Frame& f = frames[idx];
-      // Unresolved frames keep their module but no offset in `symbol`, so one row serves
-      // every address of a module (frame_symbol.module_offset has the offset).
-      std::string key = std::string(kind_name(f.kind)) + '\x1f' + f.function + '\x1f' + f.file +
-                        '\x1f' + std::to_string(f.line) + '\x1f' + f.module;
-      auto [it, inserted] = symbol_ids.emplace(std::move(key), 0);
-      if (inserted) {
-        it->second = static_cast<int64_t>(symbol_ids.size());
-        sqlite3_stmt* s = ins_symbol.get();
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, it->second);
-        bind_text(s, 2, f.function);
-        bind_text(s, 3, f.file);
-        if (f.line > 0) {
-          sqlite3_bind_int64(s, 4, f.line);
-        } else {
-          sqlite3_bind_null(s, 4);
-        }
-        bind_text(s, 5, f.module);
-        const std::string_view kind = kind_name(f.kind);
-        sqlite3_bind_text(s, 6, kind.data(), static_cast<int>(kind.size()), SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) failure = sql_error(db, path, "adding a symbol");
-      }
+      const int64_t sid = symbol_id(f);
       sqlite3_stmt* s = ins_frame.get();
       sqlite3_reset(s);
       sqlite3_bind_int64(s, 1, upid);
       sqlite3_bind_int64(s, 2, static_cast<int64_t>(lookup_pc));
       sqlite3_bind_int64(s, 3, static_cast<int64_t>(idx));
-      sqlite3_bind_int64(s, 4, it->second);
+      sqlite3_bind_int64(s, 4, sid);
       sqlite3_bind_int(s, 5, f.inlined ? 1 : 0);
       if (f.kind == FrameKind::kNoMapping) {
         sqlite3_bind_null(s, 6);
@@ -401,6 +504,10 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
       if (sqlite3_step(s) != SQLITE_DONE) failure = sql_error(db, path, "adding a frame");
     }
     if (!failure.ok()) break;
+  }
+  if (failure.ok()) {
+    Status merged = store_merged(db, path, symbolizer, symbol_id, &summary);
+    if (failure.ok()) failure = merged;  // a failed symbol insert inside set `failure` first
   }
   if (failure.ok() &&
       sqlite3_exec(db,

@@ -73,6 +73,8 @@ class StackSymbolizer {
   };
   struct PythonSchema;
   Status load_python_schema();
+  // Frames of the address looked up for captured `pc` (pc - 1 for a return address), cached
+  // by (upid, looked-up address); their `pc` field is not set (callers stamp the captured pc).
   const std::vector<Frame>& lookup(int64_t upid, uint64_t pc, bool return_address);
   std::vector<Frame> stored(int64_t upid, uint64_t lookup_pc);
   const std::vector<Mapping>& mappings(int64_t upid);
@@ -90,15 +92,17 @@ class StackSymbolizer {
 };
 
 struct SymbolizeSummary {
-  int64_t addresses = 0;   // distinct (process, address) pairs symbolized
-  int64_t symbols = 0;     // distinct symbol rows stored
-  int64_t unresolved = 0;  // addresses left as module+offset (or no mapping / binary changed)
-  int64_t modules = 0;     // mapped files opened
+  int64_t addresses = 0;      // distinct (process, address) pairs symbolized
+  int64_t symbols = 0;        // distinct symbol rows stored
+  int64_t unresolved = 0;     // addresses left as module+offset (or no mapping / binary changed)
+  int64_t modules = 0;        // mapped files opened
+  int64_t merged_stacks = 0;  // distinct (native, Python) stack pairs stored merged
 };
 
 // For writers (the end of `causeway trace`, `causeway stacks` on a writable complete trace):
 // symbolizes every address of every stack in the trace at `path` and stores the result
-// (replacing earlier results), then sets meta 'symbolized' = 1. One transaction. Fails with
+// (replacing earlier results) together with every event's merged native + Python stack
+// (merged_stack / merged_frame), then sets meta 'symbolized' = 1. One transaction. Fails with
 // one sentence when the file cannot be opened for writing or is still being recorded.
 Result<SymbolizeSummary> symbolize_and_store(const std::string& path);
 

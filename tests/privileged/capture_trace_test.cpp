@@ -300,11 +300,31 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& out_file) {
   return pid;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The pid of `parent`'s child whose /proc comm is `comm`, once it exists (0 after `timeout`).
+// `causeway trace -- CMD` starts CMD only after its probes are attached, so the command's
+// process appearing is the moment tracing has begun: tests wait for it instead of guessing
+// how long attaching takes on a loaded machine.
+pid_t wait_for_child(pid_t parent, const std::string& comm, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split at the last ')'.
+      auto open = line.find('('), close = line.rfind(')');
+      if (open == std::string::npos || close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == parent && line.substr(open + 1, close - open - 1) == comm)
+        return static_cast<pid_t>(std::stol(line.substr(0, open)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
 }
 
 TEST(CaptureTrace, PidAttachFollowsARunningProcessUntilItExits) {
@@ -320,7 +340,7 @@ TEST(CaptureTrace, PidAttachFollowsARunningProcessUntilItExits) {
   EXPECT_EQ(db.column("SELECT DISTINCT pid FROM cuda_calls"),
             std::vector<std::string>{std::to_string(target)});
   // Attached mid-run: fewer launches than the workload made, but a steady stream of them.
-  auto summary = summary_of(slurp(dir.file("out.txt")));
+  auto summary = summary_of(read_file(dir.file("out.txt")));
   int64_t launches =
       db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
   EXPECT_GT(launches, 100);
@@ -333,14 +353,33 @@ TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
   pid_t tracer = spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--",
-                        sim("scenario_host_sync"), "--duration-ms=2500"},
+                        sim("scenario_host_sync"), "--duration-ms=20000"},
                        dir.file("out.txt"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const pid_t workload =
+      wait_for_child(tracer, "scenario_host_s", std::chrono::milliseconds(30000));
+  ASSERT_NE(workload, 0) << "the workload never started under the tracer";
+  // Kill -9 once some CUDA calls are committed (a batch is committed at least every second),
+  // so the check below is about what a killed tracer leaves, not about a slow start.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int64_t committed = 0;
+  while (committed == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    sqlite3* peek = nullptr;
+    if (sqlite3_open_v2(dir.file("t.db").c_str(), &peek, SQLITE_OPEN_READONLY, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(peek, "SELECT count(*) FROM cuda_calls", -1, &st, nullptr) ==
+              SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
+        committed = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(peek);
+  }
   kill(tracer, SIGKILL);
   int status = 0;
   waitpid(tracer, &status, 0);
-  // Let the orphaned workload finish (it is no longer traced).
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  kill(workload, SIGKILL);  // orphaned now, and no longer traced
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
   EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls"), 0);
@@ -352,7 +391,9 @@ TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
   pid_t tracer =
       spawn({causeway_binary(), "trace", "--db", dir.file("t.db"), "--", "/bin/sleep", "30"},
             dir.file("out.txt"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_NE(wait_for_child(tracer, "sleep", std::chrono::milliseconds(30000)), 0)
+      << "the command never started under the tracer";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it is in its nanosleep
   kill(tracer, SIGINT);
   int status = 0;
   waitpid(tracer, &status, 0);
@@ -441,10 +482,10 @@ TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
   waitpid(opened, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   waitpid(tracer, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(dir.file("tracer.txt"));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("tracer.txt"));
   Db db(dir.file("t.db"));
   // Linked at start-up: every runtime call the workload counted, the first one included.
-  auto summary = summary_of(slurp(dir.file("linked.txt")));
+  auto summary = summary_of(read_file(dir.file("linked.txt")));
   auto recorded =
       db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' AND pid = " +
                 std::to_string(linked) + " GROUP BY 1");

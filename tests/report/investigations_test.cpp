@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,13 +33,6 @@ void PrintTo(const Sample& s, std::ostream* os) {
 }
 
 class InvestigationTest : public ::testing::TestWithParam<Sample> {};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST_P(InvestigationTest, OpensWithTheCurrentSchemaAndIsSmall) {
   const std::string path = source_path(std::string("investigations/") + GetParam().name + ".db");
@@ -104,7 +96,7 @@ TEST_P(InvestigationTest, StoredChainsMatchAFreshAnalysis) {
 }
 
 TEST_P(InvestigationTest, ReadmeTellsItsStory) {
-  const std::string readme = slurp(source_path("investigations/README.md"));
+  const std::string readme = read_file(source_path("investigations/README.md"));
   const std::string name = GetParam().name;
   EXPECT_NE(readme.find("\n## " + name + "\n"), std::string::npos) << "no section for " << name;
   // The generated block holds this database's explain output.

@@ -1,6 +1,8 @@
-// Helpers shared by tests: paths to build products, temporary directories, running commands.
+// Helpers shared by tests: paths to build products, temporary directories, running commands,
+// reading files and poking at trace databases.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,18 @@ struct CommandResult {
 // stdin is /dev/null unless `input` is given.
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env = {}, const std::string& input = "");
+
+// The whole content of the file at `path` (bytes as they are; "" when it cannot be read).
+std::string read_file(const std::string& path);
+
+// Runs `sql` (any number of statements) on the database at `path` through a read-write
+// connection (creating the file if it does not exist). A failure is a test failure (gtest
+// ADD_FAILURE) naming the SQLite error and the statement; the test goes on.
+void exec_sql(const std::string& path, const std::string& sql);
+
+// The first column of the first row `sql` returns on the database at `path` (opened
+// read-only), or -1 when the query fails or returns no row.
+int64_t query_int(const std::string& path, const std::string& sql);
 
 // Path of the causeway binary under test.
 std::string causeway_binary();

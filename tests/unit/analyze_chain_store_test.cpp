@@ -40,13 +40,6 @@ int64_t stored_chain_rows(const std::string& path) {
   return n;
 }
 
-void exec(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
-}
-
 TEST(AnalyzeChainStoreTest, ReadersNeverWriteAndComputeInMemory) {
   TempDir dir;
   const std::string path = dir.file("t.db");
@@ -96,7 +89,7 @@ TEST(AnalyzeChainStoreTest, StoredResultsAreReusedUntilStale) {
     EXPECT_TRUE(chains_for_reader((*r)->db(), o)->empty());
   }
   // An older analysis version: stale.
-  exec(path, "UPDATE meta SET value = '0' WHERE key = 'analysis_version'");
+  exec_sql(path, "UPDATE meta SET value = '0' WHERE key = 'analysis_version'");
   {
     auto r = store::Reader::open(path);
     auto stored = load_stored_chains((*r)->db());
@@ -105,9 +98,9 @@ TEST(AnalyzeChainStoreTest, StoredResultsAreReusedUntilStale) {
   }
   // Restored version, but the trace gained an event: stale again.
   ASSERT_TRUE(analyze_and_store(path).ok());
-  exec(path,
-       "INSERT INTO cuda_call (ts, dur, utid, function_id, ret) SELECT ts + 1, dur, utid, "
-       "function_id, ret FROM cuda_call LIMIT 1");
+  exec_sql(path,
+           "INSERT INTO cuda_call (ts, dur, utid, function_id, ret) SELECT ts + 1, dur, utid, "
+           "function_id, ret FROM cuda_call LIMIT 1");
   {
     auto r = store::Reader::open(path);
     auto stored = load_stored_chains((*r)->db());
@@ -120,7 +113,7 @@ TEST(AnalyzeChainStoreTest, WritersStoreOnlyCompleteTraces) {
   TempDir dir;
   const std::string path = dir.file("t.db");
   scenarios::lock_wait(path, false);
-  exec(path, "UPDATE meta SET value = '0' WHERE key = 'complete'");
+  exec_sql(path, "UPDATE meta SET value = '0' WHERE key = 'complete'");
   auto r = store::Reader::open(path);
   ASSERT_TRUE(r.ok());
   auto chains = chains_for_writer((*r)->db(), path, ExplainOptions{});
@@ -135,14 +128,50 @@ TEST(AnalyzeChainStoreTest, WritersStoreFinishedInterruptedTraces) {
   TempDir dir;
   const std::string path = dir.file("t.db");
   scenarios::lock_wait(path, false);
-  exec(path,
-       "UPDATE meta SET value = '0' WHERE key = 'complete'; INSERT INTO meta (key, value) "
-       "VALUES ('finished_by', 'causeway test')");
+  exec_sql(path,
+           "UPDATE meta SET value = '0' WHERE key = 'complete'; INSERT INTO meta (key, value) "
+           "VALUES ('finished_by', 'causeway test')");
   auto r = store::Reader::open(path);
   ASSERT_TRUE(r.ok());
   auto chains = chains_for_writer((*r)->db(), path, ExplainOptions{});
   ASSERT_TRUE(chains.ok()) << chains.error();
   EXPECT_EQ(stored_chain_rows(path), static_cast<int64_t>(chains->size()));
+}
+
+// `causeway finish` hands its finished_by mark to analyze_and_store: the mark and the results
+// are committed together, or neither is (a failed store leaves the trace unfinished).
+TEST(AnalyzeChainStoreTest, FinishedByIsStoredWithTheResultsOrNotAtAll) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::lock_wait(path, false);
+  exec_sql(path,
+           "UPDATE meta SET value = '0' WHERE key = 'complete';"
+           "CREATE TRIGGER fail_store BEFORE INSERT ON analysis_result "
+           "BEGIN SELECT RAISE(ABORT, 'disk gone'); END;");
+  const std::string finished =
+      "SELECT count(*) FROM meta WHERE key = 'finished_by' AND value = 'causeway test'";
+  Status failed = analyze_and_store(path, std::string("causeway test"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("disk gone"), std::string::npos) << failed.message();
+  EXPECT_EQ(query_int(path, finished), 0);
+  EXPECT_EQ(stored_chain_rows(path), 0);  // the chains stored before the failure rolled back
+  {
+    auto r = store::Reader::open(path);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_FALSE((*r)->finished());
+  }
+
+  exec_sql(path, "DROP TRIGGER fail_store");
+  ASSERT_TRUE(analyze_and_store(path, std::string("causeway test")).ok());
+  EXPECT_EQ(query_int(path, finished), 1);
+  EXPECT_GT(stored_chain_rows(path), 0);
+  auto r = store::Reader::open(path);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE((*r)->finished());
+  // Without a mark (the end of `causeway trace`) nothing is added to meta.
+  exec_sql(path, "DELETE FROM meta WHERE key = 'finished_by'");
+  ASSERT_TRUE(analyze_and_store(path).ok());
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
 }
 
 // Files written before the result tables were part of the schema get them from the analysis,
@@ -151,7 +180,7 @@ TEST(AnalyzeChainStoreTest, AnalysisCreatesItsTablesInOlderFiles) {
   TempDir dir;
   const std::string path = dir.file("t.db");
   scenarios::lock_wait(path, false);
-  exec(path, "DROP TABLE causal_chain; DROP TABLE analysis_result");
+  exec_sql(path, "DROP TABLE causal_chain; DROP TABLE analysis_result");
   ASSERT_FALSE(has_table(path, "causal_chain"));
   ASSERT_TRUE(analyze_and_store(path).ok());
   EXPECT_GT(stored_chain_rows(path), 0);

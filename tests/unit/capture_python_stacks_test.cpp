@@ -424,6 +424,50 @@ TEST(CapturePythonStacks, AnExecForgetsTheOldImageEvenForTheSameBinary) {
   EXPECT_EQ(f.resolver.code_objects_read(), 1);
 }
 
+TEST(CapturePythonStacks, ThePendingTableStaysBoundedAsThreadsComeAndGo) {
+  Fixture f;
+  f.resolver.add_process(100, f.img.layout());
+  const uint64_t step = f.img.code("step", "/srv/train.py", 40, table_two_units_per_line(10), 20);
+  Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
+  const uint32_t sync = function_id("cudaStreamSynchronize");
+  const size_t bound = PythonStacks::kMaxPendingThreads;
+  // Short-lived threads, one call each, far more of them than the bound: every stack is
+  // claimed, and the table never holds more than the bound.
+  const int32_t threads = static_cast<int32_t>(bound) * 5 / 2;
+  for (int32_t i = 0; i < threads; i++) {
+    const int32_t tid = 1000 + i;
+    const uint64_t ts = 10000 + static_cast<uint64_t>(i);
+    ASSERT_TRUE(d.ingest(py_record(100, static_cast<uint32_t>(tid), ts, CW_PY_FOR_CUDA,
+                                   {{step, f.img.instr(step, 7)}}, 1))
+                    .ok());
+    ASSERT_TRUE(d.ingest(cuda_record(100, static_cast<uint32_t>(tid), ts, sync)).ok());
+    ASSERT_LE(f.stacks.pending_threads(), bound);
+  }
+  ASSERT_EQ(f.sink.cuda.size(), static_cast<size_t>(threads));
+  for (const auto& c : f.sink.cuda) ASSERT_EQ(c.py_stack, 1);
+  EXPECT_EQ(f.stacks.counts().attached, threads);
+  EXPECT_EQ(f.stacks.counts().unclaimed, 0);
+
+  // Threads whose calls never return (their stacks are never claimed) cannot grow it either;
+  // what is let go is counted, never silent.
+  Fixture g;
+  g.resolver.add_process(100, g.img.layout());
+  const uint64_t s2 = g.img.code("step", "/srv/train.py", 40, table_two_units_per_line(10), 20);
+  for (int32_t i = 0; i < threads; i++) {
+    ASSERT_TRUE(g.stacks
+                    .ingest(py_record(100, static_cast<uint32_t>(5000 + i), 1 + i, CW_PY_FOR_CUDA,
+                                      {{s2, g.img.instr(s2, 7)}}, 1))
+                    .ok());
+    ASSERT_LE(g.stacks.pending_threads(), bound);
+  }
+  EXPECT_GT(g.stacks.counts().unclaimed, 0);
+  EXPECT_EQ(g.stacks.counts().unclaimed + static_cast<int64_t>(g.stacks.pending_threads()),
+            threads);
+  // The latest thread's stack survived the trim and is still claimed by its event.
+  const int32_t last = 5000 + threads - 1;
+  EXPECT_EQ(g.stacks.take(last, 1 + threads - 1), 1);
+}
+
 TEST(CapturePythonStacks, MalformedRecordsAreCountedNotTrusted) {
   Fixture f;
   auto rec = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2}}, 0);

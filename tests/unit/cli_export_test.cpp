@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "export/validate.h"
 #include "fixtures/scenarios.h"
@@ -13,13 +12,6 @@
 
 namespace causeway::testing {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int lines(const std::string& s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
@@ -41,7 +33,7 @@ TEST(CliExportTest, WritesAValidTimelineFile) {
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("wrote "), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
-  auto doc = nlohmann::json::parse(slurp(out));
+  auto doc = nlohmann::json::parse(read_file(out));
   EXPECT_TRUE(timeline::validate_trace_events(doc).empty());
   EXPECT_GT(doc["traceEvents"].size(), 100u);
   // No temporary file is left behind.
@@ -92,10 +84,10 @@ TEST(CliExportTest, ExistingOutputNeedsForce) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
-  EXPECT_EQ(slurp(out), "keep me");
+  EXPECT_EQ(read_file(out), "keep me");
   r = run_command({causeway_binary(), "export", "--db", db, "-o", out, "--force"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NO_THROW(nlohmann::json::parse(slurp(out)));
+  EXPECT_NO_THROW(nlohmann::json::parse(read_file(out)));
 }
 
 TEST(CliExportTest, BadInputIsOneSentence) {

@@ -14,29 +14,6 @@
 namespace causeway::testing {
 namespace {
 
-void exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
-int64_t scalar(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* s = nullptr;
-  int64_t v = -1;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW) {
-    v = sqlite3_column_int64(s, 0);
-  }
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return v;
-}
-
 // What a killed recorder leaves: every committed row, complete = 0, no indexes, no chains.
 std::string interrupted_trace(const TempDir& dir) {
   const std::string path = dir.file("killed.db");
@@ -45,41 +22,41 @@ std::string interrupted_trace(const TempDir& dir) {
   for (const store::IndexDef& i : store::schema().indexes) {
     sql += "DROP INDEX IF EXISTS " + std::string(i.name) + ";";
   }
-  exec(path, sql);
+  exec_sql(path, sql);
   return path;
 }
 
 TEST(CliFinishTest, FinishesAnInterruptedTraceAndExplainSaysWhenItIsNeeded) {
   TempDir dir;
   const std::string path = interrupted_trace(dir);
-  ASSERT_EQ(scalar(path,
-                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
-                   "NOT LIKE 'sqlite_autoindex%'"),
+  ASSERT_EQ(query_int(path,
+                      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+                      "NOT LIKE 'sqlite_autoindex%'"),
             0);
 
   CommandResult before = run_command({causeway_binary(), "explain", "--db", path});
   EXPECT_EQ(before.exit_code, 0) << before.err;
   EXPECT_NE(before.err.find("was not closed cleanly"), std::string::npos) << before.err;
   EXPECT_NE(before.err.find("causeway finish --db " + path), std::string::npos) << before.err;
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM causal_chain"), 0);  // nothing stored yet
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM causal_chain"), 0);  // nothing stored yet
   CommandResult stats = run_command({causeway_binary(), "stats", "--db", path});
   EXPECT_NE(stats.err.find("was not closed cleanly"), std::string::npos) << stats.err;
 
   CommandResult fin = run_command({causeway_binary(), "finish", "--db", path});
   ASSERT_EQ(fin.exit_code, 0) << fin.err;
   EXPECT_NE(fin.out.find("Finished " + path), std::string::npos) << fin.out;
-  EXPECT_EQ(scalar(path, "SELECT value FROM meta WHERE key = 'indexed'"), 1);
-  EXPECT_EQ(scalar(path, "SELECT value FROM meta WHERE key = 'complete'"), 0);  // still honest
-  EXPECT_EQ(scalar(path,
-                   "SELECT count(*) FROM meta WHERE key = 'finished_by' AND value LIKE "
-                   "'causeway %'"),
+  EXPECT_EQ(query_int(path, "SELECT value FROM meta WHERE key = 'indexed'"), 1);
+  EXPECT_EQ(query_int(path, "SELECT value FROM meta WHERE key = 'complete'"), 0);  // still honest
+  EXPECT_EQ(query_int(path,
+                      "SELECT count(*) FROM meta WHERE key = 'finished_by' AND value LIKE "
+                      "'causeway %'"),
             1);
-  EXPECT_EQ(scalar(path,
-                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
-                   "NOT LIKE 'sqlite_autoindex%'"),
+  EXPECT_EQ(query_int(path,
+                      "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+                      "NOT LIKE 'sqlite_autoindex%'"),
             static_cast<int64_t>(store::schema().indexes.size()));
-  EXPECT_GT(scalar(path, "SELECT count(*) FROM causal_chain"), 0);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM analysis_result WHERE name = 'trace_stats'"), 1);
+  EXPECT_GT(query_int(path, "SELECT count(*) FROM causal_chain"), 0);
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM analysis_result WHERE name = 'trace_stats'"), 1);
 
   CommandResult after = run_command({causeway_binary(), "explain", "--db", path});
   EXPECT_EQ(after.exit_code, 0) << after.err;
@@ -94,7 +71,7 @@ TEST(CliFinishTest, CompleteTracesNeedNothing) {
   CommandResult r = run_command({causeway_binary(), "finish", "--db", path});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("nothing to finish"), std::string::npos) << r.out;
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
 }
 
 TEST(CliFinishTest, RefusesATraceStillBeingRecordedAndBadFiles) {
@@ -110,7 +87,7 @@ TEST(CliFinishTest, RefusesATraceStillBeingRecordedAndBadFiles) {
   CommandResult note = run_command({causeway_binary(), "stats", "--db", path});
   EXPECT_NE(note.err.find("still being recorded"), std::string::npos) << note.err;
   close(fd);
-  EXPECT_EQ(scalar(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM meta WHERE key = 'finished_by'"), 0);
 
   CommandResult missing = run_command({causeway_binary(), "finish", "--db", dir.file("no.db")});
   EXPECT_EQ(missing.exit_code, 2);

@@ -5,20 +5,12 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "fixtures/scenarios.h"
 #include "support/test_support.h"
 
 namespace causeway::testing {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -41,7 +33,7 @@ TEST(CliReportTest, WritesOneSelfContainedFile) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("wrote " + out), std::string::npos) << r.err;
-  const std::string html = slurp(out);
+  const std::string html = read_file(out);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("id=\"chain-1\""), std::string::npos);
   EXPECT_NE(html.find("</html>"), std::string::npos);
@@ -55,7 +47,7 @@ TEST(CliReportTest, WritesOneSelfContainedFile) {
   CommandResult forced = run_command({causeway_binary(), "report", "--db", db, "-o", out, "--force",
                                       "--since", "10ms", "--until", "200ms"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
-  EXPECT_NE(slurp(out).find("Report window"), std::string::npos);
+  EXPECT_NE(read_file(out).find("Report window"), std::string::npos);
 }
 
 TEST(CliReportTest, BadInputIsOneSentence) {

@@ -14,17 +14,9 @@
 namespace causeway::mcp {
 namespace {
 
+using causeway::testing::exec_sql;
 using causeway::testing::TempDir;
 namespace scenarios = causeway::testing::scenarios;
-
-void exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
 
 Json chains(ToolContext& ctx) {
   ChainFilter f;
@@ -57,10 +49,10 @@ TEST(mcp_chains, ChainsAreRecomputedWhenTheTraceChanges) {
   EXPECT_EQ(chains(ctx), first);  // unchanged trace: the same answer (from the cache)
 
   // What a recorder does while the server runs: more rows, a later end_ts.
-  exec(path, "ATTACH '" + later +
-                 "' AS later; DELETE FROM thread_state; INSERT INTO thread_state SELECT * FROM "
-                 "later.thread_state; UPDATE meta SET value = (SELECT value FROM later.meta "
-                 "WHERE key = 'end_ts') WHERE key = 'end_ts';");
+  exec_sql(path, "ATTACH '" + later +
+                     "' AS later; DELETE FROM thread_state; INSERT INTO thread_state SELECT * FROM "
+                     "later.thread_state; UPDATE meta SET value = (SELECT value FROM later.meta "
+                     "WHERE key = 'end_ts') WHERE key = 'end_ts';");
   Json second = chains(ctx);
   EXPECT_TRUE(has_category(second, "cpu_contention")) << second.dump(1);
   EXPECT_FALSE(second["from_store"].get<bool>());
@@ -77,9 +69,9 @@ TEST(mcp_chains, StoredChainsAreNotServedOnceStale) {
   ASSERT_TRUE(db.ok()) << db.error();
   ToolContext ctx(**db);
   EXPECT_TRUE(chains(ctx)["from_store"].get<bool>());
-  exec(path,
-       "INSERT INTO cuda_call (ts, dur, utid, function_id, ret) SELECT ts + 1, dur, utid, "
-       "function_id, ret FROM cuda_call LIMIT 1");
+  exec_sql(path,
+           "INSERT INTO cuda_call (ts, dur, utid, function_id, ret) SELECT ts + 1, dur, utid, "
+           "function_id, ret FROM cuda_call LIMIT 1");
   Json after = chains(ctx);
   EXPECT_FALSE(after["from_store"].get<bool>()) << after.dump(1);
   EXPECT_TRUE(has_category(after, "lock_wait")) << after.dump(1);

@@ -1,9 +1,12 @@
 // get_stacks on a trace that grows while the server runs (a trace still being recorded): a
 // mapping recorded after the first call (dlopen) is used by the next call, instead of the
 // symbolizer built for the first call answering "no mapping" for the rest of the session.
+// And get_stacks aggregates on the symbolized stack, as `causeway stacks` does: raw stacks
+// that show the same frames are one entry.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <set>
 #include <string>
 
 #include "fixtures/scenarios.h"
@@ -13,16 +16,8 @@
 namespace causeway::mcp {
 namespace {
 
+using causeway::testing::exec_sql;
 using causeway::testing::TestServer;
-
-void exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
 
 std::string first_frame_kind(TestServer& s) {
   auto r = s.call_tool("get_stacks", {{"event_table", "cuda_call"}, {"event_id", 1}});
@@ -36,17 +31,51 @@ TEST(mcp_get_stacks, MappingsRecordedAfterTheFirstCallAreUsed) {
     causeway::testing::scenarios::host_sync(path, false);
     causeway::testing::give_calls_a_stack(path, 400);
     // The library is not mapped yet when the first call comes.
-    exec(path, "DELETE FROM mapping WHERE id = 900");
+    exec_sql(path, "DELETE FROM mapping WHERE id = 900");
     return Status::Ok();
   });
   s.initialize();
   EXPECT_EQ(first_frame_kind(s), "no_mapping");
   // The recorder notes the mapping and the trace grows (end_ts moves on).
-  exec(s.db_path,
-       "INSERT INTO mapping (id, upid, start_addr, end_addr, file_offset, path, build_id) "
-       "SELECT 900, upid, 4194304, 4259840, 0, '/nonexistent/app', 'abcd' FROM process WHERE "
-       "pid = 400; UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'end_ts'");
+  exec_sql(s.db_path,
+           "INSERT INTO mapping (id, upid, start_addr, end_addr, file_offset, path, build_id) "
+           "SELECT 900, upid, 4194304, 4259840, 0, '/nonexistent/app', 'abcd' FROM process WHERE "
+           "pid = 400; UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'end_ts'");
   EXPECT_EQ(first_frame_kind(s), "binary_missing");
+}
+
+TEST(mcp_get_stacks, RawStacksThatSymbolizeAlikeAreOneEntry) {
+  TestServer s({}, [](const std::string& path) {
+    causeway::testing::scenarios::host_sync(path, false);
+    causeway::testing::give_calls_a_stack(path, 400);
+    // The same file mapped a second time at another address (as in a second process of the
+    // same binary): other return addresses, same file offsets, so the same frames.
+    exec_sql(path,
+             "INSERT INTO mapping (id, upid, start_addr, end_addr, file_offset, path, build_id) "
+             "SELECT 901, upid, 5242880, 5308416, 0, '/nonexistent/app', 'abcd' FROM process "
+             "WHERE pid = 400;"
+             "INSERT INTO stack (id, upid, depth) SELECT 901, upid, 2 FROM process WHERE pid = "
+             "400;"
+             "INSERT INTO stack_frame (stack_id, depth, pc) VALUES (901, 0, 5246976), (901, 1, "
+             "5251072);"
+             "UPDATE cuda_call SET stack_id = 901 WHERE stack_id = 900 AND id % 2 = 0");
+    return Status::Ok();
+  });
+  s.initialize();
+  auto r = s.call_tool("get_stacks", {{"tid", 400}});
+  const Json& out = r["result"]["structuredContent"];
+  ASSERT_TRUE(out["stacks"].is_array()) << r.dump();
+  ASSERT_EQ(out["stacks"].size(), 1u) << out.dump(2);
+  const Json& st = out["stacks"][0];
+  EXPECT_EQ(st["count"], out["events_with_stack"]);
+  EXPECT_EQ(st["dur_ns"], out["matched_dur_ns"]);
+  ASSERT_EQ(st["stack_ids"].size(), 2u) << st.dump();
+  std::set<int64_t> ids{st["stack_ids"][0].get<int64_t>(), st["stack_ids"][1].get<int64_t>()};
+  EXPECT_EQ(ids, (std::set<int64_t>{900, 901}));
+  EXPECT_EQ(st["stack_id"], st["stack_ids"][0]);  // the raw stack with most time
+  EXPECT_EQ(st["py_stack_ids"], Json::array());
+  EXPECT_EQ(st["frames"][0]["kind"], "binary_missing");
+  EXPECT_FALSE(out["truncated"].get<bool>());
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -19,10 +18,7 @@ namespace {
 using causeway::testing::TempDir;
 
 std::string file_hash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return sha256_hex(ss.str());
+  return sha256_hex(causeway::testing::read_file(path));
 }
 
 class mcp_trace_db : public ::testing::Test {

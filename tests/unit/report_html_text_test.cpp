@@ -19,14 +19,14 @@ TEST(ReportHtmlTextTest, EscapesMarkupAndQuotes) {
 
 TEST(ReportHtmlTextTest, InvalidUtf8BecomesReplacementCharacters) {
   const std::string replacement = "\xEF\xBF\xBD";
-  EXPECT_EQ(valid_utf8("ok \xC3\xA9"), "ok \xC3\xA9");  // é
-  EXPECT_EQ(valid_utf8("\xFF"
-                       "x"),
-            replacement + "x");                                                    // never valid
-  EXPECT_EQ(valid_utf8("\xC3"), replacement);                                      // truncated
-  EXPECT_EQ(valid_utf8("\xC0\xAF"), replacement + replacement);                    // overlong '/'
-  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), replacement + replacement + replacement);  // surrogate
-  EXPECT_EQ(valid_utf8("\xF0\x9F\x9A\x80"), "\xF0\x9F\x9A\x80");                   // 🚀
+  EXPECT_EQ(html_escape("ok \xC3\xA9"), "ok \xC3\xA9");  // é
+  EXPECT_EQ(html_escape("\xFF"
+                        "x"),
+            replacement + "x");                                                     // never valid
+  EXPECT_EQ(html_escape("\xC3"), replacement);                                      // truncated
+  EXPECT_EQ(html_escape("\xC0\xAF"), replacement + replacement);                    // overlong '/'
+  EXPECT_EQ(html_escape("\xED\xA0\x80"), replacement + replacement + replacement);  // surrogate
+  EXPECT_EQ(html_escape("\xF0\x9F\x9A\x80"), "\xF0\x9F\x9A\x80");                   // 🚀
   EXPECT_EQ(html_escape("\xFE<"), replacement + "&lt;");
 }
 

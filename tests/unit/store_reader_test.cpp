@@ -5,7 +5,6 @@
 #include <sqlite3.h>
 
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "store/schema.h"
@@ -14,6 +13,9 @@
 
 namespace causeway::store {
 namespace {
+
+using testing::exec_sql;
+using testing::read_file;
 
 std::string make_trace(const testing::TempDir& dir, const std::string& name) {
   const std::string path = dir.file(name);
@@ -25,22 +27,6 @@ std::string make_trace(const testing::TempDir& dir, const std::string& name) {
   return path;
 }
 
-void exec_rw(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void expect_error(const std::string& path, const std::string& sentence) {
   auto r = Reader::open(path);
   ASSERT_FALSE(r.ok()) << path;
@@ -50,7 +36,7 @@ void expect_error(const std::string& path, const std::string& sentence) {
 TEST(StoreReader, OpensATraceReadOnly) {
   testing::TempDir dir;
   const std::string path = make_trace(dir, "run.db");
-  const std::string before = file_bytes(path);
+  const std::string before = read_file(path);
   auto r = Reader::open(path);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ((*r)->schema_version(), kSchemaVersion);
@@ -66,7 +52,26 @@ TEST(StoreReader, OpensATraceReadOnly) {
     EXPECT_NE(sqlite3_exec((*r)->db(), sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
   }
   r->reset();
-  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_EQ(read_file(path), before);
+}
+
+TEST(StoreReader, FinishedMeansCompleteOrFinishedBy) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "run.db");
+  auto finished = [&] {
+    auto r = Reader::open(path);
+    EXPECT_TRUE(r.ok()) << r.error();
+    if (!r.ok()) return false;
+    EXPECT_EQ((*r)->finished(), trace_finished((*r)->db()));
+    return (*r)->finished();
+  };
+  EXPECT_TRUE(finished());  // closed by its Writer: complete = 1
+  exec_sql(path, "UPDATE meta SET value = '0' WHERE key = 'complete'");
+  EXPECT_FALSE(finished());  // what a killed recorder leaves
+  exec_sql(path, "INSERT INTO meta (key, value) VALUES ('finished_by', 'causeway test')");
+  EXPECT_TRUE(finished());  // completed by `causeway finish`
+  exec_sql(path, "DELETE FROM meta WHERE key IN ('complete', 'finished_by')");
+  EXPECT_FALSE(finished());
 }
 
 TEST(StoreReader, MissingPath) {
@@ -107,7 +112,7 @@ TEST(StoreReader, NotSqlite) {
 
 TEST(StoreReader, SqliteButNotCauseway) {
   testing::TempDir dir;
-  exec_rw(dir.file("other.db"), "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+  exec_sql(dir.file("other.db"), "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
   expect_error(dir.file("other.db"), dir.file("other.db") +
                                          " is a SQLite database but not a causeway trace "
                                          "(application_id 0x00000000).");
@@ -116,7 +121,7 @@ TEST(StoreReader, SqliteButNotCauseway) {
 TEST(StoreReader, NewerSchemaVersion) {
   testing::TempDir dir;
   const std::string path = make_trace(dir, "future.db");
-  exec_rw(path, "PRAGMA user_version = " + std::to_string(kSchemaVersion + 6));
+  exec_sql(path, "PRAGMA user_version = " + std::to_string(kSchemaVersion + 6));
   expect_error(path, path + " was written by a newer causeway (schema " +
                          std::to_string(kSchemaVersion + 6) + ", this build reads up to " +
                          std::to_string(kSchemaVersion) + "); upgrade causeway.");
@@ -125,7 +130,7 @@ TEST(StoreReader, NewerSchemaVersion) {
 TEST(StoreReader, UnknownSchemaVersion) {
   testing::TempDir dir;
   const std::string path = make_trace(dir, "zero.db");
-  exec_rw(path, "PRAGMA user_version = 0");
+  exec_sql(path, "PRAGMA user_version = 0");
   expect_error(path, path +
                          " is a causeway trace of an unknown schema version (0); it cannot "
                          "be read by this build.");

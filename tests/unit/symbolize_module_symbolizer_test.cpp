@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "host/elf_file.h"
 #include "support/test_support.h"
 
 namespace causeway::symbolize {
@@ -85,7 +86,7 @@ TEST(SymbolizeModuleSymbolizerTest, ReturnAddressResolvesToTheCallLine) {
   const Where w = where(ret - 1);
   ASSERT_FALSE(w.path.empty());
   ModuleSymbolizer s;
-  const auto& frames = s.resolve(w.path, file_build_id(w.path), w.file_offset);
+  const auto& frames = s.resolve(w.path, host::read_build_id(w.path), w.file_offset);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].kind, FrameKind::kNative);
   EXPECT_EQ(frames[0].function, "causeway::symbolize::probe::plain_caller()");
@@ -101,7 +102,7 @@ TEST(SymbolizeModuleSymbolizerTest, InlinedFramesInnermostFirst) {
   const uint64_t ret = probe::outer_function(1);
   const Where w = where(ret - 1);
   ModuleSymbolizer s;
-  const auto& frames = s.resolve(w.path, file_build_id(w.path), w.file_offset);
+  const auto& frames = s.resolve(w.path, host::read_build_id(w.path), w.file_offset);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0].function, "inlined_helper");
   EXPECT_TRUE(frames[0].inlined);
@@ -116,7 +117,7 @@ TEST(SymbolizeModuleSymbolizerTest, EachAddressIsResolvedOnceAndModulesOpenedOnc
   const Where a = where(probe::plain_caller() - 1);
   const Where b = where(probe::outer_function(2) - 1);
   ModuleSymbolizer s;
-  const std::string id = file_build_id(a.path);
+  const std::string id = host::read_build_id(a.path);
   s.resolve(a.path, id, a.file_offset);
   s.resolve(a.path, id, a.file_offset);
   s.resolve(b.path, id, b.file_offset);
@@ -149,7 +150,7 @@ TEST(SymbolizeModuleSymbolizerTest, MissingAndDeletedFilesSayso) {
 TEST(SymbolizeModuleSymbolizerTest, OffsetOutsideLoadedSegmentsIsUnresolved) {
   const std::string path = self_path();
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, file_build_id(path), uint64_t{1} << 40);
+  const auto& f = s.resolve(path, host::read_build_id(path), uint64_t{1} << 40);
   EXPECT_EQ(f[0].kind, FrameKind::kUnresolved);
   EXPECT_EQ(describe(f[0]), "symbolize_module_symbolizer_test+0x10000000000");
 }
@@ -174,7 +175,7 @@ TEST_F(StrippedCopies, NoDebugInfoGivesTheSymbolOnly) {
   const std::string path = copy("nodebug", "--strip-debug");
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, file_build_id(path), w.file_offset);
+  const auto& f = s.resolve(path, host::read_build_id(path), w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].kind, FrameKind::kSymbolOnly);
   EXPECT_EQ(f[0].function, "causeway::symbolize::probe::plain_caller()");
@@ -185,7 +186,7 @@ TEST_F(StrippedCopies, NoSymbolsAtAllGivesModulePlusOffset) {
   const std::string path = copy("stripped", "--strip-all");
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, file_build_id(path), w.file_offset);
+  const auto& f = s.resolve(path, host::read_build_id(path), w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   // Exported dynamic symbols survive --strip-all; this static function is not one of them.
   EXPECT_EQ(f[0].kind, FrameKind::kUnresolved) << describe(f[0]);
@@ -205,7 +206,7 @@ TEST_F(StrippedCopies, SeparateDebugInfoThroughDebuglink) {
   (void)debug;
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(stripped, file_build_id(stripped), w.file_offset);
+  const auto& f = s.resolve(stripped, host::read_build_id(stripped), w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].kind, FrameKind::kNative) << describe(f[0]);
   EXPECT_EQ(f[0].line, marker_line("LINE_PLAIN_CALL"));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "host/elf_file.h"
 #include "store/reader.h"
 #include "store/writer.h"
 #include "support/test_support.h"
@@ -59,7 +60,7 @@ std::vector<store::MappingInfo> own_mappings(int32_t pid) {
     m.end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
     m.file_offset = std::stoull(offset, nullptr, 16);
     m.path = path;
-    m.build_id = file_build_id(path);
+    m.build_id = host::read_build_id(path);
     out.push_back(m);
   }
   return out;
@@ -184,10 +185,11 @@ TEST_F(SymbolizeStackSymbolsTest, AggregatesEventsByStack) {
   EXPECT_EQ(agg->events, 0);
 }
 
-TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
-  // The layout capture writes for CPython stacks.
+// Gives every CUDA call of the trace at `path` Python stack 1 (two frames), in the layout
+// capture writes for CPython stacks.
+void add_python_stack(const std::string& path) {
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "CREATE TABLE IF NOT EXISTS python_frame (stack_id INTEGER, depth "
                          "INTEGER, function TEXT, file TEXT, line INTEGER, entry INTEGER);"
@@ -202,6 +204,65 @@ TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
   ASSERT_EQ(sqlite3_exec(db, "UPDATE cuda_call SET py_stack_id = 1", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
+}
+
+// The SQL interface shows the stacks `causeway stacks` shows: merged_stack_symbols, reached
+// from an event through cuda_calls.merged_stack_id.
+TEST_F(SymbolizeStackSymbolsTest, MergedStacksAreStoredForSql) {
+  add_python_stack(db_);
+  auto summary = symbolize_and_store(db_);
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  EXPECT_EQ(summary->merged_stacks, 1);
+  auto r = store::Reader::open(db_);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  auto agg = aggregate_stacks((*r)->db(), s, {});
+  ASSERT_TRUE(agg.ok()) << agg.error();
+  ASSERT_EQ(agg->stacks.size(), 1u);
+  const auto& want = agg->stacks[0].frames;
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2((*r)->db(),
+                               "SELECT m.depth, m.function, m.line, m.kind, m.pc_hex, "
+                               "c.py_stack_id, m.stack_id FROM cuda_calls c JOIN "
+                               "merged_stack_symbols m ON m.merged_stack_id = c.merged_stack_id "
+                               "WHERE c.id = 1 ORDER BY m.depth",
+                               -1, &st, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg((*r)->db());
+  size_t n = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    ASSERT_LT(n, want.size());
+    const Frame& f = want[n];
+    EXPECT_EQ(sqlite3_column_int64(st, 0), static_cast<int64_t>(n));
+    auto col = [&](int i) {
+      const unsigned char* t = sqlite3_column_text(st, i);
+      return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+    };
+    EXPECT_EQ(col(1), f.function) << n;
+    EXPECT_EQ(sqlite3_column_int64(st, 2), f.line) << n;
+    EXPECT_EQ(col(3), std::string(kind_name(f.kind))) << n;
+    const bool python = f.kind == FrameKind::kPythonAppended || f.kind == FrameKind::kPython;
+    EXPECT_EQ(sqlite3_column_type(st, 4) == SQLITE_NULL, python) << n;
+    EXPECT_EQ(sqlite3_column_int64(st, 5), 1);
+    EXPECT_EQ(sqlite3_column_int64(st, 6), stack_);
+    ++n;
+  }
+  sqlite3_finalize(st);
+  EXPECT_EQ(n, want.size());
+  EXPECT_EQ(n, 4u);  // two native frames, then the two appended Python frames
+  // thread_states has the columns too (no rows in this trace).
+  ASSERT_EQ(sqlite3_prepare_v2((*r)->db(), "SELECT py_stack_id, merged_stack_id FROM thread_states",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_finalize(st);
+  // Symbolizing again replaces the merged stacks, never duplicates them.
+  ASSERT_TRUE(symbolize_and_store(db_).ok());
+  EXPECT_EQ((*r)->count_rows("merged_stack").value_or(-1), 1);
+  EXPECT_EQ((*r)->count_rows("merged_frame").value_or(-1), 4);
+}
+
+TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
+  add_python_stack(db_);
   auto r = store::Reader::open(db_);
   ASSERT_TRUE(r.ok());
   StackSymbolizer s((*r)->db());
@@ -217,6 +278,57 @@ TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
   EXPECT_EQ(f[2].function, "step");
   EXPECT_EQ(f[2].kind, FrameKind::kPythonAppended);
   EXPECT_EQ(f[3].line, 44);
+}
+
+// The cache is keyed by the looked-up address: pc for an innermost frame, pc - 1 for a return
+// address. The same captured address as frame 0 of one stack and as frame 1 of another is two
+// lookups (the call's line vs the next instruction's), and an innermost A and a return
+// address A + 1 share one lookup but must each show their own captured pc.
+TEST(SymbolizeStackSymbolsCache, InnermostAndReturnAddressesDoNotShareResults) {
+  TempDir dir;
+  const std::string db = dir.file("cache.db");
+  store::WriterOptions o;
+  o.origin_ns = 1'000'000'000;
+  auto w = store::Writer::create(db, o);
+  ASSERT_TRUE(w.ok()) << w.error();
+  store::Writer& wr = **w;
+  ASSERT_TRUE(
+      wr.note_process({kPid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
+          .ok());
+  for (const auto& m : own_mappings(kPid)) ASSERT_TRUE(wr.note_mapping(m).ok());
+  const uint64_t ret = stack_probe::issue_call();  // return address inside issue_call
+  const uint64_t entry = reinterpret_cast<uint64_t>(&stack_probe::return_address);
+  // Looked up first: `ret` as an innermost frame, and 0x20 (unmapped) as one.
+  const uint64_t first[] = {ret};
+  const uint64_t unmapped_first[] = {0x20};
+  // Then `ret` as a return address, and 0x21 as a return address (looked up as 0x20).
+  const uint64_t second[] = {entry, ret};
+  const uint64_t unmapped_second[] = {entry, 0x21};
+  const int64_t s_first = wr.intern_stack(kPid, first);
+  const int64_t s_unmapped_first = wr.intern_stack(kPid, unmapped_first);
+  const int64_t s_second = wr.intern_stack(kPid, second);
+  const int64_t s_unmapped_second = wr.intern_stack(kPid, unmapped_second);
+  ASSERT_TRUE(wr.close().ok());
+
+  auto r = store::Reader::open(db);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  for (int64_t id : {s_first, s_unmapped_first}) ASSERT_TRUE(s.native(id).ok());
+  auto as_caller = s.native(s_second);
+  ASSERT_TRUE(as_caller.ok());
+  ASSERT_EQ(as_caller->size(), 2u);
+  EXPECT_EQ((*as_caller)[1].function, "causeway::symbolize::stack_probe::issue_call()");
+  EXPECT_EQ((*as_caller)[1].line, marker_line("LINE_ISSUE_CALL"));
+  EXPECT_EQ((*as_caller)[1].pc, ret);
+  auto unmapped = s.native(s_unmapped_second);
+  ASSERT_TRUE(unmapped.ok());
+  ASSERT_EQ(unmapped->size(), 2u);
+  EXPECT_EQ((*unmapped)[1].kind, FrameKind::kNoMapping);
+  EXPECT_EQ((*unmapped)[1].pc, 0x21u) << "the cached result of 0x20 leaked its pc";
+  auto innermost = s.native(s_unmapped_first);
+  ASSERT_TRUE(innermost.ok());
+  ASSERT_EQ(innermost->size(), 1u);
+  EXPECT_EQ((*innermost)[0].pc, 0x20u);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ enum cw_event_kind {
   CW_EV_OOM_KILL = 9,     /* struct cw_oom_kill */
   CW_EV_LIB_LOAD = 10,    /* struct cw_lib_load */
   CW_EV_PY_STACK = 11,    /* struct cw_py_stack (bpf/pystack.bpf.c) */
+  CW_EV_USER_STACK = 12,  /* struct cw_user_stack (bpf/ustack.bpf.c, --call-graph dwarf) */
 };
 
 /* Event sources, for per-source drop counters (the `drops` per-CPU array map). */
@@ -215,7 +216,7 @@ CW_STATIC_ASSERT(sizeof(struct cw_lib_load) == 32, "cw_lib_load size");
 #define CW_PY_FOR_CUDA 1  /* cw_py_stack.trigger: a CUDA call (h.ts_ns = its entry time) */
 #define CW_PY_FOR_BLOCK 2 /* ... a blocking sched_switch (h.ts_ns = the switch time) */
 
-#define CW_PY_TRUNCATED (1u << 0) /* cw_py_stack.flags: more frames than CW_PY_MAX_FRAMES */
+#define CW_PY_TRUNCATED (1u << 0)  /* cw_py_stack.flags: more frames than CW_PY_MAX_FRAMES */
 #define CW_PY_READ_FAULT (1u << 1) /* a frame could not be read: the walk stopped there */
 
 struct cw_py_frame {
@@ -235,30 +236,69 @@ struct cw_py_stack {
 };
 CW_STATIC_ASSERT(sizeof(struct cw_py_stack) == 40 + 16 * CW_PY_MAX_FRAMES, "cw_py_stack size");
 
+/* ---- Raw user stacks for DWARF unwinding (bpf/ustack.bpf.c, --call-graph dwarf) ---------
+ * With --call-graph dwarf, the CUDA entry probe and the blocking path of sched_switch also
+ * emit a cw_user_stack: a copy of the thread's user stack from %rsp upwards (at most
+ * cfg_ustack_bytes, clipped at the end of the stack's mapping) and the registers an unwinder
+ * starts from. User space (src/capture/dwarf_unwinder.cpp) unwinds it with the binaries'
+ * .eh_frame CFI, as `perf --call-graph dwarf` does, and the frames replace the frame-pointer
+ * walk of the event it belongs to. A separate record, like cw_py_stack, so the CUDA and switch
+ * layouts stay unchanged; (h.tid, h.ts_ns) equal those of that event.
+ * Variable length: offsetof(data) + size bytes. Return addresses replaced by a pending
+ * uretprobe's trampoline (outer CUDA calls in flight) are already put back in data[]. */
+#define CW_USTACK_MAX_BYTES 16384 /* largest copy (--call-graph dwarf,BYTES) */
+
+#define CW_STACK_FOR_CUDA 1  /* cw_user_stack.trigger: a CUDA call (h.ts_ns = its entry) */
+#define CW_STACK_FOR_BLOCK 2 /* ... a blocking sched_switch (h.ts_ns = the switch time) */
+
+/* cw_user_stack.regs[] indices: the user registers at the event (at a CUDA call's first
+ * instruction; at a blocking switch, those saved when the thread entered the kernel). */
+enum cw_ustack_reg {
+  CW_UREG_IP = 0,
+  CW_UREG_SP = 1,
+  CW_UREG_BP = 2,
+  CW_UREG_BX = 3,
+  CW_UREG_R12 = 4,
+  CW_UREG_R13 = 5,
+  CW_UREG_R14 = 6,
+  CW_UREG_R15 = 7,
+  CW_UREG_COUNT = 8,
+};
+
+struct cw_user_stack {
+  struct cw_header h; /* kind CW_EV_USER_STACK; ts_ns/pid/tid of the event it belongs to */
+  __u8 trigger;       /* CW_STACK_FOR_* */
+  __u8 _pad0[3];
+  __u32 size;                /* bytes in data[]: user memory [regs[SP], regs[SP] + size) */
+  __u64 regs[CW_UREG_COUNT]; /* enum cw_ustack_reg */
+  __u8 data[CW_USTACK_MAX_BYTES];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_user_stack) == 96 + CW_USTACK_MAX_BYTES, "cw_user_stack size");
+
 /* Per-process interpreter layout: value of the py_procs map (key: tgid), written by capture
  * once it recognised a CPython process and its version. Offsets are bytes. */
-#define CW_PY_TID_NATIVE 0 /* thread_id field holds the kernel tid (native_thread_id) */
+#define CW_PY_TID_NATIVE 0  /* thread_id field holds the kernel tid (native_thread_id) */
 #define CW_PY_TID_PTHREAD 1 /* ... holds pthread_self(), i.e. the thread's fs base (3.10) */
 #define CW_PY_INSTR_PTR 0   /* frame instr field is a pointer (3.11+) */
 #define CW_PY_INSTR_LASTI 1 /* ... is an int instruction index (3.10 f_lasti) */
 struct cw_py_proc {
-  __u64 runtime;         /* address of _PyRuntime in the process */
-  __u16 interp_head;     /* _PyRuntimeState.interpreters.head */
-  __u16 interp_next;     /* PyInterpreterState.next */
-  __u16 interp_threads;  /* PyInterpreterState.threads.head (3.10: tstate_head) */
-  __u16 ts_next;         /* PyThreadState.next */
-  __u16 ts_thread_id;    /* PyThreadState.native_thread_id (3.10: thread_id) */
-  __u16 ts_frame;        /* PyThreadState.frame (3.10) / .cframe (3.11, 3.12) / .current_frame */
-  __s16 cframe_frame;    /* _PyCFrame.current_frame, -1 when ts_frame is the frame itself */
-  __u16 fr_previous;     /* frame: previous (3.10: f_back) */
-  __u16 fr_code;         /* frame: f_code / f_executable */
-  __u16 fr_instr;        /* frame: prev_instr / instr_ptr / f_lasti */
-  __s16 fr_owner;        /* frame: owner (char), -1 when absent (3.10) */
-  __s16 fr_is_entry;     /* frame: is_entry (bool, 3.11 only), -1 when absent */
-  __u8 tid_kind;         /* CW_PY_TID_* */
-  __u8 instr_kind;       /* CW_PY_INSTR_* */
-  __s8 owner_cstack;     /* owner value of C-stack shim frames (3.12+: 3), -1 none */
-  __u8 frame_bytes;      /* bytes to read per frame (covers every field above), <= 128 */
+  __u64 runtime;        /* address of _PyRuntime in the process */
+  __u16 interp_head;    /* _PyRuntimeState.interpreters.head */
+  __u16 interp_next;    /* PyInterpreterState.next */
+  __u16 interp_threads; /* PyInterpreterState.threads.head (3.10: tstate_head) */
+  __u16 ts_next;        /* PyThreadState.next */
+  __u16 ts_thread_id;   /* PyThreadState.native_thread_id (3.10: thread_id) */
+  __u16 ts_frame;       /* PyThreadState.frame (3.10) / .cframe (3.11, 3.12) / .current_frame */
+  __s16 cframe_frame;   /* _PyCFrame.current_frame, -1 when ts_frame is the frame itself */
+  __u16 fr_previous;    /* frame: previous (3.10: f_back) */
+  __u16 fr_code;        /* frame: f_code / f_executable */
+  __u16 fr_instr;       /* frame: prev_instr / instr_ptr / f_lasti */
+  __s16 fr_owner;       /* frame: owner (char), -1 when absent (3.10) */
+  __s16 fr_is_entry;    /* frame: is_entry (bool, 3.11 only), -1 when absent */
+  __u8 tid_kind;        /* CW_PY_TID_* */
+  __u8 instr_kind;      /* CW_PY_INSTR_* */
+  __s8 owner_cstack;    /* owner value of C-stack shim frames (3.12+: 3), -1 none */
+  __u8 frame_bytes;     /* bytes to read per frame (covers every field above), <= 128 */
 };
 CW_STATIC_ASSERT(sizeof(struct cw_py_proc) == 40, "cw_py_proc size");
 

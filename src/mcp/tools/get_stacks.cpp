@@ -1,14 +1,16 @@
 // get_stacks: the user call stacks behind a CUDA function, a thread, or one event, aggregated
-// by stack with counts and share of time. Frames are symbolized (function, file, line,
-// inlined) from the symbols stored in the trace, or in memory from the files on disk when the
-// trace has none — never written from here — and merged with Python frames where the trace
-// has them.
+// by symbolized stack with counts and share of time, as `causeway stacks` aggregates them
+// (symbolize::merge_stack_groups): raw stacks that display identically are one entry. Frames
+// are symbolized (function, file, line, inlined) from the symbols stored in the trace, or in
+// memory from the files on disk when the trace has none — never written from here — and
+// merged with Python frames where the trace has them.
 #include <map>
 #include <memory>
 
 #include "analyze/chain_store.h"
 #include "mcp/tool.h"
 #include "store/reader.h"
+#include "symbolize/stack_aggregate.h"
 #include "symbolize/stack_symbols.h"
 
 namespace causeway::mcp {
@@ -50,6 +52,14 @@ Json opt_string(const std::string& v) {
   return v.empty() ? Json() : Json(v);
 }
 
+// Raw (stack_id, py_stack_id) groups read before aggregation; a bound on the work one call
+// does. Beyond it the least-used raw stacks are left out and the output says so.
+constexpr int64_t kMaxRawStacks = 20'000;
+
+Json id_or_null(const std::vector<int64_t>& ids) {
+  return ids.empty() ? Json() : Json(ids.front());
+}
+
 Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   std::string source = args.value("source", std::string("cuda_call"));
   int64_t limit = args.value("limit", int64_t{10});
@@ -58,7 +68,7 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   std::vector<Json> params;
   auto param = [&](Json v) {
     params.push_back(std::move(v));
-    return "?" + std::to_string(params.size());
+    return std::string("?").append(std::to_string(params.size()));
   };
   Json filter = Json::object();
   if (args.contains("event_table")) {
@@ -121,40 +131,53 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   int64_t matched = i64(totals->rows[0][0]);
   int64_t matched_ns = i64(totals->rows[0][1]);
   int64_t with_stack = i64(totals->rows[0][2]);
-  auto stacks = ctx.query("SELECT stack_id, " + py_expr +
-                              " AS py_stack_id, count(*) AS n, coalesce(sum(dur), 0) AS ns FROM " +
-                              table + " WHERE " + where + " AND coalesce(stack_id, " + py_expr +
-                              ") IS NOT NULL GROUP BY 1, 2 ORDER BY ns DESC, n DESC, 1",
-                          params, limit);
-  if (!stacks.ok()) return stacks.status();
+  // Every raw group (most time first, so a capped read keeps the heaviest), then merged by
+  // their symbolized frames.
+  auto raw = ctx.query("SELECT stack_id, " + py_expr +
+                           " AS py_stack_id, count(*) AS n, coalesce(sum(dur), 0) AS ns FROM " +
+                           table + " WHERE " + where + " AND coalesce(stack_id, " + py_expr +
+                           ") IS NOT NULL GROUP BY 1, 2 ORDER BY ns DESC, n DESC, 1, 2",
+                       params, kMaxRawStacks);
+  if (!raw.ok()) return raw.status();
+  std::vector<symbolize::StackGroup> groups;
+  for (const Json& row : raw->rows) {
+    symbolize::StackGroup g;
+    if (row[0].is_number_integer()) g.stack = row[0].get<int64_t>();
+    if (row[1].is_number_integer()) g.py_stack = row[1].get<int64_t>();
+    g.count = i64(row[2]);
+    g.ns = i64(row[3]);
+    groups.push_back(g);
+  }
+  auto merged = symbolize::merge_stack_groups(**sym, groups);
+  if (!merged.ok()) return merged.status();
+  const bool truncated = raw->truncated || static_cast<int64_t>(merged->size()) > limit;
+  if (static_cast<int64_t>(merged->size()) > limit) merged->resize(static_cast<size_t>(limit));
   Json list = Json::array();
   std::string text = source + " " + to_wire(filter) + ": " + std::to_string(matched) + " events, " +
                      fmt_dur(matched_ns) + ", " + std::to_string(with_stack) + " with a stack; " +
-                     std::to_string(stacks->rows.size()) + " distinct stacks" +
-                     (stacks->truncated ? " (TRUNCATED: raise limit)" : "") +
+                     std::to_string(merged->size()) + " distinct stacks" +
+                     (truncated ? " (TRUNCATED: raise limit)" : "") +
                      ". Frames innermost first: function at file:line, or module+offset with "
                      "the reason when unresolved. " +
                      kDataNotInstructions + "\n";
   bool symbolized = false;
-  for (const Json& s : rows_as_objects(*stacks)) {
-    int64_t ns = i64(s["ns"]);
+  for (const symbolize::AggregatedStack& a : *merged) {
+    const int64_t ns = a.total_ns;
     double share =
         matched_ns > 0
             ? static_cast<double>(ns) / static_cast<double>(matched_ns)
-            : (matched > 0 ? static_cast<double>(i64(s["n"])) / static_cast<double>(matched) : 0.0);
-    std::optional<int64_t> native_id, py_id;
-    if (s["stack_id"].is_number_integer()) native_id = s["stack_id"].get<int64_t>();
-    if (s["py_stack_id"].is_number_integer()) py_id = s["py_stack_id"].get<int64_t>();
-    auto frames = (*sym)->merged(native_id, py_id);
-    if (!frames.ok()) return frames.status();
+            : (matched > 0 ? static_cast<double>(a.count) / static_cast<double>(matched) : 0.0);
     Json fl = Json::array();
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.1f%%", share * 100.0);
-    text += "stack " + fmt_value(s["stack_id"]) + ": " + fmt_value(s["n"]) + "x " + fmt_dur(ns) +
-            " (" + pct + ")\n";
-    const bool truncated = static_cast<int64_t>(frames->size()) > max_frames;
+    text += "stack " + fmt_value(id_or_null(a.stack_ids));
+    if (a.stack_ids.size() > 1) {
+      text += " (+" + std::to_string(a.stack_ids.size() - 1) + " raw stacks symbolizing alike)";
+    }
+    text += ": " + std::to_string(a.count) + "x " + fmt_dur(ns) + " (" + pct + ")\n";
+    const bool frames_truncated = static_cast<int64_t>(a.frames.size()) > max_frames;
     int64_t depth = 0;
-    for (const symbolize::Frame& f : *frames) {
+    for (const symbolize::Frame& f : a.frames) {
       if (depth >= max_frames) break;
       symbolized = symbolized || !f.function.empty();
       Json frame{{"depth", depth},
@@ -175,14 +198,16 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
       fl.push_back(std::move(frame));
       ++depth;
     }
-    if (truncated) text += "  … (more frames: raise max_frames)\n";
-    list.push_back(Json{{"stack_id", s["stack_id"]},
-                        {"py_stack_id", s["py_stack_id"]},
-                        {"count", s["n"]},
+    if (frames_truncated) text += "  … (more frames: raise max_frames)\n";
+    list.push_back(Json{{"stack_id", id_or_null(a.stack_ids)},
+                        {"py_stack_id", id_or_null(a.py_stack_ids)},
+                        {"stack_ids", a.stack_ids},
+                        {"py_stack_ids", a.py_stack_ids},
+                        {"count", a.count},
                         {"dur_ns", ns},
                         {"share", share},
                         {"frames", std::move(fl)},
-                        {"frames_truncated", truncated}});
+                        {"frames_truncated", frames_truncated}});
   }
   return ToolOutput{Json{{"source", source},
                          {"filter", filter},
@@ -190,7 +215,7 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
                          {"matched_dur_ns", matched_ns},
                          {"events_with_stack", with_stack},
                          {"stacks", std::move(list)},
-                         {"truncated", stacks->truncated},
+                         {"truncated", truncated},
                          {"symbolized", symbolized},
                          {"symbols_stored", (*sym)->used_stored()}},
                     std::move(text)};
@@ -206,7 +231,8 @@ ToolDef get_stacks_tool() {
       "User call stacks behind a CUDA function (source cuda_call, function), a thread "
       "(utid/tid), off-CPU intervals (source thread_state, state e.g. runnable/sleeping), "
       "syscalls (source syscall, syscall name) or one event (event_table + event_id), "
-      "aggregated by distinct stack with count, total duration and share of time. Frames are "
+      "aggregated by symbolized stack (raw stacks that show the same frames are one entry) with "
+      "count, total duration and share of time. Frames are "
       "innermost first: function (demangled), source file and line, inlined flag, and Python "
       "frames merged in where the trace has them; unresolved frames keep module + offset and "
       "a kind saying why (binary_changed: the file's build-id differs from the trace's; "
@@ -239,29 +265,62 @@ ToolDef get_stacks_tool() {
       "stacks": {"type": "array", "items": {
         "type": "object",
         "properties": {
-          "stack_id": {"type": ["integer", "null"]}, "py_stack_id": {"type": ["integer", "null"]},
-          "count": {"type": "integer"},
-          "dur_ns": {"type": "integer"}, "share": {"type": "number"},
-          "frames_truncated": {"type": "boolean"},
-          "frames": {"type": "array", "items": {
-            "type": "object",
-            "properties": {
-              "depth": {"type": "integer"},
-              "kind": {"type": "string", "enum": ["native", "symbol", "unresolved", "binary_changed", "binary_missing", "no_mapping", "python", "python_appended"]},
-              "function": {"type": ["string", "null"]}, "file": {"type": ["string", "null"]},
-              "line": {"type": ["integer", "null"]}, "inlined": {"type": "boolean"},
-              "module": {"type": ["string", "null"]}, "offset": {"type": ["integer", "null"]},
-              "pc": {"type": ["string", "null"]}
-            },
-            "required": ["depth", "kind", "function", "file", "line", "inlined"]}}
-        },
-        "required": ["stack_id", "count", "dur_ns", "share", "frames"]}},
-      "truncated": {"type": "boolean"},
-      "symbolized": {"type": "boolean", "description": "true when at least one frame was resolved to a function"},
-      "symbols_stored": {"type": "boolean", "description": "true when symbols came from the trace (stored at the end of recording), false when resolved now from the files on disk"}
-    },
-    "required": ["source", "filter", "matched_events", "stacks", "truncated", "symbolized"]
-  })");
+          "stack_id": {"type": ["integer", "null"], "description": "first of stack_ids: the raw stack with most time"
+}
+, "py_stack_id" : {"type" : [ "integer", "null" ], "description" : "first of py_stack_ids"},
+                  "stack_ids" : {
+                    "type" : "array",
+                    "items" : {"type" : "integer"},
+                    "description" : "raw native stacks, stack.id, that symbolize to these frames"
+                  },
+                                "py_stack_ids" : {
+                                  "type" : "array",
+                                  "items" : {"type" : "integer"},
+                                  "description" : "raw Python stacks, python_stack.id, among them"
+                                },
+                                                 "count" : {"type" : "integer"},
+                                                           "dur_ns" : {"type" : "integer"},
+                                                                      "share" : {"type" : "number"},
+                                                                                "frames_truncated"
+    : {"type" : "boolean"},
+      "frames" : {
+  "type" : "array", "items" : {
+    "type" : "object",
+             "properties" : {
+               "depth" : {"type" : "integer"},
+               "kind" : {
+                 "type" : "string",
+                 "enum" : [
+                   "native", "symbol", "unresolved", "binary_changed", "binary_missing",
+                   "no_mapping", "python", "python_appended"
+                 ]
+               },
+               "function" : {"type" : [ "string", "null" ]},
+               "file" : {"type" : [ "string", "null" ]},
+               "line" : {"type" : [ "integer", "null" ]},
+               "inlined" : {"type" : "boolean"},
+               "module" : {"type" : [ "string", "null" ]},
+               "offset" : {"type" : [ "integer", "null" ]},
+               "pc" : {"type" : [ "string", "null" ]}
+             },
+                            "required" : [ "depth", "kind", "function", "file", "line", "inlined" ]
+  }
+}
+}
+, "required" : [ "stack_id", "stack_ids", "py_stack_ids", "count", "dur_ns", "share", "frames" ]
+}
+}
+, "truncated" : {"type" : "boolean"},
+                "symbolized" : {
+                  "type" : "boolean",
+                  "description" : "true when at least one frame was resolved to a function"
+                },
+                               "symbols_stored" : {
+  "type": "boolean", "description": "true when symbols came from the trace (stored at the end of recording), false when resolved now from the files on disk"
+}
+}
+, "required" : [ "source", "filter", "matched_events", "stacks", "truncated", "symbolized" ]
+})");
   t.run = run;
   return t;
 }

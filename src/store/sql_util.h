@@ -1,4 +1,7 @@
-// Internal to src/analyze: a minimal RAII wrapper over sqlite3_stmt.
+// A minimal RAII wrapper over sqlite3_stmt and a few lookups, for the modules that query a
+// trace database directly (analyze, export, report). Header-only; callers link SQLite
+// through causeway_store.
+// Ownership: a Stmt owns its prepared statement; the connection must outlive it.
 // Thread-safety: none (one statement, one thread).
 #pragma once
 
@@ -11,7 +14,7 @@
 
 #include "common/result.h"
 
-namespace causeway::analyze::sql {
+namespace causeway::store::sql {
 
 class Stmt {
  public:
@@ -48,6 +51,14 @@ class Stmt {
   std::optional<int64_t> opt_i64(int col) const {
     if (is_null(col)) return std::nullopt;
     return i64(col);
+  }
+  // The text of column `col` as a view into SQLite's buffer: no copy, valid until the
+  // next step() or reset() (for streaming many rows).
+  std::string_view text_view(int col) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? std::string_view(reinterpret_cast<const char*>(t),
+                                static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
   }
   std::string text(int col) const {
     const unsigned char* t = sqlite3_column_text(stmt_, col);
@@ -86,4 +97,4 @@ inline Status query_error(sqlite3* db, std::string_view what) {
                        "integrity_check'`.");
 }
 
-}  // namespace causeway::analyze::sql
+}  // namespace causeway::store::sql

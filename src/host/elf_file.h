@@ -1,0 +1,48 @@
+// Reading facts out of ELF files on this machine: the one place that opens an ELF file with
+// libelf and reads its GNU build-id and DT_SONAME. Used by capture (mapped libraries, CPython
+// binaries), symbolization (build-id check before trusting a file) and the CUDA library
+// search, so all three agree on what a file's build-id is.
+//
+// Ownership: ElfFile owns its descriptor and libelf handle and closes both on destruction.
+// Thread-safety: an ElfFile is used by one thread at a time; different ElfFiles and the free
+// functions are safe to use concurrently.
+#pragma once
+
+#include <libelf.h>
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace causeway::host {
+
+class ElfFile {
+ public:
+  // Opens `path` read-only (memory-mapped). Fails with one sentence when the file cannot be
+  // opened ("PATH cannot be read: why.") or is not ELF ("PATH is not an ELF file.").
+  static Result<std::unique_ptr<ElfFile>> open(const std::string& path);
+  ~ElfFile();
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  // The libelf handle, valid while this object lives.
+  Elf* elf() const { return elf_; }
+  // The NT_GNU_BUILD_ID note's bytes as lowercase hex; "" when the file has none. Looked for
+  // in SHT_NOTE sections first, then in PT_NOTE segments (files whose section headers were
+  // stripped), as libdwelf's dwelf_elf_gnu_build_id does.
+  std::string build_id() const;
+  // DT_SONAME from the dynamic section; "" when there is none.
+  std::string soname() const;
+
+ private:
+  ElfFile(int fd, Elf* elf) : fd_(fd), elf_(elf) {}
+  int fd_;
+  Elf* elf_;
+};
+
+// The GNU build-id of the ELF file at `path`, lowercase hex; "" when it has none or cannot be
+// read (missing, unreadable, not ELF).
+std::string read_build_id(const std::string& path);
+
+}  // namespace causeway::host

@@ -1,0 +1,40 @@
+// The shared test helpers that poke at files and trace databases (tests/support): a helper
+// that silently did nothing would make the tests using it pass without testing anything.
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+TEST(SupportTestSupportTest, ReadFileReturnsTheExactBytes) {
+  TempDir dir;
+  const std::string bytes("a\0b\r\n\xFF", 6);
+  std::ofstream(dir.file("f"), std::ios::binary) << bytes;
+  EXPECT_EQ(read_file(dir.file("f")), bytes);
+  EXPECT_EQ(read_file(dir.file("missing")), "");
+}
+
+TEST(SupportTestSupportTest, ExecSqlWritesAndQueryIntReads) {
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  exec_sql(db, "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (40), (2);");
+  EXPECT_EQ(query_int(db, "SELECT sum(x) FROM t"), 42);
+  EXPECT_EQ(query_int(db, "SELECT x FROM t WHERE x > 100"), -1);  // no row
+  EXPECT_EQ(query_int(db, "SELECT nonsense FROM nowhere"), -1);   // an error
+  EXPECT_EQ(query_int(dir.file("missing.db"), "SELECT 1"), -1);
+}
+
+TEST(SupportTestSupportTest, ExecSqlReportsAFailedStatement) {
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  EXPECT_NONFATAL_FAILURE(exec_sql(db, "INSERT INTO no_such_table VALUES (1)"),
+                          "no such table: no_such_table");
+}
+
+}  // namespace
+}  // namespace causeway::testing
