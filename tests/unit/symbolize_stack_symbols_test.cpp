@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "host/elf_file.h"
@@ -67,27 +68,39 @@ std::vector<store::MappingInfo> own_mappings(int32_t pid) {
 }
 
 constexpr int32_t kPid = 300;
+constexpr int64_t kOriginNs = 1'000'000'000;  // the traces' origin (CLOCK_MONOTONIC ns)
+
+// A new trace at `db` holding process kPid ("app") with this process's executable mappings,
+// so stacks of real addresses in this test binary symbolize.
+std::unique_ptr<store::Writer> trace_of_this_process(const std::string& db) {
+  store::WriterOptions o;
+  o.origin_ns = kOriginNs;
+  auto w = store::Writer::create(db, o);
+  if (!w.ok()) {
+    ADD_FAILURE() << w.error();
+    return nullptr;
+  }
+  EXPECT_TRUE(
+      (*w)->note_process({kPid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
+          .ok());
+  for (const auto& m : own_mappings(kPid)) EXPECT_TRUE((*w)->note_mapping(m).ok());
+  return std::move(*w);
+}
 
 class SymbolizeStackSymbolsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = dir_.file("trace.db");
-    store::WriterOptions o;
-    o.origin_ns = 1'000'000'000;
-    auto w = store::Writer::create(db_, o);
-    ASSERT_TRUE(w.ok()) << w.error();
-    store::Writer& wr = **w;
-    ASSERT_TRUE(
-        wr.note_process({kPid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
-            .ok());
-    for (const auto& m : own_mappings(kPid)) ASSERT_TRUE(wr.note_mapping(m).ok());
+    auto w = trace_of_this_process(db_);
+    ASSERT_TRUE(w);
+    store::Writer& wr = *w;
     // Innermost first: the probed function's entry (exact pc), the return address in the
     // caller, an address outside every mapping.
     const uint64_t frames[] = {reinterpret_cast<uint64_t>(&stack_probe::return_address),
                                stack_probe::issue_call(), 0x10};
     stack_ = wr.intern_stack(kPid, frames);
     store::CudaCallRow c;
-    c.ts_ns = o.origin_ns + 1000;
+    c.ts_ns = kOriginNs + 1000;
     c.dur_ns = 500;
     c.pid = kPid;
     c.tid = kPid;
@@ -287,15 +300,9 @@ TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
 TEST(SymbolizeStackSymbolsCache, InnermostAndReturnAddressesDoNotShareResults) {
   TempDir dir;
   const std::string db = dir.file("cache.db");
-  store::WriterOptions o;
-  o.origin_ns = 1'000'000'000;
-  auto w = store::Writer::create(db, o);
-  ASSERT_TRUE(w.ok()) << w.error();
-  store::Writer& wr = **w;
-  ASSERT_TRUE(
-      wr.note_process({kPid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
-          .ok());
-  for (const auto& m : own_mappings(kPid)) ASSERT_TRUE(wr.note_mapping(m).ok());
+  auto w = trace_of_this_process(db);
+  ASSERT_TRUE(w);
+  store::Writer& wr = *w;
   const uint64_t ret = stack_probe::issue_call();  // return address inside issue_call
   const uint64_t entry = reinterpret_cast<uint64_t>(&stack_probe::return_address);
   // Looked up first: `ret` as an innermost frame, and 0x20 (unmapped) as one.
