@@ -42,6 +42,8 @@ void attach_stacks(sqlite3* db, std::vector<Chain>& chains) {
     if (top.frames.size() > kMaxFrames) {
       c.stack.push_back("… " + std::to_string(top.frames.size() - kMaxFrames) +
                         " more frames (causeway stacks)");
+    } else if (symbolize::stack_ends_early(top.frames)) {
+      c.stack.push_back(symbolize::kStackEndsEarlyNote);
     }
     c.stack_events = top.count;
   }

@@ -83,6 +83,8 @@ std::string text_output(const StacksFlags& f, const symbolize::StackAggregate& a
                   fmt_ns(s.total_ns).c_str(), share_of(s, a) * 100.0);
     out += head;
     for (const auto& fr : s.frames) out += "  " + symbolize::describe(fr) + "\n";
+    if (symbolize::stack_ends_early(s.frames))
+      out += std::string("  ") + symbolize::kStackEndsEarlyNote + "\n";
   }
   return out;
 }
@@ -139,6 +141,7 @@ nlohmann::json json_output(const StacksFlags& f, const symbolize::StackAggregate
                       {"total_ns", s.total_ns},
                       {"share", share_of(s, a)},
                       {"stack_ids", s.stack_ids},
+                      {"ends_early", symbolize::stack_ends_early(s.frames)},
                       {"frames", std::move(frames)}});
   }
   return {{"source", f.blocked ? "blocked" : "cuda_call"},
@@ -252,14 +255,16 @@ void setup_stacks(CLI::App& sub, int& exit_code) {
       ->option_text("ns|count");
   sub.add_flag("--json", f->json,
                "Machine-readable output: {\"events\", \"events_ns\", \"with_stack\", "
-               "\"stacks\": [{\"count\", \"total_ns\", \"share\", \"stack_ids\", \"frames\": "
+               "\"stacks\": [{\"count\", \"total_ns\", \"share\", \"stack_ids\", \"ends_early\", "
+               "\"frames\": "
                "[{\"kind\", \"function\", \"file\", \"line\", \"module\", \"inlined\", ...}]}]}");
   sub.footer(
       "Frames are innermost first (frame 0 is the probed CUDA function). Each frame is "
       "function at file:line from DWARF, or module+0xOFFSET when it cannot be resolved, with "
       "the reason (binary changed since the trace, no longer on disk, no mapping). Python "
-      "frames are merged in where the trace has them. Stacks need frame pointers: see "
-      "docs/stacks.md.");
+      "frames are merged in where the trace has them. A stack whose walk stopped short of the "
+      "thread's start (code without frame pointers) ends with a line saying so; trace with "
+      "--call-graph dwarf to unwind through such code (docs/stacks.md).");
   sub.callback([f, &exit_code] { exit_code = run_stacks(*f); });
 }
 

@@ -1,7 +1,9 @@
 #include "symbolize/frame.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string_view>
 
 namespace causeway::symbolize {
 namespace {
@@ -135,5 +137,33 @@ std::string frame_key(const Frame& f) {
   if (f.kind == FrameKind::kNoMapping) key += '\x1f' + std::to_string(f.pc);
   return key;
 }
+
+bool stack_ends_early(const std::vector<Frame>& frames) {
+  if (frames.empty()) return false;
+  const Frame& outer = frames.back();
+  if ((outer.kind != FrameKind::kNative && outer.kind != FrameKind::kSymbolOnly) ||
+      outer.function.empty())
+    return false;
+  // Where a complete walk ends on x86-64 glibc: the program entry and the thread start
+  // routines (with their internal aliases). `main` counts too: a walk that got there has all
+  // of the program's own frames, which is what the note is for.
+  static constexpr std::array<std::string_view, 12> kBases = {"main",
+                                                              "_start",
+                                                              "__libc_start_main",
+                                                              "__libc_start_main_impl",
+                                                              "__libc_start_call_main",
+                                                              "start_thread",
+                                                              "clone",
+                                                              "clone3",
+                                                              "__clone",
+                                                              "__clone3",
+                                                              "__clone_internal",
+                                                              "thread_start"};
+  return std::find(kBases.begin(), kBases.end(), std::string_view(outer.function)) == kBases.end();
+}
+
+const char* const kStackEndsEarlyNote =
+    "… the walk stopped here, short of the thread's start (code without frame pointers? "
+    "`causeway trace --call-graph dwarf` unwinds through it; see docs/stacks.md)";
 
 }  // namespace causeway::symbolize

@@ -61,5 +61,14 @@ std::string tail_path(std::string_view path, int components);
 std::string compact_stack(const std::vector<Frame>& frames, size_t max_frames);
 // Identity of a frame for aggregation: equal keys display identically.
 std::string frame_key(const Frame& f);
+// True when the walk visibly stopped early: the outermost frame is a named native function
+// that is not where a thread's stack begins (main, the program's entry or a thread's start
+// routine: _start, __libc_start_main, start_thread, clone3, ...). That is usually code without
+// frame pointers (or a stack deeper than the capture's 32 frames). False for an empty stack and
+// when the outermost frame cannot be named (unresolved, no mapping, Python only): nothing is
+// claimed about what cannot be seen.
+bool stack_ends_early(const std::vector<Frame>& frames);
+// The line text outputs show under a stack for which stack_ends_early() is true.
+extern const char* const kStackEndsEarlyNote;
 
 }  // namespace causeway::symbolize

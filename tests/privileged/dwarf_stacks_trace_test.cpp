@@ -144,6 +144,8 @@ TEST(DwarfStacksTrace, DwarfNamesEveryFunctionWithoutFramePointers) {
             std::string::npos)
       << t.stacks_text;
   EXPECT_NE(t.stacks_text.find("middle_step"), std::string::npos) << t.stacks_text;
+  // Complete stacks carry no "stopped early" note.
+  EXPECT_EQ(t.stacks_text.find("the walk stopped here"), std::string::npos) << t.stacks_text;
 }
 
 TEST(DwarfStacksTrace, FramePointersAloneAreTruncatedThere) {
