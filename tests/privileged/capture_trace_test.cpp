@@ -361,20 +361,10 @@ TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
   // Kill -9 once some CUDA calls are committed (a batch is committed at least every second),
   // so the check below is about what a killed tracer leaves, not about a slow start.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  int64_t committed = 0;
-  while (committed == 0 && std::chrono::steady_clock::now() < until) {
+  // (query_int is -1 until the file and its tables exist.)
+  while (query_int(dir.file("t.db"), "SELECT count(*) FROM cuda_calls") <= 0 &&
+         std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    sqlite3* peek = nullptr;
-    if (sqlite3_open_v2(dir.file("t.db").c_str(), &peek, SQLITE_OPEN_READONLY, nullptr) ==
-        SQLITE_OK) {
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(peek, "SELECT count(*) FROM cuda_calls", -1, &st, nullptr) ==
-              SQLITE_OK &&
-          sqlite3_step(st) == SQLITE_ROW)
-        committed = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(peek);
   }
   kill(tracer, SIGKILL);
   int status = 0;
