@@ -17,6 +17,9 @@ const volatile __u32 cfg_ustack_bytes = 0;
 struct ustack_scratch {
   struct cw_user_stack ev;
   __u32 users;
+  /* Never written: lets the verifier accept a page-sized read at any offset below
+   * CW_USTACK_MAX_BYTES in ev.data (ustack__copy only reads up to the copy's length). */
+  __u8 slack[CW_PAGE_BYTES];
 };
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -129,6 +132,30 @@ __noinline __u32 ustack__walk(struct cw_ustack_frames* out, __u64 ip, __u64 sp, 
   return n;
 }
 
+/* Copies user memory [sp, sp + len) into e->data one page at a time, and returns the pages
+ * that could not be read as a bitmap (bit i: the i-th page the copy touches, counted from the
+ * one sp is in), left zero-filled. A BPF program cannot fault pages in, and
+ * bpf_probe_read_user fails as a whole if any page of its range is not present: a stack has
+ * such pages wherever a large frame reserved space it never wrote (the loader's and libc's
+ * start-up code do, depending on where ASLR put the stack top), and a single read of the whole
+ * range then loses every frame above them. Read page by page, only the untouched pages are
+ * lost, which hold no frame anyway; the unwinder treats them as unreadable (see
+ * cw_user_stack.holes). len <= CW_USTACK_MAX_BYTES. */
+static __always_inline __u32 ustack__copy(struct cw_user_stack* e, __u64 sp, __u64 len) {
+  __u32 holes = 0;
+  __u64 off = 0;
+  for (int i = 0; i < CW_USTACK_MAX_PAGES; i++) {
+    if (off >= len) break;
+    __u64 n = CW_PAGE_BYTES - ((sp + off) & (CW_PAGE_BYTES - 1));
+    if (n > len - off) n = len - off;
+    if (n > CW_PAGE_BYTES) n = CW_PAGE_BYTES; /* for the verifier: it holds already */
+    const __u64 at = off & (CW_USTACK_MAX_BYTES - 1);
+    if (bpf_probe_read_user(&e->data[at], n, (void*)(sp + off)) != 0) holes |= 1u << i;
+    off += n;
+  }
+  return holes;
+}
+
 /* Most pending uretprobes whose hijacked return address is put back into the copy. */
 #define CW_USTACK_MAX_RETURNS 8
 
@@ -136,17 +163,23 @@ __noinline int ustack__emit(const struct cw_ustack_regs* regs, __u64 ts, __u32 t
   if (!regs || cfg_ustack_bytes == 0) return 0;
   const __u32 source = trigger == CW_STACK_FOR_CUDA ? CW_SRC_CUDA : CW_SRC_SCHED;
   struct task_struct* task = bpf_get_current_task_btf();
+  const __u64 mm = (__u64)task->mm;
+  if (!mm) return 0; /* an exiting thread past exit_mm(): no user stack left to copy */
   const __u64 sp = regs->r[CW_UREG_SP];
   struct ustack_bounds* b =
       bpf_task_storage_get(&ustack_bounds, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-  if (!b) return 0;
-  const __u64 mm = (__u64)task->mm;
+  if (!b) {
+    drops__count(CW_SRC_STACK_COPY);
+    return 0;
+  }
   if (sp < b->start || sp >= b->end || b->mm != mm) {
     struct ustack_bounds found = {};
     /* Fails (-EBUSY) when the process holds its mmap lock for writing: no copy this time. */
     if (bpf_find_vma(task, sp, ustack__vma_cb, &found, 0) != 0 || sp < found.start ||
-        sp >= found.end)
+        sp >= found.end) {
+      drops__count(CW_SRC_STACK_COPY);
       return 0;
+    }
     b->start = found.start;
     b->end = found.end;
     b->mm = mm;
@@ -178,12 +211,17 @@ __noinline int ustack__emit(const struct cw_ustack_regs* regs, __u64 ts, __u32 t
   const __u64 id = bpf_get_current_pid_tgid();
   header__fill(&e->h, CW_EV_USER_STACK, ts, id >> 32, (__u32)id);
   e->trigger = trigger;
-  e->_pad0[0] = e->_pad0[1] = e->_pad0[2] = 0;
+  e->_pad0[0] = e->_pad0[1] = 0;
   for (int i = 0; i < CW_UREG_COUNT; i++) e->regs[i] = regs->r[i];
-  if (bpf_probe_read_user(e->data, len, (void*)sp) != 0) {
-    b->end = 0; /* the mapping changed under the cached range: look it up again next time */
+  const __u32 holes = ustack__copy(e, sp, len);
+  if (holes & 1) {
+    /* Even the page %rsp is in could not be read: the mapping changed under the cached
+     * range. Look it up again next time; this event keeps its frame-pointer stack. */
+    b->end = 0;
+    drops__count(CW_SRC_STACK_COPY);
     goto out;
   }
+  e->holes = holes;
   e->size = len;
   /* Outer calls with a pending uretprobe (the runtime calling the driver, a blocking call in
    * progress) have the uretprobe trampoline where their return address was; the kernel

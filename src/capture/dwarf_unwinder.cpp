@@ -83,6 +83,17 @@ struct DwarfUnwinder::Process {
     if (dwfl) dwfl_end(dwfl);
   }
 
+  // Whether any of the 8 bytes at addr (inside the copy) lie in a page BPF could not read.
+  static bool in_hole(const StackSample& s, uint64_t addr) {
+    if (s.holes == 0) return false;
+    const uint64_t first_page = s.regs[CW_UREG_SP] / CW_PAGE_BYTES;
+    for (const uint64_t a : {addr, addr + 7}) {
+      const uint64_t i = a / CW_PAGE_BYTES - first_page;
+      if (i < 32 && (s.holes >> i) & 1u) return true;
+    }
+    return false;
+  }
+
   // libdwfl's thread callbacks: one "thread" per unwind() call, whose state is the sample.
   static pid_t next_thread(Dwfl*, void*, void**) { return 0; }  // nothing to enumerate
   static bool get_thread(Dwfl*, pid_t, void* dwfl_arg, void** thread_argp) {
@@ -96,7 +107,8 @@ struct DwarfUnwinder::Process {
     const StackSample* s = self->sample;
     if (!s) return false;
     const uint64_t base = s->regs[CW_UREG_SP];
-    if (addr < base || addr - base > s->stack.size() || s->stack.size() - (addr - base) < 8) {
+    if (addr < base || addr - base > s->stack.size() || s->stack.size() - (addr - base) < 8 ||
+        in_hole(*s, addr)) {
       const_cast<Process*>(self)->read_outside = true;
       return false;
     }
@@ -240,6 +252,8 @@ Status DwarfStacks::ingest(std::span<const uint8_t> record) {
   StackSample sample;
   std::copy(std::begin(head.regs), std::end(head.regs), sample.regs.begin());
   sample.stack = record.subspan(fixed, head.size);
+  sample.holes = head.holes;
+  if (head.holes) counts_.with_holes++;
   const auto pid = static_cast<int32_t>(head.h.pid), tid = static_cast<int32_t>(head.h.tid);
   std::vector<uint64_t> frames = unwinder_.unwind(pid, tid, sample);
   if (frames.size() >= 2) counts_.unwound++;

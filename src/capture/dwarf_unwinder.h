@@ -37,10 +37,13 @@ namespace causeway::capture {
 
 // The registers and stack copy of one sample. regs[] is indexed by enum cw_ustack_reg;
 // stack holds the user memory [regs[CW_UREG_SP], regs[CW_UREG_SP] + stack.size()) (not owned;
-// must outlive the unwind() call).
+// must outlive the unwind() call). holes: pages of it BPF could not read (cw_user_stack.holes:
+// bit i = the i-th CW_PAGE_BYTES page counted from the one regs[CW_UREG_SP] is in); the
+// unwinder treats them as unreadable, not as zeros.
 struct StackSample {
   std::array<uint64_t, CW_UREG_COUNT> regs{};
   std::span<const uint8_t> stack;
+  uint32_t holes = 0;
 };
 
 struct DwarfUnwinderCounts {
@@ -86,11 +89,12 @@ class DwarfUnwinder {
 };
 
 struct DwarfStackCounts {
-  int64_t records = 0;    // CW_EV_USER_STACK records ingested
-  int64_t malformed = 0;  // too short / inconsistent
-  int64_t unwound = 0;    // records that gave at least caller frame (2 frames or more)
-  int64_t attached = 0;   // claimed by their event
-  int64_t unclaimed = 0;  // dropped: their event never came (lost probe return, overflow)
+  int64_t records = 0;     // CW_EV_USER_STACK records ingested
+  int64_t malformed = 0;   // too short / inconsistent
+  int64_t unwound = 0;     // records that gave at least caller frame (2 frames or more)
+  int64_t attached = 0;    // claimed by their event
+  int64_t unclaimed = 0;   // dropped: their event never came (lost probe return, overflow)
+  int64_t with_holes = 0;  // copies with pages BPF could not read (never-written stack)
 };
 
 class DwarfStacks {

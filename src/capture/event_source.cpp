@@ -16,9 +16,23 @@ const char* source_name(int source) {
       return "blockio";
     case CW_SRC_CUDA_LOST_ENTRY:
       return "cuda_lost_entry";
+    case CW_SRC_STACK_COPY:
+      return "stack_copy";
     default:
       return "unknown";
   }
+}
+
+bool is_ring_drop(int source) {
+  return source != CW_SRC_CUDA_LOST_ENTRY && source != CW_SRC_STACK_COPY;
+}
+
+uint64_t ring_drops(const DropCounts& drops) {
+  uint64_t total = 0;
+  for (int i = 0; i < CW_SRC_COUNT; i++) {
+    if (is_ring_drop(i)) total += drops[static_cast<size_t>(i)];
+  }
+  return total;
 }
 
 Result<int64_t> SyntheticSource::poll(int /*timeout_ms*/, const RecordConsumer& consume) {

@@ -20,6 +20,13 @@ using DropCounts = std::array<uint64_t, CW_SRC_COUNT>;
 // Name of a cw_source for summaries and meta keys ("cuda", "sched", ...).
 const char* source_name(int source);
 
+// Whether a source's count is events the ring lost. cuda_lost_entry (a return whose entry
+// record was missing) and stack_copy (a --call-graph dwarf copy not made; the event is kept)
+// are gaps of another kind, shown per source but not summed into "dropped".
+bool is_ring_drop(int source);
+// The sum of the ring drops in `drops` (meta drops_total, the live status line).
+uint64_t ring_drops(const DropCounts& drops);
+
 // Receives one record; returns false to stop delivery (e.g. the database failed).
 using RecordConsumer = std::function<bool(std::span<const uint8_t> record)>;
 

@@ -557,8 +557,7 @@ void Session::print_status(int64_t now) {
   double secs = static_cast<double>(now - last_status_ns_) / 1e9;
   double rate =
       last_status_ns_ == 0 ? 0 : static_cast<double>(c.events - last_status_events_) / secs;
-  uint64_t dropped = 0;
-  for (uint64_t d : source_->drops()) dropped += d;
+  const uint64_t dropped = ring_drops(source_->drops());
   std::fprintf(stderr,
                "\r\033[Kcauseway: %.1f s, %" PRId64 " events (%.0f/s), %" PRIu64 " dropped, db %s",
                static_cast<double>(now - origin_ns_) / 1e9, c.events, rate, dropped,
@@ -591,28 +590,30 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("call_graph", !opt_.stacks        ? "off"
                     : opt_.ustack_bytes ? "dwarf," + std::to_string(opt_.ustack_bytes)
                                         : "fp");
+  auto drops = source_->drops();
   if (dwarf_) {
     const auto& d = dwarf_->counts();
     const auto& u = unwinder_->counts();
-    nlohmann::json dj = {{"records", d.records},       {"unwound", d.unwound},
-                         {"attached", d.attached},     {"unclaimed", d.unclaimed},
-                         {"malformed", d.malformed},   {"no_process", u.no_process},
-                         {"incomplete", u.incomplete}, {"module_refreshes", u.refreshes}};
+    nlohmann::json dj = {{"records", d.records},
+                         {"unwound", d.unwound},
+                         {"attached", d.attached},
+                         {"unclaimed", d.unclaimed},
+                         {"malformed", d.malformed},
+                         {"with_holes", d.with_holes},
+                         {"copies_failed", drops[CW_SRC_STACK_COPY]},
+                         {"no_process", u.no_process},
+                         {"incomplete", u.incomplete},
+                         {"module_refreshes", u.refreshes}};
     set("dwarf_unwinding", dj.dump());
   }
   set("syscalls", opt_.syscalls ? "on" : "off");
   set("block_io", opt_.block_io ? "on" : "off");
   set("buffer_mb", std::to_string(opt_.buffer_mb));
   set("python", python_->meta_json());
-  auto drops = source_->drops();
   nlohmann::json dj = nlohmann::json::object();
-  uint64_t total = 0;
-  for (int i = 0; i < CW_SRC_COUNT; i++) {
-    dj[source_name(i)] = drops[static_cast<size_t>(i)];
-    if (i != CW_SRC_CUDA_LOST_ENTRY) total += drops[static_cast<size_t>(i)];
-  }
+  for (int i = 0; i < CW_SRC_COUNT; i++) dj[source_name(i)] = drops[static_cast<size_t>(i)];
   set("drops", dj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  set("drops_total", std::to_string(total));
+  set("drops_total", std::to_string(ring_drops(drops)));
   nlohmann::json libs = nlohmann::json::array();
   nlohmann::json skipped = nlohmann::json::object();
   for (const auto& l : libraries_) {

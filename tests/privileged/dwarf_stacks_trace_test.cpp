@@ -48,15 +48,26 @@ std::string show(const Stack& s) {
 struct Traced {
   std::map<std::string, std::vector<Stack>> stacks;  // CUDA function -> stacks of its calls
   std::string meta_call_graph;
-  std::string stacks_text;  // `causeway stacks --function cudaDeviceSynchronize`
+  std::string stacks_text;     // `causeway stacks --function cudaDeviceSynchronize`
+  int64_t with_holes = -1;     // meta dwarf_unwinding: copies with unreadable pages
+  int64_t copies_failed = -1;  // ... stack copies BPF could not make
 };
 
-Traced trace(const std::string& call_graph) {
+Traced trace(const std::string& call_graph, const std::vector<std::string>& workload_args = {}) {
   Traced out;
   TempDir dir;
   const std::string db = dir.file("t.db");
-  CommandResult r = run_command({causeway_binary(), "trace", "--call-graph", call_graph, "--db", db,
-                                 "--", build_path("sim/nofp_workload"), "--iterations=8"});
+  std::vector<std::string> argv = {causeway_binary(),
+                                   "trace",
+                                   "--call-graph",
+                                   call_graph,
+                                   "--db",
+                                   db,
+                                   "--",
+                                   build_path("sim/nofp_workload"),
+                                   "--iterations=8"};
+  argv.insert(argv.end(), workload_args.begin(), workload_args.end());
+  CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return out;
   auto reader = store::Reader::open(db);
@@ -82,6 +93,12 @@ Traced trace(const std::string& call_graph) {
       sqlite3_step(st) == SQLITE_ROW)
     out.meta_call_graph = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
+  out.with_holes = query_int(db,
+                             "SELECT json_extract(value, '$.with_holes') FROM meta "
+                             "WHERE key = 'dwarf_unwinding'");
+  out.copies_failed = query_int(db,
+                                "SELECT json_extract(value, '$.copies_failed') FROM meta "
+                                "WHERE key = 'dwarf_unwinding'");
   r = run_command({causeway_binary(), "stacks", "--db", db, "--function", "cudaDeviceSynchronize"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   out.stacks_text = r.out;
@@ -122,6 +139,7 @@ TEST(DwarfStacksTrace, DwarfNamesEveryFunctionWithoutFramePointers) {
   CAUSEWAY_REQUIRE_BPF();
   Traced t = trace("dwarf");
   EXPECT_EQ(t.meta_call_graph, "dwarf,8192");
+  EXPECT_EQ(t.copies_failed, 0);
   for (const std::string fn : {"cudaMemset", "cudaDeviceSynchronize"}) {
     ASSERT_EQ(t.stacks[fn].size(), 8u) << fn;
     for (const auto& s : t.stacks[fn]) EXPECT_TRUE(has_full_chain(s, fn)) << fn << "\n" << show(s);
@@ -146,6 +164,30 @@ TEST(DwarfStacksTrace, DwarfNamesEveryFunctionWithoutFramePointers) {
   EXPECT_NE(t.stacks_text.find("middle_step"), std::string::npos) << t.stacks_text;
   // Complete stacks carry no "stopped early" note.
   EXPECT_EQ(t.stacks_text.find("the walk stopped here"), std::string::npos) << t.stacks_text;
+}
+
+// Stack pages a frame reserved but never wrote are not present, and BPF cannot read them
+// (it cannot fault pages in). The copy skips just those pages, and the frames above them
+// still unwind: this is what made a process's stacks lose main whenever ASLR put such a page
+// of the loader's start-up frames inside the copy.
+TEST(DwarfStacksTrace, UnwrittenStackPagesDoNotCostTheFramesAboveThem) {
+  CAUSEWAY_REQUIRE_BPF();
+  Traced t = trace("dwarf,16384", {"--gap-thread"});
+  EXPECT_GE(t.with_holes, 8) << "the workload's unwritten pages were copied: the test is void";
+  EXPECT_EQ(t.copies_failed, 0);
+  for (const std::string fn : {"cudaMemset", "cudaDeviceSynchronize"}) {
+    ASSERT_EQ(t.stacks[fn].size(), 8u) << fn;
+    for (const auto& s : t.stacks[fn]) {
+      const size_t u = first_workload_frame(s);
+      EXPECT_TRUE(u + 4 < s.size() && frame_is(s[u], "inner_sync", call_site(fn)) &&
+                  frame_is(s[u + 1], "middle_step", call_site("inner_sync")) &&
+                  frame_is(s[u + 2], "outer_step", call_site("middle_step")) &&
+                  frame_is(s[u + 3], "gap_frame", call_site("gap outer_step")) &&
+                  frame_is(s[u + 4], "gap_thread", call_site("gap_frame")))
+          << fn << "\n"
+          << show(s);
+    }
+  }
 }
 
 TEST(DwarfStacksTrace, FramePointersAloneAreTruncatedThere) {

@@ -86,6 +86,18 @@ __attribute__((noinline, noclone)) int cw_test_level3(Captured* out, size_t byte
   asm volatile("" ::: "memory");
   return v + 3;
 }
+// A frame that reserves 3 pages it never writes, as the loader's and libc's start-up frames
+// do: in a live process such pages are not present, and BPF reports them as holes.
+__attribute__((noinline, noclone)) int cw_test_gap(Captured* out, size_t bytes,
+                                                   const char** gap_begin, const char** gap_end) {
+  char gap[3 * CW_PAGE_BYTES];
+  asm volatile("" : : "r"(gap) : "memory");  // keeps the array without writing it
+  *gap_begin = gap;
+  *gap_end = gap + sizeof(gap);
+  int v = cw_test_level3(out, bytes);
+  asm volatile("" ::: "memory");
+  return v + 4;
+}
 }
 
 namespace causeway::capture {
@@ -190,6 +202,59 @@ TEST(DwarfUnwinder, ShortCopyStopsEarlyWithTheFramesItCovers) {
   ASSERT_EQ(none.size(), 1u);
 }
 
+// Pages BPF could not read (never written, so not present) are zero-filled in the copy and
+// flagged in `holes`. A hole the unwind does not need changes nothing; a hole over a frame's
+// return address ends the unwind there, honestly, instead of reading the zeros as data.
+TEST(DwarfUnwinder, HolesAreUnreadableAndOnlyMatterWhereAFrameLies) {
+  Captured c;
+  const char* gap_begin = nullptr;
+  const char* gap_end = nullptr;
+  cw_test_gap(&c, CW_USTACK_MAX_BYTES, &gap_begin, &gap_end);
+  const uint64_t sp = c.sample.regs[CW_UREG_SP];
+  const uint64_t first_page = sp / CW_PAGE_BYTES;
+  DwarfUnwinder unwinder;
+  SelfSymbols symbols;
+  const auto all = symbols.names(unwinder.unwind(getpid(), self_tid(), c.sample));
+  const auto has = [](const std::vector<std::string>& names, const std::string& part) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const std::string& n) { return n.find(part) != std::string::npos; });
+  };
+  ASSERT_TRUE(has(all, "cw_test_gap") && has(all, "HolesAreUnreadable")) << join(all);
+
+  // A page wholly inside the unwritten array: zeroed and flagged, the unwind is the same.
+  const uint64_t page = (reinterpret_cast<uint64_t>(gap_begin) + CW_PAGE_BYTES - 1) / CW_PAGE_BYTES;
+  ASSERT_LE((page + 1) * CW_PAGE_BYTES, reinterpret_cast<uint64_t>(gap_end));
+  ASSERT_GE(page, first_page + 1);
+  ASSERT_LT((page + 1) * CW_PAGE_BYTES, sp + c.stack.size()) << "copy too short for the test";
+  Captured holed = c;
+  std::fill_n(holed.stack.begin() + static_cast<std::ptrdiff_t>(page * CW_PAGE_BYTES - sp),
+              CW_PAGE_BYTES, 0);
+  holed.sample.stack = holed.stack;
+  holed.sample.holes = 1u << (page - first_page);
+  EXPECT_EQ(symbols.names(unwinder.unwind(getpid(), self_tid(), holed.sample)), all);
+
+  // The page holding cw_test_gap's return address into the test body: the unwind ends at
+  // cw_test_gap, short of the test body, and is counted incomplete.
+  const auto frames = unwinder.unwind(getpid(), self_tid(), c.sample);
+  size_t gap_frame = 0;
+  while (gap_frame < frames.size() &&
+         symbols.name(frames[gap_frame], gap_frame > 0) != "cw_test_gap")
+    gap_frame++;
+  ASSERT_LT(gap_frame + 1, frames.size());
+  const uint64_t ret = frames[gap_frame + 1];
+  size_t slot = 0;
+  while (slot + 8 <= c.stack.size() && std::memcmp(c.stack.data() + slot, &ret, 8) != 0) slot += 8;
+  ASSERT_LE(slot + 8, c.stack.size()) << "return address not found in the copy";
+  Captured cut = c;
+  cut.sample.stack = cut.stack;
+  cut.sample.holes = 1u << ((sp + slot) / CW_PAGE_BYTES - first_page);
+  const int64_t incomplete = unwinder.counts().incomplete;
+  const auto short_names = symbols.names(unwinder.unwind(getpid(), self_tid(), cut.sample));
+  EXPECT_TRUE(has(short_names, "cw_test_level3")) << join(short_names);
+  EXPECT_FALSE(has(short_names, "HolesAreUnreadable")) << join(short_names);
+  EXPECT_EQ(unwinder.counts().incomplete, incomplete + 1);
+}
+
 TEST(DwarfUnwinder, UnknownProcessGivesNothing) {
   Captured c;
   cw_test_level3(&c, 4096);
@@ -261,8 +326,9 @@ class StackSink final : public RowSink {
   std::vector<store::CudaCallRow> cuda;
 };
 
-std::vector<uint8_t> user_stack_record(const Captured& c, uint64_t ts) {
+std::vector<uint8_t> user_stack_record(const Captured& c, uint64_t ts, uint8_t holes = 0) {
   cw_user_stack head{};
+  head.holes = holes;
   head.h.kind = CW_EV_USER_STACK;
   head.h.ts_ns = ts;
   head.h.pid = static_cast<uint32_t>(getpid());
@@ -317,6 +383,32 @@ TEST(DwarfStacks, DecoderStoresTheUnwoundStackOfItsCall) {
   // Claimed once only.
   std::vector<uint64_t> again;
   EXPECT_FALSE(dwarf.take(self_tid(), 1000, &again));
+}
+
+TEST(DwarfStacks, HolesInARecordReachTheUnwinderAndAreCounted) {
+  Captured c;
+  cw_test_level3(&c, CW_USTACK_MAX_BYTES);
+  DwarfUnwinder unwinder;
+  DwarfStacks dwarf(unwinder);
+  ASSERT_TRUE(dwarf.ingest(user_stack_record(c, 8)).ok());
+  std::vector<uint64_t> whole;
+  ASSERT_TRUE(dwarf.take(self_tid(), 8, &whole));
+  ASSERT_GE(whole.size(), 5u);
+  // The page holding the return address into the test body (frame 4), flagged in the record:
+  // the unwind ends before that frame.
+  const uint64_t sp = c.sample.regs[CW_UREG_SP];
+  size_t slot = 0;
+  while (slot + 8 <= c.stack.size() && std::memcmp(c.stack.data() + slot, &whole[4], 8) != 0)
+    slot += 8;
+  ASSERT_LE(slot + 8, c.stack.size()) << "return address not found in the copy";
+  const auto bit = static_cast<uint8_t>(1u << ((sp + slot) / CW_PAGE_BYTES - sp / CW_PAGE_BYTES));
+  ASSERT_TRUE(dwarf.ingest(user_stack_record(c, 7, bit)).ok());
+  EXPECT_EQ(dwarf.counts().with_holes, 1);
+  std::vector<uint64_t> holed;
+  ASSERT_TRUE(dwarf.take(self_tid(), 7, &holed));
+  ASSERT_FALSE(holed.empty());
+  EXPECT_LE(holed.size(), 4u);
+  EXPECT_TRUE(std::equal(holed.begin(), holed.end(), whole.begin()));
 }
 
 TEST(DwarfStacks, MalformedRecordsAreCountedNotTrusted) {

@@ -78,5 +78,40 @@ TEST(mcp_get_stacks, RawStacksThatSymbolizeAlikeAreOneEntry) {
   EXPECT_FALSE(out["truncated"].get<bool>());
 }
 
+// A stack whose outermost frame is a named function that is not a thread's start (the
+// frame-pointer walk stopped inside code without frame pointers) is flagged, in the data and
+// in the text, as `causeway stacks` and `explain` do; a stack that ends at main is not.
+TEST(mcp_get_stacks, StacksThatStopEarlySaySo) {
+  for (const bool early : {true, false}) {
+    TestServer s({}, [early](const std::string& path) {
+      causeway::testing::scenarios::host_sync(path, false);
+      causeway::testing::give_calls_a_stack(path, 400);
+      // Stored symbols for the fixture's two frames (pc 0x401000; return address 0x402000,
+      // looked up at pc - 1), as the symbolizer stores them at the end of a trace.
+      const std::string u = "(SELECT upid FROM process WHERE pid = 400)";
+      exec_sql(path, std::string("INSERT INTO symbol (id, function, file, line, module, kind) "
+                                 "VALUES (1, 'cuInit', '/src/driver.cpp', 10, '/nonexistent/app', "
+                                 "'native'), (2, '") +
+                         (early ? "__pthread_once_slow" : "main") +
+                         "', '/src/once.c', 20, '/nonexistent/app', 'native');"
+                         "INSERT INTO frame_symbol VALUES (" +
+                         u + ", 4198400, 0, 1, 0, 4096), (" + u +
+                         ", 4202495, 0, 2, 0, 8191);"
+                         "INSERT OR REPLACE INTO meta (key, value) VALUES ('symbolized', '1')");
+      return Status::Ok();
+    });
+    s.initialize();
+    auto r = s.call_tool("get_stacks", {{"tid", 400}});
+    const Json& out = r["result"]["structuredContent"];
+    ASSERT_TRUE(out["stacks"].is_array() && out["stacks"].size() == 1u) << r.dump(2);
+    const Json& st = out["stacks"][0];
+    ASSERT_EQ(st["frames"].size(), 2u) << st.dump(2);
+    EXPECT_EQ(st["frames"][1]["function"], early ? "__pthread_once_slow" : "main");
+    EXPECT_EQ(st["ends_early"], early) << st.dump(2);
+    const std::string text = r["result"]["content"][0]["text"].get<std::string>();
+    EXPECT_EQ(text.find("the walk stopped here") != std::string::npos, early) << text;
+  }
+}
+
 }  // namespace
 }  // namespace causeway::mcp

@@ -51,7 +51,9 @@ enum cw_source {
   CW_SRC_BLOCKIO = 4,         /* block_rq_* */
   CW_SRC_CUDA_LOST_ENTRY = 5, /* CUDA returns whose entry record was missing (map full, */
                               /* or probes attached mid-call): not a ring drop, a gap */
-  CW_SRC_COUNT = 6,
+  CW_SRC_STACK_COPY = 6,      /* --call-graph dwarf stack copies not made (mapping not found, */
+                              /* stack page unreadable): the event keeps its fp stack */
+  CW_SRC_COUNT = 7,
 };
 
 /* BPF cookie of a CUDA probe: the function id (index into capture's function table) in
@@ -247,6 +249,9 @@ CW_STATIC_ASSERT(sizeof(struct cw_py_stack) == 40 + 16 * CW_PY_MAX_FRAMES, "cw_p
  * Variable length: offsetof(data) + size bytes. Return addresses replaced by a pending
  * uretprobe's trampoline (outer CUDA calls in flight) are already put back in data[]. */
 #define CW_USTACK_MAX_BYTES 16384 /* largest copy (--call-graph dwarf,BYTES) */
+#define CW_PAGE_BYTES 4096        /* x86-64 base page: the unit of cw_user_stack.holes */
+/* Pages a copy can touch: CW_USTACK_MAX_BYTES from an address anywhere in a page. */
+#define CW_USTACK_MAX_PAGES (CW_USTACK_MAX_BYTES / CW_PAGE_BYTES + 1)
 
 #define CW_STACK_FOR_CUDA 1  /* cw_user_stack.trigger: a CUDA call (h.ts_ns = its entry) */
 #define CW_STACK_FOR_BLOCK 2 /* ... a blocking sched_switch (h.ts_ns = the switch time) */
@@ -268,7 +273,11 @@ enum cw_ustack_reg {
 struct cw_user_stack {
   struct cw_header h; /* kind CW_EV_USER_STACK; ts_ns/pid/tid of the event it belongs to */
   __u8 trigger;       /* CW_STACK_FOR_* */
-  __u8 _pad0[3];
+  /* Pages of the copy that could not be read (not present: reserved by a frame but never
+   * written), zero-filled in data[]. Bit i: the i-th page the copy touches, counting from the
+   * page regs[SP] is in (bit 0 is never set in an emitted record). */
+  __u8 holes;
+  __u8 _pad0[2];
   __u32 size;                /* bytes in data[]: user memory [regs[SP], regs[SP] + size) */
   __u64 regs[CW_UREG_COUNT]; /* enum cw_ustack_reg */
   __u8 data[CW_USTACK_MAX_BYTES];

@@ -10,6 +10,7 @@
 #include "analyze/chain_store.h"
 #include "mcp/tool.h"
 #include "store/reader.h"
+#include "symbolize/frame.h"
 #include "symbolize/stack_aggregate.h"
 #include "symbolize/stack_symbols.h"
 
@@ -199,6 +200,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
       ++depth;
     }
     if (frames_truncated) text += "  … (more frames: raise max_frames)\n";
+    const bool ends_early = symbolize::stack_ends_early(a.frames);
+    if (ends_early) text += std::string("  ") + symbolize::kStackEndsEarlyNote + "\n";
     list.push_back(Json{{"stack_id", id_or_null(a.stack_ids)},
                         {"py_stack_id", id_or_null(a.py_stack_ids)},
                         {"stack_ids", a.stack_ids},
@@ -207,7 +210,8 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
                         {"dur_ns", ns},
                         {"share", share},
                         {"frames", std::move(fl)},
-                        {"frames_truncated", frames_truncated}});
+                        {"frames_truncated", frames_truncated},
+                        {"ends_early", ends_early}});
   }
   return ToolOutput{Json{{"source", source},
                          {"filter", filter},
@@ -265,62 +269,39 @@ ToolDef get_stacks_tool() {
       "stacks": {"type": "array", "items": {
         "type": "object",
         "properties": {
-          "stack_id": {"type": ["integer", "null"], "description": "first of stack_ids: the raw stack with most time"
-}
-, "py_stack_id" : {"type" : [ "integer", "null" ], "description" : "first of py_stack_ids"},
-                  "stack_ids" : {
-                    "type" : "array",
-                    "items" : {"type" : "integer"},
-                    "description" : "raw native stacks, stack.id, that symbolize to these frames"
-                  },
-                                "py_stack_ids" : {
-                                  "type" : "array",
-                                  "items" : {"type" : "integer"},
-                                  "description" : "raw Python stacks, python_stack.id, among them"
-                                },
-                                                 "count" : {"type" : "integer"},
-                                                           "dur_ns" : {"type" : "integer"},
-                                                                      "share" : {"type" : "number"},
-                                                                                "frames_truncated"
-    : {"type" : "boolean"},
-      "frames" : {
-  "type" : "array", "items" : {
-    "type" : "object",
-             "properties" : {
-               "depth" : {"type" : "integer"},
-               "kind" : {
-                 "type" : "string",
-                 "enum" : [
-                   "native", "symbol", "unresolved", "binary_changed", "binary_missing",
-                   "no_mapping", "python", "python_appended"
-                 ]
-               },
-               "function" : {"type" : [ "string", "null" ]},
-               "file" : {"type" : [ "string", "null" ]},
-               "line" : {"type" : [ "integer", "null" ]},
-               "inlined" : {"type" : "boolean"},
-               "module" : {"type" : [ "string", "null" ]},
-               "offset" : {"type" : [ "integer", "null" ]},
-               "pc" : {"type" : [ "string", "null" ]}
-             },
-                            "required" : [ "depth", "kind", "function", "file", "line", "inlined" ]
-  }
-}
-}
-, "required" : [ "stack_id", "stack_ids", "py_stack_ids", "count", "dur_ns", "share", "frames" ]
-}
-}
-, "truncated" : {"type" : "boolean"},
-                "symbolized" : {
-                  "type" : "boolean",
-                  "description" : "true when at least one frame was resolved to a function"
-                },
-                               "symbols_stored" : {
-  "type": "boolean", "description": "true when symbols came from the trace (stored at the end of recording), false when resolved now from the files on disk"
-}
-}
-, "required" : [ "source", "filter", "matched_events", "stacks", "truncated", "symbolized" ]
-})");
+          "stack_id": {"type": ["integer", "null"], "description": "first of stack_ids: the raw stack with most time"},
+          "py_stack_id": {"type": ["integer", "null"], "description": "first of py_stack_ids"},
+          "stack_ids": {"type": "array", "items": {"type": "integer"}, "description": "raw native stacks, stack.id, that symbolize to these frames"},
+          "py_stack_ids": {"type": "array", "items": {"type": "integer"}, "description": "raw Python stacks, python_stack.id, among them"},
+          "count": {"type": "integer"},
+          "dur_ns": {"type": "integer"},
+          "share": {"type": "number"},
+          "frames_truncated": {"type": "boolean"},
+          "ends_early": {"type": "boolean", "description": "the stack walk visibly stopped short of the thread's start (outermost frame a named function other than main or a thread start): code without frame pointers; trace with --call-graph dwarf for the rest"},
+          "frames": {"type": "array", "items": {
+            "type": "object",
+            "properties": {
+              "depth": {"type": "integer"},
+              "kind": {"type": "string", "enum": ["native", "symbol", "unresolved", "binary_changed", "binary_missing", "no_mapping", "python", "python_appended"]},
+              "function": {"type": ["string", "null"]},
+              "file": {"type": ["string", "null"]},
+              "line": {"type": ["integer", "null"]},
+              "inlined": {"type": "boolean"},
+              "module": {"type": ["string", "null"]},
+              "offset": {"type": ["integer", "null"]},
+              "pc": {"type": ["string", "null"]}
+            },
+            "required": ["depth", "kind", "function", "file", "line", "inlined"]
+          }}
+        },
+        "required": ["stack_id", "stack_ids", "py_stack_ids", "count", "dur_ns", "share", "frames", "ends_early"]
+      }},
+      "truncated": {"type": "boolean"},
+      "symbolized": {"type": "boolean", "description": "true when at least one frame was resolved to a function"},
+      "symbols_stored": {"type": "boolean", "description": "true when symbols came from the trace (stored at the end of recording), false when resolved now from the files on disk"}
+    },
+    "required": ["source", "filter", "matched_events", "stacks", "truncated", "symbolized"]
+  })");
   t.run = run;
   return t;
 }
