@@ -62,7 +62,7 @@ struct ReportModel {
   ReportOptions options;
   analyze::TraceStats stats;
   bool stats_stored = false;                // taken from the trace (else computed in memory)
-  std::map<std::string, std::string> meta;  // cuda_version, command_line, origin_realtime_ns
+  std::map<std::string, std::string> meta;  // cuda_libraries, command_line, origin_realtime_ns
   std::vector<analyze::Chain> chains;       // at most limits.max_chains
   size_t chains_total = 0;
   bool chains_stored = false;

@@ -729,28 +729,93 @@ Schema build_schema() {
   };
 
   // ---- meta keys ------------------------------------------------------------------------
+  // Every key some code writes, and only those: the writer's at creation and close
+  // (src/store/writer.cpp), the recorder's when tracing stops (Session::write_meta in
+  // src/capture/session.cpp), then symbolization, analysis and `causeway finish`.
   s.meta_keys = {
       {"schema_version", "", "schema version of this file (also PRAGMA user_version)", "writer"},
-      {"origin_monotonic_ns", "ns", "CLOCK_MONOTONIC time of ts 0", "writer"},
+      {"origin_monotonic_ns", "ns",
+       "CLOCK_MONOTONIC time of ts 0 (the trace start); every ts is ns since it", "writer"},
       {"realtime_offset_ns", "ns",
-       "CLOCK_REALTIME - CLOCK_MONOTONIC when the trace started (wall = monotonic + offset)",
+       "CLOCK_REALTIME - CLOCK_MONOTONIC when the database was created (wall = monotonic + "
+       "offset)",
        "writer"},
-      {"origin_realtime_ns", "ns", "Unix wall-clock time of ts 0", "writer"},
-      {"host", "", "host name", "writer"},
+      {"origin_realtime_ns", "ns",
+       "Unix wall-clock time of ts 0; the recorder rewrites it with its own reading at the "
+       "trace start",
+       "writer"},
+      {"host", "", "host name (uname nodename)", "writer"},
       {"kernel_release", "", "kernel release (uname -r)", "writer"},
-      {"end_ts", "ns", "latest event end seen, ns since the trace origin", "writer"},
       {"complete", "bool",
-       "1 once the writer closed the file cleanly; 0 while recording or after a crash", "writer"},
-      {"indexed", "bool", "1 once the indexes were built (at close)", "writer"},
+       "1 once the writer closed the file cleanly; 0 while recording, after a crash, and after "
+       "`causeway finish`",
+       "writer"},
+      {"indexed", "bool",
+       "1 once the indexes were built (when the writer closes, or by `causeway finish`)", "writer"},
+      {"end_ts", "ns",
+       "latest event end seen, ns since the trace origin; written at close (absent if the "
+       "recorder was killed)",
+       "writer"},
+      {"kernel", "", "uname sysname, release, version and machine", "recorder"},
+      {"tool", "", "\"causeway\"", "recorder"},
       {"tool_version", "", "causeway version that recorded the trace", "recorder"},
       {"command_line", "", "causeway command line", "recorder"},
-      {"cuda_version", "", "CUDA runtime/driver versions found", "recorder"},
-      {"drops_<source>", "events", "events lost per source (ring buffer overflow)", "recorder"},
-      {"python", "",
-       "JSON: per traced process that runs CPython, its version and whether Python stacks are "
-       "recorded (\"ok\") or why not",
+      {"target_mode", "enum", "command, pid or all (what was traced)", "recorder"},
+      {"target_pid", "", "the traced pid (target_mode pid only)", "recorder"},
+      {"realtime_minus_monotonic_ns", "ns",
+       "CLOCK_REALTIME - CLOCK_MONOTONIC at the trace start (origin_realtime_ns - "
+       "origin_monotonic_ns)",
        "recorder"},
-      {"symbolized", "bool", "1 once every stack address was symbolized into symbol / frame_symbol",
+      {"start_ts_ns", "ns", "0: the trace starts at its origin", "recorder"},
+      {"end_ts_ns", "ns", "when tracing stopped, ns since the trace origin", "recorder"},
+      {"duration_ns", "ns", "how long tracing ran (end_ts_ns - start_ts_ns)", "recorder"},
+      {"stacks", "", "on or off: user stacks recorded", "recorder"},
+      {"call_graph", "",
+       "how native stacks were taken: fp (frame pointers), dwarf,BYTES (stack copies of BYTES "
+       "unwound with DWARF CFI) or off",
+       "recorder"},
+      {"dwarf_unwinding", "JSON",
+       "with --call-graph dwarf only: counts records, unwound, attached, unclaimed, malformed, "
+       "with_holes, copies_failed, no_process, incomplete, module_refreshes (docs/stacks.md)",
+       "recorder"},
+      {"syscalls", "", "on or off: syscalls recorded", "recorder"},
+      {"block_io", "", "on or off: block I/O recorded", "recorder"},
+      {"buffer_mb", "MiB", "size of the queue behind the ring buffer (--buffer-mb)", "recorder"},
+      {"python", "JSON",
+       "per traced process that runs CPython (keyed by pid): binary, version (when known), and "
+       "status "
+       "(\"ok\" when Python stacks are recorded, else why not)",
+       "recorder"},
+      {"drops", "JSON",
+       "events lost per source: cuda, sched, proc, syscall, blockio (ring buffer full), "
+       "cuda_lost_entry (CUDA returns whose entry record was missing), stack_copy "
+       "(--call-graph dwarf stack copies not made; the event keeps its frame-pointer stack)",
+       "recorder"},
+      {"drops_total", "events",
+       "ring-buffer drops: the sum of drops without cuda_lost_entry and stack_copy", "recorder"},
+      {"cuda_libraries", "JSON",
+       "array, one per CUDA library probed: kind (runtime or driver), path, version (from the "
+       "file name), build_id, probed_symbols (count)",
+       "recorder"},
+      {"skipped_symbols", "JSON",
+       "per probed library path, the CUDA API functions it has no variant of (not probed)",
+       "recorder"},
+      {"event_counts", "JSON",
+       "what the recorder decoded: events, cuda_calls, sched_switches, wakeups, syscalls, "
+       "block_io, "
+       "process_events, thread_states, malformed",
+       "recorder"},
+      {"notes", "JSON",
+       "array of sentences on what could not be traced or went wrong (a missing kernel "
+       "tracepoint, probes that failed to attach, no CUDA library found at start)",
+       "recorder"},
+      {"exit", "",
+       "why tracing stopped: command exited, process exited, SIGINT, SIGTERM, duration "
+       "elapsed, poll error or database error",
+       "recorder"},
+      {"symbolized", "bool",
+       "1 once the stacks were symbolized into symbol / frame_symbol / merged_stack (at the "
+       "end of `causeway trace`, or by `causeway stacks`)",
        "symbolizer"},
       {"analysis_version", "",
        "analysis version that wrote causal_chain / analysis_result; stale when it differs "

@@ -65,7 +65,9 @@ struct MetaKeyDef {
   std::string_view key;
   std::string_view unit;
   std::string_view meaning;
-  std::string_view written_by;  // "writer" (always present) or "recorder" (capture, CLI)
+  // "writer" (the store, in every trace), "recorder" (`causeway trace`, when tracing stops),
+  // "symbolizer", "analysis" or "finish" (`causeway finish`).
+  std::string_view written_by;
 };
 
 struct ExampleQuery {

@@ -7,16 +7,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/schema.h"
 #include "support/test_support.h"
 
 namespace causeway::testing {
@@ -169,6 +172,30 @@ TEST(CaptureTrace, HostSyncScenarioCountsBytesAndDurations) {
   EXPECT_EQ(db.integer("SELECT count(*) FROM cuda_calls WHERE stack_id IS NULL OR stack_id = 0"),
             0);
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'drops_total'"), "0");
+}
+
+// The schema documents the meta table (`causeway schema`, MCP describe_schema): every key a
+// real `causeway trace` leaves in it is documented, and every documented key that is not
+// conditional is there. The conditional ones: target_pid (--pid only), dwarf_unwinding
+// (--call-graph dwarf only), finished_by (`causeway finish` only).
+TEST(CaptureTrace, MetaKeysAreExactlyTheDocumentedOnes) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r =
+      trace(dir.file("t.db"), {"--", sim("scenario_host_sync"), "--tokens=20", "--duration-ms=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Db db(dir.file("t.db"));
+  const std::vector<std::string> written = db.column("SELECT key FROM meta ORDER BY key");
+  std::set<std::string> documented;
+  for (const store::MetaKeyDef& m : store::schema().meta_keys) documented.emplace(m.key);
+  for (const std::string& k : written) {
+    EXPECT_TRUE(documented.count(k)) << "meta key " << k << " is written but not documented";
+  }
+  for (const std::string& k : documented) {
+    if (k == "target_pid" || k == "dwarf_unwinding" || k == "finished_by") continue;
+    EXPECT_NE(std::find(written.begin(), written.end(), k), written.end())
+        << "meta key " << k << " is documented but not written";
+  }
 }
 
 TEST(CaptureTrace, AllocChurnScenarioCounts) {

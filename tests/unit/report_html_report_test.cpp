@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 
 #include "fixtures/hostile_trace.h"
@@ -127,6 +128,66 @@ TEST(ReportHtmlReportTest, EmptyTraceStillRenders) {
   auto data = embedded(html);
   ASSERT_TRUE(data.is_object());
   EXPECT_TRUE(data["views"].empty());
+}
+
+// The summary's fact row for the CUDA libraries, as a string ("" when the row is absent).
+std::string cuda_row(const std::string& html) {
+  const std::string open = "<tr><th>CUDA libraries</th><td>";
+  const size_t a = html.find(open);
+  if (a == std::string::npos) return "";
+  const size_t b = html.find("</td>", a);
+  return html.substr(a + open.size(), b - a - open.size());
+}
+
+// A trace whose meta cuda_libraries holds `value` (not set when nullopt).
+std::string render_with_libraries(const TempDir& dir, const std::string& name,
+                                  std::optional<std::string> value) {
+  const std::string path = dir.file(name);
+  {
+    TraceBuilder b(path);
+    b.process(1, "idle");
+    if (value) {
+      EXPECT_TRUE(b.writer().set_meta("cuda_libraries", *value).ok());
+    }
+  }
+  return render(path);
+}
+
+// What the recorder writes (Session::write_meta): one object per probed library.
+TEST(ReportHtmlReportTest, CudaLibrariesRowShowsWhatTheRecorderProbed) {
+  TempDir dir;
+  const std::string html = render_with_libraries(
+      dir, "t.db",
+      R"([{"build_id":"c29005d0","kind":"runtime","path":"/usr/local/cuda-13.0/lib64/)"
+      R"(libcudart.so.13","probed_symbols":61,"version":"13.0.96"},)"
+      R"({"build_id":"e6999f81","kind":"driver","path":"/usr/lib/x86_64-linux-gnu/)"
+      R"(libcuda.so.1","probed_symbols":69,"version":"580.65.06"}])");
+  EXPECT_EQ(cuda_row(html), "runtime libcudart.so.13 (13.0.96), driver libcuda.so.1 (580.65.06)")
+      << html.substr(0, 4000);
+
+  // A version that is only the file name's own suffix is not repeated; file names are text.
+  const std::string named = render_with_libraries(
+      dir, "named.db",
+      R"([{"kind":"runtime","path":"/opt/sim/libcudart.so.13","version":"13"},)"
+      R"({"kind":"driver","path":"/x/<b>libcuda.so","version":"1"}])");
+  EXPECT_EQ(cuda_row(named), "runtime libcudart.so.13, driver &lt;b&gt;libcuda.so (1)");
+
+  // The recorder found no CUDA library: say so rather than leave the row out.
+  EXPECT_EQ(cuda_row(render_with_libraries(dir, "none.db", "[]")),
+            "none found (kernel events only)");
+}
+
+TEST(ReportHtmlReportTest, CudaLibrariesRowIsLeftOutWhenMetaIsAbsentOrMalformed) {
+  TempDir dir;
+  int n = 0;
+  for (std::optional<std::string> value : std::vector<std::optional<std::string>>{
+           std::nullopt, "", "not json", "[{\"kind\": ", "{\"kind\":\"runtime\"}", "42",
+           R"([1, "x", null, {"kind": 7, "path": []}])"}) {
+    const std::string html = render_with_libraries(dir, std::to_string(n++) + ".db", value);
+    ASSERT_FALSE(html.empty()) << value.value_or("(absent)");
+    EXPECT_EQ(html.find("CUDA libraries"), std::string::npos) << value.value_or("(absent)");
+    EXPECT_NE(html.find("id=\"summary\""), std::string::npos);
+  }
 }
 
 TEST(ReportHtmlReportTest, FiltersAndCapsApply) {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -435,6 +436,34 @@ TEST(StoreWriter, CommitsInBatchesAndReadersSeeCommittedRows) {
   EXPECT_EQ(one(r->db(), "SELECT count(*) FROM wakeup"), "25");
   ASSERT_TRUE(w->close().ok());
   EXPECT_EQ(r->meta("complete"), "1");
+}
+
+// The meta keys the writer owns are the ones the schema documents as written by it: from
+// creation on (a killed recorder's trace), and after close (end_ts joins them).
+TEST(StoreWriter, WritesExactlyTheMetaKeysDocumentedAsItsOwn) {
+  testing::TempDir dir;
+  const std::string path = dir.file("run.db");
+  auto w = make_writer(path, WriterOptions{});
+  ASSERT_TRUE(w);
+  std::vector<std::string> documented;
+  for (const MetaKeyDef& m : schema().meta_keys) {
+    if (m.written_by == "writer") documented.emplace_back(m.key);
+  }
+  std::sort(documented.begin(), documented.end());
+  auto keys = [&] {
+    auto r = open_reader(path);
+    std::vector<std::string> out;
+    if (!r) return out;
+    for (const auto& row : query(r->db(), "SELECT key FROM meta ORDER BY key")) {
+      out.push_back(row.at(0));
+    }
+    return out;
+  };
+  std::vector<std::string> at_close = documented;
+  std::erase(documented, "end_ts");
+  EXPECT_EQ(keys(), documented);
+  ASSERT_TRUE(w->close().ok());
+  EXPECT_EQ(keys(), at_close);
 }
 
 TEST(StoreWriter, CommitsAfterTheIntervalEvenWhenQuiet) {
