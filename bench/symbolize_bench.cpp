@@ -5,9 +5,11 @@
 // libm, ld.so; with their debug info where installed), at their real load addresses from
 // /proc/self/maps and with their real build-ids — what capture records. Each stack has
 // --depth frames drawn from a pool of --addresses distinct code addresses; every stack is
-// distinct. Then measures, median of --runs:
+// distinct, and each is the stack of one cuda_call row (as in a real trace, where a stack is
+// interned only for an event that has it). Then measures, median of --runs:
 //   1. symbolize_and_store: every distinct address symbolized (libdwfl, inlined frames) and
-//      the results stored in the trace — what the end of `causeway trace` does;
+//      the results stored in the trace, together with every event's merged stack
+//      (merged_stack / merged_frame) — what the end of `causeway trace` does;
 //   2. in memory: StackSymbolizer::native for every stack on a trace without stored symbols
 //      (what a read-only reader such as the MCP server does);
 //   3. stored: StackSymbolizer::native for every stack once the symbols are stored.
@@ -157,9 +159,23 @@ int main(int argc, char** argv) {
     for (const auto& m : maps) (void)(*w)->note_mapping(m);
     std::vector<uint64_t> frames(static_cast<size_t>(depth));
     std::set<causeway::store::StackId> ids;
+    causeway::store::CudaCallRow call;
+    call.ts_ns = o.origin_ns;
+    call.pid = kPid;
+    call.tid = kPid;
+    call.function = (*w)->intern("cudaLaunchKernel");
     while (static_cast<int64_t>(ids.size()) < stacks) {
       for (auto& f : frames) f = pool[rng() % pool.size()];
-      ids.insert((*w)->intern_stack(kPid, frames));
+      const causeway::store::StackId id = (*w)->intern_stack(kPid, frames);
+      if (!ids.insert(id).second) continue;  // a repeat: its stack already has its call
+      call.ts_ns += 10'000;
+      call.dur_ns = 2'000;
+      call.stack = id;
+      auto row = (*w)->add(call);
+      if (!row.ok()) {
+        std::fprintf(stderr, "symbolize_bench: %s\n", row.error().c_str());
+        return 1;
+      }
     }
     auto st = (*w)->close();
     if (!st.ok()) {
@@ -202,6 +218,20 @@ int main(int argc, char** argv) {
       if (s.ok()) summary = *s;
     }));
   }
+  int64_t merged_stacks = -1, merged_frames = -1;
+  {
+    auto reader = causeway::store::Reader::open(path);
+    if (!reader.ok()) return 1;
+    merged_stacks = (*reader)->count_rows("merged_stack").value_or(-1);
+    merged_frames = (*reader)->count_rows("merged_frame").value_or(-1);
+  }
+  if (merged_stacks != summary.merged_stacks || merged_stacks < stacks) {
+    std::fprintf(stderr,
+                 "symbolize_bench: %lld merged stacks stored for %lld stacks with events; "
+                 "merged storage is broken.\n",
+                 static_cast<long long>(merged_stacks), static_cast<long long>(stacks));
+    return 1;
+  }
   // 3. Stored.
   std::vector<Timing> stored;
   for (int64_t r = 0; r < runs; ++r) {
@@ -225,7 +255,9 @@ int main(int argc, char** argv) {
       "modules opened\n",
       static_cast<long long>(distinct_lookups), static_cast<long long>(summary.symbols),
       static_cast<long long>(summary.unresolved), static_cast<long long>(summary.modules));
-  report("symbolize_and_store (all stacks, stored)", store);
+  std::printf("stored merged stacks: %lld merged_stack rows, %lld merged_frame rows\n",
+              static_cast<long long>(merged_stacks), static_cast<long long>(merged_frames));
+  report("symbolize_and_store (all stacks + merged, stored)", store);
   report("in memory, every stack (read-only reader)", memory);
   report("from stored symbols, every stack", stored);
   std::printf("trace file: %.1f MiB\n",

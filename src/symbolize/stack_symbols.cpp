@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <unordered_map>
 
@@ -168,9 +169,8 @@ std::vector<Frame> StackSymbolizer::stored(int64_t upid, uint64_t lookup_pc) {
 
 const std::vector<Frame>& StackSymbolizer::lookup(int64_t upid, uint64_t pc, bool return_address) {
   const uint64_t lookup_pc = return_address ? pc - 1 : pc;
-  const auto key = std::make_pair(upid, lookup_pc);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
+  const auto found = cache_index_.find_or_add(upid, lookup_pc);
+  if (!found.added) return cache_[found.number];
   std::vector<Frame> frames = stored(upid, lookup_pc);
   if (!frames.empty()) {
     used_stored_ = true;
@@ -190,7 +190,8 @@ const std::vector<Frame>& StackSymbolizer::lookup(int64_t upid, uint64_t pc, boo
   }
   // Cached without the captured pc: the key is the looked-up address, which an innermost
   // frame at A and a return address A + 1 share, and each must still show its own pc.
-  return cache_.emplace(key, std::move(frames)).first->second;
+  cache_.push_back(std::move(frames));
+  return cache_.back();
 }
 
 Result<std::vector<Frame>> StackSymbolizer::native(int64_t stack_id) {
@@ -305,13 +306,135 @@ Status sql_error(sqlite3* db, const std::string& path, const char* what) {
 
 namespace {
 
+// Where a looked-up address's stored frames are: rows[begin, begin + count) of
+// symbolize_and_store's FrameRow table.
+struct AddressRows {
+  uint32_t begin = 0, count = 0;
+};
+
+// One frame of a looked-up address as a merged_frame row takes it: everything but the
+// merged stack, depth and captured pc.
+struct FrameRow {
+  int64_t symbol_id = 0;
+  int64_t module_offset = 0;
+  bool has_pc = false, has_offset = false, inlined = false;
+};
+
+// Every frame of every stack, in (stack id, depth) order, with its stack's process.
+// stack_frame and stack are both stored in stack id order, so they are read side by side
+// rather than joined: a join looks the stack up again for each of its frames. Frames of a
+// stack id missing from `stack` are skipped, as the join would.
+class FrameScan {
+ public:
+  explicit FrameScan(sqlite3* db)
+      : frames_(db, "SELECT stack_id, depth, pc FROM stack_frame ORDER BY stack_id, depth"),
+        stacks_(db, "SELECT id, upid FROM stack ORDER BY id") {}
+  bool ok() const { return frames_.ok() && stacks_.ok(); }
+  // Moves to the next frame; false at the end or on an error (failed() tells which).
+  bool next() {
+    for (;;) {
+      const int rc = sqlite3_step(frames_.get());
+      if (rc != SQLITE_ROW) {
+        failed_ = rc != SQLITE_DONE;
+        return false;
+      }
+      stack_id_ = sqlite3_column_int64(frames_.get(), 0);
+      while (!stacks_done_ && stack_row_id_ < stack_id_) {
+        const int src = sqlite3_step(stacks_.get());
+        if (src != SQLITE_ROW) {
+          stacks_done_ = true;
+          failed_ = src != SQLITE_DONE;
+          if (failed_) return false;
+          break;
+        }
+        stack_row_id_ = sqlite3_column_int64(stacks_.get(), 0);
+        upid_ = sqlite3_column_int64(stacks_.get(), 1);
+      }
+      if (stack_row_id_ == stack_id_) {
+        depth_ = sqlite3_column_int64(frames_.get(), 1);
+        pc_ = static_cast<uint64_t>(sqlite3_column_int64(frames_.get(), 2));
+        return true;
+      }
+    }
+  }
+  bool failed() const { return failed_; }
+  int64_t stack_id() const { return stack_id_; }
+  int64_t upid() const { return upid_; }
+  int64_t depth() const { return depth_; }
+  uint64_t pc() const { return pc_; }
+
+ private:
+  Stmt frames_, stacks_;
+  bool stacks_done_ = false, failed_ = false;
+  int64_t stack_row_id_ = std::numeric_limits<int64_t>::min(), stack_id_ = 0, upid_ = 0, depth_ = 0;
+  uint64_t pc_ = 0;
+};
+
+// INSERTs of rows of integers (or NULLs) into `table`, kRows rows per statement: one
+// sqlite3_step per batch instead of per row, for the millions of merged frames. Rows are
+// inserted in the order added; call flush() at the end for the last, partial batch.
+class BatchInsert {
+ public:
+  static constexpr int kRows = 64;
+  BatchInsert(sqlite3* db, const std::string& table, const std::string& columns, int ncols)
+      : ncols_(ncols),
+        one_(db, "INSERT INTO " + table + " (" + columns + ") VALUES " + placeholders(ncols, 1)),
+        many_(db,
+              "INSERT INTO " + table + " (" + columns + ") VALUES " + placeholders(ncols, kRows)) {
+    pending_.reserve(static_cast<size_t>(ncols) * kRows);
+  }
+  bool ok() const { return one_.ok() && many_.ok(); }
+  // false when SQLite failed (the connection's error message says why).
+  bool add(std::initializer_list<std::optional<int64_t>> row) {
+    pending_.insert(pending_.end(), row.begin(), row.end());
+    if (pending_.size() < static_cast<size_t>(ncols_) * kRows) return true;
+    const bool ran = run(many_.get(), 0, pending_.size());
+    pending_.clear();
+    return ran;
+  }
+  bool flush() {
+    for (size_t at = 0; at < pending_.size(); at += static_cast<size_t>(ncols_)) {
+      if (!run(one_.get(), at, at + static_cast<size_t>(ncols_))) return false;
+    }
+    pending_.clear();
+    return true;
+  }
+
+ private:
+  static std::string placeholders(int ncols, int rows) {
+    std::string row = "(";
+    for (int c = 0; c < ncols; ++c) row += c == 0 ? "?" : ", ?";
+    row += ")";
+    std::string out;
+    for (int r = 0; r < rows; ++r) out += (r == 0 ? "" : ", ") + row;
+    return out;
+  }
+  bool run(sqlite3_stmt* s, size_t from, size_t to) {
+    sqlite3_reset(s);
+    for (size_t i = from; i < to; ++i) {
+      const int param = static_cast<int>(i - from) + 1;
+      if (pending_[i]) {
+        sqlite3_bind_int64(s, param, *pending_[i]);
+      } else {
+        sqlite3_bind_null(s, param);
+      }
+    }
+    return sqlite3_step(s) == SQLITE_DONE;
+  }
+
+  int ncols_;
+  Stmt one_, many_;
+  std::vector<std::optional<int64_t>> pending_;
+};
+
+using StackPair = std::pair<std::optional<int64_t>, std::optional<int64_t>>;  // (native, Python)
+
 // Every distinct (stack_id, py_stack_id) pair of the events that have stacks (CUDA calls,
-// thread states, syscalls; the Python column only where the trace has one), merged as
-// `causeway stacks` shows them, into merged_stack / merged_frame. Runs inside the caller's
-// transaction; `symbol_id` interns a frame's symbol row (and reports its own failures).
-template <typename SymbolId>
-Status store_merged(sqlite3* db, const std::string& path, StackSymbolizer& symbolizer,
-                    SymbolId& symbol_id, SymbolizeSummary* summary) {
+// thread states, syscalls; the Python column only where the trace has one), ordered by
+// native stack (NULL first, as SQLite orders), then Python stack.
+Result<std::vector<StackPair>> event_stack_pairs(sqlite3* db, const std::string& path,
+                                                 const StackSymbolizer& symbolizer) {
+  std::vector<StackPair> out;
   std::string pairs;
   for (const char* table : {"cuda_call", "thread_state", "syscall"}) {
     if (!table_has_rows(db, table) || columns_of(db, table).count("stack_id") == 0) continue;
@@ -319,71 +442,42 @@ Status store_merged(sqlite3* db, const std::string& path, StackSymbolizer& symbo
     if (!pairs.empty()) pairs += " UNION ";
     pairs += "SELECT stack_id, " + (py.empty() ? std::string("NULL") : py) + " AS py FROM " + table;
   }
-  if (pairs.empty()) return Status::Ok();
+  if (pairs.empty()) return out;
   Stmt select(db, "SELECT DISTINCT stack_id, py FROM (" + pairs +
                       ") WHERE coalesce(stack_id, py) IS NOT NULL ORDER BY 1, 2");
-  Stmt ins_stack(db,
-                 "INSERT INTO merged_stack (id, stack_id, py_stack_id, depth) VALUES (?1, "
-                 "?2, ?3, ?4)");
-  Stmt ins_frame(db,
-                 "INSERT INTO merged_frame (merged_stack_id, depth, symbol_id, pc, module_offset, "
-                 "inlined) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!select.ok() || !ins_stack.ok() || !ins_frame.ok()) {
-    return sql_error(db, path, "preparing the merged stacks");
-  }
-  std::vector<std::pair<std::optional<int64_t>, std::optional<int64_t>>> todo;
+  if (!select.ok()) return sql_error(db, path, "preparing the merged stacks");
   int rc;
   while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
     auto opt = [&](int col) -> std::optional<int64_t> {
       if (sqlite3_column_type(select.get(), col) == SQLITE_NULL) return std::nullopt;
       return sqlite3_column_int64(select.get(), col);
     };
-    todo.emplace_back(opt(0), opt(1));
+    out.emplace_back(opt(0), opt(1));
   }
   if (rc != SQLITE_DONE) return sql_error(db, path, "reading the events' stacks");
-  auto bind_opt = [](sqlite3_stmt* s, int i, std::optional<int64_t> v) {
-    if (v) {
-      sqlite3_bind_int64(s, i, *v);
-    } else {
-      sqlite3_bind_null(s, i);
-    }
-  };
-  int64_t id = 0;
-  for (const auto& [stack, py] : todo) {
-    auto frames = symbolizer.merged(stack, py);
-    if (!frames.ok()) return frames.status();
-    ++id;
-    sqlite3_stmt* s = ins_stack.get();
-    sqlite3_reset(s);
-    sqlite3_bind_int64(s, 1, id);
-    bind_opt(s, 2, stack);
-    bind_opt(s, 3, py);
-    sqlite3_bind_int64(s, 4, static_cast<int64_t>(frames->size()));
-    if (sqlite3_step(s) != SQLITE_DONE) return sql_error(db, path, "adding a merged stack");
-    for (size_t depth = 0; depth < frames->size(); ++depth) {
-      const Frame& f = (*frames)[depth];
-      const int64_t sid = symbol_id(f);
-      const bool python = f.kind == FrameKind::kPython || f.kind == FrameKind::kPythonAppended;
-      s = ins_frame.get();
-      sqlite3_reset(s);
-      sqlite3_bind_int64(s, 1, id);
-      sqlite3_bind_int64(s, 2, static_cast<int64_t>(depth));
-      sqlite3_bind_int64(s, 3, sid);
-      bind_opt(s, 4, python ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(f.pc)));
-      bind_opt(s, 5,
-               python || f.kind == FrameKind::kNoMapping
-                   ? std::nullopt
-                   : std::optional<int64_t>(static_cast<int64_t>(f.module_offset)));
-      sqlite3_bind_int(s, 6, f.inlined ? 1 : 0);
-      if (sqlite3_step(s) != SQLITE_DONE) return sql_error(db, path, "adding a merged frame");
-    }
-  }
-  summary->merged_stacks = id;
-  return Status::Ok();
+  return out;
 }
 
 }  // namespace
 
+// The body of symbolize_and_store's transaction (see there); fills `summary`. A friend of
+// StackSymbolizer, whose lookups it shares.
+struct SymbolStore {
+  static Status run(sqlite3* db, const std::string& path, SymbolizeSummary* summary);
+};
+
+// One transaction, in one pass over every stack's frames (stack id order):
+//  - each distinct looked-up address is symbolized on first use, its frames interned into
+//    `symbol` (numbered in that order) and stored in `frame_symbol`;
+//  - each stack that an event has without a Python stack gets its merged_stack /
+//    merged_frame rows right away, from the rows just resolved: such a pair merges to exactly
+//    its native stack, and most events of a real trace are such pairs, so a trace's millions
+//    of merged frames cost neither a query, a Frame copy nor a symbol key each;
+//  - every other pair (with a Python stack, or whose stack has no frames or an irregular
+//    depth numbering) goes afterwards, in pair order, through StackSymbolizer::merged, the
+//    path `causeway stacks` shows.
+// Merged stack ids number the distinct pairs in order, so the results are those of merging
+// every pair one by one.
 Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
   {
     auto reader = store::Reader::open(path);
@@ -406,36 +500,37 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
   }
 
   SymbolizeSummary summary;
-  // Every distinct looked-up address: pc for innermost frames, pc - 1 for return addresses.
-  std::vector<std::tuple<int64_t, uint64_t, bool>> addresses;  // (upid, pc, return address)
-  {
-    Stmt s(db,
-           "SELECT DISTINCT s.upid, f.pc, f.depth > 0 FROM stack_frame f JOIN stack s ON s.id "
-           "= f.stack_id");
-    if (!s.ok()) return sql_error(db, path, "reading stacks");
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-      addresses.emplace_back(sqlite3_column_int64(s.get(), 0),
-                             static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1)),
-                             sqlite3_column_int64(s.get(), 2) != 0);
-    }
-    if (rc != SQLITE_DONE) return sql_error(db, path, "reading stacks");
-  }
-
   if (sqlite3_exec(db,
                    "BEGIN IMMEDIATE; DELETE FROM merged_frame; DELETE FROM merged_stack; DELETE "
                    "FROM frame_symbol; DELETE FROM symbol;",
                    nullptr, nullptr, nullptr) != SQLITE_OK) {
     return sql_error(db, path, "clearing earlier symbols");
   }
+  Status failure = SymbolStore::run(db, path, &summary);
+  if (failure.ok() &&
+      sqlite3_exec(db,
+                   "INSERT OR REPLACE INTO meta (key, value) VALUES ('symbolized', '1'); COMMIT;",
+                   nullptr, nullptr, nullptr) != SQLITE_OK) {
+    failure = sql_error(db, path, "committing");
+  }
+  if (!failure.ok()) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    return failure;
+  }
+  return summary;
+}
+
+Status SymbolStore::run(sqlite3* db, const std::string& path, SymbolizeSummary* summary) {
   Stmt ins_symbol(db,
                   "INSERT INTO symbol (id, function, file, line, module, kind) VALUES (?1, ?2, "
                   "?3, ?4, ?5, ?6)");
   Stmt ins_frame(db,
                  "INSERT OR IGNORE INTO frame_symbol (upid, pc, idx, symbol_id, inlined, "
                  "module_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!ins_symbol.ok() || !ins_frame.ok()) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  BatchInsert merged_stacks(db, "merged_stack", "id, stack_id, py_stack_id, depth", 4);
+  BatchInsert merged_frames(db, "merged_frame",
+                            "merged_stack_id, depth, symbol_id, pc, module_offset, inlined", 6);
+  if (!ins_symbol.ok() || !ins_frame.ok() || !merged_stacks.ok() || !merged_frames.ok()) {
     return sql_error(db, path, "preparing inserts");
   }
   auto bind_text = [](sqlite3_stmt* s, int i, const std::string& v) {
@@ -473,22 +568,46 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
     }
     return it->second;
   };
-  std::set<std::pair<int64_t, uint64_t>> done;
+  // The merged_frame fields of `f`, whose symbol row is `sid`.
+  auto frame_row = [](const Frame& f, int64_t sid) {
+    const bool python = f.kind == FrameKind::kPython || f.kind == FrameKind::kPythonAppended;
+    return FrameRow{sid, static_cast<int64_t>(f.module_offset), !python,
+                    !python && f.kind != FrameKind::kNoMapping, f.inlined};
+  };
+  auto add_merged_frame = [&](int64_t id, size_t depth, const FrameRow& r, uint64_t pc) {
+    return merged_frames.add(
+        {id, static_cast<int64_t>(depth), r.symbol_id,
+         r.has_pc ? std::optional<int64_t>(static_cast<int64_t>(pc)) : std::nullopt,
+         r.has_offset ? std::optional<int64_t>(r.module_offset) : std::nullopt, r.inlined ? 1 : 0});
+  };
+
   // Reads stack tables only through the symbolizer's own lookups (stored symbols were just
   // deleted, so everything is computed from the files on disk).
   StackSymbolizer symbolizer(db);
-  for (const auto& [upid, pc, ret] : addresses) {
+  auto todo = event_stack_pairs(db, path, symbolizer);
+  if (!todo.ok()) return todo.status();
+
+  // By (upid, lookup pc): addresses[index number], into `rows`.
+  AddressIndex index;
+  std::vector<AddressRows> addresses;
+  std::vector<FrameRow> rows;
+  // The stored frames of captured `pc` (pc - 1 for a return address): symbolized, interned
+  // and stored in frame_symbol on first use.
+  auto resolve = [&](int64_t upid, uint64_t pc, bool ret) -> AddressRows {
     const uint64_t lookup_pc = ret ? pc - 1 : pc;
-    if (!done.insert({upid, lookup_pc}).second) continue;
+    const auto found = index.find_or_add(upid, lookup_pc);
+    if (!found.added) return addresses[found.number];
     const auto& frames = symbolizer.lookup(upid, pc, ret);
-    ++summary.addresses;
+    ++summary->addresses;
     if (frames.size() == 1 && frames[0].kind != FrameKind::kNative &&
         frames[0].kind != FrameKind::kSymbolOnly) {
-      ++summary.unresolved;
+      ++summary->unresolved;
     }
+    const AddressRows a{static_cast<uint32_t>(rows.size()), static_cast<uint32_t>(frames.size())};
     for (size_t idx = 0; idx < frames.size(); ++idx) {
       const Frame& f = frames[idx];
       const int64_t sid = symbol_id(f);
+      rows.push_back(frame_row(f, sid));
       sqlite3_stmt* s = ins_frame.get();
       sqlite3_reset(s);
       sqlite3_bind_int64(s, 1, upid);
@@ -503,25 +622,84 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
       }
       if (sqlite3_step(s) != SQLITE_DONE) failure = sql_error(db, path, "adding a frame");
     }
-    if (!failure.ok()) break;
+    addresses.push_back(a);
+    return a;
+  };
+
+  // Pairs are matched to the scan in order: todo[next] is the first not yet taken. Pairs
+  // passed over (a Python stack, or a native stack without frames) are merged afterwards.
+  size_t next = 0;
+  std::vector<size_t> later;  // todo indexes, ascending
+  auto native_only_pair = [&](int64_t stack_id) -> std::optional<size_t> {
+    while (next < todo->size() &&
+           ((*todo)[next].second || !(*todo)[next].first || *(*todo)[next].first < stack_id)) {
+      later.push_back(next++);
+    }
+    if (next < todo->size() && *(*todo)[next].first == stack_id) return next++;
+    return std::nullopt;
+  };
+  {
+    FrameScan scan(db);
+    if (!scan.ok()) return sql_error(db, path, "reading stacks");
+    std::vector<std::pair<AddressRows, uint64_t>> stack;  // (rows, captured pc), innermost first
+    bool more = scan.next();
+    while (more && failure.ok()) {
+      const int64_t stack_id = scan.stack_id();
+      const std::optional<size_t> pair = native_only_pair(stack_id);
+      stack.clear();
+      bool regular = true;  // depths number the frames 0, 1, ... as StackSymbolizer assumes
+      size_t depth = 0;
+      for (; more && scan.stack_id() == stack_id; more = scan.next()) {
+        const int64_t frame_depth = scan.depth();
+        if (frame_depth != static_cast<int64_t>(stack.size())) regular = false;
+        const AddressRows a = resolve(scan.upid(), scan.pc(), frame_depth > 0);
+        stack.emplace_back(a, scan.pc());
+        depth += a.count;
+      }
+      if (!pair) continue;
+      if (!regular) {
+        later.insert(std::upper_bound(later.begin(), later.end(), *pair), *pair);
+        continue;
+      }
+      const auto id = static_cast<int64_t>(*pair) + 1;
+      if (!merged_stacks.add({id, stack_id, std::nullopt, static_cast<int64_t>(depth)})) {
+        return sql_error(db, path, "adding a merged stack");
+      }
+      depth = 0;
+      for (const auto& [a, pc] : stack) {
+        for (uint32_t i = a.begin; i < a.begin + a.count; ++i) {
+          if (!add_merged_frame(id, depth++, rows[i], pc)) {
+            return sql_error(db, path, "adding a merged frame");
+          }
+        }
+      }
+    }
+    if (!failure.ok()) return failure;
+    if (scan.failed()) return sql_error(db, path, "reading stacks");
   }
-  if (failure.ok()) {
-    Status merged = store_merged(db, path, symbolizer, symbol_id, &summary);
-    if (failure.ok()) failure = merged;  // a failed symbol insert inside set `failure` first
+  while (next < todo->size()) later.push_back(next++);
+  for (const size_t i : later) {
+    const auto& [stack, py] = (*todo)[i];
+    const auto id = static_cast<int64_t>(i) + 1;
+    auto frames = symbolizer.merged(stack, py);
+    if (!frames.ok()) return frames.status();
+    if (!merged_stacks.add({id, stack, py, static_cast<int64_t>(frames->size())})) {
+      return sql_error(db, path, "adding a merged stack");
+    }
+    for (size_t depth = 0; depth < frames->size(); ++depth) {
+      const Frame& f = (*frames)[depth];
+      if (!add_merged_frame(id, depth, frame_row(f, symbol_id(f)), f.pc)) {
+        return sql_error(db, path, "adding a merged frame");
+      }
+    }
+    if (!failure.ok()) return failure;
   }
-  if (failure.ok() &&
-      sqlite3_exec(db,
-                   "INSERT OR REPLACE INTO meta (key, value) VALUES ('symbolized', '1'); COMMIT;",
-                   nullptr, nullptr, nullptr) != SQLITE_OK) {
-    failure = sql_error(db, path, "committing");
-  }
-  if (!failure.ok()) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    return failure;
-  }
-  summary.symbols = static_cast<int64_t>(symbol_ids.size());
-  summary.modules = symbolizer.modules_.modules_opened();
-  return summary;
+  if (!merged_stacks.flush()) return sql_error(db, path, "adding a merged stack");
+  if (!merged_frames.flush()) return sql_error(db, path, "adding a merged frame");
+  summary->merged_stacks = static_cast<int64_t>(todo->size());
+  summary->symbols = static_cast<int64_t>(symbol_ids.size());
+  summary->modules = symbolizer.modules_.modules_opened();
+  return failure;
 }
 
 }  // namespace causeway::symbolize

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "symbolize/address_index.h"
 #include "symbolize/frame.h"
 #include "symbolize/module_symbolizer.h"
 #include "symbolize/python_merge.h"
@@ -38,6 +40,7 @@ struct sqlite3_stmt;
 namespace causeway::symbolize {
 
 struct SymbolizeSummary;
+struct SymbolStore;
 
 class StackSymbolizer {
  public:
@@ -66,7 +69,7 @@ class StackSymbolizer {
   int64_t computed_addresses() const { return computed_; }
 
  private:
-  friend Result<SymbolizeSummary> symbolize_and_store(const std::string& path);
+  friend struct SymbolStore;  // symbolize_and_store's work (stack_symbols.cpp)
   struct Mapping {
     uint64_t start, end, file_offset;
     std::string path, build_id;
@@ -87,7 +90,10 @@ class StackSymbolizer {
   sqlite3_stmt* frames_stmt_ = nullptr;
   sqlite3_stmt* stored_stmt_ = nullptr;
   std::map<int64_t, std::vector<Mapping>> mappings_;
-  std::map<std::pair<int64_t, uint64_t>, std::vector<Frame>> cache_;  // (upid, lookup pc)
+  // Frames by (upid, lookup pc): cache_[cache_index_ number]. A deque, so growing it never
+  // moves the frames lookup() has returned references to.
+  AddressIndex cache_index_;
+  std::deque<std::vector<Frame>> cache_;
   std::unique_ptr<PythonSchema> py_;
 };
 

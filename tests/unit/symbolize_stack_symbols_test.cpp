@@ -274,6 +274,106 @@ TEST_F(SymbolizeStackSymbolsTest, MergedStacksAreStoredForSql) {
   EXPECT_EQ((*r)->count_rows("merged_frame").value_or(-1), 4);
 }
 
+// Events without Python stacks (most of a real trace) get merged stacks built straight from
+// the stored addresses: they must be exactly the native frames, with each frame's captured
+// pc and module offset; a stack no event has gets none, and an event whose stack id has no
+// frames gets an empty merged stack.
+TEST(SymbolizeStackSymbolsMerged, NativeOnlyEventsStoreTheirNativeFrames) {
+  TempDir dir;
+  const std::string db = dir.file("native.db");
+  auto w = trace_of_this_process(db);
+  ASSERT_TRUE(w);
+  store::Writer& wr = *w;
+  const uint64_t ret = stack_probe::issue_call();
+  const uint64_t entry = reinterpret_cast<uint64_t>(&stack_probe::return_address);
+  const uint64_t with_unmapped[] = {entry, ret, 0x10};
+  const uint64_t unused[] = {ret};
+  const uint64_t unmapped_first[] = {0x30, entry};
+  const int64_t a = wr.intern_stack(kPid, with_unmapped);
+  (void)wr.intern_stack(kPid, unused);
+  const int64_t c = wr.intern_stack(kPid, unmapped_first);
+  constexpr int64_t kNoSuchStack = 999'999;
+  store::CudaCallRow call;
+  call.ts_ns = kOriginNs + 1000;
+  call.pid = kPid;
+  call.tid = kPid;
+  call.function = wr.intern("cudaLaunchKernel");
+  for (int64_t stack : {c, a, c, kNoSuchStack}) {
+    call.ts_ns += 1000;
+    call.stack = stack;
+    ASSERT_TRUE(wr.add(call).ok());
+  }
+  ASSERT_TRUE(wr.close().ok());
+
+  auto summary = symbolize_and_store(db);
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  EXPECT_EQ(summary->merged_stacks, 3);
+  // entry, ret - 1, 0xf (stack a); ret (b, innermost); 0x30, entry - 1 (c).
+  EXPECT_EQ(summary->addresses, 6);
+  auto r = store::Reader::open(db);
+  ASSERT_TRUE(r.ok());
+  StackSymbolizer s((*r)->db());
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2((*r)->db(),
+                               "SELECT ms.depth, mf.depth, y.function, y.line, y.kind, mf.pc, "
+                               "mf.module_offset, mf.inlined FROM merged_stack ms LEFT JOIN "
+                               "merged_frame mf ON mf.merged_stack_id = ms.id LEFT JOIN symbol y "
+                               "ON y.id = mf.symbol_id WHERE ms.stack_id = ?1 AND ms.py_stack_id "
+                               "IS NULL ORDER BY mf.depth",
+                               -1, &st, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg((*r)->db());
+  for (int64_t stack : {a, c}) {
+    auto want = s.native(stack);
+    ASSERT_TRUE(want.ok());
+    ASSERT_FALSE(want->empty());
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, stack);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      ASSERT_LT(n, want->size()) << stack;
+      const Frame& f = (*want)[n];
+      auto col = [&](int i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+      };
+      EXPECT_EQ(sqlite3_column_int64(st, 0), static_cast<int64_t>(want->size())) << stack;
+      EXPECT_EQ(sqlite3_column_int64(st, 1), static_cast<int64_t>(n)) << stack;
+      EXPECT_EQ(col(2), f.function) << stack << " " << n;
+      EXPECT_EQ(sqlite3_column_int64(st, 3), f.line) << stack << " " << n;
+      EXPECT_EQ(col(4), std::string(kind_name(f.kind))) << stack << " " << n;
+      EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 5)), f.pc) << stack << " " << n;
+      if (f.kind == FrameKind::kNoMapping) {
+        EXPECT_EQ(sqlite3_column_type(st, 6), SQLITE_NULL) << stack << " " << n;
+      } else {
+        EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 6)), f.module_offset)
+            << stack << " " << n;
+      }
+      EXPECT_EQ(sqlite3_column_int(st, 7) != 0, f.inlined) << stack << " " << n;
+      ++n;
+    }
+    EXPECT_EQ(n, want->size()) << stack;
+  }
+  // The event whose stack id has no frames: one merged stack, depth 0, no frames.
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, kNoSuchStack);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 0);
+  EXPECT_EQ(sqlite3_column_type(st, 1), SQLITE_NULL);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  // Ids number the distinct pairs in stack order: a, c, then the unknown stack.
+  EXPECT_EQ((*r)->count_rows("merged_stack").value_or(-1), 3);
+  sqlite3_stmt* ids = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2((*r)->db(), "SELECT stack_id FROM merged_stack ORDER BY id", -1,
+                               &ids, nullptr),
+            SQLITE_OK);
+  std::vector<int64_t> order;
+  while (sqlite3_step(ids) == SQLITE_ROW) order.push_back(sqlite3_column_int64(ids, 0));
+  sqlite3_finalize(ids);
+  EXPECT_EQ(order, (std::vector<int64_t>{a, c, kNoSuchStack}));
+}
+
 TEST_F(SymbolizeStackSymbolsTest, PythonFramesAreMergedWhenTheTraceHasThem) {
   add_python_stack(db_);
   auto r = store::Reader::open(db_);
