@@ -28,10 +28,10 @@ struct {
   __type(value, struct ustack_scratch);
 } ustack_scratch SEC(".maps");
 
-/* Per thread: the bounds of the mapping its stack pointer was last seen in, so the copy never
- * runs past the end of the stack (bpf_probe_read_user fails as a whole when any byte of the
- * range is unmapped, and a thread near the top of its stack has less than the copy size
- * above %rsp). Looked up with bpf_find_vma once per thread, again only when %rsp leaves the
+/* Per thread: the bounds of the mapping its stack pointer was last seen in, so the copy does
+ * not run past the end of the stack (a thread near the top of its stack has less than the
+ * copy size above %rsp; reading the unmapped pages past it would only fail, each at the cost
+ * of a page fault). Looked up with bpf_find_vma once per thread, again only when %rsp leaves the
  * cached range (the main stack grew, a signal or coroutine stack), the thread has another
  * address space (task storage survives exec: the launched command is traced from before its
  * exec, when it still runs causeway's image), or a copy failed. */
@@ -172,19 +172,24 @@ __noinline int ustack__emit(const struct cw_ustack_regs* regs, __u64 ts, __u32 t
     drops__count(CW_SRC_STACK_COPY);
     return 0;
   }
+  __u64 end = b->end;
   if (sp < b->start || sp >= b->end || b->mm != mm) {
     struct ustack_bounds found = {};
-    /* Fails (-EBUSY) when the process holds its mmap lock for writing: no copy this time. */
-    if (bpf_find_vma(task, sp, ustack__vma_cb, &found, 0) != 0 || sp < found.start ||
-        sp >= found.end) {
-      drops__count(CW_SRC_STACK_COPY);
-      return 0;
+    if (bpf_find_vma(task, sp, ustack__vma_cb, &found, 0) == 0 && sp >= found.start &&
+        sp < found.end) {
+      b->start = found.start;
+      b->end = found.end;
+      b->mm = mm;
+      end = found.end;
+    } else {
+      /* The lookup fails (-EBUSY) while another thread holds the mmap lock for writing (in
+       * mmap, munmap, brk): a thread blocking then is a common case. Copy without knowing
+       * where the stack ends: pages past its end cannot be read and become holes, which the
+       * unwinder never needs. Nothing is cached. */
+      end = sp + cfg_ustack_bytes;
     }
-    b->start = found.start;
-    b->end = found.end;
-    b->mm = mm;
   }
-  __u64 len = b->end - sp;
+  __u64 len = end - sp;
   if (len > cfg_ustack_bytes) len = cfg_ustack_bytes;
   len &= ~7ull;
   if (len > CW_USTACK_MAX_BYTES) len = CW_USTACK_MAX_BYTES;

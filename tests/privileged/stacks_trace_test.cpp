@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,20 +49,28 @@ struct Checked {
   int64_t ended_in_libc = 0;  // driver set-up calls whose walk ended in glibc
 };
 
-// Every call line-exact, except the runtime's one-time driver set-up (cuInit and
-// cuDevicePrimaryCtxRetain, at most once each per process).
-void expect_all_exact(const Checked& c) {
+// Every call line-exact. With frame pointers only (the default), except the runtime's
+// one-time driver set-up (cuInit and cuDevicePrimaryCtxRetain, at most once each per
+// process), whose walk ends in glibc; with --call-graph dwarf, no exception at all.
+void expect_all_exact(const Checked& c, const std::string& call_graph) {
   EXPECT_EQ(c.exact + c.ended_in_libc, c.calls);
-  EXPECT_LE(c.ended_in_libc, 2);
+  EXPECT_LE(c.ended_in_libc, call_graph == "fp" ? 2 : 0);
 }
 
 // Traces `scenario` with `args` and checks every CUDA call's stack against its source.
-Checked check_scenario(const std::string& scenario, const std::vector<std::string>& args) {
+Checked check_scenario(const std::string& scenario, const std::vector<std::string>& args,
+                       const std::string& call_graph) {
   Checked out;
   TempDir dir;
   const std::string db = dir.file("t.db");
-  std::vector<std::string> argv = {
-      causeway_binary(), "trace", "--db", db, "--", build_path("sim/" + scenario)};
+  std::vector<std::string> argv = {causeway_binary(),
+                                   "trace",
+                                   "--call-graph",
+                                   call_graph,
+                                   "--db",
+                                   db,
+                                   "--",
+                                   build_path("sim/" + scenario)};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -146,33 +155,47 @@ Checked check_scenario(const std::string& scenario, const std::vector<std::strin
   return out;
 }
 
-TEST(StacksTrace, HostSyncCallsAreLineExact) {
-  CAUSEWAY_REQUIRE_BPF();
-  Checked c = check_scenario("scenario_host_sync", {"--tokens=30", "--duration-ms=0"});
-  EXPECT_GT(c.calls, 30 * 5);
-  expect_all_exact(c);
+// Each scenario, traced with each --call-graph mode: every CUDA call's stack checked against
+// the scenario's source.
+struct ScenarioRun {
+  std::string scenario;
+  std::vector<std::string> args;
+  int64_t min_calls;
+  std::string call_graph;
+};
+
+// Shown by gtest in place of the struct's bytes.
+void PrintTo(const ScenarioRun& r, std::ostream* os) {
+  *os << r.scenario << " --call-graph " << r.call_graph;
 }
 
-TEST(StacksTrace, AllocChurnCallsAreLineExact) {
+class ScenarioStacks : public ::testing::TestWithParam<ScenarioRun> {};
+
+TEST_P(ScenarioStacks, CallsAreLineExact) {
   CAUSEWAY_REQUIRE_BPF();
-  Checked c = check_scenario("scenario_alloc_churn", {"--steps=10", "--duration-ms=0"});
-  EXPECT_GT(c.calls, 10);
-  expect_all_exact(c);
+  const ScenarioRun& p = GetParam();
+  Checked c = check_scenario(p.scenario, p.args, p.call_graph);
+  EXPECT_GT(c.calls, p.min_calls);
+  expect_all_exact(c, p.call_graph);
 }
 
-TEST(StacksTrace, DataLoaderCallsAreLineExact) {
-  CAUSEWAY_REQUIRE_BPF();
-  Checked c = check_scenario("scenario_dataloader", {"--duration-ms=400"});
-  EXPECT_GT(c.calls, 10);
-  expect_all_exact(c);
+std::vector<ScenarioRun> scenario_runs() {
+  std::vector<ScenarioRun> runs;
+  for (const std::string mode : {"fp", "dwarf"}) {
+    runs.push_back({"scenario_host_sync", {"--tokens=30", "--duration-ms=0"}, 30 * 5, mode});
+    runs.push_back({"scenario_alloc_churn", {"--steps=10", "--duration-ms=0"}, 10, mode});
+    runs.push_back({"scenario_dataloader", {"--duration-ms=400"}, 10, mode});
+    runs.push_back({"scenario_noisy_neighbor", {"--duration-ms=400"}, 10, mode});
+  }
+  return runs;
 }
 
-TEST(StacksTrace, NoisyNeighbourCallsAreLineExact) {
-  CAUSEWAY_REQUIRE_BPF();
-  Checked c = check_scenario("scenario_noisy_neighbor", {"--duration-ms=400"});
-  EXPECT_GT(c.calls, 10);
-  expect_all_exact(c);
-}
+INSTANTIATE_TEST_SUITE_P(StacksTrace, ScenarioStacks, ::testing::ValuesIn(scenario_runs()),
+                         [](const ::testing::TestParamInfo<ScenarioRun>& info) {
+                           std::string name = info.param.scenario.substr(sizeof("scenario_") - 1) +
+                                              "_" + info.param.call_graph;
+                           return name;
+                         });
 
 TEST(StacksTrace, StacksCommandShowsTheCallSite) {
   CAUSEWAY_REQUIRE_BPF();
