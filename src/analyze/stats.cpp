@@ -9,6 +9,7 @@
 #include "analyze/baseline.h"
 #include "analyze/decompose.h"
 #include "store/sql_util.h"
+#include "store/trace_meta.h"
 
 namespace causeway::analyze {
 
@@ -34,16 +35,10 @@ Result<TraceStats> compute_stats(sqlite3* db) {
     s.total_events += q.i64(0);
   }
   {
-    sql::Stmt q(db, "SELECT key, value FROM meta WHERE key LIKE 'drops\\_%' ESCAPE '\\'");
-    if (!q.ok()) return sql::query_error(db, "meta");
-    while (q.step() == SQLITE_ROW) {
-      const std::string key = q.text(0);
-      char* end = nullptr;
-      const std::string v = q.text(1);
-      const long long n = std::strtoll(v.c_str(), &end, 10);
-      s.drops[key.substr(6)] = n;
-      s.total_drops += n;
-    }
+    const store::TraceDrops d =
+        store::parse_trace_drops(sql::meta(db, "drops"), sql::meta(db, "drops_total"));
+    s.drops = d.by_source;
+    s.total_drops = d.ring_total;
   }
 
   // Per function: every duration, for exact percentiles; per thread: call counts.
@@ -245,7 +240,10 @@ std::string format_stats_text(const TraceStats& s) {
          (s.total_drops == 0 ? " (no events lost)" : " events lost") + "\n";
   for (const auto& [src, n] : s.drops) {
     if (n == 0) continue;
-    std::snprintf(line, sizeof line, "  %-14s %12lld\n", src.c_str(), static_cast<long long>(n));
+    std::snprintf(line, sizeof line, "  %-14s %12lld%s\n", src.c_str(), static_cast<long long>(n),
+                  store::is_ring_drop_source(src) ? ""
+                  : src == "stack_copy"           ? "  (not lost: stack copies not made)"
+                                                  : "  (not lost: returns without their entry)");
     out += line;
   }
   if (s.apis.empty()) {

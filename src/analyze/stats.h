@@ -47,9 +47,9 @@ struct TraceStats {
   std::string tool_version;
   std::vector<ProcessStats> processes;    // traced processes, by pid
   std::map<std::string, int64_t> events;  // rows per event table
-  std::map<std::string, int64_t> drops;   // events lost per source (meta drops_<source>)
+  std::map<std::string, int64_t> drops;   // per source, meta drops (store::TraceDrops)
   int64_t total_events = 0;
-  int64_t total_drops = 0;
+  int64_t total_drops = 0;     // events the ring buffer lost (meta drops_total)
   std::vector<ApiStats> apis;  // by total_ns, largest first (ties by name)
 };
 

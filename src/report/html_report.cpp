@@ -9,6 +9,7 @@
 #include "report/html_text.h"
 #include "report/report_assets.h"
 #include "store/sql_util.h"
+#include "store/trace_meta.h"
 
 namespace causeway::report {
 namespace {
@@ -61,40 +62,6 @@ std::string utc_time(const std::string& unix_ns) {
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return buf;
-}
-
-// The CUDA libraries the recorder probed, from meta cuda_libraries (a JSON array of {kind,
-// path, version, build_id, probed_symbols}): "runtime libcudart.so.13 (13.0.96), driver
-// libcuda.so.1 (580.65.06)". The version is left out when the file name already ends in it.
-// Empty when the key is absent or not the expected JSON (a trace from elsewhere), so the row
-// is simply not shown; "none found" when the recorder probed no CUDA library at all.
-std::string cuda_libraries_text(const std::string& meta_json) {
-  if (meta_json.empty()) return "";
-  const json libs = json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
-  if (!libs.is_array()) return "";
-  if (libs.empty()) return "none found (kernel events only)";
-  auto field = [](const json& o, const char* k) {
-    auto it = o.find(k);
-    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  std::string out;
-  for (const json& lib : libs) {
-    if (!lib.is_object()) continue;
-    const std::string path = field(lib, "path");
-    const std::string file = path.substr(path.find_last_of('/') + 1);
-    const std::string version = field(lib, "version");
-    std::string one = field(lib, "kind");
-    if (!file.empty()) one += (one.empty() ? "" : " ") + file;
-    const bool named_by_version = !version.empty() && file.size() > version.size() &&
-                                  file.ends_with(version) &&
-                                  file[file.size() - version.size() - 1] == '.';
-    if (!version.empty() && !named_by_version) {
-      one += (one.empty() ? "" : " ") + ("(" + version + ")");
-    }
-    if (one.empty()) continue;
-    out += (out.empty() ? "" : ", ") + one;
-  }
-  return out;
 }
 
 Result<std::map<std::string, std::string>> read_meta(sqlite3* db) {
@@ -190,7 +157,7 @@ void render_summary(Html& h, const ReportModel& m) {
     return it == m.meta.end() ? std::string() : it->second;
   };
   fact_row(h, "CUDA libraries",
-           clip(cuda_libraries_text(meta("cuda_libraries")), lim.max_text_bytes));
+           clip(store::cuda_libraries_summary(meta("cuda_libraries")), lim.max_text_bytes));
   fact_row(h, "Recorded", utc_time(meta("origin_realtime_ns")));
   fact_row(h, "Recorded by", s.tool_version);
   fact_row(h, "Command", clip(meta("command_line"), lim.max_text_bytes), true);
@@ -212,8 +179,17 @@ void render_summary(Html& h, const ReportModel& m) {
     h.raw("<tr><td>").text(table).raw("</td><td class=\"num\">").text(with_commas(n));
     h.raw("</td></tr>\n");
   }
+  // Only the sources that lost something (the tile above gives the ring total); the gaps
+  // that keep their events say so.
   for (const auto& [source, n] : s.drops) {
-    h.raw("<tr class=\"").raw(n > 0 ? "warn" : "").raw("\"><td>dropped: ").text(source);
+    if (n == 0) continue;
+    const bool ring = store::is_ring_drop_source(source);
+    h.raw("<tr class=\"")
+        .raw(ring ? "warn" : "")
+        .raw("\"><td>")
+        .text(ring ? "dropped: " + source
+                   : source + (source == "stack_copy" ? " (stack copies not made)"
+                                                      : " (returns without their entry)"));
     h.raw("</td><td class=\"num\">").text(with_commas(n)).raw("</td></tr>\n");
   }
   h.raw("</tbody></table>\n</div>\n");

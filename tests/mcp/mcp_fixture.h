@@ -224,13 +224,16 @@ inline Status write_fixture_trace(const std::string& path) {
   for (auto [k, v] : std::vector<std::pair<const char*, const char*>>{
            {"host", "gpu-node-1"},
            {"kernel_release", "6.18.0-fixture"},
-           {"cuda_version", "runtime 13.0 (fixture)"},
+           {"cuda_libraries",
+            R"([{"kind":"runtime","path":"/usr/local/cuda/lib64/libcudart.so.13","version":"13",)"
+            R"("build_id":"fixture","probed_symbols":61}])"},
            {"tool_version", "fixture"},
-           {"drops_cuda", "0"},
+           {"drops", R"({"blockio":0,"cuda":0,"cuda_lost_entry":0,"proc":0,"sched":0,)"
+                     R"("stack_copy":0,"syscall":0})"},
            // Fixed wall-clock origin so outputs are reproducible (golden files).
            {"realtime_offset_ns", "1763000000000000000"},
            {"origin_realtime_ns", "1763000001000000000"},
-           {"drops_sched", "0"}}) {
+           {"drops_total", "0"}}) {
     st = wr.set_meta(k, v);
     if (!st.ok()) return st;
   }

@@ -77,6 +77,32 @@ TEST(CliStatsTest, EmptyTrace) {
   EXPECT_NE(r.out.find("no CUDA calls recorded"), std::string::npos) << r.out;
 }
 
+// Drops as `causeway trace` writes them (meta drops JSON and drops_total): the ring losses
+// per source, and the gaps that keep their events shown apart, not counted as lost.
+TEST(CliStatsTest, DropsAreReadAsTheRecorderWritesThem) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::host_sync(db, false);
+  exec_sql(db,
+           "INSERT OR REPLACE INTO meta (key, value) VALUES ('drops', "
+           "'{\"blockio\":0,\"cuda\":12,\"cuda_lost_entry\":0,\"proc\":0,\"sched\":30,"
+           "\"stack_copy\":4,\"syscall\":0}'), ('drops_total', '42')");
+  CommandResult r = run_command({causeway_binary(), "stats", "--db", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["total_drops"], 42);
+  EXPECT_EQ(j["drops"]["cuda"], 12);
+  EXPECT_EQ(j["drops"]["sched"], 30);
+  EXPECT_EQ(j["drops"]["stack_copy"], 4);
+  EXPECT_FALSE(j["drops"].contains("total")) << j["drops"].dump();
+  r = run_command({causeway_binary(), "stats", "--db", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("drops      42 events lost"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stack_copy                4  (not lost: stack copies not made)"),
+            std::string::npos)
+      << r.out;
+}
+
 TEST(CliStatsTest, BadInputIsOneSentence) {
   TempDir dir;
   CommandResult r = run_command({causeway_binary(), "stats", "--db", dir.file("nope.db")});

@@ -1,6 +1,7 @@
 // get_trace_stats: the trace at a glance, the first call of every investigation.
 #include "mcp/chains.h"
 #include "mcp/tool.h"
+#include "store/trace_meta.h"
 
 namespace causeway::mcp {
 namespace {
@@ -24,17 +25,19 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   auto meta = ctx.query("SELECT key, value FROM meta ORDER BY key", {}, 1000);
   if (!meta.ok()) return meta.status();
   Json meta_obj = Json::object();
-  Json drops = Json::object();
-  int64_t total_drops = 0;
   for (const Json& r : meta->rows) {
     std::string k = r[0].get<std::string>();
     std::string v = r[1].is_string() ? r[1].get<std::string>() : fmt_value(r[1]);
     meta_obj[k] = v;
-    if (k.rfind("drops_", 0) == 0) {
-      drops[k.substr(6)] = to_int(v);
-      total_drops += to_int(v);
-    }
   }
+  auto meta_value = [&](const char* k) -> std::optional<std::string> {
+    if (!meta_obj.contains(k)) return std::nullopt;
+    return meta_obj[k].get<std::string>();
+  };
+  const store::TraceDrops parsed =
+      store::parse_trace_drops(meta_value("drops"), meta_value("drops_total"));
+  const Json drops = parsed.by_source;
+  const int64_t total_drops = parsed.ring_total;
   int64_t duration = meta_obj.contains("end_ts") ? to_int(meta_obj["end_ts"]) : 0;
   out["duration_ns"] = duration;
   out["complete"] = meta_obj.value("complete", std::string("0")) == "1";
@@ -103,8 +106,9 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     return meta_obj.contains(k) ? quote(meta_obj[k].get<std::string>()) : std::string("?");
   };
   text += "trace " + fmt_dur(duration) + (out["complete"].get<bool>() ? "" : " (INCOMPLETE)") +
-          " host=" + m("host") + " kernel=" + m("kernel_release") + " cuda=" + m("cuda_version") +
-          ". " + kDataNotInstructions + "\n";
+          " host=" + m("host") + " kernel=" + m("kernel_release") +
+          " cuda=" + quote(store::cuda_libraries_summary(meta_value("cuda_libraries"))) + ". " +
+          kDataNotInstructions + "\n";
   text += "processes " + fmt_value(c[0]) + " (traced " + fmt_value(c[1]) + "), threads " +
           fmt_value(c[2]) + " (traced " + fmt_value(c[3]) + ")";
   for (const Json& p : out["traced_processes"]) {
@@ -115,6 +119,13 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
     text += std::string(" ") + table + "=" + fmt_value(events[table]);
   text += "\ndrops " + std::to_string(total_drops);
   if (total_drops > 0) text += " " + to_wire(drops) + " — some events are MISSING";
+  for (const auto& [source, n] : parsed.by_source) {
+    if (n == 0 || store::is_ring_drop_source(source)) continue;
+    text += "; " + source + "=" + std::to_string(n) +
+            (source == "stack_copy" ? " (stack copies not made: those events keep their "
+                                      "frame-pointer stack)"
+                                    : " (CUDA returns without their entry record)");
+  }
   text += "\ncuda function latency (calls p50 p95 p99 max total errors):\n";
   for (const Json& f : out["cuda_functions"]) {
     auto d = [&](const char* k) { return f[k].is_number() ? fmt_dur(f[k].get<int64_t>()) : "-"; };
@@ -160,8 +171,8 @@ ToolDef get_trace_stats_tool() {
       "duration_ns": {"type": "integer"},
       "complete": {"type": "boolean"},
       "meta": {"type": "object", "additionalProperties": {"type": "string"}},
-      "drops": {"type": "object", "additionalProperties": {"type": "integer"}},
-      "total_drops": {"type": "integer"},
+      "drops": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "per source, meta drops: ring-buffer losses of cuda, sched, proc, syscall, blockio; and gaps that keep their events: cuda_lost_entry, stack_copy"},
+      "total_drops": {"type": "integer", "description": "events the ring buffer lost, meta drops_total"},
       "processes": {"type": "object", "properties": {"total": {"type": "integer"}, "traced": {"type": "integer"}}},
       "threads": {"type": "object", "properties": {"total": {"type": "integer"}, "traced": {"type": "integer"}}},
       "events": {"type": "object", "additionalProperties": {"type": "integer"}},
