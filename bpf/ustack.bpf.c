@@ -220,10 +220,12 @@ __noinline int ustack__emit(const struct cw_ustack_regs* regs, __u64 ts, __u32 t
   for (int i = 0; i < CW_UREG_COUNT; i++) e->regs[i] = regs->r[i];
   const __u32 holes = ustack__copy(e, sp, len);
   if (holes & 1) {
-    /* Even the page %rsp is in could not be read: the mapping changed under the cached
-     * range. Look it up again next time; this event keeps its frame-pointer stack. */
+    /* The page %rsp is in was never written: a new thread that blocks before running any
+     * user code (its %rsp at the top of a fresh stack). A call pushes its return address at
+     * %rsp, so there is no frame to unwind: no record, and nothing lost. (Should the
+     * mapping have changed under the cached range instead, it is looked up again next
+     * time.) */
     b->end = 0;
-    drops__count(CW_SRC_STACK_COPY);
     goto out;
   }
   e->holes = holes;

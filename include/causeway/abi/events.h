@@ -51,8 +51,8 @@ enum cw_source {
   CW_SRC_BLOCKIO = 4,         /* block_rq_* */
   CW_SRC_CUDA_LOST_ENTRY = 5, /* CUDA returns whose entry record was missing (map full, */
                               /* or probes attached mid-call): not a ring drop, a gap */
-  CW_SRC_STACK_COPY = 6,      /* --call-graph dwarf stack copies not made (mapping not found, */
-                              /* stack page unreadable): the event keeps its fp stack */
+  CW_SRC_STACK_COPY = 6,      /* --call-graph dwarf stack copies not made (no per-thread */
+                              /* state): the event keeps its fp stack */
   CW_SRC_COUNT = 7,
 };
 
