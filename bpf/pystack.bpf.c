@@ -2,10 +2,10 @@
  * writes its interpreter layout (struct cw_py_proc) into py_procs; here the walk is
  *   tgid -> layout -> the thread's PyThreadState (cached per tid, re-validated on use)
  *        -> current frame -> previous -> ... (at most CW_PY_MAX_FRAMES)
- * and each frame contributes (code object address, instruction pointer / index). Names,
- * files and line numbers are resolved in user space from the live process, once per code
- * object. Reads are bpf_probe_read_user of the current task: a fault ends the walk and is
- * flagged, it never produces invented frames. */
+ * and each frame contributes (code object address, instruction pointer / index, the code
+ * object's stamp). Names, files and line numbers are resolved in user space from the live
+ * process, once per (code object, stamp). Reads are bpf_probe_read_user of the current task: a
+ * fault ends the walk and is flagged, it never produces invented frames. */
 #include "pystack.bpf.h"
 
 /* CPython processes capture configured: tgid -> layout. */
@@ -147,6 +147,12 @@ static long py__frame_step(__u64 index, void* data) {
   if (!code) return 0;
   __u32 k = w->n & (CW_PY_MAX_FRAMES - 1);
   e->frames[k].code = code;
+  /* The code object's stamp now, while it is surely alive (events.h). */
+  __u64 words[CW_PY_STAMP_WORDS];
+  e->frames[k].stamp =
+      bpf_probe_read_user(words, sizeof(words), (const void*)(code + CW_PY_STAMP_OFFSET)) == 0
+          ? cw_py_code_stamp(words)
+          : 0;
   if (w->cfg.instr_kind == CW_PY_INSTR_LASTI) {
     e->frames[k].instr = (__u64)(__s64)(__s32)py__field32(s->frame, w->cfg.fr_instr);
     e->entry_mask |= 1u << k; /* 3.10: every frame has its own eval-loop call */
@@ -200,7 +206,7 @@ __noinline int pystack__emit(__u32 tgid, __u32 tid, __u64 ts, __u32 trigger) {
   __u32 n = fw.n;
   if (n > 0 && n <= CW_PY_MAX_FRAMES) {
     e->depth = n;
-    __u64 bytes = sizeof(*e) - sizeof(e->frames) + (__u64)n * 16;
+    __u64 bytes = sizeof(*e) - sizeof(e->frames) + (__u64)n * sizeof(e->frames[0]);
     if (bytes > sizeof(*e)) bytes = sizeof(*e);
     if (bpf_ringbuf_output(&events, e, bytes, ring__wakeup_flags()) != 0) drops__count(source);
   }

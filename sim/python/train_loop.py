@@ -7,6 +7,7 @@ comment (# @name) so that tests can find the exact line a stack must name.
 
   train_loop.py --cudart build/sim/libcudart.so.13 [--steps N] [--sleep-ms N]
   train_loop.py --cudart ... --bench N [--depth D]  # N cheap calls, D Python frames deep, timed
+  train_loop.py --cudart ... --exec-chunks N [--chunk-sleep-ms MS]  # also N short-lived code objects
 
 Prints "summary <cudaFunction>=<calls> ..." like the C++ scenarios.
 """
@@ -99,6 +100,38 @@ def bench(gpu, n, depth):
     print("bench calls=%d ns_per_call=%.1f" % (n, elapsed / n))
 
 
+CHUNK_BYTES = 4096  # chunk i allocates CHUNK_BYTES + i bytes: the call names its chunk
+
+
+def chunk_source(i, sleep_s):
+    """Chunk i: i filler lines, then the calls (the cudaMalloc on line i + 2) and a sleep (as
+    a cell's or module's work goes on after a call). Each chunk has its own size and shape,
+    as different modules and cells do."""
+    return ("".join("v%d = %d\n" % (k, k) for k in range(i)) +
+            "ptr = ctypes.c_void_p()\n"
+            "rc = rt.cudaMalloc(ctypes.byref(ptr), %d)\n"
+            "rt.cudaFree(ptr)\n"
+            "time.sleep(%r)\n" % (CHUNK_BYTES + i, sleep_s))
+
+
+def exec_chunks(gpu, n, sleep_s):
+    """Runs n code objects that live only while they run, as a notebook's cells and every
+    imported module's body do: each is compiled, run once and freed, so the interpreter puts
+    later ones where earlier ones were. A stack must still name the chunk that made the call
+    (file "<chunk-i>", line i + 2), not whichever code object first lived at that address.
+    Prints how many distinct addresses the n code objects had, to show the reuse happened."""
+    addresses = set()
+    for i in range(n):
+        code = compile(chunk_source(i, sleep_s), "<chunk-%d>" % i, "exec")
+        addresses.add(id(code))
+        exec(code, {"ctypes": ctypes, "rt": gpu.rt, "time": time})
+        del code
+        gpu.calls["cudaMalloc"] = gpu.calls.get("cudaMalloc", 0) + 1
+        gpu.calls["cudaFree"] = gpu.calls.get("cudaFree", 0) + 1
+    if n > 0:
+        print("exec_chunks chunks=%d code_addresses=%d" % (n, len(addresses)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cudart", default=os.environ.get("CAUSEWAY_SIM_CUDART", "libcudart.so.13"))
@@ -107,12 +140,15 @@ def main():
     p.add_argument("--sleep-ms", type=float, default=20.0)
     p.add_argument("--bench", type=int, default=0)
     p.add_argument("--depth", type=int, default=1)
+    p.add_argument("--exec-chunks", type=int, default=0)
+    p.add_argument("--chunk-sleep-ms", type=float, default=100.0)
     args = p.parse_args()
     gpu = Gpu(args.cudart)
     if args.bench > 0:
         bench(gpu, args.bench, args.depth)
     else:
         train(Trainer(gpu, args.batch_kb * 1024, args.sleep_ms / 1000.0), args.steps)  # @call-train
+    exec_chunks(gpu, args.exec_chunks, args.chunk_sleep_ms / 1000.0)
     print("summary scenario=python_train_loop " +
           " ".join("%s=%d" % kv for kv in sorted(gpu.calls.items())))
     return 0

@@ -1,5 +1,6 @@
 #include "capture/python_resolver.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -89,13 +90,41 @@ std::optional<std::string> PythonResolver::read_string(int32_t pid, const PyLayo
   return out;
 }
 
+bool PythonResolver::read_identity(int32_t pid, const PyLayout& l, uint64_t addr, Identity& out) {
+  const uint64_t name_field =
+      l.code_qualname >= 0 ? static_cast<uint64_t>(l.code_qualname) : l.code_name;
+  const bool sized = l.code_adaptive >= 0;  // 3.11+: ob_size (offset 16) counts code units
+  // The fields lie within the first couple of hundred bytes of every supported layout.
+  uint8_t head[512];
+  const uint64_t stamp_end = CW_PY_STAMP_OFFSET + CW_PY_STAMP_WORDS * 8;
+  const uint64_t end = std::max({l.ob_type + 8, l.code_filename + 8, name_field + 8,
+                                 l.code_linetable + 8, l.code_firstlineno + 4, stamp_end});
+  if (addr == 0 || end > sizeof(head) || !memory_.read(pid, addr, head, end)) return false;
+  auto u64 = [&](uint64_t off) {
+    uint64_t v;
+    std::memcpy(&v, head + off, sizeof(v));
+    return v;
+  };
+  out.type = u64(l.ob_type);
+  out.filename = u64(l.code_filename);
+  out.name = u64(name_field);
+  out.linetable = u64(l.code_linetable);
+  out.units = sized ? u64(16) : 0;
+  std::memcpy(&out.first_line, head + l.code_firstlineno, sizeof(out.first_line));
+  __u64 words[CW_PY_STAMP_WORDS];
+  std::memcpy(words, head + CW_PY_STAMP_OFFSET, sizeof(words));
+  out.stamp = cw_py_code_stamp(words);
+  return true;
+}
+
 PythonResolver::Code PythonResolver::read_code(int32_t pid, const PyLayout& l, uint64_t addr) {
   code_reads_++;
   Code c;
   // The object's type must be `code`: ob_type -> tp_name.
-  uint64_t type = 0, tp_name = 0;
+  Identity& id = c.identity;
+  uint64_t tp_name = 0;
   char name[8] = {};
-  if (!read_u64(pid, addr + l.ob_type, type) || !read_u64(pid, type + l.type_tp_name, tp_name) ||
+  if (!read_identity(pid, l, addr, id) || !read_u64(pid, id.type + l.type_tp_name, tp_name) ||
       !memory_.read(pid, tp_name, name, 5)) {
     c.error = "code object " + hex_addr(addr) + " unreadable (process exited?)";
     return c;
@@ -104,17 +133,8 @@ PythonResolver::Code PythonResolver::read_code(int32_t pid, const PyLayout& l, u
     c.error = "object at " + hex_addr(addr) + " is not a code object";
     return c;
   }
-  uint64_t filename = 0, fname = 0, linetable = 0;
-  int32_t first_line = 0;
-  const uint64_t name_field =
-      l.code_qualname >= 0 ? static_cast<uint64_t>(l.code_qualname) : l.code_name;
-  if (!read_u64(pid, addr + l.code_filename, filename) ||
-      !read_u64(pid, addr + name_field, fname) ||
-      !read_u64(pid, addr + l.code_linetable, linetable) ||
-      !memory_.read(pid, addr + l.code_firstlineno, &first_line, sizeof(first_line))) {
-    c.error = "code object " + hex_addr(addr) + " unreadable (process exited?)";
-    return c;
-  }
+  const uint64_t filename = id.filename, fname = id.name, linetable = id.linetable;
+  const int32_t first_line = id.first_line;
   auto file = read_string(pid, l, filename);
   auto func = read_string(pid, l, fname);
   int64_t table_len = 0;
@@ -131,16 +151,14 @@ PythonResolver::Code PythonResolver::read_code(int32_t pid, const PyLayout& l, u
   }
   if (l.code_adaptive >= 0) {
     // 3.11+: the code object is variable-sized; ob_size counts its code units.
-    uint64_t units = 0;
     int32_t first_traceable = 0;
-    if (!read_u64(pid, addr + 16, units) ||
-        !memory_.read(pid, addr + static_cast<uint64_t>(l.code_firsttraceable), &first_traceable,
+    if (!memory_.read(pid, addr + static_cast<uint64_t>(l.code_firsttraceable), &first_traceable,
                       sizeof(first_traceable))) {
       c.error = "code object " + hex_addr(addr) + " unreadable (process exited?)";
       return c;
     }
     c.code_start = addr + static_cast<uint64_t>(l.code_adaptive);
-    c.code_units = units;
+    c.code_units = id.units;
     c.first_traceable = first_traceable;
   }
   c.ok = true;
@@ -158,10 +176,34 @@ std::vector<store::PyFrameRow> PythonResolver::resolve(int32_t pid,
   if (pit == processes_.end()) return out;
   Process& p = pit->second;
   const PyLayout& l = p.layout;
+  checked_.clear();
   for (size_t i = 0; i < frames.size(); i++) {
     const cw_py_frame& f = frames[i];
-    auto it = p.codes.find(f.code);
-    if (it == p.codes.end()) it = p.codes.emplace(f.code, read_code(pid, l, f.code)).first;
+    const CodeKey key{f.code, f.stamp};
+    auto it = p.codes.find(key);
+    if (it == p.codes.end()) {
+      Code c = read_code(pid, l, f.code);
+      if (f.stamp != 0 && c.ok && c.identity.stamp != f.stamp) {
+        // The object there now is not the one the frame ran: it was freed after the event.
+        const Identity now = c.identity;
+        c = Code{};
+        c.identity = now;
+        c.error = "code object " + hex_addr(f.code) +
+                  " was freed and its memory reused before it could be read";
+      }
+      it = p.codes.emplace(key, std::move(c)).first;
+      checked_.push_back(f.code);
+    } else if (f.stamp == 0 &&
+               std::find(checked_.begin(), checked_.end(), f.code) == checked_.end()) {
+      // Still the object that was cached? An unreadable header (the process is going away)
+      // keeps the cached entry: nothing can have replaced it since it was last seen.
+      checked_.push_back(f.code);
+      Identity now;
+      if (read_identity(pid, l, f.code, now) && !(now == it->second.identity)) {
+        it->second = read_code(pid, l, f.code);
+        code_replaced_++;
+      }
+    }
     const Code& c = it->second;
     store::PyFrameRow row;
     row.entry = i < 32 && ((entry_mask >> i) & 1);

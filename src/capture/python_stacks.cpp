@@ -57,7 +57,12 @@ Status PythonStacks::ingest(std::span<const uint8_t> rec) {
     }
     counts_.resolved++;
     id = sink_.intern_py_stack(pid, rows);
-    if (by_raw_.size() >= kMaxRawStacks) by_raw_.clear();
+    // A code object was found replaced at its address: raw stacks remembered with the old
+    // one would name it for the new one, so they go (rare: code freed while others run).
+    if (by_raw_.size() >= kMaxRawStacks || resolver_.code_objects_replaced() != replaced_seen_) {
+      by_raw_.clear();
+      replaced_seen_ = resolver_.code_objects_replaced();
+    }
     by_raw_.emplace(key_, id);
   }
   if (id == 0) return Status::Ok();

@@ -5,7 +5,8 @@
 // switch record), tagged with that event's (tid, ts). ingest() resolves the frames right
 // away, while the process and its code objects are alive (PythonResolver), stores the
 // deduplicated stack through the sink, and keeps its id until take(tid, ts) claims it for
-// the CUDA call or blocked interval. Identical raw stacks of a process are resolved once.
+// the CUDA call or blocked interval. Identical raw stacks of a process are resolved once
+// (until the resolver finds a code object replaced at its address; see PythonResolver).
 // Thread-safety: none; the decoder's thread uses it.
 #pragma once
 
@@ -72,7 +73,8 @@ class PythonStacks {
   std::unordered_map<int32_t, std::vector<Pending>> pending_;
   // (pid, raw frames, entry mask) -> stored stack id.
   std::unordered_map<std::string, store::StackId> by_raw_;
-  std::string key_;  // reused buffer
+  std::string key_;            // reused buffer
+  int64_t replaced_seen_ = 0;  // resolver_.code_objects_replaced() when by_raw_ was last valid
   std::function<void(int32_t)> exit_hook_;
 };
 

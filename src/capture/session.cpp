@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -184,7 +185,13 @@ class Session {
   std::set<std::string> probed_loaders_;
   std::vector<LibraryProbes> libraries_;
   std::vector<std::string> notes_;
-  std::map<std::string, std::string> build_ids_;
+  // What identifies each mapped file, read once per path: its build-id, or its size and mtime
+  // when it has none (store::MappingInfo).
+  struct FileIdentity {
+    std::string build_id;
+    std::optional<host::FileStamp> stamp;
+  };
+  std::map<std::string, FileIdentity> file_ids_;
   std::set<std::tuple<int32_t, uint64_t, std::string>> noted_mappings_;
   // Work queued by decoder hooks, done between polls.
   std::vector<std::pair<int32_t, bool>> lib_loads_;
@@ -333,11 +340,14 @@ void Session::note_mappings(int32_t pid, const std::vector<Mapping>& maps) {
   for (const auto& m : maps) {
     if (m.path.empty() || m.path[0] != '/' || m.perms.size() < 3 || m.perms[2] != 'x') continue;
     if (!noted_mappings_.insert({pid, m.start, m.path}).second) continue;
-    auto it = build_ids_.find(m.path);
-    if (it == build_ids_.end()) {
-      it = build_ids_
-               .emplace(m.path, read_build_id("/proc/" + std::to_string(pid) + "/root" + m.path))
-               .first;
+    auto it = file_ids_.find(m.path);
+    if (it == file_ids_.end()) {
+      const std::string file = "/proc/" + std::to_string(pid) + "/root" + m.path;
+      FileIdentity id{read_build_id(file), std::nullopt};
+      // Without a build-id, "" would match any rebuilt file at symbolize time; the stamp is
+      // what can tell them apart (module_symbolizer.h).
+      if (id.build_id.empty()) id.stamp = host::read_file_stamp(file);
+      it = file_ids_.emplace(m.path, std::move(id)).first;
     }
     store::MappingInfo info;
     info.pid = pid;
@@ -345,7 +355,11 @@ void Session::note_mappings(int32_t pid, const std::vector<Mapping>& maps) {
     info.end = m.end;
     info.file_offset = m.offset;
     info.path = m.path;
-    info.build_id = it->second;
+    info.build_id = it->second.build_id;
+    if (it->second.stamp) {
+      info.file_size = it->second.stamp->size_bytes;
+      info.file_mtime_ns = it->second.stamp->mtime_ns;
+    }
     (void)sink_->note_mapping(info);
   }
 }

@@ -1,6 +1,6 @@
-// The note `explain` and `stats` print on stderr when a trace is not finished: still being
-// recorded (results cover what was committed so far), or interrupted (the recorder was killed:
-// no indexes, nothing stored; `causeway finish` fixes both).
+// The note `explain`, `stats` and `stacks` print on stderr when a trace is not finished: still
+// being recorded (results cover what was committed so far), or interrupted (the recorder was
+// killed: no indexes, nothing stored; `causeway finish` fixes both).
 #pragma once
 
 #include <string>

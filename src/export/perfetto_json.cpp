@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "export/json_stream.h"
+#include "export/stack_line.h"
 #include "store/schema.h"
 #include "store/sql_util.h"
 #include "symbolize/stack_symbols.h"
@@ -192,21 +193,33 @@ class Exporter {
     return track;
   }
 
-  // The symbolized stack of a CUDA call as one compact line (innermost first), rendered once
-  // per distinct stack: memory grows with distinct stacks, not with events. Called only
-  // after py_stack_column() created the symbolizer.
+  // The symbolized stack of a CUDA call or thread state as one line (stack_line.h: innermost
+  // frame, then the program's frames before runtime/interpreter plumbing), rendered once per
+  // distinct stack: memory grows with distinct stacks, not with events. Called only after
+  // py_stack_column() created the symbolizer.
   const std::string& stack_text(std::optional<int64_t> stack, std::optional<int64_t> py) {
     const auto key = std::make_pair(stack.value_or(-1), py.value_or(-1));
     auto it = stack_texts_.find(key);
     if (it != stack_texts_.end()) return it->second;
     auto frames = symbolizer_->merged(stack, py);
-    std::string text = frames.ok() ? symbolize::compact_stack(*frames, 12) : std::string();
+    std::string text = frames.ok() ? stack_line(*frames) : std::string();
     return stack_texts_.emplace(key, std::move(text)).first->second;
   }
-  std::string py_stack_column(const char* alias) {
+  // "<alias>.<column>" linking `table`'s rows to their Python stack, or "NULL" when the
+  // trace has no Python stacks.
+  std::string py_stack_column(const char* table, const char* alias) {
     if (!symbolizer_) symbolizer_ = std::make_unique<symbolize::StackSymbolizer>(db_);
-    const std::string col = symbolizer_->python_stack_column("cuda_call");
+    const std::string col = symbolizer_->python_stack_column(table);
     return col.empty() ? "NULL" : std::string(alias) + "." + col;
+  }
+  // Adds args `stack_id` and `stack` for an event with native stack `stack` and Python
+  // stack `py` (either may be absent).
+  void stack_args(std::optional<int64_t> stack, std::optional<int64_t> py) {
+    if (stack) w_.field_int("stack_id", *stack);
+    if (stack || py) {
+      const std::string& text = stack_text(stack, py);
+      if (!text.empty()) w_.field("stack", text);
+    }
   }
 
   Status cuda_calls() {
@@ -215,7 +228,7 @@ class Exporter {
         "SELECT c.id, c.ts, c.dur, fs.str, c.ret, c.bytes, c.copy_kind, st.handle, "
         "c.device_ptr, c.host_ptr, c.grid, c.block, ks.str, k.addr, t.tid, "
         "coalesce(p.pid, t.tid), p.name, t.name, c.utid, c.stack_id, " +
-            py_stack_column("c") +
+            py_stack_column("cuda_call", "c") +
             " FROM cuda_call c JOIN thread t ON t.utid = c.utid "
             "LEFT JOIN process p ON p.upid = t.upid LEFT JOIN string fs ON fs.id = c.function_id "
             "LEFT JOIN cuda_stream st ON st.id = c.stream_id "
@@ -260,11 +273,7 @@ class Exporter {
       }
       if (!s.is_null(12)) w_.field("kernel", s.text_view(12));
       if (auto v = s.opt_i64(13)) w_.key("kernel_addr").hex(static_cast<uint64_t>(*v));
-      if (auto v = s.opt_i64(19)) w_.field_int("stack_id", *v);
-      if (!s.is_null(19) || !s.is_null(20)) {
-        const std::string& stack = stack_text(s.opt_i64(19), s.opt_i64(20));
-        if (!stack.empty()) w_.field("stack", stack);
-      }
+      stack_args(s.opt_i64(19), s.opt_i64(20));
       end_slice();
       ++sum_.cuda_calls;
     }
@@ -275,14 +284,16 @@ class Exporter {
     Stmt s(db_,
            "SELECT x.id, x.ts, x.dur, x.state, x.cpu, x.kernel_state, x.syscall_nr, sn.name, "
            "x.syscall_id, t.tid, coalesce(p.pid, t.tid), p.name, t.name, x.utid, "
-           "wt.tid, wt.name, wp.pid, pt.tid, pt.name, pp.pid, x.waker_utid, x.preempter_utid "
-           "FROM thread_state x JOIN thread t ON t.utid = x.utid "
-           "LEFT JOIN process p ON p.upid = t.upid "
-           "LEFT JOIN syscall_name sn ON sn.nr = x.syscall_nr "
-           "LEFT JOIN thread wt ON wt.utid = x.waker_utid "
-           "LEFT JOIN process wp ON wp.upid = wt.upid "
-           "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
-           "LEFT JOIN process pp ON pp.upid = pt.upid WHERE " +
+           "wt.tid, wt.name, wp.pid, pt.tid, pt.name, pp.pid, x.waker_utid, x.preempter_utid, "
+           "x.stack_id, " +
+               py_stack_column("thread_state", "x") +
+               " FROM thread_state x JOIN thread t ON t.utid = x.utid "
+               "LEFT JOIN process p ON p.upid = t.upid "
+               "LEFT JOIN syscall_name sn ON sn.nr = x.syscall_nr "
+               "LEFT JOIN thread wt ON wt.utid = x.waker_utid "
+               "LEFT JOIN process wp ON wp.upid = wt.upid "
+               "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
+               "LEFT JOIN process pp ON pp.upid = pt.upid WHERE " +
                window("x") + pid_filter_ + " ORDER BY x.utid, x.ts, x.dur DESC");
     if (!s.ok()) return read_error(db_, "thread states");
     bind_window(s, db_);
@@ -328,6 +339,9 @@ class Exporter {
       if (auto v = s.opt_i64(8)) w_.field_int("syscall_id", *v);
       if (!waker.empty()) w_.field("woken_by", waker);
       if (!preempter.empty()) w_.field("preempted_by", preempter);
+      // Capture takes a stack when the thread blocks (not when it is preempted), so blocked
+      // intervals carry where the thread was when it stopped running; others have none.
+      stack_args(s.opt_i64(22), s.opt_i64(23));
       end_slice();
       ++sum_.thread_states;
     }
@@ -337,8 +351,8 @@ class Exporter {
   Status syscalls() {
     Stmt s(db_,
            "SELECT y.id, y.ts, y.dur, coalesce(sn.name, 'syscall_' || y.nr), y.nr, y.ret, y.fd, "
-           "y.bytes, y.addr, y.op, t.tid, coalesce(p.pid, t.tid), p.name, t.name, y.utid, "
-           "y.stack_id FROM syscall y JOIN thread t ON t.utid = y.utid "
+           "y.bytes, y.addr, y.op, t.tid, coalesce(p.pid, t.tid), p.name, t.name, y.utid "
+           "FROM syscall y JOIN thread t ON t.utid = y.utid "
            "LEFT JOIN process p ON p.upid = t.upid "
            "LEFT JOIN syscall_name sn ON sn.nr = y.nr WHERE " +
                window("y") + pid_filter_ + " ORDER BY y.utid, y.ts, y.dur DESC");
@@ -362,7 +376,9 @@ class Exporter {
       if (auto v = s.opt_i64(7)) w_.field_int("bytes", *v);
       if (auto v = s.opt_i64(8)) w_.key("addr").hex(static_cast<uint64_t>(*v));
       if (auto v = s.opt_i64(9)) w_.field_int("op", *v);
-      if (auto v = s.opt_i64(15)) w_.field_int("stack_id", *v);
+      // No stack: capture records none at syscall entry (syscall.stack_id stays NULL). A
+      // syscall that blocked has its stack on the [state] slice of the blocked interval,
+      // whose `syscall_id` is this slice's `id`.
       end_slice();
       ++sum_.syscalls;
     }
@@ -539,7 +555,7 @@ class Exporter {
   std::unordered_set<int64_t> processes_;
   std::unordered_set<int64_t> tracks_;
   std::unordered_map<int64_t, int64_t> dev_slots_;
-  // Symbolized stacks of CUDA calls: bounded by the number of distinct stacks.
+  // Symbolized stacks of CUDA calls and thread states: bounded by the number of distinct stacks.
   std::unique_ptr<symbolize::StackSymbolizer> symbolizer_;
   std::map<std::pair<int64_t, int64_t>, std::string> stack_texts_;
 };

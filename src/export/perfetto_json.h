@@ -3,10 +3,12 @@
 //
 // Layout (pid = the kernel pid, tid = the kernel tid; "pseudo" tracks are extra thread
 // tracks inside the process, named after the thread they describe):
-//   - thread track          CUDA calls as complete slices (ph X) with their arguments
+//   - thread track          CUDA calls as complete slices (ph X) with their arguments and
+//                           stack (stack_line.h)
 //   - "<thread> [state]"    scheduling states: running, runnable (preempted by whom),
-//                           sleeping / uninterruptible (in which syscall, woken by whom)
-//   - "<thread> [syscalls]" system calls
+//                           sleeping / uninterruptible (in which syscall, woken by whom,
+//                           with the stack taken when the thread went off CPU)
+//   - "<thread> [syscalls]" system calls (no stack: capture records none at syscall entry)
 //   - "block I/O <maj:min>" per process and device, the requests submitted for it
 //   - "<thread> [chains]"   each stored causal chain as a region with its summary
 //   - flows (ph s/f, id = wakeup.id) from the waker's state track to the wakee's

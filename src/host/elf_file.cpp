@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -105,6 +106,15 @@ std::string ElfFile::soname() const {
 std::string read_build_id(const std::string& path) {
   auto file = ElfFile::open(path);
   return file.ok() ? (*file)->build_id() : std::string();
+}
+
+std::optional<FileStamp> read_file_stamp(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  FileStamp stamp;
+  stamp.size_bytes = static_cast<int64_t>(st.st_size);
+  stamp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return stamp;
 }
 
 }  // namespace causeway::host

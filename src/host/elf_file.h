@@ -1,7 +1,8 @@
 // Reading facts out of ELF files on this machine: the one place that opens an ELF file with
-// libelf and reads its GNU build-id and DT_SONAME. Used by capture (mapped libraries, CPython
-// binaries), symbolization (build-id check before trusting a file) and the CUDA library
-// search, so all three agree on what a file's build-id is.
+// libelf and reads its GNU build-id and DT_SONAME, and that stamps a file without a build-id
+// by size and mtime. Used by capture (mapped libraries, CPython binaries), symbolization
+// (build-id or stamp check before trusting a file) and the CUDA library search, so all three
+// agree on what identifies a file.
 //
 // Ownership: ElfFile owns its descriptor and libelf handle and closes both on destruction.
 // Thread-safety: an ElfFile is used by one thread at a time; different ElfFiles and the free
@@ -10,7 +11,9 @@
 
 #include <libelf.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/result.h"
@@ -44,5 +47,20 @@ class ElfFile {
 // The GNU build-id of the ELF file at `path`, lowercase hex; "" when it has none or cannot be
 // read (missing, unreadable, not ELF).
 std::string read_build_id(const std::string& path);
+
+// What identifies a file that has no build-id: its size and modification time, from stat(2)
+// (symlinks followed). Recorded at trace time for mapped files without a build-id and compared
+// before symbolizing them, so that a binary rebuilt in place is not read as if it were the
+// one that ran. A rebuild or reinstall writes the file anew, which sets a new mtime. Inode and
+// device are left out on purpose: a copy that keeps the mtime (`cp -p`, `rsync -a`, a
+// container layer) is the same binary and must still match, on this machine or another.
+struct FileStamp {
+  int64_t size_bytes = 0;
+  int64_t mtime_ns = 0;  // st_mtim, nanoseconds since the Unix epoch
+  bool operator==(const FileStamp&) const = default;
+};
+
+// The stamp of the file at `path`; nullopt when it cannot be stat'ed or is not a regular file.
+std::optional<FileStamp> read_file_stamp(const std::string& path);
 
 }  // namespace causeway::host

@@ -160,6 +160,12 @@ struct MappingInfo {
   uint64_t file_offset = 0;
   std::string path;
   std::string build_id;  // hex, empty when the file has none
+  // Only for a file without a build-id: its size and mtime when it was mapped
+  // (host::read_file_stamp), checked instead of the build-id before it is symbolized. Both
+  // or neither are set. Explicitly initialized so that brace-initializing the fields above
+  // stays warning-free (-Wmissing-field-initializers).
+  std::optional<int64_t> file_size = std::nullopt;      // bytes
+  std::optional<int64_t> file_mtime_ns = std::nullopt;  // ns since the Unix epoch
 };
 
 }  // namespace causeway::store

@@ -153,7 +153,8 @@ Schema build_schema() {
             "blocked intervals: the thread that woke it", ""},
            {"preempter_utid", "INTEGER", "id -> thread.utid",
             "runnable intervals: the thread that took the CPU", ""},
-           {"stack_id", "INTEGER", "id -> stack.id", "user stack when it went off CPU", ""},
+           {"stack_id", "INTEGER", "id -> stack.id",
+            "user stack when it blocked (not when preempted)", ""},
            {"py_stack_id", "INTEGER", "id -> python_stack.id",
             "Python stack when it blocked (CPython processes only)", ""},
        }});
@@ -183,7 +184,11 @@ Schema build_schema() {
            {"bytes", "INTEGER", "bytes", "requested count of read/write-like calls", ""},
            {"addr", "INTEGER", "address", "address argument (futex uaddr, mmap addr)", ""},
            {"op", "INTEGER", "", "operation argument (futex op, ioctl request)", ""},
-           {"stack_id", "INTEGER", "id -> stack.id", "user stack at entry", ""},
+           {"stack_id", "INTEGER", "id -> stack.id",
+            "always NULL: causeway records no stack at syscall entry (column kept for the file "
+            "format). A syscall that blocked has the blocked interval's stack in "
+            "thread_state.stack_id (the row whose syscall_id is this id)",
+            ""},
        }});
   s.tables.push_back({"syscall_name",
                       "Names of the syscall numbers that occur in the trace.",
@@ -283,11 +288,19 @@ Schema build_schema() {
            {"file_offset", "INTEGER", "bytes", "file offset mapped at start_addr", "NOT NULL"},
            {"path", "TEXT", "", "mapped file", ""},
            {"build_id", "TEXT", "hex", "ELF build id; NULL when the file has none", ""},
+           {"file_size", "INTEGER", "bytes",
+            "file size when mapped, recorded only for a file without a build id (checked with "
+            "file_mtime_ns before symbolizing it instead of the build id); NULL otherwise and "
+            "in traces recorded before causeway recorded it",
+            ""},
+           {"file_mtime_ns", "INTEGER", "ns",
+            "file modification time when mapped (ns since the Unix epoch); set with file_size", ""},
        }});
   s.tables.push_back(
       {"symbol",
        "Deduplicated results of symbolizing stack addresses (function, source file, line, "
-       "module). Filled at the end of `causeway trace` (or by `causeway stacks`); empty in a "
+       "module). Filled at the end of `causeway trace` (or by `causeway finish` / `causeway "
+       "stacks`); empty in a "
        "trace not yet symbolized. Easiest through the stack_symbols view.",
        {
            id_col("symbol id (referenced by frame_symbol.symbol_id)"),
@@ -298,8 +311,11 @@ Schema build_schema() {
            {"module", "TEXT", "", "mapped file (executable or shared library)", ""},
            {"kind", "TEXT", "enum",
             "native (function+file+line), symbol (function only), unresolved (module+offset), "
-            "binary_changed (build-id differs from the trace's, not symbolized), binary_missing, "
-            "no_mapping; in merged stacks also python (a CPython frame) and python_appended (a "
+            "binary_changed (build-id, or for a file without one its size and mtime, differs "
+            "from the trace's; not symbolized), binary_unverified (the file has no build-id and "
+            "the trace recorded no size and mtime to check it by; not symbolized), "
+            "binary_missing, no_mapping; in merged stacks also python (a CPython frame) and "
+            "python_appended (a "
             "CPython frame placed after the last trustworthy native frame: the native frames "
             "between are unknown)",
             "NOT NULL"},
@@ -482,7 +498,7 @@ Schema build_schema() {
            {"preempter_name", "TEXT", "", "preempter's thread name", ""},
            {"preempter_pid", "INTEGER", "", "preempter's pid", ""},
            {"preempter_process", "TEXT", "", "preempter's process name", ""},
-           {"stack_id", "INTEGER", "id", "user stack when it went off CPU", ""},
+           {"stack_id", "INTEGER", "id", "user stack when it blocked (not when preempted)", ""},
            {"py_stack_id", "INTEGER", "id", "Python stack when it blocked (python_frame)", ""},
            {"merged_stack_id", "INTEGER", "id",
             "native and Python stack merged (merged_stack_symbols); NULL until symbolized", ""},
@@ -522,7 +538,8 @@ Schema build_schema() {
            {"thread_name", "TEXT", "", "its name", ""},
            {"pid", "INTEGER", "", "its process's pid", ""},
            {"process_name", "TEXT", "", "its process's name", ""},
-           {"stack_id", "INTEGER", "id", "user stack at entry", ""},
+           {"stack_id", "INTEGER", "id",
+            "always NULL (no stack is recorded at syscall entry; see syscall.stack_id)", ""},
        },
        "SELECT c.id, c.ts, c.dur, c.ts + c.dur AS end_ts, coalesce(sn.name, 'syscall_' || "
        "c.nr) AS name, c.nr, c.ret, c.fd, c.bytes, c.addr, c.op, c.utid, t.tid, t.name AS "
@@ -815,7 +832,7 @@ Schema build_schema() {
        "recorder"},
       {"symbolized", "bool",
        "1 once the stacks were symbolized into symbol / frame_symbol / merged_stack (at the "
-       "end of `causeway trace`, or by `causeway stacks`)",
+       "end of `causeway trace`, or by `causeway finish` or `causeway stacks`)",
        "symbolizer"},
       {"analysis_version", "",
        "analysis version that wrote causal_chain / analysis_result; stale when it differs "

@@ -711,8 +711,8 @@ Status Writer::Impl::prepare_all() {
        "start_ts), end_ts = coalesce(?7, end_ts), exit_code = coalesce(?8, exit_code), traced "
        "= max(traced, ?9) WHERE upid = ?1"},
       {&ins_mapping,
-       "INSERT INTO mapping (id, upid, start_addr, end_addr, file_offset, path, build_id) "
-       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+       "INSERT INTO mapping (id, upid, start_addr, end_addr, file_offset, path, build_id, "
+       "file_size, file_mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
       {&ins_meta, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"},
       {&ins_syscall_name, "INSERT OR IGNORE INTO syscall_name (nr, name) VALUES (?1, ?2)"},
   };
@@ -1094,6 +1094,11 @@ Status Writer::note_mapping(const MappingInfo& info) {
   s.i64(5, static_cast<int64_t>(info.file_offset));
   s.opt_text(6, info.path);
   s.opt_text(7, info.build_id);
+  // The stamp stands in for a missing build-id only (schema: NULL when there is one), and
+  // half a stamp identifies nothing: both columns or neither.
+  const bool stamped = info.build_id.empty() && info.file_size && info.file_mtime_ns;
+  s.opt(8, stamped ? info.file_size : std::nullopt);
+  s.opt(9, stamped ? info.file_mtime_ns : std::nullopt);
   m.check(s.run(), "adding a mapping");
   return m.failure;
 }

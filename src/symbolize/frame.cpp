@@ -3,16 +3,19 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <string_view>
 
 namespace causeway::symbolize {
 namespace {
 
-constexpr std::array<std::pair<FrameKind, std::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<FrameKind, std::string_view>, 9> kNames = {{
     {FrameKind::kNative, "native"},
     {FrameKind::kSymbolOnly, "symbol"},
     {FrameKind::kUnresolved, "unresolved"},
     {FrameKind::kBinaryChanged, "binary_changed"},
+    {FrameKind::kBinaryUnverified, "binary_unverified"},
     {FrameKind::kBinaryMissing, "binary_missing"},
     {FrameKind::kNoMapping, "no_mapping"},
     {FrameKind::kPython, "python"},
@@ -79,6 +82,8 @@ std::string describe(const Frame& f) {
       return module_offset(f);
     case FrameKind::kBinaryChanged:
       return module_offset(f) + " [binary changed since the trace]";
+    case FrameKind::kBinaryUnverified:
+      return module_offset(f) + " [binary has no build-id; cannot check it is the one traced]";
     case FrameKind::kBinaryMissing:
       return module_offset(f) + " [binary no longer on disk]";
     case FrameKind::kNoMapping:
@@ -162,8 +167,28 @@ bool stack_ends_early(const std::vector<Frame>& frames) {
   return std::find(kBases.begin(), kBases.end(), std::string_view(outer.function)) == kBases.end();
 }
 
-const char* const kStackEndsEarlyNote =
-    "… the walk stopped here, short of the thread's start (code without frame pointers? "
-    "`causeway trace --call-graph dwarf` unwinds through it; see docs/stacks.md)";
+std::string stack_ends_early_note(std::string_view call_graph) {
+  const std::string head = "… the walk stopped here, short of the thread's start (";
+  if (call_graph.substr(0, 5) != "dwarf") {
+    return head +
+           "code without frame pointers? `causeway trace --call-graph dwarf` unwinds through "
+           "it; see docs/stacks.md)";
+  }
+  // Advising dwarf to a trace that already used it would send the user round in circles:
+  // a DWARF unwind ends early when the stack copy ran out or the code has no CFI.
+  constexpr int64_t kMaxBytes = 16384;  // the largest copy BPF makes (docs/stacks.md)
+  int64_t bytes = 8192;                 // "dwarf" alone: the default copy
+  if (call_graph.size() > 6 && call_graph[5] == ',') {
+    bytes = std::strtoll(std::string(call_graph.substr(6)).c_str(), nullptr, 10);
+  }
+  if (bytes > 0 && bytes < kMaxBytes) {
+    return head + "traced with --call-graph dwarf," + std::to_string(bytes) +
+           ": the stack copy probably ended here — trace with `--call-graph dwarf," +
+           std::to_string(kMaxBytes) + "` — or this code has no CFI; see docs/stacks.md)";
+  }
+  return head + "traced with --call-graph " + std::string(call_graph) +
+         ", the largest stack copy: the stack is deeper than the copy, or this code has no "
+         "CFI; see docs/stacks.md)";
+}
 
 }  // namespace causeway::symbolize

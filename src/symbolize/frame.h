@@ -15,21 +15,25 @@
 namespace causeway::symbolize {
 
 enum class FrameKind {
-  kNative,          // function, source file and line from DWARF debug info
-  kSymbolOnly,      // function from the ELF symbol table; no line information
-  kUnresolved,      // inside a module, but no symbol covers the address: module+offset
-  kBinaryChanged,   // the module's build-id differs from the one recorded at trace time
-  kBinaryMissing,   // the module file no longer exists or cannot be read as ELF
-  kNoMapping,       // the address lies in no recorded file mapping (JIT code, garbage frame)
-  kPython,          // a CPython frame, in place of the eval-loop frame that ran it
-  kPythonAppended,  // a CPython frame placed after the last trustworthy native frame because
-                    // the native walk held no eval-loop frame (interpreter without frame
-                    // pointers); the native frames in between are unknown
+  kNative,            // function, source file and line from DWARF debug info
+  kSymbolOnly,        // function from the ELF symbol table; no line information
+  kUnresolved,        // inside a module, but no symbol covers the address: module+offset
+  kBinaryChanged,     // the module's build-id (or, for a file without one, its size and mtime)
+                      // differs from the one recorded at trace time
+  kBinaryUnverified,  // the module has no build-id and the trace recorded no size and mtime
+                      // for it (traces from before they were recorded): it cannot be checked
+                      // against the binary that ran, so it is not read
+  kBinaryMissing,     // the module file no longer exists or cannot be read as ELF
+  kNoMapping,         // the address lies in no recorded file mapping (JIT code, garbage frame)
+  kPython,            // a CPython frame, in place of the eval-loop frame that ran it
+  kPythonAppended,    // a CPython frame placed after the last trustworthy native frame because
+                      // the native walk held no eval-loop frame (interpreter without frame
+                      // pointers); the native frames in between are unknown
 };
 
 // Stable lowercase names used in the database, JSON and text: "native", "symbol",
-// "unresolved", "binary_changed", "binary_missing", "no_mapping", "python",
-// "python_appended".
+// "unresolved", "binary_changed", "binary_unverified", "binary_missing", "no_mapping",
+// "python", "python_appended".
 std::string_view kind_name(FrameKind kind);
 // Inverse of kind_name; kUnresolved for an unknown name.
 FrameKind kind_from_name(std::string_view name);
@@ -68,7 +72,11 @@ std::string frame_key(const Frame& f);
 // when the outermost frame cannot be named (unresolved, no mapping, Python only): nothing is
 // claimed about what cannot be seen.
 bool stack_ends_early(const std::vector<Frame>& frames);
-// The line text outputs show under a stack for which stack_ends_early() is true.
-extern const char* const kStackEndsEarlyNote;
+// The line text outputs show under a stack for which stack_ends_early() is true. What it
+// advises depends on how the trace took its stacks, `call_graph` being the trace's meta
+// `call_graph` ("fp", "dwarf,BYTES"; "" when unknown): with fp, trace with
+// `--call-graph dwarf`; with dwarf that was already done, so a larger BYTES (the copy ran
+// out) or code without CFI.
+std::string stack_ends_early_note(std::string_view call_graph);
 
 }  // namespace causeway::symbolize

@@ -334,8 +334,14 @@ ModuleSymbolizer::ModuleSymbolizer() = default;
 ModuleSymbolizer::~ModuleSymbolizer() = default;
 
 ModuleSymbolizer::Module& ModuleSymbolizer::module(const std::string& path,
-                                                   const std::string& build_id) {
-  auto key = std::make_pair(path, build_id);
+                                                   const RecordedModule& recorded) {
+  std::string key = path + '\0' + recorded.build_id + '\0';
+  if (recorded.stamp) {
+    key +=
+        std::to_string(recorded.stamp->size_bytes) + ':' + std::to_string(recorded.stamp->mtime_ns);
+  } else {
+    key += '-';
+  }
   auto it = modules_.find(key);
   if (it != modules_.end()) return *it->second;
   auto m = std::make_unique<Module>();
@@ -347,9 +353,17 @@ ModuleSymbolizer::Module& ModuleSymbolizer::module(const std::string& path,
       path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted.data()) == 0;
   if (deleted || access(path.c_str(), R_OK) != 0) {
     m->unusable = FrameKind::kBinaryMissing;
-  } else if (host::read_build_id(path) != build_id) {
+  } else if (host::read_build_id(path) != recorded.build_id) {
     // Checked before any symbol is read: a rebuilt or upgraded file would otherwise yield
     // plausible but wrong names.
+    m->unusable = FrameKind::kBinaryChanged;
+  } else if (recorded.build_id.empty() && !recorded.stamp) {
+    // Neither the trace nor the file has a build-id, and the trace has no stamp either: a
+    // rebuilt file would pass every check we can make, so nothing is read (header comment).
+    m->unusable = FrameKind::kBinaryUnverified;
+  } else if (recorded.build_id.empty() && host::read_file_stamp(path) != recorded.stamp) {
+    // No build-id on either side, so the size and mtime stand in for it. A file with a
+    // build-id is judged by that alone: a touched or copied file with the same id is the same.
     m->unusable = FrameKind::kBinaryChanged;
   } else {
     m->dwfl = dwfl_begin(&kCallbacks);
@@ -377,9 +391,9 @@ ModuleSymbolizer::Module& ModuleSymbolizer::module(const std::string& path,
 }
 
 const std::vector<Frame>& ModuleSymbolizer::resolve(const std::string& path,
-                                                    const std::string& build_id,
+                                                    const RecordedModule& recorded,
                                                     uint64_t file_offset) {
-  Module& m = module(path, build_id);
+  Module& m = module(path, recorded);
   auto it = m.cache.find(file_offset);
   if (it != m.cache.end()) return it->second;
   ++addresses_resolved_;

@@ -132,16 +132,26 @@ const std::vector<StackSymbolizer::Mapping>& StackSymbolizer::mappings(int64_t u
   auto it = mappings_.find(upid);
   if (it != mappings_.end()) return it->second;
   std::vector<Mapping> maps;
-  Stmt s(db_,
-         "SELECT start_addr, end_addr, file_offset, path, build_id FROM mapping WHERE upid = ?1 "
-         "AND path IS NOT NULL ORDER BY start_addr");
+  // Traces recorded before the size/mtime stamp existed lack its columns: NULL, i.e. "not
+  // recorded", which leaves files without a build-id unverified (module_symbolizer.h).
+  const bool stamped = columns_of(db_, "mapping").count("file_mtime_ns") != 0;
+  Stmt s(db_, std::string("SELECT start_addr, end_addr, file_offset, path, build_id, ") +
+                  (stamped ? "file_size, file_mtime_ns" : "NULL, NULL") +
+                  " FROM mapping WHERE upid = ?1 AND path IS NOT NULL ORDER BY start_addr");
   if (s.ok()) {
     sqlite3_bind_int64(s.get(), 1, upid);
     while (sqlite3_step(s.get()) == SQLITE_ROW) {
-      maps.push_back({static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
-                      static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1)),
-                      static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2)), text(s.get(), 3),
-                      text(s.get(), 4)});
+      Mapping m{static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
+                static_cast<uint64_t>(sqlite3_column_int64(s.get(), 1)),
+                static_cast<uint64_t>(sqlite3_column_int64(s.get(), 2)),
+                text(s.get(), 3),
+                {text(s.get(), 4)}};
+      if (sqlite3_column_type(s.get(), 5) != SQLITE_NULL &&
+          sqlite3_column_type(s.get(), 6) != SQLITE_NULL) {
+        m.recorded.stamp =
+            host::FileStamp{sqlite3_column_int64(s.get(), 5), sqlite3_column_int64(s.get(), 6)};
+      }
+      maps.push_back(std::move(m));
     }
   }
   return mappings_.emplace(upid, std::move(maps)).first->second;
@@ -181,7 +191,7 @@ const std::vector<Frame>& StackSymbolizer::lookup(int64_t upid, uint64_t pc, boo
                               [](uint64_t a, const Mapping& x) { return a < x.start; });
     if (m != maps.begin() && lookup_pc < std::prev(m)->end) {
       const Mapping& map = *std::prev(m);
-      frames = modules_.resolve(map.path, map.build_id, lookup_pc - map.start + map.file_offset);
+      frames = modules_.resolve(map.path, map.recorded, lookup_pc - map.start + map.file_offset);
     } else {
       Frame f;
       f.kind = FrameKind::kNoMapping;

@@ -72,7 +72,8 @@ class StackSymbolizer {
   friend struct SymbolStore;  // symbolize_and_store's work (stack_symbols.cpp)
   struct Mapping {
     uint64_t start, end, file_offset;
-    std::string path, build_id;
+    std::string path;
+    RecordedModule recorded;  // build-id, or size and mtime for a file without one
   };
   struct PythonSchema;
   Status load_python_schema();
@@ -105,11 +106,12 @@ struct SymbolizeSummary {
   int64_t merged_stacks = 0;  // distinct (native, Python) stack pairs stored merged
 };
 
-// For writers (the end of `causeway trace`, `causeway stacks` on a writable complete trace):
-// symbolizes every address of every stack in the trace at `path` and stores the result
-// (replacing earlier results) together with every event's merged native + Python stack
-// (merged_stack / merged_frame), then sets meta 'symbolized' = 1. One transaction. Fails with
-// one sentence when the file cannot be opened for writing or is still being recorded.
+// For writers (the end of `causeway trace`, `causeway finish`, `causeway stacks` on a writable
+// complete trace): symbolizes every address of every stack in the trace at `path` and stores
+// the result (replacing earlier results) together with every event's merged native + Python
+// stack (merged_stack / merged_frame), then sets meta 'symbolized' = 1. One transaction.
+// Fails with one sentence when the file cannot be opened for writing or is still being
+// recorded.
 Result<SymbolizeSummary> symbolize_and_store(const std::string& path);
 
 // Whether the trace's stacks were symbolized and stored (meta 'symbolized' = 1).

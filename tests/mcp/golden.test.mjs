@@ -17,6 +17,7 @@ const CASES = {
   get_timeline_cpu: { name: 'get_timeline', args: { cpu: 3, ts: 9500000, window_ns: 2000000 } },
   get_timeline_tid: { name: 'get_timeline', args: { tid: 4250, ts: 62000000, window_ns: 8000000 } },
   get_stacks_offcpu: { name: 'get_stacks', args: { source: 'thread_state', state: 'sleeping' } },
+  get_stacks_syscall: { name: 'get_stacks', args: { source: 'syscall', syscall: 'futex' } },
   run_sql_truncated: { name: 'run_sql', args: { sql: 'SELECT id, ts FROM cuda_call ORDER BY id', max_rows: 2 } },
   run_sql_refused: { name: 'run_sql', args: { sql: 'DELETE FROM meta' } },
   list_processes_traced: { name: 'list_processes', args: {} },

@@ -170,7 +170,8 @@ inline Status write_fixture_trace(const std::string& path) {
   sc.ret = 0;
   sc.addr = 0x5555000f0000;
   sc.op = 128;
-  sc.stack = s_futex;
+  // No stack at syscall entry, as the recorder writes it: the futex's stack is the blocked
+  // interval's below.
   auto futex_row = wr.add(sc);
   check(futex_row);
   s = {};

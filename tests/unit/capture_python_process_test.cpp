@@ -113,7 +113,11 @@ bool walk(ProcessMemory& mem, int32_t pid, uint32_t tid, const cw_py_proc& cfg, 
       if (!out.frames.empty()) out.entry_mask |= 1u << (out.frames.size() - 1);
     } else if (code) {
       if (cfg.fr_is_entry >= 0 && buf[cfg.fr_is_entry]) out.entry_mask |= 1u << out.frames.size();
-      out.frames.push_back({code, instr});
+      __u64 words[CW_PY_STAMP_WORDS];
+      const uint64_t stamp = mem.read(pid, code + CW_PY_STAMP_OFFSET, words, sizeof(words))
+                                 ? cw_py_code_stamp(words)
+                                 : 0;
+      out.frames.push_back({code, instr, stamp});
     }
     frame = prev;
   }
@@ -167,7 +171,7 @@ TEST(CapturePythonProcess, FindsTheInterpreterAndResolvesExactLinesOfARealPython
   EXPECT_EQ(resolver.code_objects_read(), static_cast<int64_t>(frames.size()));
 
   // A non-code address is reported as such, not invented.
-  std::vector<cw_py_frame> bogus = {{p.runtime, 0}};
+  std::vector<cw_py_frame> bogus = {{p.runtime, 0, 0}};
   auto bad = resolver.resolve(child.pid, bogus, 0);
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0].function.rfind("<unresolved: ", 0), 0u) << bad[0].function;

@@ -77,6 +77,13 @@ class Python311Image {
   uint64_t code(const std::string& qualname, const std::string& file, int first_line,
                 const std::vector<uint8_t>& linetable, uint64_t units, int first_traceable = 0) {
     const uint64_t a = next(static_cast<size_t>(l_.code_adaptive) + units * 2);
+    code_at(a, qualname, file, first_line, linetable, units, first_traceable);
+    return a;
+  }
+  // Writes a code object at `a` (over a freed one, as the allocator reuses its memory); its
+  // strings and line table are new objects.
+  void code_at(uint64_t a, const std::string& qualname, const std::string& file, int first_line,
+               const std::vector<uint8_t>& linetable, uint64_t units, int first_traceable = 0) {
     m_.put<uint64_t>(a + l_.ob_type, kTypeAddr);
     m_.put<int64_t>(a + 16, static_cast<int64_t>(units));
     m_.put<int32_t>(a + l_.code_firstlineno, first_line);
@@ -85,7 +92,16 @@ class Python311Image {
     m_.put<uint64_t>(a + static_cast<uint64_t>(l_.code_qualname), str(qualname));
     m_.put<uint64_t>(a + l_.code_linetable, bytes(linetable));
     m_.put<int32_t>(a + static_cast<uint64_t>(l_.code_firsttraceable), first_traceable);
-    return a;
+  }
+  // The stamp BPF records for the code object at `a` (events.h).
+  uint64_t stamp(uint64_t a) const {
+    __u64 words[CW_PY_STAMP_WORDS];
+    if (!m_.read(0, a + CW_PY_STAMP_OFFSET, words, sizeof(words))) return 0;
+    return cw_py_code_stamp(words);
+  }
+  // The frame BPF records for code unit `unit` of `code`, stamp included.
+  cw_py_frame frame(uint64_t code, uint64_t unit) const {
+    return {code, instr(code, unit), stamp(code)};
   }
   // The prev_instr value of a frame executing code unit `unit` of `code`.
   uint64_t instr(uint64_t code, uint64_t unit) const {
@@ -230,10 +246,9 @@ TEST(CapturePythonStacks, ACudaCallGetsItsPythonStackWithExactLines) {
   const uint32_t sync = function_id("cudaStreamSynchronize");
   // Unit 7 of step is on line 40 + 4; unit 50 of <module> on line 1 + 26 + 0 (entry 25 of +1 each:
   // 1 + 26).
-  ASSERT_TRUE(
-      d.ingest(py_record(100, 101, 5000, CW_PY_FOR_CUDA,
-                         {{step, f.img.instr(step, 7)}, {main, f.img.instr(main, 50)}}, 0b10))
-          .ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 101, 5000, CW_PY_FOR_CUDA,
+                                 {f.img.frame(step, 7), f.img.frame(main, 50)}, 0b10))
+                  .ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 5000, sync)).ok());
   ASSERT_EQ(f.sink.cuda.size(), 1u);
   ASSERT_EQ(f.sink.cuda[0].py_stack, 1);
@@ -251,10 +266,9 @@ TEST(CapturePythonStacks, ACudaCallGetsItsPythonStackWithExactLines) {
 
   // The same raw stack again is not re-resolved and maps to the same stored stack; a call
   // without a Python record gets none.
-  ASSERT_TRUE(
-      d.ingest(py_record(100, 101, 6000, CW_PY_FOR_CUDA,
-                         {{step, f.img.instr(step, 7)}, {main, f.img.instr(main, 50)}}, 0b10))
-          .ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 101, 6000, CW_PY_FOR_CUDA,
+                                 {f.img.frame(step, 7), f.img.frame(main, 50)}, 0b10))
+                  .ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 6000, sync)).ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 7000, sync)).ok());
   EXPECT_EQ(f.sink.cuda[1].py_stack, 1);
@@ -272,8 +286,8 @@ TEST(CapturePythonStacks, NestedCallsEachClaimTheirOwnRecord) {
   Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
   // Runtime call at ts 100 (entry) encloses a driver call at ts 150; the inner one's record
   // is written first (it returns first).
-  ASSERT_TRUE(d.ingest(py_record(100, 101, 100, CW_PY_FOR_CUDA, {{a, f.img.instr(a, 2)}}, 1)).ok());
-  ASSERT_TRUE(d.ingest(py_record(100, 101, 150, CW_PY_FOR_CUDA, {{b, f.img.instr(b, 4)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 101, 100, CW_PY_FOR_CUDA, {f.img.frame(a, 2)}, 1)).ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 101, 150, CW_PY_FOR_CUDA, {f.img.frame(b, 4)}, 1)).ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 150, function_id("cuMemAlloc_v2"))).ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 100, function_id("cudaMalloc"))).ok());
   ASSERT_EQ(f.sink.cuda.size(), 2u);
@@ -293,8 +307,7 @@ TEST(CapturePythonStacks, ABlockedIntervalGetsThePythonStackOfWhereItBlocked) {
       d.ingest(switch_record(100, 101, 1000, false, 0)).ok());  // preempted: no Python stack
   ASSERT_TRUE(d.ingest(switch_record(0, 0, 2000, false, 101)).ok());
   // Blocks at unit 9 (line 7 + 5).
-  ASSERT_TRUE(
-      d.ingest(py_record(100, 101, 3000, CW_PY_FOR_BLOCK, {{load, f.img.instr(load, 9)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 101, 3000, CW_PY_FOR_BLOCK, {f.img.frame(load, 9)}, 1)).ok());
   ASSERT_TRUE(d.ingest(switch_record(100, 101, 3000, true, 0)).ok());
   ASSERT_TRUE(d.finish(9000).ok());
   const store::ThreadStateRow* blocked = nullptr;
@@ -317,10 +330,10 @@ TEST(CapturePythonStacks, UnreadableAndIncompleteFramesAreHonest) {
   const uint64_t gone = 0xdead0000;  // not mapped: the code object cannot be read
   Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
   ASSERT_TRUE(d.ingest(py_record(100, 101, 10, CW_PY_FOR_CUDA,
-                                 {{ok, f.img.instr(ok, 1)},  // before _co_firsttraceable: left out
-                                  {ok, f.img.instr(ok, 5)},
-                                  {gone, 0x1234},
-                                  {ok, f.img.instr(ok, 500)}},  // outside its code object
+                                 {f.img.frame(ok, 1),  // before _co_firsttraceable: left out
+                                  f.img.frame(ok, 5),
+                                  {gone, 0x1234, 0},
+                                  f.img.frame(ok, 500)},  // outside its code object
                                  0, CW_PY_TRUNCATED))
                   .ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 101, 10, function_id("cudaMalloc"))).ok());
@@ -369,7 +382,7 @@ TEST(CapturePythonStacks, Python310FramesUseLastiAndThePep626Table) {
   mem.put<int64_t>(table + l.bytes_size, 4);
   for (size_t i = 0; i < pep626.size(); i++) mem.put<uint8_t>(table + l.bytes_data + i, pep626[i]);
 
-  ASSERT_TRUE(stacks.ingest(py_record(7, 7, 1, CW_PY_FOR_CUDA, {{code, 5}}, 1))
+  ASSERT_TRUE(stacks.ingest(py_record(7, 7, 1, CW_PY_FOR_CUDA, {{code, 5, 0}}, 1))
                   .ok());  // f_lasti 5 = byte 10
   const store::StackId id = stacks.take(7, 1);
   ASSERT_EQ(id, 1);
@@ -393,6 +406,94 @@ std::vector<uint8_t> exec_record(uint32_t pid, uint64_t ts) {
   return bytes_of(e);
 }
 
+// A module body runs once and is freed; the next code object (another module's body, a
+// notebook cell, exec'd code) is often allocated at the same address, sometimes before the
+// tracer has read the frames of an event that ran the old one. Each frame's stamp, recorded
+// at the event, tells them apart: never a name of the wrong code object.
+TEST(CapturePythonStacks, ACodeObjectReplacedAtItsAddressIsToldApartByItsStamp) {
+  Fixture f;
+  f.resolver.add_process(100, f.img.layout());
+  const uint64_t body = f.img.code("<module>", "/usr/lib/python3.11/importlib/readers.py", 1,
+                                   table_two_units_per_line(30), 60);
+  const uint64_t work = f.img.code("work", "/srv/train.py", 40, table_two_units_per_line(10), 20);
+  const uint64_t work_stamp = f.img.stamp(work), old_stamp = f.img.stamp(body);
+  Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
+  const uint32_t sync = function_id("cudaStreamSynchronize");
+  auto call = [&](int64_t ts, uint64_t body_unit, uint64_t body_stamp) {
+    ASSERT_TRUE(d.ingest(py_record(100, 101, static_cast<uint64_t>(ts), CW_PY_FOR_CUDA,
+                                   {{work, f.img.instr(work, 3), work_stamp},
+                                    {body, f.img.instr(body, body_unit), body_stamp}},
+                                   0b10))
+                    .ok());
+    ASSERT_TRUE(d.ingest(cuda_record(100, 101, static_cast<uint64_t>(ts), sync)).ok());
+  };
+  auto frame = [&](size_t call_index, size_t depth) {
+    return f.sink.py_stacks[static_cast<size_t>(f.sink.cuda[call_index].py_stack - 1)][depth];
+  };
+  call(1000, 10, old_stamp);
+  EXPECT_EQ(frame(0, 1).file, "/usr/lib/python3.11/importlib/readers.py");
+  EXPECT_EQ(frame(0, 1).line, 1 + 6);
+  EXPECT_EQ(f.resolver.code_objects_read(), 2);
+
+  // The module body is freed and the script's body takes its place, with a different size.
+  f.img.code_at(body, "<module>", "/srv/train.py", 100, table_two_units_per_line(40), 80);
+  const uint64_t new_stamp = f.img.stamp(body);
+  ASSERT_NE(new_stamp, old_stamp);
+  call(2000, 20, new_stamp);
+  EXPECT_EQ(frame(1, 1).file, "/srv/train.py");
+  EXPECT_EQ(frame(1, 1).line, 100 + 11);
+  // The very raw stack of the first call, by the old body: still the old body's names (they
+  // were read while it lived), not the new one's.
+  call(3000, 10, old_stamp);
+  EXPECT_EQ(frame(2, 1).file, "/usr/lib/python3.11/importlib/readers.py");
+  EXPECT_EQ(f.resolver.code_objects_read(), 3);
+  // An event of the old body that the tracer reaches only after the replacement: the object
+  // there is not the one the frame ran, and the frame says so.
+  call(4000, 14, old_stamp ^ 0x5a5a);
+  EXPECT_EQ(frame(3, 1).function.rfind("<unresolved: code object", 0), 0u) << frame(3, 1).function;
+  EXPECT_NE(frame(3, 1).function.find("freed and its memory reused"), std::string::npos);
+  EXPECT_TRUE(frame(3, 1).file.empty());
+  EXPECT_EQ(frame(3, 0).function, "work");  // the unchanged function is unaffected
+}
+
+// Frames BPF could not stamp (stamp 0) are checked against the live object instead.
+TEST(CapturePythonStacks, AnUnstampedCodeObjectReplacedAtItsAddressIsReadAgain) {
+  Fixture f;
+  f.resolver.add_process(100, f.img.layout());
+  const uint64_t body = f.img.code("<module>", "/usr/lib/python3.11/importlib/readers.py", 1,
+                                   table_two_units_per_line(30), 60);
+  const uint64_t work = f.img.code("work", "/srv/train.py", 40, table_two_units_per_line(10), 20);
+  Decoder d(f.sink, CudaFunctionTable::builtin(), f.opts());
+  const uint32_t sync = function_id("cudaStreamSynchronize");
+  auto call = [&](int64_t ts, uint64_t body_unit) {
+    ASSERT_TRUE(d.ingest(py_record(100, 101, static_cast<uint64_t>(ts), CW_PY_FOR_CUDA,
+                                   {{work, f.img.instr(work, 3), 0},
+                                    {body, f.img.instr(body, body_unit), 0}},
+                                   0b10))
+                    .ok());
+    ASSERT_TRUE(d.ingest(cuda_record(100, 101, static_cast<uint64_t>(ts), sync)).ok());
+  };
+  auto outer = [&](size_t i) {
+    return f.sink.py_stacks[static_cast<size_t>(f.sink.cuda[i].py_stack - 1)][1];
+  };
+  call(1000, 10);
+  EXPECT_EQ(outer(0).file, "/usr/lib/python3.11/importlib/readers.py");
+  // An unchanged code object seen in a new stack is checked, not read again.
+  call(2000, 12);
+  EXPECT_EQ(f.resolver.code_objects_read(), 2);
+  EXPECT_EQ(f.resolver.code_objects_replaced(), 0);
+
+  f.img.code_at(body, "<module>", "/srv/train.py", 100, table_two_units_per_line(30), 60);
+  call(3000, 20);
+  EXPECT_EQ(outer(2).file, "/srv/train.py");
+  EXPECT_EQ(outer(2).line, 100 + 11);
+  EXPECT_EQ(f.resolver.code_objects_replaced(), 1);
+  // The very raw stack of the first call is not taken from the raw-stack cache any more.
+  call(4000, 10);
+  EXPECT_EQ(outer(3).file, "/srv/train.py");
+  EXPECT_EQ(outer(3).line, 100 + 6);
+}
+
 TEST(CapturePythonStacks, AnExecForgetsTheOldImageEvenForTheSameBinary) {
   Fixture f;
   f.resolver.add_process(100, f.img.layout());
@@ -406,8 +507,7 @@ TEST(CapturePythonStacks, AnExecForgetsTheOldImageEvenForTheSameBinary) {
   EXPECT_EQ(told, std::vector<int32_t>{100});  // the BPF walker is stopped for it too
 
   // A record of the old image still in flight resolves against nothing: no stack at all.
-  ASSERT_TRUE(
-      d.ingest(py_record(100, 100, 5000, CW_PY_FOR_CUDA, {{step, f.img.instr(step, 7)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 100, 5000, CW_PY_FOR_CUDA, {f.img.frame(step, 7)}, 1)).ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 100, 5000, sync)).ok());
   ASSERT_EQ(f.sink.cuda.size(), 1u);
   EXPECT_EQ(f.sink.cuda[0].py_stack, 0);
@@ -415,8 +515,7 @@ TEST(CapturePythonStacks, AnExecForgetsTheOldImageEvenForTheSameBinary) {
 
   // Registered again by the rescan of the new image: its code objects are read afresh.
   f.resolver.add_process(100, f.img.layout());
-  ASSERT_TRUE(
-      d.ingest(py_record(100, 100, 6000, CW_PY_FOR_CUDA, {{step, f.img.instr(step, 7)}}, 1)).ok());
+  ASSERT_TRUE(d.ingest(py_record(100, 100, 6000, CW_PY_FOR_CUDA, {f.img.frame(step, 7)}, 1)).ok());
   ASSERT_TRUE(d.ingest(cuda_record(100, 100, 6000, sync)).ok());
   ASSERT_EQ(f.sink.cuda.size(), 2u);
   EXPECT_EQ(f.sink.cuda[1].py_stack, 1);
@@ -438,7 +537,7 @@ TEST(CapturePythonStacks, ThePendingTableStaysBoundedAsThreadsComeAndGo) {
     const int32_t tid = 1000 + i;
     const uint64_t ts = 10000 + static_cast<uint64_t>(i);
     ASSERT_TRUE(d.ingest(py_record(100, static_cast<uint32_t>(tid), ts, CW_PY_FOR_CUDA,
-                                   {{step, f.img.instr(step, 7)}}, 1))
+                                   {f.img.frame(step, 7)}, 1))
                     .ok());
     ASSERT_TRUE(d.ingest(cuda_record(100, static_cast<uint32_t>(tid), ts, sync)).ok());
     ASSERT_LE(f.stacks.pending_threads(), bound);
@@ -456,7 +555,7 @@ TEST(CapturePythonStacks, ThePendingTableStaysBoundedAsThreadsComeAndGo) {
   for (int32_t i = 0; i < threads; i++) {
     ASSERT_TRUE(g.stacks
                     .ingest(py_record(100, static_cast<uint32_t>(5000 + i), 1 + i, CW_PY_FOR_CUDA,
-                                      {{s2, g.img.instr(s2, 7)}}, 1))
+                                      {g.img.frame(s2, 7)}, 1))
                     .ok());
     ASSERT_LE(g.stacks.pending_threads(), bound);
   }
@@ -470,10 +569,10 @@ TEST(CapturePythonStacks, ThePendingTableStaysBoundedAsThreadsComeAndGo) {
 
 TEST(CapturePythonStacks, MalformedRecordsAreCountedNotTrusted) {
   Fixture f;
-  auto rec = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2}}, 0);
+  auto rec = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2, 0}}, 0);
   rec.resize(rec.size() - 4);
   ASSERT_TRUE(f.stacks.ingest(rec).ok());
-  auto deep = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2}}, 0);
+  auto deep = py_record(100, 101, 10, CW_PY_FOR_CUDA, {{1, 2, 0}}, 0);
   const uint32_t too_deep = CW_PY_MAX_FRAMES + 1;
   std::memcpy(deep.data() + offsetof(cw_py_stack, depth), &too_deep, 4);
   ASSERT_TRUE(f.stacks.ingest(deep).ok());

@@ -1,5 +1,6 @@
 // `causeway finish` on a trace whose recorder was killed (simulated: complete = 0, no indexes,
-// nothing stored), and the note `explain`/`stats` print on such a trace until it is finished.
+// nothing stored): indexes, symbols and chains stored; and the note `explain`/`stats` print on
+// such a trace until it is finished.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "fixtures/scenarios.h"
+#include "fixtures/stack_fixture.h"
 #include "store/schema.h"
 #include "support/test_support.h"
 
@@ -62,6 +64,58 @@ TEST(CliFinishTest, FinishesAnInterruptedTraceAndExplainSaysWhenItIsNeeded) {
   EXPECT_EQ(after.exit_code, 0) << after.err;
   EXPECT_EQ(after.err, "");
   EXPECT_EQ(after.out, before.out);  // the same chains, now stored
+}
+
+// The end of `causeway trace` symbolizes and stores the stacks; a killed recorder never got
+// there, so finish does it (docs/stacks.md "When").
+TEST(CliFinishTest, StoresTheSymbolizedStacksAsTheEndOfATraceWould) {
+  TempDir dir;
+  const std::string path = interrupted_trace(dir);
+  give_calls_a_stack(path, 700);
+  ASSERT_GT(query_int(path, "SELECT count(*) FROM cuda_call WHERE stack_id IS NOT NULL"), 0);
+  ASSERT_EQ(query_int(path, "SELECT count(*) FROM meta WHERE key = 'symbolized'"), 0);
+  CommandResult before = run_command({causeway_binary(), "stacks", "--db", path});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.out.find(kStackFrame0), std::string::npos) << before.out;
+
+  CommandResult fin = run_command({causeway_binary(), "finish", "--db", path});
+  ASSERT_EQ(fin.exit_code, 0) << fin.err;
+  // Two distinct addresses, both in a file that is not on this machine: stored, and said so.
+  EXPECT_NE(fin.out.find("Finished " + path +
+                         ": indexes built, 2 stack addresses symbolized (2 left as "
+                         "module+offset with the reason; docs/stacks.md), "),
+            std::string::npos)
+      << fin.out;
+  EXPECT_EQ(fin.err, "");
+  EXPECT_EQ(query_int(path, "SELECT value FROM meta WHERE key = 'symbolized'"), 1);
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM frame_symbol"), 2);
+  // The documented SQL works: each call's merged stack, as `causeway stacks` prints it.
+  EXPECT_EQ(query_int(path,
+                      "SELECT count(*) FROM merged_stack_symbols WHERE merged_stack_id = (SELECT "
+                      "merged_stack_id FROM cuda_calls WHERE stack_id IS NOT NULL LIMIT 1) AND "
+                      "kind = 'binary_missing'"),
+            2);
+
+  CommandResult after = run_command({causeway_binary(), "stacks", "--db", path});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(after.out, before.out);  // the same frames, now read from the file
+
+  // Finishing again keeps the stored symbols rather than symbolizing anew (by then the
+  // binaries may have been upgraded).
+  exec_sql(path, "UPDATE symbol SET function = 'kept' WHERE id = 1");
+  CommandResult again = run_command({causeway_binary(), "finish", "--db", path});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("indexes built, stacks already symbolized, "), std::string::npos)
+      << again.out;
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM symbol WHERE function = 'kept'"), 1);
+}
+
+TEST(CliFinishTest, ATraceWithoutStacksSaysSo) {
+  TempDir dir;
+  const std::string path = interrupted_trace(dir);
+  CommandResult fin = run_command({causeway_binary(), "finish", "--db", path});
+  ASSERT_EQ(fin.exit_code, 0) << fin.err;
+  EXPECT_NE(fin.out.find("indexes built, no stacks to symbolize, "), std::string::npos) << fin.out;
 }
 
 TEST(CliFinishTest, CompleteTracesNeedNothing) {

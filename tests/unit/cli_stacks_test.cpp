@@ -1,6 +1,9 @@
 // `causeway stacks` end to end on a fixture trace: goldens for text, folded and JSON output,
 // Python frames merged, filters, blocking intervals, honest frames for binaries that are
-// gone, the no-write guarantee for read-only files, and bad input.
+// gone, the no-write guarantee for read-only files, and bad input: out-of-range ids and
+// --top, contradicting options, filters naming what the trace does not have (one sentence,
+// exit 2), results that are legitimately empty or a trace without stacks (a sentence, exit
+// 0), the ends-early note by call-graph mode and the unfinished-trace note.
 //
 // The fixture's symbols are stored in the trace as `causeway trace` stores them (a trace
 // symbolized on the machine that recorded it), so the goldens do not depend on binaries on
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -289,6 +293,150 @@ TEST(CliStacksUnsymbolizedTest, WritableTraceKeepsTheSymbols) {
   EXPECT_GT(sqlite3_column_int(st, 1), 0);
   sqlite3_finalize(st);
   sqlite3_close(h);
+}
+
+// Runs `sql` on the trace at `path` (a fixture variant: other meta, other names).
+void edit(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  exec(db, sql);
+  sqlite3_close(db);
+}
+
+// One line on stderr, exit status 2 (bad input, as everywhere in the CLI), nothing on stdout,
+// and the line contains `expect`.
+void expect_refused(const CommandResult& r, const std::string& expect) {
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("causeway stacks: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(expect), std::string::npos) << r.err;
+}
+
+// Ids of 0 or below (or beyond a kernel id) were taken for "no filter": every process shown
+// under a heading that named one. A negative --top wrapped to "all".
+TEST_F(CliStacksTest, IdsAndTopOutOfRangeAreRefused) {
+  for (const char* pid : {"0", "-5", "4294967296"}) {
+    expect_refused(stacks({"--pid", pid}), "--pid must be a positive process id");
+  }
+  for (const char* tid : {"0", "-1"}) {
+    expect_refused(stacks({"--tid", tid}), "--tid must be a positive thread id");
+  }
+  for (const char* top : {"0", "-1", "99999999999999999999", "abc", "2.5"}) {
+    expect_refused(stacks({"--top", top}), "--top must be a whole number of at least 1");
+  }
+}
+
+TEST_F(CliStacksTest, OptionsThatWouldBeIgnoredAreRefused) {
+  expect_refused(stacks({"--folded", "--json"}), "--folded and --json are alternatives; pick one.");
+  expect_refused(stacks({"--weight", "count"}), "--weight sets the value of --folded lines");
+  expect_refused(stacks({"--weight", "ns", "--json"}), "add --folded or drop --weight");
+  expect_refused(stacks({"--function", ""}), "--function needs a CUDA function name");
+}
+
+// A function the trace never called is not "0 events": it is named as a mistake, with the
+// traced names it was probably meant to be.
+TEST_F(CliStacksTest, UnknownFunctionSuggestsTheTracedOnes) {
+  expect_refused(stacks({"--function", "cudastreamsynchronize"}),
+                 "no CUDA function 'cudastreamsynchronize' in this trace; did you mean "
+                 "cudaStreamSynchronize (`causeway stats` lists the CUDA functions it called)?");
+  expect_refused(stacks({"--function", "cudaLaunch"}), "did you mean cudaLaunchKernel");
+  // Nothing close: the functions it did call, most time first.
+  expect_refused(stacks({"--function", "cudaNoSuch"}),
+                 "no CUDA function 'cudaNoSuch' in this trace; it called "
+                 "cudaStreamSynchronize, cudaLaunchKernel.");
+}
+
+TEST_F(CliStacksTest, ProcessesAndThreadsNotTracedAreNamedAsSuch) {
+  expect_refused(stacks({"--pid", "1"}),
+                 "pid 1 is not one of the traced processes; they are 400 trainer, 500 python3.");
+  expect_refused(stacks({"--tid", "999999"}),
+                 "tid 999999 is not one of the traced threads; they are 400");
+  expect_refused(stacks({"--pid", "400", "--tid", "500"}),
+                 "tid 500 is a thread of pid 500, not of pid 400; drop --pid or give --pid 500.");
+  expect_refused(stacks({"--since", "10s"}), "--since 10s is past the end of the trace, which is ");
+}
+
+// Every filter names something real, they just select nothing: exit 0 and a sentence that
+// says so, in each output form.
+TEST_F(CliStacksTest, EmptyResultSaysWhy) {
+  CommandResult r = stacks({"--pid", "500", "--function", "cudaLaunchKernel"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "cudaLaunchKernel calls (pid 500): no events; each filter names something in the "
+            "trace, but no CUDA calls match them all together; widen one of them.\n");
+  r = stacks({"--tid", "500", "--blocked"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "blocking intervals (tid 500): no events; thread 500 never blocked (slept or waited "
+            "for I/O) while traced.\n");
+  r = stacks({"--pid", "500", "--function", "cudaLaunchKernel", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["events"], 0);
+  EXPECT_NE(j["note"].get<std::string>().find("no CUDA calls match them all"), std::string::npos);
+  r = stacks({"--pid", "500", "--function", "cudaLaunchKernel", "--folded"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // flame-graph input stays clean; the reason goes to stderr
+  EXPECT_NE(r.err.find("no CUDA calls match them all"), std::string::npos) << r.err;
+  // A non-empty result has no note.
+  r = stacks({"--json", "--top", "1"});
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["note"].is_null()) << r.out;
+}
+
+TEST_F(CliStacksTest, TraceWithoutStacksSaysHowToGetThem) {
+  edit(db_,
+       "INSERT OR REPLACE INTO meta (key, value) VALUES ('stacks', 'off'), ('call_graph', "
+       "'off'); UPDATE cuda_call SET stack_id = NULL, py_stack_id = NULL; UPDATE thread_state "
+       "SET stack_id = NULL");
+  const std::string sentence =
+      "this trace was recorded with --no-stacks (meta call_graph=off), so it has no call "
+      "stacks; record it again without --no-stacks to get them.";
+  CommandResult r = stacks({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "CUDA calls: 72 events, 78.80 ms; " + sentence + "\n");
+  r = stacks({"--folded"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "causeway stacks: " + sentence + "\n");
+  r = stacks({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j["stacks_recorded"].get<bool>());
+  EXPECT_EQ(j["call_graph"], "off");
+  EXPECT_EQ(j["note"], sentence);
+}
+
+// The "walk stopped here" note: with a frame-pointer trace it points to --call-graph dwarf;
+// with a trace that already used dwarf it must not (a larger copy, or code without CFI).
+TEST_F(CliStacksTest, EndsEarlyNoteFollowsHowTheTraceTookItsStacks) {
+  // The outermost frame of the synchronize stacks becomes a function other than main.
+  edit(db_, "UPDATE symbol SET function = 'worker_loop' WHERE id = 3");
+  for (const char* call_graph : {"fp", "dwarf,8192"}) {
+    edit(db_, std::string("INSERT OR REPLACE INTO meta (key, value) VALUES ('call_graph', '") +
+                  call_graph + "')");
+    CommandResult r = stacks({"--function", "cudaStreamSynchronize", "--pid", "400"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const bool dwarf = std::string(call_graph) != "fp";
+    EXPECT_NE(r.out.find("  worker_loop at trainer/main.cpp:40\n  … the walk stopped here"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(
+        r.out.find("`causeway trace --call-graph dwarf` unwinds through it") != std::string::npos,
+        !dwarf)
+        << r.out;
+    EXPECT_EQ(r.out.find("traced with --call-graph dwarf,8192") != std::string::npos, dwarf)
+        << r.out;
+  }
+}
+
+// Partial results must not look complete: the note `explain` and `stats` print.
+TEST_F(CliStacksTest, TraceNotClosedCleanlySaysSo) {
+  edit(db_, "UPDATE meta SET value = '0' WHERE key = 'complete'");
+  CommandResult r = stacks({"--top", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: " + db_ + " was not closed cleanly"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("#1 "), std::string::npos) << r.out;
 }
 
 TEST(CliStacksBadInputTest, OneSentence) {

@@ -8,6 +8,7 @@
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -103,6 +104,20 @@ TEST(HostElfFile, BadFilesAreOneSentence) {
   ASSERT_FALSE(not_elf.ok());
   EXPECT_EQ(not_elf.error(), text + " is not an ELF file.");
   EXPECT_EQ(read_build_id(text), "");
+}
+
+// The stamp that stands in for a missing build-id: size and mtime to the nanosecond.
+TEST(HostElfFile, FileStampIsSizeAndMtime) {
+  TempDir dir;
+  const std::string path = dir.file("nb");
+  std::ofstream(path) << "0123456789";
+  const timespec times[2] = {{0, UTIME_OMIT}, {1'700'000'000, 123'456'789}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  const auto stamp = read_file_stamp(path);
+  ASSERT_TRUE(stamp);
+  EXPECT_EQ(*stamp, (FileStamp{10, 1'700'000'000'123'456'789}));
+  EXPECT_FALSE(read_file_stamp(dir.file("missing")));
+  EXPECT_FALSE(read_file_stamp(dir.path()));  // not a regular file
 }
 
 }  // namespace

@@ -360,6 +360,37 @@ TEST(StoreWriter, InterningDeduplicates) {
   EXPECT_EQ(query(r->db(), "SELECT DISTINCT kernel FROM cuda_calls"), (Rows{{"late_name"}}));
 }
 
+// The size/mtime stamp stands in for a missing build-id only, and is stored whole or not at
+// all (module_symbolizer.h relies on both).
+TEST(StoreWriter, MappingStampOnlyForFilesWithoutABuildId) {
+  testing::TempDir dir;
+  auto w = make_writer(dir.file("run.db"));
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->note_process({100, 1, "app", "app", true, {}, {}, {}}).ok());
+  MappingInfo no_id{100, 0x1000, 0x2000, 0, "/opt/nb", ""};
+  no_id.file_size = 16384;
+  no_id.file_mtime_ns = 1'700'000'000'123'456'789;
+  MappingInfo with_id{100, 0x3000, 0x4000, 0, "/opt/lib.so", "ab12"};
+  with_id.file_size = 4096;  // ignored: the build-id is what identifies this file
+  with_id.file_mtime_ns = 5;
+  MappingInfo half{100, 0x5000, 0x6000, 0, "/opt/half", ""};
+  half.file_size = 4096;  // no mtime: half a stamp identifies nothing
+  MappingInfo none{100, 0x7000, 0x8000, 0, "/opt/none", ""};
+  for (const MappingInfo* m : {&no_id, &with_id, &half, &none}) {
+    ASSERT_TRUE(w->note_mapping(*m).ok());
+  }
+  ASSERT_TRUE(w->close().ok());
+  auto r = open_reader(dir.file("run.db"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(query(r->db(),
+                  "SELECT path, build_id, file_size, file_mtime_ns FROM mapping ORDER BY "
+                  "start_addr"),
+            (Rows{{"/opt/nb", "NULL", "16384", "1700000000123456789"},
+                  {"/opt/lib.so", "ab12", "NULL", "NULL"},
+                  {"/opt/half", "NULL", "NULL", "NULL"},
+                  {"/opt/none", "NULL", "NULL", "NULL"}}));
+}
+
 TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
   testing::TempDir dir;
   auto w = make_writer(dir.file("run.db"));

@@ -1,6 +1,6 @@
 // ModuleSymbolizer on this test binary itself (a PIE built with -g): exact function, file and
-// line; inlined frames; build-id verification; missing and stripped files; separate debug
-// info found through .gnu_debuglink.
+// line; inlined frames; build-id verification (size and mtime for files without one); missing
+// and stripped files; separate debug info found through .gnu_debuglink.
 #include "symbolize/module_symbolizer.h"
 
 #include <gtest/gtest.h>
@@ -86,7 +86,7 @@ TEST(SymbolizeModuleSymbolizerTest, ReturnAddressResolvesToTheCallLine) {
   const Where w = where(ret - 1);
   ASSERT_FALSE(w.path.empty());
   ModuleSymbolizer s;
-  const auto& frames = s.resolve(w.path, host::read_build_id(w.path), w.file_offset);
+  const auto& frames = s.resolve(w.path, {host::read_build_id(w.path)}, w.file_offset);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].kind, FrameKind::kNative);
   EXPECT_EQ(frames[0].function, "causeway::symbolize::probe::plain_caller()");
@@ -102,7 +102,7 @@ TEST(SymbolizeModuleSymbolizerTest, InlinedFramesInnermostFirst) {
   const uint64_t ret = probe::outer_function(1);
   const Where w = where(ret - 1);
   ModuleSymbolizer s;
-  const auto& frames = s.resolve(w.path, host::read_build_id(w.path), w.file_offset);
+  const auto& frames = s.resolve(w.path, {host::read_build_id(w.path)}, w.file_offset);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0].function, "inlined_helper");
   EXPECT_TRUE(frames[0].inlined);
@@ -118,9 +118,9 @@ TEST(SymbolizeModuleSymbolizerTest, EachAddressIsResolvedOnceAndModulesOpenedOnc
   const Where b = where(probe::outer_function(2) - 1);
   ModuleSymbolizer s;
   const std::string id = host::read_build_id(a.path);
-  s.resolve(a.path, id, a.file_offset);
-  s.resolve(a.path, id, a.file_offset);
-  s.resolve(b.path, id, b.file_offset);
+  s.resolve(a.path, {id}, a.file_offset);
+  s.resolve(a.path, {id}, a.file_offset);
+  s.resolve(b.path, {id}, b.file_offset);
   EXPECT_EQ(s.modules_opened(), 1);
   EXPECT_EQ(s.addresses_resolved(), 2);
 }
@@ -128,20 +128,21 @@ TEST(SymbolizeModuleSymbolizerTest, EachAddressIsResolvedOnceAndModulesOpenedOnc
 TEST(SymbolizeModuleSymbolizerTest, ChangedBuildIdIsNotSymbolized) {
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& frames = s.resolve(w.path, "0123456789abcdef", w.file_offset);
+  const auto& frames = s.resolve(w.path, {"0123456789abcdef"}, w.file_offset);
   ASSERT_EQ(frames.size(), 1u);
   EXPECT_EQ(frames[0].kind, FrameKind::kBinaryChanged);
   EXPECT_TRUE(frames[0].function.empty());
   EXPECT_EQ(frames[0].module_offset, w.file_offset);
   EXPECT_NE(describe(frames[0]).find("binary changed since the trace"), std::string::npos);
   // A file that had no build-id at trace time but has one now has changed too.
-  EXPECT_EQ(s.resolve(w.path, "", w.file_offset)[0].kind, FrameKind::kBinaryChanged);
+  EXPECT_EQ(s.resolve(w.path, {""}, w.file_offset)[0].kind, FrameKind::kBinaryChanged);
 }
 
 TEST(SymbolizeModuleSymbolizerTest, MissingAndDeletedFilesSayso) {
   ModuleSymbolizer s;
-  EXPECT_EQ(s.resolve("/nonexistent/libgone.so", "ab", 0x1234)[0].kind, FrameKind::kBinaryMissing);
-  const auto& deleted = s.resolve(self_path() + " (deleted)", "", 0x1234);
+  EXPECT_EQ(s.resolve("/nonexistent/libgone.so", {"ab"}, 0x1234)[0].kind,
+            FrameKind::kBinaryMissing);
+  const auto& deleted = s.resolve(self_path() + " (deleted)", {""}, 0x1234);
   EXPECT_EQ(deleted[0].kind, FrameKind::kBinaryMissing);
   EXPECT_EQ(describe(deleted[0]).rfind("symbolize_module_symbolizer_test (deleted)+0x1234", 0), 0u)
       << describe(deleted[0]);
@@ -150,7 +151,7 @@ TEST(SymbolizeModuleSymbolizerTest, MissingAndDeletedFilesSayso) {
 TEST(SymbolizeModuleSymbolizerTest, OffsetOutsideLoadedSegmentsIsUnresolved) {
   const std::string path = self_path();
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, host::read_build_id(path), uint64_t{1} << 40);
+  const auto& f = s.resolve(path, {host::read_build_id(path)}, uint64_t{1} << 40);
   EXPECT_EQ(f[0].kind, FrameKind::kUnresolved);
   EXPECT_EQ(describe(f[0]), "symbolize_module_symbolizer_test+0x10000000000");
 }
@@ -175,7 +176,7 @@ TEST_F(StrippedCopies, NoDebugInfoGivesTheSymbolOnly) {
   const std::string path = copy("nodebug", "--strip-debug");
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, host::read_build_id(path), w.file_offset);
+  const auto& f = s.resolve(path, {host::read_build_id(path)}, w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].kind, FrameKind::kSymbolOnly);
   EXPECT_EQ(f[0].function, "causeway::symbolize::probe::plain_caller()");
@@ -186,7 +187,7 @@ TEST_F(StrippedCopies, NoSymbolsAtAllGivesModulePlusOffset) {
   const std::string path = copy("stripped", "--strip-all");
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(path, host::read_build_id(path), w.file_offset);
+  const auto& f = s.resolve(path, {host::read_build_id(path)}, w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   // Exported dynamic symbols survive --strip-all; this static function is not one of them.
   EXPECT_EQ(f[0].kind, FrameKind::kUnresolved) << describe(f[0]);
@@ -206,10 +207,85 @@ TEST_F(StrippedCopies, SeparateDebugInfoThroughDebuglink) {
   (void)debug;
   const Where w = where(probe::plain_caller() - 1);
   ModuleSymbolizer s;
-  const auto& f = s.resolve(stripped, host::read_build_id(stripped), w.file_offset);
+  const auto& f = s.resolve(stripped, {host::read_build_id(stripped)}, w.file_offset);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].kind, FrameKind::kNative) << describe(f[0]);
   EXPECT_EQ(f[0].line, marker_line("LINE_PLAIN_CALL"));
+}
+
+// A file without a build-id: the size and mtime recorded at trace time decide whether it is
+// still the binary that ran ("" == "" for the build-id proves nothing).
+TEST_F(StrippedCopies, NoBuildIdIsCheckedBySizeAndMtime) {
+  const std::string path = copy("nb", "--remove-section .note.gnu.build-id");
+  ASSERT_EQ(host::read_build_id(path), "");
+  const auto traced = host::read_file_stamp(path);  // what capture records with the mapping
+  ASSERT_TRUE(traced);
+  EXPECT_GT(traced->size_bytes, 0);
+  EXPECT_GT(traced->mtime_ns, 0);
+  const Where w = where(probe::plain_caller() - 1);
+
+  {  // unchanged: symbolized as usual
+    ModuleSymbolizer s;
+    const auto& f = s.resolve(path, {"", traced}, w.file_offset);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].kind, FrameKind::kNative) << describe(f[0]);
+    EXPECT_EQ(f[0].function, "causeway::symbolize::probe::plain_caller()");
+  }
+  // Rebuilt in place: the same code at the same offsets, but another file now (smaller
+  // without its debug info; the mtime may even be equal, timestamps being coarse). The names
+  // would happen to be right here; in a real rebuild they would be plausible and wrong, so
+  // nothing is read.
+  copy("nb", "--remove-section .note.gnu.build-id --strip-debug");
+  ASSERT_EQ(host::read_build_id(path), "");
+  {
+    ModuleSymbolizer s;
+    const auto& f = s.resolve(path, {"", traced}, w.file_offset);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].kind, FrameKind::kBinaryChanged);
+    EXPECT_TRUE(f[0].function.empty());
+    char expected[96];
+    std::snprintf(expected, sizeof expected, "nb+%#llx [binary changed since the trace]",
+                  static_cast<unsigned long long>(w.file_offset));
+    EXPECT_EQ(describe(f[0]), expected);
+  }
+  // Same size, only the mtime differs (a rebuild that happens to keep the size): changed.
+  const auto now = host::read_file_stamp(path);
+  ASSERT_TRUE(now);
+  host::FileStamp same_size = *now;
+  same_size.mtime_ns -= 1'000'000'000;
+  EXPECT_EQ(ModuleSymbolizer().resolve(path, {"", same_size}, w.file_offset)[0].kind,
+            FrameKind::kBinaryChanged);
+  host::FileStamp same_mtime = *now;
+  same_mtime.size_bytes += 1;
+  EXPECT_EQ(ModuleSymbolizer().resolve(path, {"", same_mtime}, w.file_offset)[0].kind,
+            FrameKind::kBinaryChanged);
+  // A copy that keeps the mtime (cp -p, rsync -a) is the same binary and still matches.
+  const std::string kept = dir_.file("nb-copy");
+  ASSERT_EQ(std::system(("cp -p '" + path + "' '" + kept + "'").c_str()), 0);
+  EXPECT_EQ(ModuleSymbolizer().resolve(kept, {"", now}, w.file_offset)[0].kind,
+            FrameKind::kSymbolOnly);
+}
+
+// An older trace recorded no stamp: a file without a build-id cannot be checked, so it is not
+// read at all rather than risk a rebuilt binary's names (module_symbolizer.h says why).
+TEST_F(StrippedCopies, NoBuildIdAndNoRecordedStampIsUnverified) {
+  const std::string path = copy("nb", "--remove-section .note.gnu.build-id");
+  const Where w = where(probe::plain_caller() - 1);
+  ModuleSymbolizer s;
+  const auto& f = s.resolve(path, {""}, w.file_offset);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].kind, FrameKind::kBinaryUnverified);
+  EXPECT_TRUE(f[0].function.empty());
+  EXPECT_EQ(f[0].module_offset, w.file_offset);
+  EXPECT_NE(describe(f[0]).find("[binary has no build-id; cannot check it is the one traced]"),
+            std::string::npos)
+      << describe(f[0]);
+  EXPECT_EQ(kind_name(f[0].kind), "binary_unverified");
+  EXPECT_EQ(kind_from_name("binary_unverified"), FrameKind::kBinaryUnverified);
+  // Same path, now with a stamp: a different recorded identity, opened separately.
+  EXPECT_EQ(s.resolve(path, {"", host::read_file_stamp(path)}, w.file_offset)[0].kind,
+            FrameKind::kNative);
+  EXPECT_EQ(s.modules_opened(), 2);
 }
 
 TEST(SymbolizeModuleSymbolizerTest, DemangleLeavesPlainNamesAlone) {

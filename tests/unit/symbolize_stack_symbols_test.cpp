@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -176,6 +177,51 @@ TEST_F(SymbolizeStackSymbolsTest, StoredOnceThenReadBack) {
   // Storing again replaces, never duplicates.
   ASSERT_TRUE(symbolize_and_store(db_).ok());
   EXPECT_EQ((*r)->count_rows("frame_symbol").value_or(-1), 3);
+}
+
+// A mapped file without a build-id is checked by the size and mtime in its mapping row; a
+// trace from before those columns existed cannot check it, and says so.
+TEST_F(SymbolizeStackSymbolsTest, FilesWithoutABuildIdAreCheckedByTheRecordedStamp) {
+  if (std::system("command -v objcopy >/dev/null 2>&1") != 0) GTEST_SKIP() << "no objcopy";
+  std::string self;
+  for (const auto& m : own_mappings(kPid)) {
+    if (m.start <= stack_probe::issue_call() && stack_probe::issue_call() < m.end) self = m.path;
+  }
+  ASSERT_FALSE(self.empty());
+  const std::string copy = dir_.file("nb");
+  ASSERT_EQ(
+      std::system(
+          ("objcopy --remove-section .note.gnu.build-id '" + self + "' '" + copy + "'").c_str()),
+      0);
+  ASSERT_EQ(host::read_build_id(copy), "");
+  const auto stamp = host::read_file_stamp(copy);
+  ASSERT_TRUE(stamp);
+  // The trace as capture would have written it, had the program been this copy.
+  auto retarget = [&](const std::string& set) {
+    causeway::testing::exec_sql(
+        db_, "UPDATE mapping SET path = '" + copy + "', " + set + " WHERE path = '" + self + "'");
+  };
+  auto frame_at_depth_1 = [&] {
+    auto r = store::Reader::open(db_);
+    EXPECT_TRUE(r.ok());
+    StackSymbolizer s((*r)->db());
+    auto frames = s.native(stack_);
+    EXPECT_TRUE(frames.ok());
+    return frames.ok() && frames->size() == 3 ? (*frames)[1] : Frame{};
+  };
+  retarget("build_id = NULL, file_size = " + std::to_string(stamp->size_bytes) +
+           ", file_mtime_ns = " + std::to_string(stamp->mtime_ns));
+  EXPECT_EQ(frame_at_depth_1().function, "causeway::symbolize::stack_probe::issue_call()");
+  causeway::testing::exec_sql(db_, "UPDATE mapping SET file_mtime_ns = file_mtime_ns - 1");
+  EXPECT_EQ(frame_at_depth_1().kind, FrameKind::kBinaryChanged);
+  // An older trace: no such columns at all.
+  causeway::testing::exec_sql(
+      db_,
+      "ALTER TABLE mapping DROP COLUMN file_size; ALTER TABLE mapping DROP COLUMN "
+      "file_mtime_ns");
+  const Frame old = frame_at_depth_1();
+  EXPECT_EQ(old.kind, FrameKind::kBinaryUnverified);
+  EXPECT_EQ(describe(old).rfind("nb+0x", 0), 0u) << describe(old);
 }
 
 TEST_F(SymbolizeStackSymbolsTest, AggregatesEventsByStack) {

@@ -209,10 +209,10 @@ CW_STATIC_ASSERT(sizeof(struct cw_lib_load) == 32, "cw_lib_load size");
 /* ---- Python stacks (bpf/pystack.bpf.c, src/capture/python_*.cpp) ----------------------
  * For a CPython process capture has configured (py_procs map), the CUDA entry probe and the
  * blocking path of sched_switch also emit a cw_py_stack: the interpreter frames of the
- * thread, innermost first, as raw (code object, instruction) pairs that user space turns
- * into function/file/line by reading the live process. It is a separate record so that the
- * CUDA and switch layouts stay unchanged; (h.tid, h.ts_ns) equal those of the event it
- * belongs to. Variable length: offsetof(frames) + 16 * depth bytes. */
+ * thread, innermost first, as raw (code object, instruction, stamp) triples that user space
+ * turns into function/file/line by reading the live process. It is a separate record so that
+ * the CUDA and switch layouts stay unchanged; (h.tid, h.ts_ns) equal those of the event it
+ * belongs to. Variable length: offsetof(frames) + 24 * depth bytes. */
 #define CW_PY_MAX_FRAMES 32
 
 #define CW_PY_FOR_CUDA 1  /* cw_py_stack.trigger: a CUDA call (h.ts_ns = its entry time) */
@@ -225,7 +225,28 @@ struct cw_py_frame {
   __u64 code;  /* address of the frame's code object (PyCodeObject *) */
   __u64 instr; /* 3.11+: the instruction pointer field (prev_instr / instr_ptr) as an
                   address; 3.10: f_lasti (instruction index, code units) */
+  __u64 stamp; /* cw_py_code_stamp() of the code object when the event happened; 0 when it
+                  could not be read. User space resolves the code object later, by when it
+                  may have been freed and another allocated at its address (a module body
+                  after its import, a notebook cell, exec'd code): a different stamp then
+                  says so, and the cache is keyed by (code, stamp), not the address alone. */
 };
+
+/* The stamp covers the 32 bytes after the object header (ob_refcnt, ob_type), whose meaning
+ * differs by version but never changes during a code object's life: 3.11+ ob_size (its
+ * length), co_consts, co_names, co_exceptiontable; 3.10 the argument counts, co_nlocals,
+ * co_stacksize, co_flags and co_firstlineno. */
+#define CW_PY_STAMP_OFFSET 16
+#define CW_PY_STAMP_WORDS 4
+static inline __u64 cw_py_code_stamp(const __u64 w[CW_PY_STAMP_WORDS]) {
+  __u64 h = 0x9e3779b97f4a7c15ULL;
+  for (int i = 0; i < CW_PY_STAMP_WORDS; i++) {
+    h ^= w[i];
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  }
+  return h ? h : 1; /* 0 means "not recorded" */
+}
 
 struct cw_py_stack {
   struct cw_header h; /* kind CW_EV_PY_STACK; ts_ns/pid/tid of the event it belongs to */
@@ -236,7 +257,7 @@ struct cw_py_stack {
   __u32 flags;      /* CW_PY_TRUNCATED, CW_PY_READ_FAULT */
   struct cw_py_frame frames[CW_PY_MAX_FRAMES];
 };
-CW_STATIC_ASSERT(sizeof(struct cw_py_stack) == 40 + 16 * CW_PY_MAX_FRAMES, "cw_py_stack size");
+CW_STATIC_ASSERT(sizeof(struct cw_py_stack) == 40 + 24 * CW_PY_MAX_FRAMES, "cw_py_stack size");
 
 /* ---- Raw user stacks for DWARF unwinding (bpf/ustack.bpf.c, --call-graph dwarf) ---------
  * With --call-graph dwarf, the CUDA entry probe and the blocking path of sched_switch also
