@@ -45,6 +45,7 @@ struct StacksFlags {
   bool pid_given = false;
   bool tid_given = false;
   bool weight_given = false;
+  bool top_given = false;  // with --folded: only the top N lines (else every stack)
 };
 
 // What the trace says about its own stacks and state, for the notes around the results.
@@ -143,7 +144,10 @@ std::string text_output(const StacksFlags& f, const TraceFacts& t,
 
 std::string folded_output(const StacksFlags& f, const symbolize::StackAggregate& a) {
   std::string out;
-  for (const auto& s : a.stacks) {
+  // A flame graph wants every stack, so --top limits the lines only when given explicitly.
+  const size_t lines = f.top_given ? shown_of(f, a) : a.stacks.size();
+  for (size_t i = 0; i < lines; ++i) {
+    const auto& s = a.stacks[i];
     const int64_t value = f.weight == "count" ? s.count : s.total_ns;
     if (value <= 0 || s.frames.empty()) continue;
     std::string line;
@@ -462,18 +466,20 @@ void setup_stacks(CLI::App& sub, int& exit_code) {
   sub.add_option("--until", f->until,
                  std::string("Only events that start before this; ") + kTimeArgHelp)
       ->option_text("TIME");
-  sub.add_option(
-         "--top", f->top,
-         "Show the N stacks with the most total time (default 10; --folded always has every stack)")
-      ->option_text("N");
+  auto* top =
+      sub.add_option(
+             "--top", f->top,
+             "Show the N stacks with the most total time (default 10; with --folded every stack "
+             "unless --top is given)")
+          ->option_text("N");
   sub.add_flag("--blocked", f->blocked,
                "Stacks of blocking intervals (thread sleeping or in uninterruptible wait) "
                "instead of CUDA calls");
   sub.add_flag("--folded", f->folded,
                "Folded stacks for flame graphs (flamegraph.pl, speedscope, inferno): one line "
                "per stack, root first, frames joined by ';', then a space and the total "
-               "duration in ns (or the event count with --weight count); every stack, --top "
-               "ignored");
+               "duration in ns (or the event count with --weight count); every stack, or the "
+               "--top N with the most total time");
   auto* weight =
       sub.add_option("--weight", f->weight,
                      "Value of a --folded line: ns (default) or count (with --folded only)")
@@ -495,11 +501,12 @@ void setup_stacks(CLI::App& sub, int& exit_code) {
       "without frame pointers: trace with --call-graph dwarf; docs/stacks.md). A filter naming "
       "something the trace does not have (a CUDA function it never called, a pid or tid it did "
       "not trace, a --since past its end) is refused with what it does have.");
-  sub.callback([f, function, pid, tid, weight, &exit_code] {
+  sub.callback([f, function, pid, tid, weight, top, &exit_code] {
     f->function_given = function->count() > 0;
     f->pid_given = pid->count() > 0;
     f->tid_given = tid->count() > 0;
     f->weight_given = weight->count() > 0;
+    f->top_given = top->count() > 0;
     exit_code = run_stacks(*f);
   });
 }

@@ -210,6 +210,13 @@ TEST_F(CliStacksTest, GoldenFoldedIsFlameGraphInput) {
   r = stacks({"--folded", "--weight", "count"});
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(check_golden("stacks/folded_count.txt", r.out), "");
+  // --top given: only the N heaviest lines, the same first lines as without it.
+  const std::string all = stacks({"--folded"}).out;
+  r = stacks({"--folded", "--top", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_GT(std::count(all.begin(), all.end(), '\n'), 2) << all;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  EXPECT_EQ(all.rfind(r.out, 0), 0u) << r.out;
 }
 
 TEST_F(CliStacksTest, GoldenJson) {

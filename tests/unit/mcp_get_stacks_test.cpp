@@ -212,6 +212,34 @@ TEST(mcp_get_stacks, EndsEarlyNoteOfADwarfTraceAdvisesALargerCopy) {
   EXPECT_EQ(text.find("unwinds through it"), std::string::npos) << text;
 }
 
+// A trace recorded with --no-stacks has no stacks at all: the answer says so and how to get
+// them (data and text), instead of a bare "0 with a stack" that reads like a gap.
+TEST(mcp_get_stacks, TraceRecordedWithoutStacksSaysSo) {
+  TestServer off({}, [](const std::string& path) {
+    causeway::testing::scenarios::host_sync(path, false);
+    exec_sql(path,
+             "INSERT OR REPLACE INTO meta (key, value) VALUES ('stacks', 'off'), "
+             "('call_graph', 'off')");
+    return Status::Ok();
+  });
+  off.initialize();
+  auto r = off.call_tool("get_stacks", {{"function", "cudaStreamSynchronize"}});
+  EXPECT_FALSE(r["result"]["structuredContent"]["stacks_recorded"].get<bool>()) << r.dump();
+  const std::string text = text_of(r);
+  EXPECT_EQ(text.rfind("This trace was recorded with --no-stacks", 0), 0u) << text;
+  EXPECT_NE(text.find("record it again without --no-stacks"), std::string::npos) << text;
+
+  TestServer on({}, [](const std::string& path) {
+    causeway::testing::scenarios::host_sync(path, false);
+    causeway::testing::give_calls_a_stack(path, 400);
+    return Status::Ok();
+  });
+  on.initialize();
+  r = on.call_tool("get_stacks", {{"tid", 400}});
+  EXPECT_TRUE(r["result"]["structuredContent"]["stacks_recorded"].get<bool>()) << r.dump();
+  EXPECT_EQ(text_of(r).find("--no-stacks"), std::string::npos) << text_of(r);
+}
+
 // causeway records no stack at syscall entry: the stacks "of a syscall" are those of the
 // intervals blocked in it (thread_state), which the MCP fixture has one of (a futex wait). This
 // adds a second, longer futex wait from another place, a runnable interval still in futex

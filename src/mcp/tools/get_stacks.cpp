@@ -231,6 +231,25 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   int64_t matched = i64(totals->rows[0][0]);
   int64_t matched_ns = i64(totals->rows[0][1]);
   int64_t with_stack = i64(totals->rows[0][2]);
+  // How the trace took its stacks: what the "walk stopped here" note advises, and whether
+  // there are any (a trace recorded with --no-stacks has none, which "0 with a stack" alone
+  // would hide).
+  std::string call_graph;
+  bool stacks_recorded = true;
+  auto how = ctx.query("SELECT key, value FROM meta WHERE key IN ('call_graph', 'stacks')", {}, 2);
+  if (how.ok()) {
+    for (const Json& row : how->rows) {
+      if (!row[1].is_string()) continue;
+      const std::string value = row[1].get<std::string>();
+      if (row[0] == "call_graph") call_graph = value;
+      if (value == "off") stacks_recorded = false;
+    }
+  }
+  const std::string no_stacks_note =
+      stacks_recorded || with_stack > 0
+          ? ""
+          : "This trace was recorded with --no-stacks (meta call_graph=off), so it has no call "
+            "stacks; record it again without --no-stacks to get them.\n";
   if (matched == 0 && args.contains("function")) {
     Status unknown = check_function(ctx, args["function"].get<std::string>());
     if (!unknown.ok()) return unknown;
@@ -279,12 +298,13 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
              {"stacks", std::move(stacks)},
              {"truncated", truncated},
              {"symbolized", symbolized},
-             {"symbols_stored", (*sym)->used_stored()}};
+             {"symbols_stored", (*sym)->used_stored()},
+             {"stacks_recorded", stacks_recorded}};
     if (by_syscall) out["basis"] = "blocked_intervals";
     return out;
   };
   if (by_syscall && matched == 0) {
-    return ToolOutput{output(Json::array(), 0, false, false), basis_note + "\n"};
+    return ToolOutput{output(Json::array(), 0, false, false), no_stacks_note + basis_note + "\n"};
   }
   // Every raw group (most time first, so a capped read keeps the heaviest), then merged by
   // their symbolized frames.
@@ -318,19 +338,14 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
                    " with most time; raise limit for more)";
   }
   std::string text =
-      (basis_note.empty() ? "" : basis_note + "\n") + source + " " + to_wire(filter) + ": " +
+      no_stacks_note + (basis_note.empty() ? "" : basis_note + "\n") + source + " " +
+      to_wire(filter) + ": " +
       (by_syscall ? count_of(matched, "blocked interval") : std::to_string(matched) + " events") +
       ", " + fmt_dur(matched_ns) + ", " + std::to_string(with_stack) + " with a stack; " +
       stacks_text +
       ". Frames innermost first: function at file:line, or module+offset with "
       "the reason when unresolved. " +
       kDataNotInstructions + "\n";
-  // How the trace took its stacks decides what the "walk stopped here" note advises.
-  std::string call_graph;
-  auto cg = ctx.query("SELECT value FROM meta WHERE key = 'call_graph'", {}, 1);
-  if (cg.ok() && !cg->rows.empty() && cg->rows[0][0].is_string()) {
-    call_graph = cg->rows[0][0].get<std::string>();
-  }
   bool symbolized = false;
   for (const symbolize::AggregatedStack& a : *merged) {
     const int64_t ns = a.total_ns;
@@ -432,6 +447,7 @@ ToolDef get_stacks_tool() {
       "matched_events": {"type": "integer"},
       "matched_dur_ns": {"type": "integer"},
       "events_with_stack": {"type": "integer"},
+      "stacks_recorded": {"type": "boolean", "description": "false for a trace recorded with --no-stacks (meta call_graph off): it has no stacks at all"},
       "distinct_stacks": {"type": "integer", "description": "distinct symbolized stacks that matched, before limit; a lower bound when the raw-stack cap was reached"},
       "stacks": {"type": "array", "items": {
         "type": "object",
