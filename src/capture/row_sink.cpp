@@ -22,6 +22,8 @@ Result<store::RowId> WriterSink::add(const store::ThreadStateRow& row) {
 Result<store::RowId> WriterSink::add(const store::WakeupRow& row) {
   return writer_.add(row);
 }
+
+Result<store::RowId> WriterSink::add(const store::CpuSliceRow& row) { return writer_.add(row); }
 Result<store::RowId> WriterSink::add(const store::SyscallRow& row) {
   return writer_.add(row);
 }

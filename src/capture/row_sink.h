@@ -29,6 +29,8 @@ class RowSink {
   virtual Result<store::RowId> add(const store::CudaCallRow& row) = 0;
   virtual Result<store::RowId> add(const store::ThreadStateRow& row) = 0;
   virtual Result<store::RowId> add(const store::WakeupRow& row) = 0;
+  // Who held a CPU (see store::CpuSliceRow). Sinks that keep no CPU timeline return 0.
+  virtual Result<store::RowId> add(const store::CpuSliceRow& /*row*/) { return store::RowId{0}; }
   virtual Result<store::RowId> add(const store::SyscallRow& row) = 0;
   virtual Result<store::RowId> add(const store::BlockIoRow& row) = 0;
   virtual Result<store::RowId> add(const store::ProcessEventRow& row) = 0;
@@ -47,6 +49,7 @@ class WriterSink final : public RowSink {
   Result<store::RowId> add(const store::CudaCallRow& row) override;
   Result<store::RowId> add(const store::ThreadStateRow& row) override;
   Result<store::RowId> add(const store::WakeupRow& row) override;
+  Result<store::RowId> add(const store::CpuSliceRow& row) override;
   Result<store::RowId> add(const store::SyscallRow& row) override;
   Result<store::RowId> add(const store::BlockIoRow& row) override;
   Result<store::RowId> add(const store::ProcessEventRow& row) override;

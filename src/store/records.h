@@ -50,6 +50,16 @@ enum class ThreadState : uint8_t {
   kOther = 4,            // stopped, traced, dead, parked ... (raw state in kernel_state)
 };
 
+// Where a wakeup came from, judged in the waker's own context (sched_waking). Stored as the
+// integer in wakeup.waker_context / thread_state.waker_context.
+enum class WakerContext : uint8_t {
+  kTask = 0,     // a thread woke it (waker_pid/tid)
+  kHardirq = 1,  // a hardware interrupt handler (device completion, IPI work)
+  kSoftirq = 2,  // a softirq (network receive, block completion, RCU), no thread
+  kTimer = 3,    // a timer expired: a timeout or a sleep ended; nobody woke the thread
+  kNmi = 4,
+};
+
 // One interval during which a traced thread was in one scheduling state.
 struct ThreadStateRow {
   int64_t ts_ns = 0;
@@ -61,8 +71,9 @@ struct ThreadStateRow {
   int64_t kernel_state = 0;           // raw prev_state from sched_switch, for off-CPU states
   std::optional<int32_t> syscall_nr;  // syscall in progress while blocked, if any
   std::optional<RowId> syscall_row;   // row id of that syscall in the syscall table, if known
-  std::optional<int32_t> waker_pid;   // blocked intervals: who woke the thread
-  std::optional<int32_t> waker_tid;
+  std::optional<int32_t> waker_pid;   // blocked intervals: who woke the thread (a task; absent
+  std::optional<int32_t> waker_tid;   // when an interrupt or a timer did, see waker_context)
+  std::optional<WakerContext> waker_context;  // blocked intervals: how the wakeup came
   std::optional<int32_t> preempter_pid;  // runnable intervals: the task that took the CPU
   std::optional<int32_t> preempter_tid;
   StackId stack = 0;     // user stack when it went off CPU (blocked intervals)
@@ -82,9 +93,23 @@ struct WakeupRow {
   int64_t ts_ns = 0;
   int32_t wakee_pid = 0;
   int32_t wakee_tid = 0;
-  int32_t waker_pid = 0;  // task running when the wakeup was issued (0 = interrupt/idle)
+  int32_t waker_pid = 0;  // the waking task (0 = none: an interrupt or timer, see context)
   int32_t waker_tid = 0;
   int32_t target_cpu = -1;
+  // How the wakeup came; absent when only the completing CPU's task is known (no
+  // sched_waking record), in which case waker_pid/tid is that task, possibly not the waker.
+  std::optional<WakerContext> waker_context;
+};
+
+// Who held a CPU from ts_ns for dur_ns: reconstructed by capture from two consecutive
+// context switches on that CPU (none missed in between), recorded while a traced thread ran
+// on or waited for that CPU. pid/tid 0 = the CPU was idle.
+struct CpuSliceRow {
+  int64_t ts_ns = 0;
+  int64_t dur_ns = 0;
+  int32_t cpu = 0;
+  int32_t pid = 0;
+  int32_t tid = 0;
 };
 
 // One system call of a traced thread, from entry to exit.

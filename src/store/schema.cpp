@@ -10,6 +10,16 @@ constexpr std::string_view kTsMeaning =
     "start time, ns since the trace origin (meta origin_monotonic_ns)";
 constexpr std::string_view kDurMeaning = "duration, ns";
 constexpr std::string_view kEndMeaning = "ts + dur, ns since the trace origin";
+// store::WakerContext, as stored and as the views name it.
+constexpr std::string_view kWakerContextMeaning =
+    "how the wakeup came, seen in the waker's own context: 0 task (waker_utid woke it), 1 "
+    "hardirq, 2 softirq, 3 timer (a timeout or sleep ended: nobody woke it), 4 nmi; NULL = "
+    "unknown (then waker_utid is only the task running where the wakeup completed)";
+constexpr std::string_view kWakerContextName =
+    "task, hardirq, softirq, timer, nmi, or NULL when unknown";
+#define WAKER_CONTEXT_CASE(t)                                                            \
+  "CASE " t ".waker_context WHEN 0 THEN 'task' WHEN 1 THEN 'hardirq' WHEN 2 THEN 'softirq' " \
+  "WHEN 3 THEN 'timer' WHEN 4 THEN 'nmi' END"
 
 ColumnDef id_col(std::string_view meaning) {
   return {"id", "INTEGER", "id", meaning, "PRIMARY KEY"};
@@ -157,6 +167,7 @@ Schema build_schema() {
             "user stack when it blocked (not when preempted)", ""},
            {"py_stack_id", "INTEGER", "id -> python_stack.id",
             "Python stack when it blocked (CPython processes only)", ""},
+           {"waker_context", "INTEGER", "enum", kWakerContextMeaning, ""},
        }});
   s.tables.push_back(
       {"wakeup",
@@ -166,8 +177,28 @@ Schema build_schema() {
            {"ts", "INTEGER", "ns", "time of the wakeup, ns since the trace origin", "NOT NULL"},
            {"wakee_utid", "INTEGER", "id -> thread.utid", "thread woken", "NOT NULL"},
            {"waker_utid", "INTEGER", "id -> thread.utid",
-            "thread running when the wakeup was issued; NULL = interrupt/idle", ""},
+            "the thread that woke it, seen in its own context (sched_waking); NULL when an "
+            "interrupt, softirq or timer woke it (waker_context says which)",
+            ""},
            {"target_cpu", "INTEGER", "", "CPU the wakee was queued on", ""},
+           {"waker_context", "INTEGER", "enum", kWakerContextMeaning, ""},
+       }});
+  s.tables.push_back(
+      {"cpu_slice",
+       "Who held a CPU: one row per stretch between two consecutive context switches on that "
+       "CPU, recorded while a traced thread ran on it or waited for it (runnable), so SQL can "
+       "answer \"who held CPU c while thread t waited\" for traced and untraced tasks alike. "
+       "The recorder numbers every switch of every CPU; a stretch whose switches were not both "
+       "seen (no traced thread was waiting there in between) is left out rather than guessed, so "
+       "a time with no row on a CPU means unknown, not idle.",
+       {
+           id_col("slice id"),
+           {"ts", "INTEGER", "ns", "when the task got the CPU (or when the recorder first saw it there)",
+            "NOT NULL"},
+           {"dur", "INTEGER", "ns", "how long it kept the CPU, ns", "NOT NULL"},
+           {"cpu", "INTEGER", "", "the CPU", "NOT NULL"},
+           {"utid", "INTEGER", "id -> thread.utid", "the task on the CPU; NULL = the CPU was idle",
+            ""},
        }});
   s.tables.push_back(
       {"syscall",
@@ -502,6 +533,7 @@ Schema build_schema() {
            {"py_stack_id", "INTEGER", "id", "Python stack when it blocked (python_frame)", ""},
            {"merged_stack_id", "INTEGER", "id",
             "native and Python stack merged (merged_stack_symbols); NULL until symbolized", ""},
+           {"waker_context", "TEXT", "", kWakerContextName, ""},
        },
        "SELECT s.id, s.ts, s.dur, s.ts + s.dur AS end_ts, CASE s.state WHEN 0 THEN 'running' "
        "WHEN 1 THEN 'runnable' WHEN 2 THEN 'sleeping' WHEN 3 THEN 'uninterruptible' ELSE "
@@ -511,7 +543,8 @@ Schema build_schema() {
        "waker_process, s.preempter_utid, pt.tid AS preempter_tid, pt.name AS preempter_name, "
        "pp.pid AS preempter_pid, pp.name AS preempter_process, s.stack_id, s.py_stack_id, "
        "(SELECT m.id FROM merged_stack m WHERE m.stack_id IS s.stack_id AND m.py_stack_id IS "
-       "s.py_stack_id AND coalesce(s.stack_id, s.py_stack_id) IS NOT NULL) AS merged_stack_id "
+       "s.py_stack_id AND coalesce(s.stack_id, s.py_stack_id) IS NOT NULL) AS merged_stack_id, "
+       WAKER_CONTEXT_CASE("s") " AS waker_context "
        "FROM thread_state s LEFT JOIN thread t ON t.utid = s.utid "
        "LEFT JOIN process p ON p.upid = t.upid "
        "LEFT JOIN syscall_name sn ON sn.nr = s.syscall_nr "
@@ -562,13 +595,36 @@ Schema build_schema() {
            {"waker_pid", "INTEGER", "", "its process's pid", ""},
            {"waker_process", "TEXT", "", "its process's name", ""},
            {"target_cpu", "INTEGER", "", "CPU the wakee was queued on", ""},
+           {"waker_context", "TEXT", "", kWakerContextName, ""},
        },
        "SELECT w.id, w.ts, w.wakee_utid, et.tid AS wakee_tid, et.name AS wakee_name, ep.pid AS "
        "wakee_pid, w.waker_utid, rt.tid AS waker_tid, rt.name AS waker_name, rp.pid AS "
-       "waker_pid, rp.name AS waker_process, w.target_cpu "
+       "waker_pid, rp.name AS waker_process, w.target_cpu, " WAKER_CONTEXT_CASE("w") " AS "
+       "waker_context "
        "FROM wakeup w LEFT JOIN thread et ON et.utid = w.wakee_utid "
        "LEFT JOIN process ep ON ep.upid = et.upid LEFT JOIN thread rt ON rt.utid = w.waker_utid "
        "LEFT JOIN process rp ON rp.upid = rt.upid"});
+  s.views.push_back(
+      {"cpu_slices",
+       "cpu_slice with the task's names: who held each CPU while traced threads waited for it.",
+       {
+           {"id", "INTEGER", "id", "cpu_slice.id", ""},
+           {"ts", "INTEGER", "ns", "start, ns since the trace origin", ""},
+           {"dur", "INTEGER", "ns", kDurMeaning, ""},
+           {"end_ts", "INTEGER", "ns", kEndMeaning, ""},
+           {"cpu", "INTEGER", "", "the CPU", ""},
+           {"idle", "INTEGER", "bool", "1 when the CPU was idle", ""},
+           {"utid", "INTEGER", "id", "the task on the CPU (NULL when idle)", ""},
+           {"tid", "INTEGER", "", "its tid", ""},
+           {"thread_name", "TEXT", "", "its name", ""},
+           {"pid", "INTEGER", "", "its process's pid", ""},
+           {"process_name", "TEXT", "", "its process's name", ""},
+           {"traced", "INTEGER", "bool", "1 when the task was traced", ""},
+       },
+       "SELECT c.id, c.ts, c.dur, c.ts + c.dur AS end_ts, c.cpu, c.utid IS NULL AS idle, c.utid, "
+       "t.tid, t.name AS thread_name, p.pid, p.name AS process_name, t.traced "
+       "FROM cpu_slice c LEFT JOIN thread t ON t.utid = c.utid "
+       "LEFT JOIN process p ON p.upid = t.upid"});
   s.views.push_back(
       {"block_ios",
        "block_io with device major/minor split and thread/process names.",
@@ -737,6 +793,7 @@ Schema build_schema() {
        "what a thread was doing during an interval"},
       {"syscall_by_thread", "syscall", "utid, ts", "a thread's syscalls in time order"},
       {"wakeup_by_wakee", "wakeup", "wakee_utid, ts", "who woke a thread"},
+      {"cpu_slice_by_cpu", "cpu_slice", "cpu, ts", "who held a CPU during an interval"},
       {"block_io_by_thread", "block_io", "utid, ts", "a thread's I/O"},
       {"thread_by_tid", "thread", "tid", "tid -> utid"},
       {"process_by_pid", "process", "pid", "pid -> upid"},

@@ -304,7 +304,7 @@ struct Writer::Impl {
   std::unordered_set<int32_t> syscall_names;
 
   Statement begin, commit, rollback;
-  BatchedInsert cuda_rows, state_rows, wakeup_rows, syscall_rows;
+  BatchedInsert cuda_rows, state_rows, wakeup_rows, syscall_rows, cpu_slice_rows;
   Statement ins_block, ins_proc_event;
   Statement ins_string, ins_stack, ins_frame, ins_stream, ins_kernel, upd_kernel;
   Statement ins_py_stack, ins_py_frame;
@@ -314,7 +314,7 @@ struct Writer::Impl {
   ~Impl() { release(); }
 
   std::vector<BatchedInsert*> all_batched() {
-    return {&cuda_rows, &state_rows, &wakeup_rows, &syscall_rows};
+    return {&cuda_rows, &state_rows, &wakeup_rows, &syscall_rows, &cpu_slice_rows};
   }
 
   void release() {
@@ -733,9 +733,10 @@ Status Writer::Impl::prepare_all() {
        16},
       {&state_rows, "thread_state",
        "id, ts, dur, utid, state, cpu, kernel_state, syscall_nr, syscall_id, waker_utid, "
-       "preempter_utid, stack_id, py_stack_id",
-       13},
-      {&wakeup_rows, "wakeup", "id, ts, wakee_utid, waker_utid, target_cpu", 5},
+       "preempter_utid, stack_id, py_stack_id, waker_context",
+       14},
+      {&wakeup_rows, "wakeup", "id, ts, wakee_utid, waker_utid, target_cpu, waker_context", 6},
+      {&cpu_slice_rows, "cpu_slice", "id, ts, dur, cpu, utid", 5},
       {&syscall_rows, "syscall", "id, ts, dur, utid, nr, ret, fd, bytes, addr, op, stack_id", 11},
   };
   for (const BatchedDef& b : batched) {
@@ -944,6 +945,10 @@ Result<RowId> Writer::add(const ThreadStateRow& r) {
   s.opt(10, preempter);
   s.id(11, r.stack);
   s.id(12, r.py_stack);
+  if (r.waker_context)
+    s.i64(13, static_cast<int64_t>(*r.waker_context));
+  else
+    s.null(13);
   m.saw_end(r.ts_ns, r.dur_ns);
   return m.staged(s, id, "adding a thread state");
 }
@@ -962,8 +967,26 @@ Result<RowId> Writer::add(const WakeupRow& r) {
     s.i64(4, r.target_cpu);
   else
     s.null(4);
+  if (r.waker_context)
+    s.i64(5, static_cast<int64_t>(*r.waker_context));
+  else
+    s.null(5);
   m.saw_end(r.ts_ns, 0);
   return m.staged(s, id, "adding a wakeup");
+}
+
+Result<RowId> Writer::add(const CpuSliceRow& r) {
+  Impl& m = *impl_;
+  if (!m.failure.ok()) return m.failure;
+  const auto holder = m.other_thread(r.pid, r.tid, r.ts_ns);
+  BatchedInsert& s = m.cpu_slice_rows;
+  const RowId id = s.begin_row();
+  s.i64(1, m.rel(r.ts_ns));
+  s.i64(2, r.dur_ns);
+  s.i64(3, r.cpu);
+  s.opt(4, holder);
+  m.saw_end(r.ts_ns, r.dur_ns);
+  return m.staged(s, id, "adding a CPU slice");
 }
 
 Result<RowId> Writer::add(const SyscallRow& r) {

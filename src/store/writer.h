@@ -76,6 +76,7 @@ class Writer {
   Result<RowId> add(const CudaCallRow& row);
   Result<RowId> add(const ThreadStateRow& row);
   Result<RowId> add(const WakeupRow& row);
+  Result<RowId> add(const CpuSliceRow& row);
   Result<RowId> add(const SyscallRow& row);
   Result<RowId> add(const BlockIoRow& row);
   Result<RowId> add(const ProcessEventRow& row);
