@@ -115,6 +115,18 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
       {s->progs.blockio__issue, "block_rq_issue", config.block_io},
       {s->progs.blockio__complete, "block_rq_complete", config.block_io},
       {s->progs.proc__oom_victim, "mark_victim", true},
+      // Waker context and who held a CPU: without them wakers are whoever ran where the
+      // wakeup completed, and timer expiries look like wakeups by the interrupted task.
+      {s->progs.sched__waking, "sched_waking", true},
+      {s->progs.sched__migrate, "sched_migrate_task", true},
+      {s->progs.context__irq_entry, "irq_handler_entry", true},
+      {s->progs.context__irq_exit, "irq_handler_exit", true},
+      {s->progs.context__softirq_entry, "softirq_entry", true},
+      {s->progs.context__softirq_exit, "softirq_exit", true},
+      {s->progs.context__hrtimer_entry, "hrtimer_expire_entry", true},
+      {s->progs.context__hrtimer_exit, "hrtimer_expire_exit", true},
+      {s->progs.context__timer_entry, "timer_expire_entry", true},
+      {s->progs.context__timer_exit, "timer_expire_exit", true},
   };
   for (auto& o : optional) {
     bool present = kernel_has_tracepoint(vmlinux, o.tracepoint);
@@ -162,7 +174,12 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
       s->progs.proc__oom_victim,  s->progs.syscalls__enter,
       s->progs.syscalls__exit,    s->progs.blockio__start,
       s->progs.blockio__insert,   s->progs.blockio__issue,
-      s->progs.blockio__complete,
+      s->progs.blockio__complete, s->progs.sched__waking,
+      s->progs.sched__migrate,    s->progs.context__irq_entry,
+      s->progs.context__irq_exit, s->progs.context__softirq_entry,
+      s->progs.context__softirq_exit, s->progs.context__hrtimer_entry,
+      s->progs.context__hrtimer_exit, s->progs.context__timer_entry,
+      s->progs.context__timer_exit,
   };
   for (bpf_program* prog : kernel_progs) {
     if (!bpf_program__autoload(prog)) continue;

@@ -128,6 +128,8 @@ Status Decoder::ingest(std::span<const uint8_t> record) {
       return on_oom(record);
     case CW_EV_LIB_LOAD:
       return on_lib_load(record);
+    case CW_EV_MIGRATE:
+      return on_migrate(record);
     case CW_EV_PY_STACK:  // claimed by its CUDA call / blocked interval (python_stacks.cpp)
       return options_.python ? options_.python->ingest(record) : Status::Ok();
     case CW_EV_USER_STACK:  // unwound now, claimed by its CUDA call / blocked interval
@@ -264,14 +266,17 @@ Status Decoder::close_off_cpu(int32_t tid, Task& t, int64_t ts) {
     // Blocked until the wakeup, then runnable until it got a CPU again.
     row.dur_ns = t.woken_ts - t.since;
     row.state = t.off_state;
-    row.waker_pid = t.waker_pid;
-    row.waker_tid = t.waker_tid;
+    if (t.waker_tid != 0) {
+      row.waker_pid = t.waker_pid;
+      row.waker_tid = t.waker_tid;
+    }
+    row.waker_context = t.waker_context;
     if (Status s = emit_state(tid, t, row); !s.ok()) return s;
     store::ThreadStateRow wait;
     wait.ts_ns = t.woken_ts;
     wait.dur_ns = ts - t.woken_ts;
     wait.state = store::ThreadState::kRunnable;
-    wait.cpu = t.cpu;
+    wait.cpu = t.woken_cpu >= 0 ? t.woken_cpu : t.cpu;  // the queue it waited in
     wait.syscall_nr = row.syscall_nr;
     return emit_state(tid, t, wait);
   }
@@ -298,6 +303,9 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
              next_tid = static_cast<int32_t>(ev->next_tid);
   if (Status s = see_task(prev_pid, prev_tid, ev->prev_comm, ev->prev_traced); !s.ok()) return s;
   if (Status s = see_task(next_pid, next_tid, ev->next_comm, ev->next_traced); !s.ok()) return s;
+  if (Status s = cpu_switch(ev->h.cpu, ev->cpu_seq, ts, prev_pid, prev_tid, next_pid, next_tid);
+      !s.ok())
+    return s;
 
   if (ev->prev_traced && prev_tid != 0) {
     Task& p = task(prev_pid, prev_tid);
@@ -321,6 +329,8 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
       p.syscall_nr = ev->syscall_nr;
       p.syscall_ts = static_cast<int64_t>(ev->syscall_ts);
       p.woken_ts = 0;
+      p.woken_cpu = -1;
+      p.waker_context.reset();
       p.has_preempter = false;
       p.stack = 0;
       if (ev->preempt || (st & 0xff) == 0) {
@@ -357,6 +367,30 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
   return Status::Ok();
 }
 
+namespace {
+
+// Who can hold a CPU that capture tracks (the BPF side's CW_MAX_CPUS is smaller).
+constexpr uint32_t kMaxCpus = 4096;
+
+std::optional<store::WakerContext> waker_context_of(uint8_t ctx) {
+  switch (ctx) {
+    case CW_WAKER_TASK:
+      return store::WakerContext::kTask;
+    case CW_WAKER_HARDIRQ:
+      return store::WakerContext::kHardirq;
+    case CW_WAKER_SOFTIRQ:
+      return store::WakerContext::kSoftirq;
+    case CW_WAKER_TIMER:
+      return store::WakerContext::kTimer;
+    case CW_WAKER_NMI:
+      return store::WakerContext::kNmi;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
 Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
   const auto* ev = as<cw_wakeup>(rec);
   if (!ev) {
@@ -365,13 +399,23 @@ Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
   }
   counts_.wakeups++;
   const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
-  const auto waker_pid = static_cast<int32_t>(ev->h.pid),
-             waker_tid = static_cast<int32_t>(ev->h.tid);
+  const std::optional<store::WakerContext> context = waker_context_of(ev->waker_ctx);
+  // Only a task (or, without a sched_waking record, the task that happened to run) is a
+  // waker; an interrupt or a timer is recorded as the context alone.
+  const bool by_task = !context || *context == store::WakerContext::kTask;
+  const auto waker_pid = by_task ? static_cast<int32_t>(ev->h.pid) : 0,
+             waker_tid = by_task ? static_cast<int32_t>(ev->h.tid) : 0;
   const auto wakee_pid = static_cast<int32_t>(ev->wakee_pid),
              wakee_tid = static_cast<int32_t>(ev->wakee_tid);
-  const bool waker_traced = tasks_.count(waker_tid) && tasks_[waker_tid].traced;
-  if (Status s = see_task(waker_pid, waker_tid, ev->waker_comm, waker_traced); !s.ok()) return s;
+  if (waker_tid != 0) {
+    const bool waker_traced = tasks_.count(waker_tid) && tasks_[waker_tid].traced;
+    if (Status s = see_task(waker_pid, waker_tid, ev->waker_comm, waker_traced); !s.ok()) return s;
+  }
   if (Status s = see_task(wakee_pid, wakee_tid, ev->wakee_comm, true); !s.ok()) return s;
+  if (ev->target_cpu >= 0) {
+    cpu_seen(static_cast<uint32_t>(ev->target_cpu), ev->cpu_seq, ts,
+             static_cast<int32_t>(ev->cpu_curr_pid), static_cast<int32_t>(ev->cpu_curr_tid));
+  }
 
   store::WakeupRow row;
   row.ts_ns = ts;
@@ -380,6 +424,7 @@ Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
   row.waker_pid = waker_pid;
   row.waker_tid = waker_tid;
   row.target_cpu = ev->target_cpu;
+  row.waker_context = context;
   if (auto r = sink_.add(row); !r.ok()) return r.status();
 
   Task& w = task(wakee_pid, wakee_tid);
@@ -395,13 +440,88 @@ Status Decoder::on_wakeup(std::span<const uint8_t> rec) {
     w.has_preempter = false;
     w.stack = 0;
     w.woken_ts = 0;
+    w.woken_cpu = -1;
   } else if (w.where == Task::Where::kOffCpu && w.off_state != store::ThreadState::kRunnable &&
              w.woken_ts == 0) {
     w.woken_ts = ts;
     w.waker_pid = waker_pid;
     w.waker_tid = waker_tid;
+    w.waker_context = context;
+    w.woken_cpu = ev->target_cpu;
   }
   return Status::Ok();
+}
+
+Status Decoder::on_migrate(std::span<const uint8_t> rec) {
+  const auto* ev = as<cw_migrate>(rec);
+  if (!ev) {
+    counts_.malformed++;
+    return Status::Ok();
+  }
+  counts_.migrations++;
+  const int64_t ts = static_cast<int64_t>(ev->h.ts_ns);
+  if (ev->dest_cpu >= 0) {
+    cpu_seen(static_cast<uint32_t>(ev->dest_cpu), ev->dest_seq, ts,
+             static_cast<int32_t>(ev->dest_curr_pid), static_cast<int32_t>(ev->dest_curr_tid));
+  }
+  const auto tid = static_cast<int32_t>(ev->h.tid);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end() || !it->second.traced || it->second.dead) return Status::Ok();
+  return requeue(tid, it->second, ts, ev->dest_cpu);
+}
+
+Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
+  if (t.where != Task::Where::kOffCpu || ts < t.since) return Status::Ok();
+  const bool waiting_for_cpu = t.off_state == store::ThreadState::kRunnable ||
+                               (t.woken_ts > t.since && t.woken_ts <= ts);
+  if (!waiting_for_cpu) return Status::Ok();  // still asleep: not a queue move
+  if (Status s = close_off_cpu(tid, t, ts); !s.ok()) return s;
+  // The rest of the wait is in the new CPU's queue; who takes which CPU is in cpu_slice.
+  t.where = Task::Where::kOffCpu;
+  t.since = ts;
+  t.cpu = cpu;
+  t.off_state = store::ThreadState::kRunnable;
+  t.kernel_state = 0;
+  t.has_preempter = false;
+  t.stack = 0;
+  t.py_stack = 0;
+  t.woken_ts = 0;
+  t.woken_cpu = -1;
+  t.waker_context.reset();
+  return Status::Ok();
+}
+
+Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_pid,
+                           int32_t prev_tid, int32_t next_pid, int32_t next_tid) {
+  if (cpu >= kMaxCpus || seq == 0) return Status::Ok();
+  if (cpus_.size() <= cpu) cpus_.resize(cpu + 1);
+  CpuTrack& k = cpus_[cpu];
+  if (k.known && seq == k.seq + 1 && k.tid == prev_tid && ts >= k.since) {
+    store::CpuSliceRow row;
+    row.ts_ns = k.since;
+    row.dur_ns = ts - k.since;
+    row.cpu = static_cast<int32_t>(cpu);
+    row.pid = k.pid;
+    row.tid = k.tid;
+    if (auto r = sink_.add(row); !r.ok()) return r.status();
+    counts_.cpu_slices++;
+  } else if (k.known && seq > k.seq + 1) {
+    counts_.cpu_seq_gaps++;
+  }
+  if (!k.known || seq > k.seq) k = CpuTrack{true, next_pid, next_tid, ts, seq};
+  (void)prev_pid;
+  return Status::Ok();
+}
+
+void Decoder::cpu_seen(uint32_t cpu, uint64_t seq, int64_t ts, int32_t pid, int32_t tid) {
+  if (cpu >= kMaxCpus || seq == 0) return;
+  if (cpus_.size() <= cpu) cpus_.resize(cpu + 1);
+  CpuTrack& k = cpus_[cpu];
+  // The same stretch as the one already known keeps its earlier start; a later one (switches
+  // were missed) starts now; an earlier one (records of two CPUs read out of order) says
+  // nothing new.
+  if (k.known && seq <= k.seq) return;
+  k = CpuTrack{true, pid, tid, ts, seq};
 }
 
 Status Decoder::on_fork(std::span<const uint8_t> rec) {
@@ -715,6 +835,30 @@ Status Decoder::on_cuda(std::span<const uint8_t> rec) {
 }
 
 Status Decoder::finish(int64_t end_ns) {
+  // Who holds a CPU that a traced thread still waits for at the end: the last known stretch
+  // runs to the end (the programs are detached by now, so a later switch cannot be seen).
+  std::vector<bool> waited(cpus_.size(), false);
+  for (auto& [tid, t] : tasks_) {
+    if (!t.traced || t.dead || t.where != Task::Where::kOffCpu) continue;
+    const bool woken = t.woken_ts > t.since && t.woken_ts <= end_ns;
+    const int32_t cpu = t.off_state == store::ThreadState::kRunnable ? t.cpu
+                        : woken ? (t.woken_cpu >= 0 ? t.woken_cpu : t.cpu)
+                                : -1;
+    if (cpu >= 0 && static_cast<size_t>(cpu) < waited.size()) waited[cpu] = true;
+  }
+  for (size_t c = 0; c < cpus_.size(); ++c) {
+    const CpuTrack& k = cpus_[c];
+    if (!waited[c] || !k.known || end_ns < k.since) continue;
+    store::CpuSliceRow row;
+    row.ts_ns = k.since;
+    row.dur_ns = end_ns - k.since;
+    row.cpu = static_cast<int32_t>(c);
+    row.pid = k.pid;
+    row.tid = k.tid;
+    if (auto r = sink_.add(row); !r.ok()) return r.status();
+    counts_.cpu_slices++;
+  }
+  cpus_.clear();
   for (auto& [tid, t] : tasks_) {
     if (!t.traced || t.dead) continue;
     if (t.where == Task::Where::kOnCpu && end_ns >= t.since) {

@@ -51,6 +51,9 @@ struct DecoderCounts {
   int64_t block_ios = 0;
   int64_t process_events = 0;
   int64_t thread_states = 0;  // intervals written
+  int64_t migrations = 0;     // queued traced threads moved to another CPU
+  int64_t cpu_slices = 0;     // who-held-the-CPU stretches written
+  int64_t cpu_seq_gaps = 0;   // switches seen after missed ones on the same CPU (no slice)
   int64_t malformed = 0;      // records too short or of unknown kind (skipped)
 };
 
@@ -100,6 +103,8 @@ class Decoder {
     store::StackId py_stack = 0;  // Python stack when it blocked
     int64_t woken_ts = 0;         // 0 = no wakeup seen yet
     int32_t waker_pid = 0, waker_tid = 0;
+    std::optional<store::WakerContext> waker_context;
+    int32_t woken_cpu = -1;  // CPU it was queued on by that wakeup (-1 unknown)
     // Blocked intervals waiting for their syscall's row id (the syscall ends later).
     std::vector<store::ThreadStateRow> pending;
     int64_t pending_syscall_ts = 0;
@@ -119,6 +124,16 @@ class Decoder {
   Status on_block_io(std::span<const uint8_t> rec);
   Status on_oom(std::span<const uint8_t> rec);
   Status on_lib_load(std::span<const uint8_t> rec);
+  Status on_migrate(std::span<const uint8_t> rec);
+
+  // The CPU timeline (cpu_slice rows): what the recorder says about who is on a CPU.
+  // cpu_switch: switch number `seq` on `cpu` at `ts` handed it from prev to next.
+  // cpu_seen: `tid` was on `cpu` at `ts`, the CPU's last switch then being number `seq`.
+  Status cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_pid, int32_t prev_tid,
+                    int32_t next_pid, int32_t next_tid);
+  void cpu_seen(uint32_t cpu, uint64_t seq, int64_t ts, int32_t pid, int32_t tid);
+  // A queued thread moved to `cpu` at `ts`: its runnable interval so far is closed there.
+  Status requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu);
 
   Task& task(int32_t pid, int32_t tid);
   Status see_task(int32_t pid, int32_t tid, const char* comm, bool traced);
@@ -141,6 +156,15 @@ class Decoder {
   DecoderHooks hooks_;
   DecoderCounts counts_;
   std::array<bool, CW_MAX_SYSCALL_NR> recorded_{};
+  // What is known of one CPU: the task that got it at switch number `seq` (or was seen on
+  // it then), since `since`. A slice is written only between consecutive switch numbers.
+  struct CpuTrack {
+    bool known = false;
+    int32_t pid = 0, tid = 0;  // 0 = idle
+    int64_t since = 0;
+    uint64_t seq = 0;
+  };
+  std::vector<CpuTrack> cpus_;                      // by CPU number
   std::unordered_map<int32_t, Task> tasks_;         // by tid
   std::unordered_map<int32_t, Process> processes_;  // by pid
   std::unordered_map<uint32_t, store::StringId> function_names_;

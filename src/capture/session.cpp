@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -31,6 +32,7 @@
 #include "capture/dwarf_unwinder.h"
 #include "capture/libraries.h"
 #include "capture/python_capture.h"
+#include "host/cgroup_cpu.h"
 #include "capture/row_sink.h"
 #include "causeway/abi/events.h"
 #include "store/writer.h"
@@ -155,6 +157,8 @@ class Session {
   Status open_probes();
   Result<pid_t> launch();
   void scan_process(int32_t pid, bool snapshot_mappings);
+  // Records the CPU quotas (cgroup cpu.max) limiting a newly traced process.
+  void note_cpu_quotas(int32_t pid);
   void attach_library(const CudaLibraryFile& lib, int32_t pid);
   void attach_loaders_of(const std::vector<Mapping>& maps, int32_t pid);
   void note_mappings(int32_t pid, const std::vector<Mapping>& maps);
@@ -198,6 +202,12 @@ class Session {
   std::vector<int32_t> new_processes_;
   std::set<int32_t> stopped_;  // processes stopped by the load hook, not yet continued
   std::set<int32_t> seen_processes_;
+  struct QuotaSeen {
+    host::CpuQuota start;       // with the counters when the first process was seen in it
+    std::vector<int32_t> pids;  // traced processes it limits (at most 64 listed)
+  };
+  std::map<std::string, QuotaSeen> cpu_quotas_;  // by "version:path"
+  int64_t last_quota_scan_ns_ = 0;
   // --all: CUDA library files (dev, inode) each process was seen mapping at a stopped load,
   // and how many stopped loads in a row brought no new one.
   std::map<int32_t, std::set<std::pair<uint64_t, uint64_t>>> cuda_files_of_;
@@ -380,6 +390,19 @@ void Session::scan_process(int32_t pid, bool snapshot_mappings) {
     info.cmdline = proc_cmdline(pid);
     info.traced = true;
     (void)sink_->note_process(info);
+    note_cpu_quotas(pid);
+  }
+}
+
+void Session::note_cpu_quotas(int32_t pid) {
+  for (host::CpuQuota& q : host::read_cpu_quotas(pid)) {
+    const std::string key = std::to_string(q.version) + ":" + q.path;
+    auto [it, fresh] = cpu_quotas_.try_emplace(key);
+    if (fresh) it->second.start = std::move(q);
+    // Bounded: a --all session meets many processes, most in a few cgroups.
+    auto& pids = it->second.pids;
+    if (pids.size() < 64 && std::find(pids.begin(), pids.end(), pid) == pids.end())
+      pids.push_back(pid);
   }
 }
 
@@ -555,6 +578,7 @@ Result<pid_t> Session::launch() {
   info.start_ts_ns = monotonic_ns();
   (void)sink_->note_process(info);
   seen_processes_.insert(child);
+  note_cpu_quotas(child);
   char c = 1;
   if (write(go[1], &c, 1) != 1) {
     close(go[1]);
@@ -589,6 +613,9 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("kernel", std::string(u.sysname) + " " + u.release + " " + u.version + " " + u.machine);
   set("tool", "causeway");
   set("tool_version", opt_.tool_version);
+  // The recorder's own threads wake and stop traced processes (SIGCONT after attaching probes
+  // at a dlopen): the analysis must know them so they are never named as a culprit.
+  set("recorder_pid", std::to_string(getpid()));
   set("command_line", opt_.command_line);
   set("target_mode", opt_.mode == TargetMode::kCommand ? "command"
                      : opt_.mode == TargetMode::kPid   ? "pid"
@@ -620,6 +647,12 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                          {"module_refreshes", u.refreshes}};
     set("dwarf_unwinding", dj.dump());
   }
+  // CPU quotas over the traced processes, with their throttling counters at the start and the
+  // end: the evidence for runnable time spent while the CPU sat idle.
+  nlohmann::json quotas = nlohmann::json::array();
+  for (const auto& [key, q] : cpu_quotas_)
+    quotas.push_back(host::cpu_quota_json(q.start, host::read_throttle_counters(q.start), q.pids));
+  set("cpu_quotas", quotas.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   set("syscalls", opt_.syscalls ? "on" : "off");
   set("block_io", opt_.block_io ? "on" : "off");
   set("buffer_mb", std::to_string(opt_.buffer_mb));
@@ -649,6 +682,9 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                            {"block_io", c.block_ios},
                            {"process_events", c.process_events},
                            {"thread_states", c.thread_states},
+                           {"migrations", c.migrations},
+                           {"cpu_slices", c.cpu_slices},
+                           {"cpu_seq_gaps", c.cpu_seq_gaps},
                            {"malformed", c.malformed}};
   set("event_counts", counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   set("notes",
@@ -797,6 +833,12 @@ Result<int> Session::run() {
     handle_hooks();
     int64_t now = monotonic_ns();
     print_status(now);
+    if (now - last_quota_scan_ns_ >= 1'000'000'000) {
+      // A process can move into a limited cgroup after it was first seen (a wrapper that
+      // joins it, then execs the job): look again about once a second.
+      last_quota_scan_ns_ = now;
+      for (int32_t pid : seen_processes_) note_cpu_quotas(pid);
+    }
     if (child > 0 && !child_done) {
       int st = 0;
       pid_t r = waitpid(child, &st, WNOHANG);

@@ -877,7 +877,19 @@ Schema build_schema() {
       {"event_counts", "JSON",
        "what the recorder decoded: events, cuda_calls, sched_switches, wakeups, syscalls, "
        "block_io, "
-       "process_events, thread_states, malformed",
+       "process_events, thread_states, migrations (runnable traced threads moved to another "
+       "CPU's queue), cpu_slices (cpu_slice rows), cpu_seq_gaps (switches that followed missed "
+       "ones on their CPU, so no cpu_slice covers the time before them), malformed",
+       "recorder"},
+      {"cpu_quotas", "JSON",
+       "array, one per cgroup with a CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) over a "
+       "traced process, nearest first: version, cgroup, quota_us, period_us, pids, and the "
+       "throttling counters start/end {nr_periods, nr_throttled, throttled_ns} read when the "
+       "first process was seen in it and when tracing stopped (end null if the cgroup was gone)",
+       "recorder"},
+      {"recorder_pid", "",
+       "pid of the causeway process that recorded the trace: its threads (which stop and resume "
+       "traced processes while probes are attached) are never a culprit",
        "recorder"},
       {"notes", "JSON",
        "array of sentences on what could not be traced or went wrong (a missing kernel "

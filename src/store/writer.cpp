@@ -398,14 +398,18 @@ struct Writer::Impl {
 
   // ---- processes and threads ------------------------------------------------------------
 
-  // Whether an entry that may have ended still describes the task at time `ts`.
-  static bool current(int64_t end_ts, std::optional<int64_t> ts) {
-    return end_ts == kAlive || (ts && *ts <= end_ts);
+  // Whether an entry that may have ended still describes the task an event at `ts` names.
+  // A task goes on acting after its exit tracepoint (an exiting thread's futex wake of its
+  // joiner comes later; so do the last wakeups of a dying process), so events after the end
+  // stay with it: one thread, one row. Only a start noted after the end (a fork or clone,
+  // `starts`) begins a new task with the reused id.
+  static bool current(int64_t end_ts, std::optional<int64_t> ts, bool starts) {
+    return end_ts == kAlive || !starts || (ts && *ts <= end_ts);
   }
 
-  int64_t process(int32_t pid, std::optional<int64_t> ts, bool traced) {
+  int64_t process(int32_t pid, std::optional<int64_t> ts, bool traced, bool starts = false) {
     auto it = processes.find(pid);
-    if (it != processes.end() && current(it->second.end_ts, ts)) {
+    if (it != processes.end() && current(it->second.end_ts, ts, starts)) {
       if (traced && !it->second.traced) {
         it->second.traced = true;
         update_process(it->second.upid, {}, 0, {}, {}, {}, {}, {}, true);
@@ -433,10 +437,17 @@ struct Writer::Impl {
     return process(pid, std::nullopt, false);
   }
 
-  int64_t thread(int32_t pid, int32_t tid, std::optional<int64_t> ts, bool traced) {
+  int64_t thread(int32_t pid, int32_t tid, std::optional<int64_t> ts, bool traced,
+                 bool starts = false) {
     auto it = threads.find(tid);
+    // A thread of an earlier process with the same pid (the pid was reused since) is not
+    // this one: threads belong to the latest process of their pid.
+    auto stale = [this](const ThreadEntry& e) {
+      auto p = processes.find(e.pid);
+      return p != processes.end() && p->second.upid > e.upid;
+    };
     if (it != threads.end() && (pid == 0 || it->second.pid == pid) &&
-        current(it->second.end_ts, ts)) {
+        current(it->second.end_ts, ts, starts) && !stale(it->second)) {
       if (traced && !it->second.traced) {
         it->second.traced = true;
         update_thread(it->second.utid, {}, {}, {}, true);
@@ -446,7 +457,7 @@ struct Writer::Impl {
       return it->second.utid;
     }
     const int32_t owner = pid != 0 ? pid : tid;
-    const int64_t upid = process(owner, ts, traced);
+    const int64_t upid = process(owner, ts, traced, starts);
     ThreadEntry e;
     e.utid = next_utid++;
     e.upid = upid;
@@ -1042,7 +1053,7 @@ Result<RowId> Writer::add(const ProcessEventRow& r) {
   std::optional<int64_t> other;
   if (r.other_pid != 0 && r.kind == ProcessEventKind::kFork) {
     // A child traced by inheritance; it may already exist if its own events arrived first.
-    other = m.process(r.other_pid, r.ts_ns, true);
+    other = m.process(r.other_pid, r.ts_ns, true, /*starts=*/true);
     m.update_process(*other, r.pid, upid, {}, {}, r.ts_ns, {}, {}, true);
   } else if (r.other_pid != 0) {
     other = m.process(r.other_pid, r.ts_ns, false);
@@ -1075,7 +1086,8 @@ Status Writer::note_thread(const ThreadInfo& info) {
   Impl& m = *impl_;
   if (!m.failure.ok()) return m.failure;
   const std::optional<int64_t> when = info.start_ts_ns ? info.start_ts_ns : info.end_ts_ns;
-  const int64_t utid = m.thread(info.pid, info.tid, when, info.traced);
+  const int64_t utid =
+      m.thread(info.pid, info.tid, when, info.traced, info.start_ts_ns.has_value());
   m.update_thread(utid, info.comm, info.start_ts_ns, info.end_ts_ns, info.traced);
   if (info.end_ts_ns) {
     auto it = m.threads.find(info.tid);
@@ -1088,7 +1100,7 @@ Status Writer::note_process(const ProcessInfo& info) {
   Impl& m = *impl_;
   if (!m.failure.ok()) return m.failure;
   const std::optional<int64_t> when = info.start_ts_ns ? info.start_ts_ns : info.end_ts_ns;
-  const int64_t upid = m.process(info.pid, when, info.traced);
+  const int64_t upid = m.process(info.pid, when, info.traced, info.start_ts_ns.has_value());
   int64_t parent_upid = 0;
   if (info.ppid != 0) parent_upid = m.process(info.ppid, when, false);
   m.update_process(upid, info.ppid != 0 ? std::optional<int32_t>(info.ppid) : std::nullopt,

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include "capture/cuda_functions.h"
@@ -38,6 +39,7 @@ class RecordingSink final : public RowSink {
   Result<store::RowId> add(const store::CudaCallRow& r) override { return push(cuda, r); }
   Result<store::RowId> add(const store::ThreadStateRow& r) override { return push(states, r); }
   Result<store::RowId> add(const store::WakeupRow& r) override { return push(wakeups, r); }
+  Result<store::RowId> add(const store::CpuSliceRow& r) override { return push(slices, r); }
   Result<store::RowId> add(const store::SyscallRow& r) override { return push(syscalls, r); }
   Result<store::RowId> add(const store::BlockIoRow& r) override { return push(block, r); }
   Result<store::RowId> add(const store::ProcessEventRow& r) override { return push(proc, r); }
@@ -56,6 +58,7 @@ class RecordingSink final : public RowSink {
   std::vector<store::CudaCallRow> cuda;
   std::vector<store::ThreadStateRow> states;
   std::vector<store::WakeupRow> wakeups;
+  std::vector<store::CpuSliceRow> slices;
   std::vector<store::SyscallRow> syscalls;
   std::vector<store::BlockIoRow> block;
   std::vector<store::ProcessEventRow> proc;
@@ -101,6 +104,12 @@ cw_sched_switch switch_event(uint64_t ts, uint32_t cpu, uint32_t prev_pid, uint3
   e.syscall_nr = -1;
   set_comm(e.prev_comm, prev_comm);
   set_comm(e.next_comm, next_comm);
+  return e;
+}
+
+// A switch numbered `seq` among the switches of its CPU.
+cw_sched_switch numbered(cw_sched_switch e, uint64_t seq) {
+  e.cpu_seq = seq;
   return e;
 }
 
@@ -461,6 +470,176 @@ TEST(CaptureSyscalls, TheWholeTableIsGeneratedFromTheKernelHeaders) {
   EXPECT_TRUE(ordered);
   // The default recorded set is numbered from the table: every name resolved.
   EXPECT_EQ(default_syscalls().size(), 32u);
+}
+
+}  // namespace
+}  // namespace causeway::capture
+
+namespace causeway::capture {
+namespace {
+
+constexpr size_t kSwitchSize = sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack);
+
+cw_wakeup wakeup_event(uint64_t ts, uint32_t waker_pid, uint32_t waker_tid, const char* waker,
+                       uint8_t ctx, uint32_t wakee_pid, uint32_t wakee_tid, int32_t cpu,
+                       uint32_t curr_pid, uint32_t curr_tid, uint64_t seq) {
+  cw_wakeup w{};
+  w.h = header(CW_EV_WAKEUP, ts, waker_pid, waker_tid, 0);
+  w.wakee_pid = wakee_pid;
+  w.wakee_tid = wakee_tid;
+  w.target_cpu = cpu;
+  w.waker_ctx = ctx;
+  w.cpu_curr_pid = curr_pid;
+  w.cpu_curr_tid = curr_tid;
+  w.cpu_seq = seq;
+  set_comm(w.waker_comm, waker);
+  set_comm(w.wakee_comm, "decode");
+  return w;
+}
+
+std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>> slices_of(const RecordingSink& s) {
+  std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>> out;
+  for (const auto& r : s.slices) out.emplace_back(r.ts_ns, r.dur_ns, r.cpu, r.tid);
+  return out;
+}
+
+// The first case: the thread is preempted by a short-lived helper, then a spinner
+// holds the CPU for most of the runnable interval. Who held it comes from the CPU's own
+// consecutive switches, not from the task that switched in first.
+TEST_F(CaptureDecoder, WhoHeldTheCpuComesFromConsecutiveSwitches) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 10, 12,
+                                          "sim-gpu", true),
+                             41),
+                    kSwitchSize);
+  // Neither task traced: recorded because decode waits for CPU 0.
+  source.push_event(numbered(switch_event(1100, 0, 10, 12, "sim-gpu", true, 1, false, 30, 30,
+                                          "spinner", false),
+                             42),
+                    kSwitchSize);
+  source.push_event(numbered(switch_event(9000, 0, 30, 30, "spinner", false, 0, true, 10, 11,
+                                          "decode", true),
+                             43),
+                    kSwitchSize);
+  run(9500);
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 100, 0, 12}, {1100, 7900, 0, 30}}));
+  EXPECT_EQ(sink.threads[30].comm, "spinner");
+  EXPECT_FALSE(sink.threads[30].traced);
+  EXPECT_EQ(decoder->counts().cpu_slices, 2);
+}
+
+TEST_F(CaptureDecoder, MissedSwitchesLeaveAGapNotAGuess) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 1, 10, 11, "decode", true, 0, true, 30, 30,
+                                          "spinner", false),
+                             7),
+                    kSwitchSize);
+  // Switches 8 and 9 were not recorded: who ran between 1000 and 5000 is not known.
+  source.push_event(numbered(switch_event(5000, 1, 40, 40, "other", false, 0, true, 10, 11,
+                                          "decode", true),
+                             10),
+                    kSwitchSize);
+  run(6000);
+  EXPECT_TRUE(sink.slices.empty());
+  EXPECT_EQ(decoder->counts().cpu_seq_gaps, 1);
+}
+
+TEST_F(CaptureDecoder, WakeupSaysWhoHeldTheWakeesCpuAndTheWakerFromItsOwnContext) {
+  make_decoder(500);
+  // decode blocks on CPU 1 in a futex; a logger thread of the same process wakes it from
+  // CPU 0 while "cc1plus" runs on CPU 1; decode gets CPU 1 at 7000.
+  auto out = switch_event(1000, 1, 10, 11, "decode", true, 1, false, 50, 50, "cc1plus", false);
+  out.cpu_seq = 20;
+  out.syscall_nr = 202;
+  source.push_event(out, kSwitchSize);
+  source.push_event(wakeup_event(4000, 10, 13, "logger", CW_WAKER_TASK, 10, 11, 1, 50, 50, 20));
+  source.push_event(numbered(switch_event(7000, 1, 50, 50, "cc1plus", false, 0, true, 10, 11,
+                                          "decode", true),
+                             21),
+                    kSwitchSize);
+  run(8000);
+  ASSERT_EQ(sink.wakeups.size(), 1u);
+  EXPECT_EQ(sink.wakeups[0].waker_tid, 13);
+  EXPECT_EQ(sink.wakeups[0].waker_context, store::WakerContext::kTask);
+  std::map<int64_t, store::ThreadStateRow> by_ts;
+  for (const auto& st : sink.states) by_ts[st.ts_ns] = st;
+  EXPECT_EQ(by_ts[1000].waker_tid, 13);
+  EXPECT_EQ(by_ts[1000].waker_context, store::WakerContext::kTask);
+  EXPECT_EQ(by_ts[4000].state, ThreadState::kRunnable);
+  EXPECT_EQ(by_ts[4000].cpu, 1);
+  // cc1plus held CPU 1 from the switch at 1000 (switch 20) to switch 21.
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 6000, 1, 50}}));
+}
+
+TEST_F(CaptureDecoder, ATimerExpiryIsNotAWaker) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 1, false, 0, 0,
+                                          "swapper/0", false),
+                             3),
+                    kSwitchSize);
+  // The futex wait timed out: the hrtimer fired while cc1plus ran (sched_waking saw a timer).
+  source.push_event(wakeup_event(6000, 0, 0, "", CW_WAKER_TIMER, 10, 11, 0, 0, 0, 3));
+  source.push_event(numbered(switch_event(6010, 0, 0, 0, "swapper/0", false, 0, false, 10, 11,
+                                          "decode", true),
+                             4),
+                    kSwitchSize);
+  run(7000);
+  ASSERT_EQ(sink.wakeups.size(), 1u);
+  EXPECT_EQ(sink.wakeups[0].waker_tid, 0);
+  EXPECT_EQ(sink.wakeups[0].waker_context, store::WakerContext::kTimer);
+  std::map<int64_t, store::ThreadStateRow> by_ts;
+  for (const auto& st : sink.states) by_ts[st.ts_ns] = st;
+  EXPECT_FALSE(by_ts[1000].waker_tid.has_value());
+  EXPECT_EQ(by_ts[1000].waker_context, store::WakerContext::kTimer);
+  // Idle from the wakeup until decode ran: the wakeup latency, on record as idle.
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 5010, 0, 0}}));
+}
+
+TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30,
+                                          "spinner", false),
+                             5),
+                    kSwitchSize);
+  cw_migrate m{};
+  m.h = header(CW_EV_MIGRATE, 3000, 10, 11, 1);
+  m.orig_cpu = 0;
+  m.dest_cpu = 1;
+  m.dest_curr_pid = 40;
+  m.dest_curr_tid = 40;
+  m.dest_seq = 9;
+  source.push_event(m);
+  source.push_event(numbered(switch_event(4000, 1, 40, 40, "other", false, 0, true, 10, 11,
+                                          "decode", true),
+                             10),
+                    kSwitchSize);
+  run(5000);
+  std::map<int64_t, store::ThreadStateRow> by_ts;
+  for (const auto& st : sink.states) by_ts[st.ts_ns] = st;
+  EXPECT_EQ(by_ts[1000].state, ThreadState::kRunnable);
+  EXPECT_EQ(by_ts[1000].dur_ns, 2000);
+  EXPECT_EQ(by_ts[1000].cpu, 0);
+  EXPECT_EQ(by_ts[3000].state, ThreadState::kRunnable);
+  EXPECT_EQ(by_ts[3000].dur_ns, 1000);
+  EXPECT_EQ(by_ts[3000].cpu, 1);
+  EXPECT_EQ(decoder->counts().migrations, 1);
+  // "other" was seen on CPU 1 at the migration, at switch 9, and kept it until switch 10.
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {3000, 1000, 1, 40}}));
+}
+
+TEST_F(CaptureDecoder, TheEndClosesWhoHoldsACpuATracedThreadStillWaitsFor) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30,
+                                          "spinner", false),
+                             5),
+                    kSwitchSize);
+  run(3000);
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 2000, 0, 30}}));
 }
 
 }  // namespace

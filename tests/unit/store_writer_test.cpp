@@ -170,8 +170,8 @@ TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
   blocked.stack = stack;
   ASSERT_TRUE(w->add(blocked).ok());
 
-  ASSERT_TRUE(w->add(WakeupRow{at(80000), 100, 100, 100, 101, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(90000), 100, 101, 0, 0, 1}).ok());  // from interrupt
+  ASSERT_TRUE(w->add(WakeupRow{at(80000), 100, 100, 100, 101, 0, {}}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(90000), 100, 101, 0, 0, 1, {}}).ok());  // from interrupt
 
   BlockIoRow io;
   io.ts_ns = at(60000);
@@ -412,8 +412,13 @@ TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
   ASSERT_TRUE(call(300, 300, 19).ok());  // late event of the old process
   const uint64_t frames[] = {0x10, 0x20};
   const StackId late_stack = w->intern_stack(300, frames);  // belongs to the exited process
-  ASSERT_TRUE(call(300, 300, 30).ok());                     // pid and tid reused
-  ASSERT_TRUE(call(400, 301, 31).ok());                     // tid 301 reused by another process
+  // After its exit tracepoint a thread still acts (it wakes its joiner): one thread, one row.
+  ASSERT_TRUE(w->add(WakeupRow{at(21), 300, 301, 300, 301, 0, {}}).ok());
+  // pid and tid reused: a new process starts (its fork noted) and runs.
+  ASSERT_TRUE(w->note_process({300, 0, "again", "", true, at(29), {}, {}}).ok());
+  ASSERT_TRUE(w->note_thread({300, 300, "again", true, at(29), {}}).ok());
+  ASSERT_TRUE(call(300, 300, 30).ok());
+  ASSERT_TRUE(call(400, 301, 31).ok());  // tid 301 reused by another process
   ASSERT_TRUE(w->close().ok());
   auto r = open_reader(dir.file("run.db"));
   ASSERT_TRUE(r);
@@ -425,6 +430,7 @@ TEST(StoreWriter, ReusedTidAfterExitGetsANewUtid) {
   EXPECT_EQ(
       query(r->db(), "SELECT upid, pid, end_ts, exit_code FROM process ORDER BY upid"),
       (Rows{{"1", "300", "20", "0"}, {"2", "300", "NULL", "NULL"}, {"3", "400", "NULL", "NULL"}}));
+  EXPECT_EQ(query(r->db(), "SELECT wakee_utid, waker_utid FROM wakeup"), (Rows{{"2", "2"}}));
   EXPECT_EQ(one(r->db(), "SELECT upid FROM stack WHERE id = " + std::to_string(late_stack)), "1");
   EXPECT_EQ(query(r->db(), "SELECT ts, utid FROM cuda_call ORDER BY ts"),
             (Rows{{"10", "1"}, {"12", "2"}, {"19", "1"}, {"30", "3"}, {"31", "4"}}));
@@ -434,11 +440,13 @@ TEST(StoreWriter, ExitReportedByTheLastThreadEndsTheProcess) {
   testing::TempDir dir;
   auto w = make_writer(dir.file("run.db"));
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->add(WakeupRow{at(1), 500, 500, 0, 0, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(2), 500, 502, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 500, 500, 0, 0, 0, {}}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(2), 500, 502, 0, 0, 0, {}}).ok());
   ASSERT_TRUE(w->note_thread({500, 500, "main", true, {}, at(5)}).ok());
   ASSERT_TRUE(w->add(ProcessEventRow{at(9), ProcessEventKind::kExit, 500, 502, 0, 256, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(20), 500, 500, 0, 0, 0}).ok());  // pid reused
+  ASSERT_TRUE(w->add(WakeupRow{at(12), 500, 502, 0, 0, 0, {}}).ok());  // after exit: same thread
+  ASSERT_TRUE(w->note_process({500, 0, "", "", true, at(19), {}, {}}).ok());  // pid reused
+  ASSERT_TRUE(w->add(WakeupRow{at(20), 500, 500, 0, 0, 0, {}}).ok());
   ASSERT_TRUE(w->close().ok());
   auto r = open_reader(dir.file("run.db"));
   ASSERT_TRUE(r);
@@ -456,7 +464,7 @@ TEST(StoreWriter, CommitsInBatchesAndReadersSeeCommittedRows) {
   opts.commit_interval_ns = 1'000'000'000;
   auto w = make_writer(path, opts);
   ASSERT_TRUE(w);
-  WakeupRow wake{at(1), 5, 5, 0, 0, 0};
+  WakeupRow wake{at(1), 5, 5, 0, 0, 0, {}};
   for (int i = 0; i < 25; ++i) ASSERT_TRUE(w->add(wake).ok());
   EXPECT_EQ(w->commits(), 2);
   auto r = open_reader(path);  // while the writer is still writing
@@ -506,7 +514,7 @@ TEST(StoreWriter, CommitsAfterTheIntervalEvenWhenQuiet) {
   opts.commit_interval_ns = 300'000'000;
   auto w = make_writer(path, opts);
   ASSERT_TRUE(w);
-  WakeupRow wake{at(1), 5, 5, 0, 0, 0};
+  WakeupRow wake{at(1), 5, 5, 0, 0, 0, {}};
   ASSERT_TRUE(w->add(wake).ok());
   EXPECT_EQ(w->commits(), 0);
   ASSERT_TRUE(w->commit_if_due().ok());
@@ -586,7 +594,7 @@ TEST(StoreWriter, FullDiskIsAnErrorValueAndTheFileStaysValid) {
   EXPECT_NE(st.message().find("full"), std::string::npos) << st.message();
   EXPECT_LT(trace.counts().total(), 1'000'000);
   // The writer keeps reporting the error instead of pretending to write.
-  auto again = w->add(WakeupRow{opts.origin_ns, 4000, 4000, 0, 0, 0});
+  auto again = w->add(WakeupRow{opts.origin_ns, 4000, 4000, 0, 0, 0, {}});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error(), st.message());
   Status closed = w->close();
@@ -670,7 +678,7 @@ TEST(StoreWriter, LiveTracesAreNeitherFinishedNorOverwritten) {
   const std::string path = dir.file("live.db");
   auto w = make_writer(path);
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->add(WakeupRow{at(1), 5, 5, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 5, 5, 0, 0, 0, {}}).ok());
   {
     auto r = open_reader(path);
     ASSERT_TRUE(r);

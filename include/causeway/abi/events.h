@@ -40,6 +40,18 @@ enum cw_event_kind {
   CW_EV_LIB_LOAD = 10,    /* struct cw_lib_load */
   CW_EV_PY_STACK = 11,    /* struct cw_py_stack (bpf/pystack.bpf.c) */
   CW_EV_USER_STACK = 12,  /* struct cw_user_stack (bpf/ustack.bpf.c, --call-graph dwarf) */
+  CW_EV_MIGRATE = 13,     /* struct cw_migrate */
+};
+
+/* How a wakeup came (cw_wakeup.waker_ctx), judged in the waker's own context at
+ * sched_waking from the CPU's preempt count and the timer-expiry hooks. */
+enum cw_waker_ctx {
+  CW_WAKER_UNKNOWN = 0, /* no sched_waking record: h.pid/h.tid is whoever ran at sched_wakeup */
+  CW_WAKER_TASK = 1,    /* a task woke it: h.pid/h.tid */
+  CW_WAKER_HARDIRQ = 2, /* a hardware interrupt handler */
+  CW_WAKER_SOFTIRQ = 3, /* a softirq (network, block completion, RCU, tasklets) */
+  CW_WAKER_TIMER = 4,   /* a timer expired (hrtimer or timer wheel): a timeout or sleep ended */
+  CW_WAKER_NMI = 5,
 };
 
 /* Event sources, for per-source drop counters (the `drops` per-CPU array map). */
@@ -111,24 +123,52 @@ struct cw_sched_switch {
   __u64 syscall_ts;            /* entry time of that syscall, ns (0 when none) */
   char prev_comm[CW_COMM_LEN]; /* outgoing task's comm */
   char next_comm[CW_COMM_LEN]; /* incoming task's comm */
+  __u64 cpu_seq;               /* this switch's number among all switches of h.cpu since the
+                                  programs were loaded: consecutive numbers on two records mean
+                                  no switch happened on that CPU between them */
   __u32 stack_depth;           /* frames in stack[]: prev's user stack, only when it blocked */
   __u32 _pad2;
   __u64 stack[CW_MAX_STACK];
 };
-CW_STATIC_ASSERT(sizeof(struct cw_sched_switch) == 96 + 8 * CW_MAX_STACK, "cw_sched_switch size");
+CW_STATIC_ASSERT(sizeof(struct cw_sched_switch) == 104 + 8 * CW_MAX_STACK,
+                 "cw_sched_switch size");
+/* A switch where neither task is traced is recorded only while a traced thread waits
+ * (runnable) for that CPU, so that who held the CPU meanwhile is known: prev_traced and
+ * next_traced are then both 0. */
 
-/* A wakeup of a traced task. h.pid/h.tid = the waker (current task; 0 from idle/irq). */
+/* A wakeup of a traced task, recorded at sched_wakeup(_new) (where the wakee is queued,
+ * which is the wakee's CPU when that CPU is idle) with the waker taken from sched_waking,
+ * which fires in the waker's own context. h.ts_ns = queue time; h.pid/h.tid = the waker
+ * (waker_ctx CW_WAKER_TASK), else 0 (interrupt, timer), or for CW_WAKER_UNKNOWN the task
+ * running at sched_wakeup. */
 struct cw_wakeup {
   struct cw_header h;
   __u32 wakee_pid;  /* woken task's thread group */
   __u32 wakee_tid;  /* woken task */
   __s32 target_cpu; /* CPU the wakee was queued on */
   __u8 is_new;      /* 1 for sched_wakeup_new (first wakeup of a new task) */
-  __u8 _pad0[3];
+  __u8 waker_ctx;   /* enum cw_waker_ctx */
+  __u8 _pad0[2];
   char waker_comm[CW_COMM_LEN];
   char wakee_comm[CW_COMM_LEN];
+  __u64 waking_ts;    /* sched_waking time, ns (0 when none was seen) */
+  __u32 cpu_curr_pid; /* task on target_cpu when the wakee was queued (0 = idle/unknown) */
+  __u32 cpu_curr_tid;
+  __u64 cpu_seq;      /* target_cpu's switch count then (0 = unknown); see cw_sched_switch */
 };
-CW_STATIC_ASSERT(sizeof(struct cw_wakeup) == 72, "cw_wakeup size");
+CW_STATIC_ASSERT(sizeof(struct cw_wakeup) == 96, "cw_wakeup size");
+
+/* A traced task that was waiting for a CPU (runnable) moved to another CPU's queue.
+ * h.pid/h.tid = the task; h.ts_ns = when. */
+struct cw_migrate {
+  struct cw_header h;
+  __s32 orig_cpu;
+  __s32 dest_cpu;
+  __u32 dest_curr_pid; /* task on dest_cpu then (0 = idle/unknown) */
+  __u32 dest_curr_tid;
+  __u64 dest_seq;      /* dest_cpu's switch count then (0 = unknown) */
+};
+CW_STATIC_ASSERT(sizeof(struct cw_migrate) == 48, "cw_migrate size");
 
 /* fork/clone by a traced task. h.pid/h.tid = parent. */
 struct cw_fork {
