@@ -208,6 +208,7 @@ class Session {
   };
   std::map<std::string, QuotaSeen> cpu_quotas_;  // by "version:path"
   int64_t last_quota_scan_ns_ = 0;
+  int64_t paused_ns_ = 0;  // targets held stopped while their new CUDA libraries were probed
   // --all: CUDA library files (dev, inode) each process was seen mapping at a stopped load,
   // and how many stopped loads in a row brought no new one.
   std::map<int32_t, std::set<std::pair<uint64_t, uint64_t>>> cuda_files_of_;
@@ -407,6 +408,8 @@ void Session::note_cpu_quotas(int32_t pid) {
 }
 
 void Session::handle_hooks() {
+  const int64_t started = monotonic_ns();
+  bool resumed = false;
   auto loads = std::move(lib_loads_);
   lib_loads_.clear();
   auto fresh = std::move(new_processes_);
@@ -428,8 +431,12 @@ void Session::handle_hooks() {
     if (stopped) {
       kill(pid, SIGCONT);
       stopped_.erase(pid);
+      resumed = true;
     }
   }
+  // Time a target spent stopped while its new library was probed (from when the recorder
+  // took up the load; the wait before that is the poll latency, ~20 ms at most).
+  if (resumed) paused_ns_ += monotonic_ns() - started;
 }
 
 // --all: `pid` was stopped because it opened a CUDA library file. The loader reports twice
@@ -627,6 +634,7 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("start_ts_ns", "0");
   set("end_ts_ns", std::to_string(end_ns - origin_ns_));
   set("duration_ns", std::to_string(end_ns - origin_ns_));
+  set("paused_for_probes_ns", std::to_string(paused_ns_));
   set("stacks", opt_.stacks ? "on" : "off");
   set("call_graph", !opt_.stacks        ? "off"
                     : opt_.ustack_bytes ? "dwarf," + std::to_string(opt_.ustack_bytes)
@@ -804,8 +812,11 @@ Result<int> Session::run() {
                    opt_.pid);
   }
 
+  // --duration counts the time the target runs traced: from here (probes on, target
+  // started or enrolled), not from the database's creation, and not the time the recorder
+  // held it stopped to probe a library it loaded (paused_ns_, added as it accrues).
   const int64_t deadline =
-      opt_.duration_s > 0 ? origin_ns_ + static_cast<int64_t>(opt_.duration_s * 1e9) : 0;
+      opt_.duration_s > 0 ? monotonic_ns() + static_cast<int64_t>(opt_.duration_s * 1e9) : 0;
   int child_status = 0;
   bool child_done = false;
   std::string exit_desc = "running";
@@ -857,7 +868,7 @@ Result<int> Session::run() {
       exit_desc = g_signal.load() == SIGINT ? "SIGINT" : "SIGTERM";
       break;
     }
-    if (deadline && now >= deadline) {
+    if (deadline && now >= deadline + paused_ns_) {
       exit_desc = "duration elapsed";
       break;
     }

@@ -67,7 +67,9 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       ->type_name("FILE")
       ->capture_default_str();
   sub.add_option("--duration", o.duration_s,
-                 "Stop tracing after this many seconds (default: when the target exits)")
+                 "Stop tracing after the target has run traced this many seconds, counted once the "
+                 "probes are on and not counting the time it is held stopped while a library it "
+                 "loads is probed (default: when the target exits)")
       ->type_name("SECONDS")
       ->check(CLI::NonNegativeNumber);
   sub.add_option("--cudart", o.cudart_path,

@@ -887,6 +887,10 @@ Schema build_schema() {
        "throttling counters start/end {nr_periods, nr_throttled, throttled_ns} read when the "
        "first process was seen in it and when tracing stopped (end null if the cgroup was gone)",
        "recorder"},
+      {"paused_for_probes_ns", "ns",
+       "time traced processes were held stopped while the recorder probed a CUDA library they "
+       "had just loaded (not counted against --duration)",
+       "recorder"},
       {"recorder_pid", "",
        "pid of the causeway process that recorded the trace: its threads (which stop and resume "
        "traced processes while probes are attached) are never a culprit",
