@@ -124,6 +124,17 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_
   w->curr_tid = next_tid;
   /* Whether other tasks' switches here matter is decided before this switch's own queue
    * changes: the switch that hands the CPU to the last waiter is recorded anyway. */
+  /* No context switch happens inside an interrupt, softirq or timer callback (on kernels
+   * that run those in threads, a switch there ends the attribution early, which is safe): a
+   * nesting count still set here lost its exit — at attach time, between the entry and exit
+   * programs' attachments — and would brand every later wakeup on this CPU an interrupt's. */
+  __u32 zero_key = 0;
+  struct cw_cpu_context* cc = bpf_map_lookup_elem(&cpu_context, &zero_key);
+  if (cc && (cc->hardirq | cc->softirq | cc->timer)) {
+    cc->hardirq = 0;
+    cc->softirq = 0;
+    cc->timer = 0;
+  }
   const bool watched = w->waiters > 0;
   if (watched) cpu__dequeue(next_tid);
 

@@ -175,11 +175,13 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
       s->progs.syscalls__exit,    s->progs.blockio__start,
       s->progs.blockio__insert,   s->progs.blockio__issue,
       s->progs.blockio__complete, s->progs.sched__waking,
-      s->progs.sched__migrate,    s->progs.context__irq_entry,
-      s->progs.context__irq_exit, s->progs.context__softirq_entry,
-      s->progs.context__softirq_exit, s->progs.context__hrtimer_entry,
-      s->progs.context__hrtimer_exit, s->progs.context__timer_entry,
-      s->progs.context__timer_exit,
+      // Exits before entries: an entry seen without its exit would leave a CPU's nesting
+      // count set (sched_switch also clears it, as no switch happens inside a handler).
+      s->progs.sched__migrate,    s->progs.context__irq_exit,
+      s->progs.context__softirq_exit, s->progs.context__hrtimer_exit,
+      s->progs.context__timer_exit, s->progs.context__irq_entry,
+      s->progs.context__softirq_entry, s->progs.context__hrtimer_entry,
+      s->progs.context__timer_entry,
   };
   for (bpf_program* prog : kernel_progs) {
     if (!bpf_program__autoload(prog)) continue;

@@ -303,6 +303,13 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
              next_tid = static_cast<int32_t>(ev->next_tid);
   if (Status s = see_task(prev_pid, prev_tid, ev->prev_comm, ev->prev_traced); !s.ok()) return s;
   if (Status s = see_task(next_pid, next_tid, ev->next_comm, ev->next_traced); !s.ok()) return s;
+  // When prev got this CPU, if the CPU's own record says so (the switch that gave it the CPU
+  // was recorded, e.g. while its process was not traced yet): read before the update below.
+  std::optional<int64_t> prev_got_cpu;
+  if (ev->h.cpu < cpus_.size()) {
+    const CpuTrack& k = cpus_[ev->h.cpu];
+    if (k.known && k.tid == prev_tid && ev->cpu_seq == k.seq + 1) prev_got_cpu = k.since;
+  }
   if (Status s = cpu_switch(ev->h.cpu, ev->cpu_seq, ts, prev_pid, prev_tid, next_pid, next_tid);
       !s.ok())
     return s;
@@ -312,10 +319,14 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
     if (!p.dead) {
       if (p.where == Task::Where::kOnCpu) {
         if (Status s = close_on_cpu(prev_tid, p, ts); !s.ok()) return s;
-      } else if (p.where == Task::Where::kUnknown && options_.start_ns > 0 &&
-                 options_.start_ns < ts) {
-        // Running since before tracing started.
-        p.since = options_.start_ns;
+      } else if (p.where == Task::Where::kUnknown &&
+                 (prev_got_cpu || (options_.start_ns > 0 && options_.start_ns < ts &&
+                                   from_start_.count(prev_pid)))) {
+        // Its first record leaves the CPU: it had the CPU since the recorded switch that gave
+        // it, or — in a process traced from the start — since before tracing started. A
+        // process enrolled later (--all) may have got the CPU at any time before: unknown,
+        // so no interval rather than one overlapping what else ran there.
+        p.since = prev_got_cpu ? *prev_got_cpu : options_.start_ns;
         p.cpu = static_cast<int32_t>(ev->h.cpu);
         if (Status s = close_on_cpu(prev_tid, p, ts); !s.ok()) return s;
       } else if (p.where == Task::Where::kOffCpu) {

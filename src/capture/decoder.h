@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "capture/cuda_functions.h"
@@ -73,6 +74,11 @@ class Decoder {
   // Decodes one record. A failed Status means the sink failed (e.g. disk full): the caller
   // should stop; malformed records are counted and skipped, not errors.
   Status ingest(std::span<const uint8_t> record);
+
+  // Process `pid` is traced from the trace start (the launched command, a --pid target): a
+  // thread of it whose first record is a switch-out ran since the start. Without this, such a
+  // thread's time before its first switch is unknown (a process enrolled later by --all).
+  void traced_from_start(int32_t pid) { from_start_.insert(pid); }
 
   // Closes every open interval at `end_ns` and writes everything still buffered.
   Status finish(int64_t end_ns);
@@ -165,6 +171,7 @@ class Decoder {
     uint64_t seq = 0;
   };
   std::vector<CpuTrack> cpus_;                      // by CPU number
+  std::unordered_set<int32_t> from_start_;          // pids traced from the trace start
   std::unordered_map<int32_t, Task> tasks_;         // by tid
   std::unordered_map<int32_t, Process> processes_;  // by pid
   std::unordered_map<uint32_t, store::StringId> function_names_;

@@ -225,8 +225,13 @@ Status Session::preflight() {
         "programs: "
         "run it with sudo.");
   }
-  if (opt_.mode == TargetMode::kPid && (opt_.pid <= 0 || !process_alive(opt_.pid))) {
-    return Status::Error("No process with pid " + std::to_string(opt_.pid) + " exists.");
+  if (opt_.mode == TargetMode::kPid) {
+    if (opt_.pids.empty()) return Status::Error("Give a process to attach to with --pid PID.");
+    for (int32_t pid : opt_.pids) {
+      if (pid <= 0 || !process_alive(pid))
+        return Status::Error("No process with pid " + std::to_string(pid) +
+                             " exists; check the --pid values with 'ps -p PID'.");
+    }
   }
   if (opt_.mode == TargetMode::kCommand && opt_.command.empty()) {
     return Status::Error("Give a command to trace after '--', or use --pid PID or --all.");
@@ -585,6 +590,7 @@ Result<pid_t> Session::launch() {
   info.start_ts_ns = monotonic_ns();
   (void)sink_->note_process(info);
   seen_processes_.insert(child);
+  decoder_->traced_from_start(child);
   note_cpu_quotas(child);
   char c = 1;
   if (write(go[1], &c, 1) != 1) {
@@ -627,7 +633,11 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
   set("target_mode", opt_.mode == TargetMode::kCommand ? "command"
                      : opt_.mode == TargetMode::kPid   ? "pid"
                                                        : "all");
-  if (opt_.mode == TargetMode::kPid) set("target_pid", std::to_string(opt_.pid));
+  if (opt_.mode == TargetMode::kPid) {
+    std::string pids;
+    for (int32_t pid : opt_.pids) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+    set("target_pid", pids);
+  }
   set("origin_monotonic_ns", std::to_string(origin_ns_));
   set("origin_realtime_ns", std::to_string(origin_realtime_ns_));
   set("realtime_minus_monotonic_ns", std::to_string(origin_realtime_ns_ - origin_ns_));
@@ -784,18 +794,21 @@ Result<int> Session::run() {
     if (!c.ok()) return c.status();
     child = c.value();
   } else if (opt_.mode == TargetMode::kPid) {
-    if (Status s = source_->trace_pid(opt_.pid); !s.ok()) return s;
-    scan_process(opt_.pid, true);
-    // Existing threads' names.
-    std::error_code ec;
-    for (const auto& e :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(opt_.pid) + "/task", ec)) {
-      store::ThreadInfo t;
-      t.pid = opt_.pid;
-      t.tid = std::stoi(e.path().filename().string());
-      t.comm = proc_comm(e.path().string());
-      t.traced = true;
-      (void)sink_->note_thread(t);
+    for (int32_t target : opt_.pids) {
+      if (Status s = source_->trace_pid(target); !s.ok()) return s;
+      decoder_->traced_from_start(target);
+      scan_process(target, true);
+      // Existing threads' names.
+      std::error_code ec;
+      for (const auto& e :
+           std::filesystem::directory_iterator("/proc/" + std::to_string(target) + "/task", ec)) {
+        store::ThreadInfo t;
+        t.pid = target;
+        t.tid = std::stoi(e.path().filename().string());
+        t.comm = proc_comm(e.path().string());
+        t.traced = true;
+        (void)sink_->note_thread(t);
+      }
     }
   } else {
     attach_installed_libraries();
@@ -806,10 +819,10 @@ Result<int> Session::run() {
     notes_.push_back("no CUDA library found in the target at start");
     if (opt_.mode == TargetMode::kPid)
       std::fprintf(stderr,
-                   "causeway: no CUDA library is mapped by pid %d; tracing its kernel events (and "
-                   "CUDA libraries "
-                   "it loads later).\n",
-                   opt_.pid);
+                   "causeway: no CUDA library is mapped by %s; tracing kernel events (and CUDA "
+                   "libraries loaded later).\n",
+                   opt_.pids.size() == 1 ? ("pid " + std::to_string(opt_.pids[0])).c_str()
+                                         : "the given processes");
   }
 
   // --duration counts the time the target runs traced: from here (probes on, target
@@ -860,8 +873,9 @@ Result<int> Session::run() {
         break;
       }
     }
-    if (opt_.mode == TargetMode::kPid && !process_alive(opt_.pid)) {
-      exit_desc = "process exited";
+    if (opt_.mode == TargetMode::kPid &&
+        std::none_of(opt_.pids.begin(), opt_.pids.end(), process_alive)) {
+      exit_desc = opt_.pids.size() == 1 ? "process exited" : "processes exited";
       break;
     }
     if (g_stop.load()) {

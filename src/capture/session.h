@@ -30,7 +30,7 @@ struct TraceOptions {
   std::string user;  // run the command as this user (default: $SUDO_USER, else as is)
   TargetMode mode = TargetMode::kCommand;
   std::vector<std::string> command;  // kCommand
-  int32_t pid = 0;                   // kPid
+  std::vector<int32_t> pids;         // kPid: the processes to attach to (one or more)
   // For meta.
   std::string tool_version;
   std::string command_line;

@@ -18,7 +18,7 @@ namespace {
 
 struct TraceFlags {
   capture::TraceOptions options;
-  int pid = 0;
+  std::vector<int> pids;
   bool all = false;
   std::vector<std::string> command;
   bool no_stacks = false;
@@ -95,9 +95,12 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       ->check(CLI::Range(1, 4096));
   sub.add_option("--user", o.user, "Run the command as this user (default: the user who ran sudo)")
       ->type_name("USER");
-  auto* pid = sub.add_option("--pid", flags->pid,
-                             "Attach to this running process (and its future children)")
-                  ->type_name("PID");
+  auto* pid = sub.add_option("--pid", flags->pids,
+                             "Attach to this running process (and its future children); repeat "
+                             "it (or give a comma-separated list) to trace several processes, "
+                             "e.g. the ranks of one job, in one trace")
+                  ->type_name("PID")
+                  ->delimiter(',');
   auto* all = sub.add_flag("--all", flags->all, "Trace every process that maps a CUDA library");
   auto* cmd = sub.add_option("command", flags->command, "Command to launch and trace, after '--'")
                   ->type_name("COMMAND");
@@ -122,9 +125,9 @@ void setup_trace(CLI::App& sub, int& exit_code) {
     opts.ustack_bytes = bytes.value();
     opts.syscalls = !flags->no_syscalls;
     opts.block_io = !flags->no_io;
-    if (flags->pid != 0) {
+    if (!flags->pids.empty()) {
       opts.mode = capture::TargetMode::kPid;
-      opts.pid = flags->pid;
+      opts.pids.assign(flags->pids.begin(), flags->pids.end());
     } else if (flags->all) {
       opts.mode = capture::TargetMode::kAll;
     } else if (!flags->command.empty()) {

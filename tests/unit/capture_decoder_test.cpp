@@ -327,6 +327,7 @@ TEST_F(CaptureDecoder, BlockedIntervalIsSplitAtTheWakeupAndLinkedToWakerAndSysca
 
 TEST_F(CaptureDecoder, PreemptionRecordsTheTaskThatTookTheCpu) {
   make_decoder(500);  // tracing started at 500: the thread was already running
+  decoder->traced_from_start(10);
   source.push_event(switch_event(1000, 0, 10, 11, "train", true, 0, true, 20, 20, "backup", false),
                     sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack));
   source.push_event(switch_event(4000, 0, 20, 20, "backup", false, 0, true, 10, 11, "train", true),
@@ -501,6 +502,31 @@ std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>> slices_of(const Reco
   std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>> out;
   for (const auto& r : s.slices) out.emplace_back(r.ts_ns, r.dur_ns, r.cpu, r.tid);
   return out;
+}
+
+// A process enrolled mid-trace (--all) whose thread's first record leaves the CPU: when it
+// got the CPU is known only if that switch was recorded; otherwise no interval is invented.
+TEST_F(CaptureDecoder, ALateEnrolledThreadDoesNotRunSinceTheTraceStart) {
+  make_decoder(500);
+  source.push_event(numbered(switch_event(1000, 0, 0, 0, "swapper/0", false, 0, false, 60, 61,
+                                          "job", false),
+                             3),
+                    kSwitchSize);  // recorded because of cpu 0's waiter, say
+  source.push_event(numbered(switch_event(4000, 0, 60, 61, "job", true, 1, false, 0, 0,
+                                          "swapper/0", false),
+                             4),
+                    kSwitchSize);
+  source.push_event(numbered(switch_event(5000, 1, 60, 62, "job2", true, 1, false, 0, 0,
+                                          "swapper/1", false),
+                             9),
+                    kSwitchSize);
+  run(6000);
+  std::map<int32_t, std::vector<store::ThreadStateRow>> by_tid;
+  for (const auto& st : sink.states) by_tid[st.tid].push_back(st);
+  ASSERT_FALSE(by_tid[61].empty());
+  EXPECT_EQ(by_tid[61][0].state, ThreadState::kRunning);
+  EXPECT_EQ(by_tid[61][0].ts_ns, 1000);  // from the recorded switch that gave it CPU 0
+  for (const auto& st : by_tid[62]) EXPECT_NE(st.state, ThreadState::kRunning);
 }
 
 // The first case: the thread is preempted by a short-lived helper, then a spinner
