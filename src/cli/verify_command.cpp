@@ -34,12 +34,13 @@ int run_verify(const VerifyFlags& f) {
   }
   auto reader = store::Reader::open(f.db);
   if (!reader.ok()) return fail(reader.error());
-  const std::string note = trace_state_note(**reader, f.db);
-  if (!note.empty()) std::fputs(note.c_str(), stderr);
   verify::VerifyOptions opts;
   opts.max_per_kind = f.max_per_check;
   auto report = verify::verify_trace((*reader)->db(), opts);
   if (!report.ok()) return fail(f.db + " could not be verified: " + report.error());
+  // Only once the file proved readable: on a corrupt file the note would guess wrong.
+  const std::string note = trace_state_note(**reader, f.db);
+  if (!note.empty()) std::fputs(note.c_str(), stderr);
   const std::string out = f.json ? verify::to_json(*report).dump(
                                        2, ' ', false, nlohmann::json::error_handler_t::replace) +
                                        "\n"
