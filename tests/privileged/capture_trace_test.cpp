@@ -99,7 +99,12 @@ std::string sim(const std::string& name) {
 CommandResult trace(const std::string& db, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv);
+  CommandResult r = run_command(argv);
+  // Every recording, whatever the test then looks at, must pass `causeway verify`.
+  if (std::filesystem::exists(db)) {
+    EXPECT_EQ(verify_trace(db), "") << db;
+  }
+  return r;
 }
 
 // Every runtime-API call the workload counted appears exactly that often.
@@ -399,6 +404,7 @@ TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
   kill(workload, SIGKILL);  // orphaned now, and no longer traced
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls"), 0);
 }
 
@@ -416,6 +422,7 @@ TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
   waitpid(tracer, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);  // sleep got the forwarded SIGINT
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'exit'"), "SIGINT");
@@ -500,6 +507,7 @@ TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   waitpid(tracer, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("tracer.txt"));
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   // Linked at start-up: every runtime call the workload counted, the first one included.
   auto summary = summary_of(read_file(dir.file("linked.txt")));
