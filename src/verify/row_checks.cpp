@@ -104,7 +104,9 @@ Status check_refs(const Context& ctx, Tally& tally, const std::string& table,
       const int col = 1 + 2 * static_cast<int>(i);
       if (s.i64(col + 1) == 0) continue;
       tally.add(table + "." + present[i] + " naming a missing " + target, [&] {
-        return table + " " + std::to_string(s.i64(0)) + " has " + present[i] + " " +
+        // Event rows are named by table and id ("wakeup 12"), thread rows by utid.
+        const std::string row = id_col == "id" ? table : table + " " + id_col;
+        return row + " " + std::to_string(s.i64(0)) + " has " + present[i] + " " +
                std::to_string(s.i64(col)) + ", but " + target + " has no " + target_key + " " +
                std::to_string(s.i64(col)) + ".";
       });

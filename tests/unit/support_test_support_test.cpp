@@ -45,7 +45,7 @@ TEST(SupportTestSupportTest, VerifyTraceGivesTheViolationsOrNothing) {
   consistent_sched_trace(db);
   EXPECT_EQ(verify_trace(db), "");
   exec_sql(db, "UPDATE thread SET upid = 993 WHERE tid = 201");
-  EXPECT_EQ(verify_trace(db), "thread " +
+  EXPECT_EQ(verify_trace(db), "thread utid " +
                                   std::to_string(query_int(db,
                                                            "SELECT utid FROM thread WHERE "
                                                            "tid = 201")) +
