@@ -30,6 +30,7 @@ nlohmann::json trace_and_explain(const Scenario& s, bool healthy, const TempDir&
   if (healthy) argv.push_back("--healthy");
   CommandResult traced = run_command(argv);
   EXPECT_EQ(traced.exit_code, 0) << traced.err;
+  EXPECT_EQ(verify_trace(db), "") << db;
   CommandResult explained = run_command({causeway_binary(), "explain", "--db", db, "--json"});
   EXPECT_EQ(explained.exit_code, 0) << explained.err;
   auto parsed = nlohmann::json::parse(explained.out, nullptr, false);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -87,7 +88,11 @@ CommandResult trace_script(const std::string& db, const std::vector<std::string>
   argv.insert(argv.end(), {"--", "/usr/bin/python3", kScript, "--cudart",
                            build_path("sim/libcudart.so.13"), "--steps", "4", "--sleep-ms", "30"});
   argv.insert(argv.end(), script_extra.begin(), script_extra.end());
-  return run_command(argv);
+  CommandResult r = run_command(argv);
+  if (std::filesystem::exists(db)) {
+    EXPECT_EQ(verify_trace(db), "") << db;
+  }
+  return r;
 }
 
 // The frames of a training-step call: innermost the method making the CUDA call, then step,

@@ -99,7 +99,12 @@ std::string sim(const std::string& name) {
 CommandResult trace(const std::string& db, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv);
+  CommandResult r = run_command(argv);
+  // Every recording, whatever the test then looks at, must pass `causeway verify`.
+  if (std::filesystem::exists(db)) {
+    EXPECT_EQ(verify_trace(db), "") << db;
+  }
+  return r;
 }
 
 // Every runtime-API call the workload counted appears exactly that often.
@@ -401,6 +406,7 @@ TEST(CaptureTrace, KilledTracerLeavesAConsistentDatabase) {
   kill(workload, SIGKILL);  // orphaned now, and no longer traced
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   EXPECT_GT(db.integer("SELECT count(*) FROM cuda_calls"), 0);
 }
 
@@ -418,6 +424,7 @@ TEST(CaptureTrace, SigintStopsCleanlyAndTheCommandKeepsItsStatus) {
   waitpid(tracer, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);  // sleep got the forwarded SIGINT
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   EXPECT_EQ(db.text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(db.text("SELECT value FROM meta WHERE key = 'exit'"), "SIGINT");
@@ -502,6 +509,14 @@ TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   waitpid(tracer, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("tracer.txt"));
+  // TODO(recorder): failed once in about five runs (on a loaded machine) with 576
+  // cpu_exclusive violations: thread_state 2070, utid 38 "running on cpu 1 over
+  // 0..2988097147 ns", i.e. from the trace start, overlapping every other run on that CPU.
+  // Likely cause: Decoder::on_switch takes a traced task's first switch-out (Where::kUnknown)
+  // as "running since before tracing started" and opens the interval at the trace start, but
+  // under --all a process becomes traced only once it maps a CUDA library, so its earlier
+  // time is unknown, not running. The check is right; the recorder must not invent it.
+  EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   // Linked at start-up: every runtime call the workload counted, the first one included.
   auto summary = summary_of(read_file(dir.file("linked.txt")));

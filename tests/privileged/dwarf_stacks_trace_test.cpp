@@ -70,6 +70,7 @@ Traced trace(const std::string& call_graph, const std::vector<std::string>& work
   CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return out;
+  EXPECT_EQ(verify_trace(db), "") << db;
   auto reader = store::Reader::open(db);
   EXPECT_TRUE(reader.ok()) << reader.error();
   if (!reader.ok()) return out;

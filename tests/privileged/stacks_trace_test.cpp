@@ -75,6 +75,7 @@ Checked check_scenario(const std::string& scenario, const std::vector<std::strin
   CommandResult r = run_command(argv);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return out;
+  EXPECT_EQ(verify_trace(db), "") << db;
   const std::string source =
       std::string(CAUSEWAY_SOURCE_DIR) + "/sim/scenarios/" + scenario + ".cpp";
   const std::set<int64_t> any_call = lines_with(source, "SIM_CUDA(");
@@ -205,6 +206,7 @@ TEST(StacksTrace, StacksCommandShowsTheCallSite) {
       run_command({causeway_binary(), "trace", "--db", db, "--",
                    build_path("sim/scenario_host_sync"), "--tokens=10", "--duration-ms=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(verify_trace(db), "");
   const std::string source =
       std::string(CAUSEWAY_SOURCE_DIR) + "/sim/scenarios/scenario_host_sync.cpp";
   const auto lines = lines_with(source, "SIM_CUDA(tally, cudaStreamSynchronize,");
@@ -230,6 +232,7 @@ TEST(StacksTrace, PythonFramesAreMergedAtTheExactLine) {
       run_command({causeway_binary(), "trace", "--db", db, "--", "/usr/bin/python3", script,
                    "--cudart", build_path("sim/libcudart.so.13"), "--steps", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(verify_trace(db), "");
   const auto sync_lines = lines_with(script, "# @sync");
   ASSERT_EQ(sync_lines.size(), 1u);
   r = run_command(

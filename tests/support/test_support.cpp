@@ -15,6 +15,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "store/reader.h"
+#include "verify/trace_verify.h"
+
 namespace causeway::testing {
 
 std::string build_path(const std::string& relative) {
@@ -24,6 +27,14 @@ std::string build_path(const std::string& relative) {
 
 std::string source_path(const std::string& relative) {
   return std::string(CAUSEWAY_SOURCE_DIR) + "/" + relative;
+}
+
+std::string verify_trace(const std::string& path) {
+  auto reader = store::Reader::open(path);
+  if (!reader.ok()) return reader.error() + "\n";
+  auto report = verify::verify_trace((*reader)->db());
+  if (!report.ok()) return report.error() + "\n";
+  return verify::violation_text(*report);
 }
 
 std::string read_file(const std::string& path) {

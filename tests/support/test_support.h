@@ -49,6 +49,11 @@ void exec_sql(const std::string& path, const std::string& sql);
 // read-only), or -1 when the query fails or returns no row.
 int64_t query_int(const std::string& path, const std::string& sql);
 
+// Runs `causeway verify`'s checks (src/verify) on the trace at `path`: every violation
+// sentence, one per line, or "" when the trace is consistent. A file that cannot be read as a
+// trace gives its error sentence instead, so EXPECT_EQ(verify_trace(db), "") fails on it too.
+std::string verify_trace(const std::string& path);
+
 // Path of the causeway binary under test.
 std::string causeway_binary();
 

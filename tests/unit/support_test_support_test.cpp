@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "fixtures/sched_trace.h"
 #include "support/test_support.h"
 
 namespace causeway::testing {
@@ -34,6 +35,22 @@ TEST(SupportTestSupportTest, ExecSqlReportsAFailedStatement) {
   const std::string db = dir.file("t.db");
   EXPECT_NONFATAL_FAILURE(exec_sql(db, "INSERT INTO no_such_table VALUES (1)"),
                           "no such table: no_such_table");
+}
+
+// verify_trace is what the privileged tests rely on to say a recorded trace is consistent:
+// it must say "" only for a consistent trace.
+TEST(SupportTestSupportTest, VerifyTraceGivesTheViolationsOrNothing) {
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  consistent_sched_trace(db);
+  EXPECT_EQ(verify_trace(db), "");
+  exec_sql(db, "UPDATE thread SET upid = 993 WHERE tid = 201");
+  EXPECT_EQ(verify_trace(db), "thread utid " +
+                                  std::to_string(query_int(db,
+                                                           "SELECT utid FROM thread WHERE "
+                                                           "tid = 201")) +
+                                  " has upid 993, but process has no upid 993.\n");
+  EXPECT_NE(verify_trace(dir.file("missing.db")).find("does not exist"), std::string::npos);
 }
 
 }  // namespace
