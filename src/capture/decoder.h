@@ -55,6 +55,7 @@ struct DecoderCounts {
   int64_t migrations = 0;     // queued traced threads moved to another CPU
   int64_t cpu_slices = 0;     // who-held-the-CPU stretches written
   int64_t cpu_seq_gaps = 0;   // switches seen after missed ones on the same CPU (no slice)
+  int64_t switches_missed = 0;  // traced threads seen leaving a CPU they were not seen taking
   int64_t malformed = 0;      // records too short or of unknown kind (skipped)
 };
 

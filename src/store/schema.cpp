@@ -879,7 +879,9 @@ Schema build_schema() {
        "block_io, "
        "process_events, thread_states, migrations (runnable traced threads moved to another "
        "CPU's queue), cpu_slices (cpu_slice rows), cpu_seq_gaps (switches that followed missed "
-       "ones on their CPU, so no cpu_slice covers the time before them), malformed",
+       "ones on their CPU, so no cpu_slice covers the time before them), switches_missed (traced "
+       "threads seen leaving a CPU without their switch onto it: the runnable interval before "
+       "runs to that exit), malformed",
        "recorder"},
       {"cpu_quotas", "JSON",
        "array, one per cgroup with a CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) over a "

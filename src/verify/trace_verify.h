@@ -33,6 +33,10 @@ namespace causeway::verify {
 struct VerifyOptions {
   // Example sentences kept per kind of violation; beyond it a kind is summarised by count.
   int max_per_kind = 20;
+  // A runnable interval whose only uncovered time is this much or less at its very start is
+  // accepted (counted in a note): when a thread is queued, the recorder may learn who holds
+  // that CPU only at the next switch there. ns.
+  int64_t queueing_slack_ns = 50'000;
   // Polled while SQLite works (progress handler) and between rows; returning true stops the
   // verification with an error. Empty = never stop.
   std::function<bool()> should_stop;

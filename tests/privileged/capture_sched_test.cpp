@@ -45,6 +45,7 @@ Traced trace_workload(const std::string& db, const std::vector<std::string>& arg
   Traced t;
   t.run = run_command(argv);
   t.summary = summary_of(t.run.out);
+  EXPECT_EQ(verify_trace(db), "") << "causeway verify on " << args[0];
   return t;
 }
 

@@ -509,13 +509,9 @@ TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   waitpid(tracer, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir.file("tracer.txt"));
-  // TODO(recorder): failed once in about five runs (on a loaded machine) with 576
-  // cpu_exclusive violations: thread_state 2070, utid 38 "running on cpu 1 over
-  // 0..2988097147 ns", i.e. from the trace start, overlapping every other run on that CPU.
-  // Likely cause: Decoder::on_switch takes a traced task's first switch-out (Where::kUnknown)
-  // as "running since before tracing started" and opens the interval at the trace start, but
-  // under --all a process becomes traced only once it maps a CUDA library, so its earlier
-  // time is unknown, not running. The check is right; the recorder must not invent it.
+  // Processes enrolled mid-trace by --all: the recorder must not invent running time for
+  // their threads before it saw them (it once opened such intervals at the trace start,
+  // overlapping every other run on that CPU).
   EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   // Linked at start-up: every runtime call the workload counted, the first one included.
