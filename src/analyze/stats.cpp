@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "analyze/baseline.h"
@@ -19,6 +20,13 @@ namespace {
 // The event tables, in the order they are reported.
 constexpr const char* kEventTables[] = {"cuda_call", "thread_state", "wakeup",
                                         "syscall",   "block_io",     "process_event"};
+
+// "0x1a2b", as addresses are shown elsewhere (printf('%#x')).
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 }  // namespace
 
 Result<TraceStats> compute_stats(sqlite3* db) {
@@ -109,6 +117,31 @@ Result<TraceStats> compute_stats(sqlite3* db) {
     }
   }
 
+  {
+    // Unnamed kernels are told apart by address: the same kernel in two processes (ASLR) is
+    // then two rows, but two different kernels are never merged.
+    sql::Stmt q(db,
+                "SELECT ks.str, k.addr, count(*) FROM cuda_call c JOIN string f ON f.id = "
+                "c.function_id JOIN cuda_kernel k ON k.id = c.kernel_id LEFT JOIN string ks ON "
+                "ks.id = k.name_id WHERE substr(f.str, 1, 4) = 'cuda' GROUP BY ks.str, CASE WHEN "
+                "ks.str IS NULL THEN k.addr END ORDER BY 3 DESC, ks.str IS NULL, 1, 2");
+    if (!q.ok()) return sql::query_error(db, "kernels");
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      ++s.kernels_total;
+      if (s.kernels.size() >= kKernelRows) continue;
+      KernelStats k;
+      if (q.is_null(0)) {
+        k.addr = static_cast<uint64_t>(q.i64(1));
+      } else {
+        k.name = q.text(0);
+      }
+      k.launches = q.i64(2);
+      s.kernels.push_back(std::move(k));
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "kernels");
+  }
+
   if (auto end = sql::meta(db, "end_ts")) {
     s.duration_ns = std::strtoll(end->c_str(), nullptr, 10);
   }
@@ -148,6 +181,16 @@ nlohmann::json to_json(const TraceStats& s) {
                     {"bytes", a.bytes},
                     {"errors", a.errors}});
   }
+  json kernels = json::array();
+  for (const KernelStats& k : s.kernels) {
+    json row{{"name", nullptr}, {"launches", k.launches}};
+    if (k.name.empty()) {
+      row["addr"] = hex(k.addr);
+    } else {
+      row["name"] = k.name;
+    }
+    kernels.push_back(std::move(row));
+  }
   return json{{"duration_ns", s.duration_ns},
               {"complete", s.complete},
               {"host", s.host},
@@ -158,7 +201,9 @@ nlohmann::json to_json(const TraceStats& s) {
               {"total_events", s.total_events},
               {"drops", s.drops},
               {"total_drops", s.total_drops},
-              {"apis", std::move(apis)}};
+              {"apis", std::move(apis)},
+              {"kernels", std::move(kernels)},
+              {"kernels_total", s.kernels_total}};
 }
 
 Result<TraceStats> stats_from_json(const nlohmann::json& j) {
@@ -190,6 +235,17 @@ Result<TraceStats> stats_from_json(const nlohmann::json& j) {
       x.errors = a.value("errors", int64_t{0});
       s.apis.push_back(std::move(x));
     }
+    // Absent from statistics stored by older causeway versions.
+    for (const auto& k : j.value("kernels", nlohmann::json::array())) {
+      KernelStats x;
+      if (k.contains("name") && k["name"].is_string()) x.name = k["name"].get<std::string>();
+      if (k.contains("addr") && k["addr"].is_string()) {
+        x.addr = std::strtoull(k["addr"].get<std::string>().c_str(), nullptr, 16);
+      }
+      x.launches = k.value("launches", int64_t{0});
+      s.kernels.push_back(std::move(x));
+    }
+    s.kernels_total = j.value("kernels_total", static_cast<int64_t>(s.kernels.size()));
     return s;
   } catch (const nlohmann::json::exception& e) {
     return Status::Error(std::string("The stored trace statistics are malformed (") + e.what() +
@@ -262,6 +318,20 @@ std::string format_stats_text(const TraceStats& s) {
                   format_duration(a.max_ns).c_str(), bytes_or_dash(a.bytes).c_str(),
                   a.errors ? ("  " + std::to_string(a.errors) + " errors").c_str() : "");
     out += line;
+  }
+  if (s.kernels.empty()) return out;
+  out += "\nCUDA kernels (by runtime launches)\n";
+  std::snprintf(line, sizeof line, "  %9s  %s\n", "launches", "kernel");
+  out += line;
+  for (const KernelStats& k : s.kernels) {
+    std::snprintf(line, sizeof line, "  %9lld  ", static_cast<long long>(k.launches));
+    out += line;
+    out += k.name.empty() ? hex(k.addr) + " (not named; docs/stacks.md#kernel-names)" : k.name;
+    out += "\n";
+  }
+  if (s.kernels_total > static_cast<int64_t>(s.kernels.size())) {
+    out += "  (" + std::to_string(s.kernels_total - static_cast<int64_t>(s.kernels.size())) +
+           " more kernels)\n";
   }
   return out;
 }
