@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <unordered_map>
 
 #include "analyze/baseline.h"
@@ -53,9 +54,14 @@ Result<TraceStats> compute_stats(sqlite3* db) {
   std::unordered_map<int64_t, std::vector<int64_t>> durs;
   std::unordered_map<int64_t, ApiStats> apis;
   std::unordered_map<int64_t, int64_t> calls_by_utid;
+  // Launches by (kernel id, function id), counted in the same scan: a second pass over the
+  // calls to count per kernel cost seconds on a 7.7 M-call trace.
+  std::map<std::pair<int64_t, int64_t>, int64_t> launches;
   int64_t max_end = 0;
   {
-    sql::Stmt q(db, "SELECT function_id, dur, coalesce(bytes, 0), ret, utid, ts FROM cuda_call");
+    sql::Stmt q(db,
+                "SELECT function_id, dur, coalesce(bytes, 0), ret, utid, ts, kernel_id FROM "
+                "cuda_call");
     if (!q.ok()) return sql::query_error(db, "CUDA calls");
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
@@ -69,6 +75,7 @@ Result<TraceStats> compute_stats(sqlite3* db) {
       durs[f].push_back(dur);
       ++calls_by_utid[q.i64(4)];
       max_end = std::max(max_end, q.i64(5) + dur);
+      if (!q.is_null(6)) ++launches[{q.i64(6), f}];
     }
     if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
   }
@@ -118,28 +125,42 @@ Result<TraceStats> compute_stats(sqlite3* db) {
   }
 
   {
+    // Runtime launches only (analyze/stats.h): by kernel row first, then by what is shown.
+    std::unordered_map<int64_t, int64_t> by_kernel;
+    for (const auto& [key, n] : launches) {
+      if (apis[key.second].name.rfind("cuda", 0) == 0) by_kernel[key.first] += n;
+    }
     // Unnamed kernels are told apart by address: the same kernel in two processes (ASLR) is
     // then two rows, but two different kernels are never merged.
+    std::map<std::pair<std::string, uint64_t>, KernelStats> shown;  // by (name, addr if unnamed)
     sql::Stmt q(db,
-                "SELECT ks.str, k.addr, count(*) FROM cuda_call c JOIN string f ON f.id = "
-                "c.function_id JOIN cuda_kernel k ON k.id = c.kernel_id LEFT JOIN string ks ON "
-                "ks.id = k.name_id WHERE substr(f.str, 1, 4) = 'cuda' GROUP BY ks.str, CASE WHEN "
-                "ks.str IS NULL THEN k.addr END ORDER BY 3 DESC, ks.str IS NULL, 1, 2");
+                "SELECT k.id, ks.str, k.addr FROM cuda_kernel k LEFT JOIN string ks ON ks.id = "
+                "k.name_id");
     if (!q.ok()) return sql::query_error(db, "kernels");
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
-      ++s.kernels_total;
-      if (s.kernels.size() >= kKernelRows) continue;
+      auto it = by_kernel.find(q.i64(0));
+      if (it == by_kernel.end()) continue;
       KernelStats k;
-      if (q.is_null(0)) {
-        k.addr = static_cast<uint64_t>(q.i64(1));
+      if (q.is_null(1)) {
+        k.addr = static_cast<uint64_t>(q.i64(2));
       } else {
-        k.name = q.text(0);
+        k.name = q.text(1);
       }
-      k.launches = q.i64(2);
-      s.kernels.push_back(std::move(k));
+      KernelStats& row = shown.try_emplace({k.name, k.addr}, k).first->second;
+      row.launches += it->second;
     }
     if (rc != SQLITE_DONE) return sql::query_error(db, "kernels");
+    std::vector<KernelStats> all;
+    for (auto& [key, k] : shown) all.push_back(std::move(k));
+    std::sort(all.begin(), all.end(), [](const KernelStats& a, const KernelStats& b) {
+      if (a.launches != b.launches) return a.launches > b.launches;
+      if (a.name.empty() != b.name.empty()) return b.name.empty();  // named first
+      return a.name != b.name ? a.name < b.name : a.addr < b.addr;
+    });
+    s.kernels_total = static_cast<int64_t>(all.size());
+    if (all.size() > kKernelRows) all.resize(kKernelRows);
+    s.kernels = std::move(all);
   }
 
   if (auto end = sql::meta(db, "end_ts")) {
