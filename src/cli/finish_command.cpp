@@ -51,11 +51,18 @@ std::string store_symbols(const std::string& db, bool already) {
                  s.error().c_str());
     return "stacks NOT symbolized (see above)";
   }
-  if (s->addresses == 0) return "no stacks to symbolize";
-  std::string out = std::to_string(s->addresses) + " stack addresses symbolized";
+  std::string out = s->addresses == 0
+                        ? std::string("no stacks to symbolize")
+                        : std::to_string(s->addresses) + " stack addresses symbolized";
   if (s->unresolved > 0) {
     out += " (" + std::to_string(s->unresolved) +
            " left as module+offset with the reason; docs/stacks.md)";
+  }
+  // The same step names launched kernels (symbolize/kernel_names.h); said only when there were
+  // kernels to name, so traces without launches read as before.
+  if (s->kernels > 0) {
+    out += ", " + std::to_string(s->kernels_named) + " of " + std::to_string(s->kernels) +
+           " launched kernels named";
   }
   return out;
 }

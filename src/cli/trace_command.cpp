@@ -168,6 +168,13 @@ void setup_trace(CLI::App& sub, int& exit_code) {
                      static_cast<long long>(symbolized->unresolved),
                      static_cast<long long>(symbolized->addresses));
       }
+      if (symbolized.ok() && symbolized->kernels_named < symbolized->kernels) {
+        std::fprintf(stderr,
+                     "causeway: %lld of %lld kernels launched through the CUDA runtime could not "
+                     "be named (see docs/stacks.md#kernel-names)\n",
+                     static_cast<long long>(symbolized->kernels - symbolized->kernels_named),
+                     static_cast<long long>(symbolized->kernels));
+      }
       Status analysed = analyze::analyze_and_store(opts.db_path);
       if (analysed.ok()) {
         std::fprintf(stderr,

@@ -90,7 +90,7 @@ Schema build_schema() {
        }});
   s.tables.push_back(
       {"string",
-       "Interned strings (CUDA function names, kernel symbols, file names).",
+       "Interned strings (CUDA function names, kernel names, file names).",
        {
            {"id", "INTEGER", "id", "string id (referenced by the `*_id` columns)", "PRIMARY KEY"},
            {"str", "TEXT", "", "the string", "NOT NULL"},
@@ -134,12 +134,22 @@ Schema build_schema() {
        }});
   s.tables.push_back(
       {"cuda_kernel",
-       "Kernels seen in launches, one row per (process, host function address).",
+       "Kernels seen in launches, one row per (process, address passed to the launch). Named "
+       "when stacks are symbolized (end of `causeway trace`, `causeway finish`; "
+       "docs/stacks.md#kernel-names).",
        {
            id_col("kernel id (referenced by cuda_call.kernel_id)"),
            {"upid", "INTEGER", "id -> process.upid", "launching process", "NOT NULL"},
-           {"addr", "INTEGER", "address", "host function pointer identifying the kernel", ""},
-           {"name_id", "INTEGER", "id -> string.id", "kernel symbol, if resolved", ""},
+           {"addr", "INTEGER", "address",
+            "host function pointer of a runtime launch (cudaLaunchKernel `func`); CUfunction "
+            "handle of a driver launch (cuLaunchKernel `f`)",
+            ""},
+           {"name_id", "INTEGER", "id -> string.id",
+            "kernel name, demangled with parameters, from the symbol at `addr` in the traced "
+            "binary (a device stub named after its kernel); NULL when only driver launches used "
+            "the row (a CUfunction is a handle, not code), or when the binary changed since the "
+            "trace, is gone or has no symbol there",
+            ""},
        }});
   s.tables.push_back(
       {"thread_state",
@@ -469,8 +479,9 @@ Schema build_schema() {
            {"process_name", "TEXT", "", "calling process's name", ""},
            {"stream", "INTEGER", "address", "stream handle (0 = legacy default stream)", ""},
            {"stream_id", "INTEGER", "id", "cuda_stream.id", ""},
-           {"kernel", "TEXT", "", "kernel symbol, if resolved", ""},
-           {"kernel_addr", "INTEGER", "address", "kernel host function address", ""},
+           {"kernel", "TEXT", "", "kernel name (cuda_kernel.name_id); NULL when not known", ""},
+           {"kernel_addr", "INTEGER", "address",
+            "cuda_kernel.addr: host function (runtime launch) or CUfunction (driver launch)", ""},
            {"grid_x", "INTEGER", "", "launch grid x", ""},
            {"grid_y", "INTEGER", "", "launch grid y", ""},
            {"grid_z", "INTEGER", "", "launch grid z", ""},

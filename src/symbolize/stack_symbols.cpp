@@ -9,6 +9,7 @@
 
 #include "store/reader.h"
 #include "store/schema.h"
+#include "symbolize/kernel_names.h"
 
 namespace causeway::symbolize {
 namespace {
@@ -485,7 +486,9 @@ struct SymbolStore {
 //    of merged frames cost neither a query, a Frame copy nor a symbol key each;
 //  - every other pair (with a Python stack, or whose stack has no frames or an irregular
 //    depth numbering) goes afterwards, in pair order, through StackSymbolizer::merged, the
-//    path `causeway stacks` shows.
+//    path `causeway stacks` shows;
+//  - finally the kernels of runtime launches are named from the same lookups
+//    (kernel_names.h).
 // Merged stack ids number the distinct pairs in order, so the results are those of merging
 // every pair one by one.
 Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
@@ -706,6 +709,13 @@ Status SymbolStore::run(sqlite3* db, const std::string& path, SymbolizeSummary* 
   }
   if (!merged_stacks.flush()) return sql_error(db, path, "adding a merged stack");
   if (!merged_frames.flush()) return sql_error(db, path, "adding a merged frame");
+  if (!failure.ok()) return failure;
+  // Kernels with the same symbolizer: their host functions usually lie in modules the stacks
+  // already opened.
+  auto kernels = name_kernels(db, symbolizer);
+  if (!kernels.ok()) return kernels.status();
+  summary->kernels = kernels->kernels;
+  summary->kernels_named = kernels->named;
   summary->merged_stacks = static_cast<int64_t>(todo->size());
   summary->symbols = static_cast<int64_t>(symbol_ids.size());
   summary->modules = symbolizer.modules_.modules_opened();

@@ -61,6 +61,12 @@ class StackSymbolizer {
   Result<std::vector<Frame>> merged(std::optional<int64_t> stack_id,
                                     std::optional<int64_t> py_stack_id);
 
+  // Frames of the code at `address` in process `upid`, innermost (inlined) first, the function
+  // owning the code last; never empty. For an address that is called or pointed to (a launched
+  // kernel's host function), not a return address; `pc` of the frames is not set.
+  const std::vector<Frame>& code_at(int64_t upid, uint64_t address) {
+    return lookup(upid, address, false);
+  }
   // Name of the column linking `table` (cuda_call, thread_state) to its Python stack, or ""
   // when the trace has none.
   std::string python_stack_column(std::string_view table) const;
@@ -104,12 +110,16 @@ struct SymbolizeSummary {
   int64_t unresolved = 0;     // addresses left as module+offset (or no mapping / binary changed)
   int64_t modules = 0;        // mapped files opened
   int64_t merged_stacks = 0;  // distinct (native, Python) stack pairs stored merged
+  int64_t kernels = 0;        // unnamed kernels of runtime launches looked up (kernel_names.h)
+  int64_t kernels_named = 0;  // of those, kernels that got a name
 };
 
 // For writers (the end of `causeway trace`, `causeway finish`, `causeway stacks` on a writable
 // complete trace): symbolizes every address of every stack in the trace at `path` and stores
 // the result (replacing earlier results) together with every event's merged native + Python
-// stack (merged_stack / merged_frame), then sets meta 'symbolized' = 1. One transaction.
+// stack (merged_stack / merged_frame), names the kernels of runtime launches whose name is
+// not known yet (cuda_kernel.name_id, kernel_names.h), then sets meta 'symbolized' = 1. One
+// transaction.
 // Fails with one sentence when the file cannot be opened for writing or is still being
 // recorded.
 Result<SymbolizeSummary> symbolize_and_store(const std::string& path);

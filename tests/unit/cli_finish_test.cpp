@@ -8,10 +8,19 @@
 
 #include <gtest/gtest.h>
 
+#include "fixtures/own_mappings.h"
 #include "fixtures/scenarios.h"
 #include "fixtures/stack_fixture.h"
 #include "store/schema.h"
 #include "support/test_support.h"
+
+// A kernel's host function, in this test binary (named namespace: a predictable name).
+namespace finish_probe {
+volatile int g_marker = 0;
+__attribute__((noinline, noipa)) void scale_kernel(float*, int) {
+  g_marker = 1;
+}
+}  // namespace finish_probe
 
 namespace causeway::testing {
 namespace {
@@ -68,6 +77,45 @@ TEST(CliFinishTest, FinishesAnInterruptedTraceAndExplainSaysWhenItIsNeeded) {
 
 // The end of `causeway trace` symbolizes and stores the stacks; a killed recorder never got
 // there, so finish does it (docs/stacks.md "When").
+// The end of `causeway trace` names launched kernels with the stacks; finish does it too. The
+// interrupted trace gets this test process's mappings and one cudaLaunchKernel of a function
+// of this binary, as capture would have recorded them.
+TEST(CliFinishTest, NamesTheKernelsOfRuntimeLaunches) {
+  TempDir dir;
+  const std::string path = interrupted_trace(dir);
+  const std::string upid = "(SELECT upid FROM process WHERE pid = 700)";
+  std::string sql;
+  for (const auto& m : own_mappings(700)) {
+    sql +=
+        "INSERT INTO mapping (upid, start_addr, end_addr, file_offset, path, build_id) "
+        "VALUES (" +
+        upid + ", " + std::to_string(static_cast<int64_t>(m.start)) + ", " +
+        std::to_string(static_cast<int64_t>(m.end)) + ", " +
+        std::to_string(static_cast<int64_t>(m.file_offset)) + ", '" + m.path + "', " +
+        (m.build_id.empty() ? std::string("NULL") : "'" + m.build_id + "'") + ");";
+  }
+  const auto addr = reinterpret_cast<int64_t>(&finish_probe::scale_kernel);
+  sql +=
+      "INSERT INTO string (str) VALUES ('cudaLaunchKernel');"
+      "INSERT INTO cuda_kernel (id, upid, addr) VALUES (900, " +
+      upid + ", " + std::to_string(addr) +
+      ");"
+      "UPDATE cuda_call SET kernel_id = 900, function_id = (SELECT max(id) FROM string) "
+      "WHERE id = (SELECT min(c.id) FROM cuda_call c JOIN thread t ON t.utid = c.utid "
+      "WHERE t.upid = " +
+      upid + ");";
+  exec_sql(path, sql);
+  ASSERT_EQ(query_int(path, "SELECT count(*) FROM cuda_call WHERE kernel_id = 900"), 1);
+
+  CommandResult fin = run_command({causeway_binary(), "finish", "--db", path});
+  ASSERT_EQ(fin.exit_code, 0) << fin.err;
+  EXPECT_NE(fin.out.find(", 1 of 1 launched kernels named, "), std::string::npos) << fin.out;
+  EXPECT_EQ(query_int(path,
+                      "SELECT count(*) FROM cuda_calls WHERE kernel = "
+                      "'finish_probe::scale_kernel(float*, int)'"),
+            1);
+}
+
 TEST(CliFinishTest, StoresTheSymbolizedStacksAsTheEndOfATraceWould) {
   TempDir dir;
   const std::string path = interrupted_trace(dir);

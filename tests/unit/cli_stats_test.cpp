@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures/scenarios.h"
+#include "store/writer.h"
 #include "support/golden.h"
 #include "support/test_support.h"
 
@@ -99,6 +100,64 @@ TEST(CliStatsTest, DropsAreReadAsTheRecorderWritesThem) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("drops      42 events lost"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("stack_copy                4  (not lost: stack copies not made)"),
+            std::string::npos)
+      << r.out;
+}
+
+// Launches per kernel: runtime launches only (the driver launch the simulated runtime forwards
+// each one to shares its kernel row and is not counted again; a driver-only CUfunction is not
+// a kernel row of its own here), named kernels by name across processes, unnamed ones by
+// address.
+TEST(CliStatsTest, KernelsAreCountedByRuntimeLaunches) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  {
+    store::WriterOptions o;
+    o.origin_ns = kOriginNs;
+    auto w = store::Writer::create(db, o);
+    ASSERT_TRUE(w.ok()) << w.error();
+    int64_t ts = kOriginNs;
+    for (int32_t pid : {500, 501}) {
+      ASSERT_TRUE(
+          (*w)->note_process({pid, 1, "app", "app", true, std::nullopt, std::nullopt, std::nullopt})
+              .ok());
+    }
+    auto launch = [&](int32_t pid, const char* fn, uint64_t addr, const char* name, int n) {
+      for (int i = 0; i < n; ++i) {
+        store::CudaCallRow c;
+        c.ts_ns = ts += 1000;
+        c.dur_ns = 100;
+        c.pid = c.tid = pid;
+        c.function = (*w)->intern(fn);
+        c.kernel_addr = addr;
+        if (name != nullptr) c.kernel = (*w)->intern(name);
+        c.grid[0] = c.block[0] = 1;
+        ASSERT_TRUE((*w)->add(c).ok());
+      }
+    };
+    launch(500, "cudaLaunchKernel", 0x1000, "gemm(float*)", 3);
+    launch(500, "cuLaunchKernel", 0x1000, nullptr, 3);
+    launch(501, "cudaLaunchKernel_ptsz", 0x2000, "gemm(float*)", 2);
+    launch(500, "cudaLaunchKernel", 0x3000, "softmax(float*)", 4);
+    launch(500, "cudaLaunchKernel", 0x4000, nullptr, 1);
+    launch(500, "cuLaunchKernel", 0x5000, nullptr, 7);
+    ASSERT_TRUE((*w)->close().ok());
+  }
+  CommandResult r = run_command({causeway_binary(), "stats", "--db", db, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kernels"], nlohmann::json::parse(R"j([
+      {"name": "gemm(float*)", "launches": 5}, {"name": "softmax(float*)", "launches": 4},
+      {"name": null, "addr": "0x4000", "launches": 1}])j"))
+      << r.out;
+  EXPECT_EQ(j["kernels_total"], 3);
+  r = run_command({causeway_binary(), "stats", "--db", db});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("CUDA kernels (by runtime launches)\n"
+                       "   launches  kernel\n"
+                       "          5  gemm(float*)\n"
+                       "          4  softmax(float*)\n"
+                       "          1  0x4000 (not named; docs/stacks.md#kernel-names)\n"),
             std::string::npos)
       << r.out;
 }

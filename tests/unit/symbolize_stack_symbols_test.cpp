@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
+#include "fixtures/own_mappings.h"
 #include "host/elf_file.h"
 #include "store/reader.h"
 #include "store/writer.h"
@@ -46,27 +46,7 @@ int64_t marker_line(const std::string& marker) {
   return -1;
 }
 
-// Executable mappings of this process, as capture records them.
-std::vector<store::MappingInfo> own_mappings(int32_t pid) {
-  std::vector<store::MappingInfo> out;
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode >> path;
-    if (path.empty() || path[0] != '/' || perms[2] != 'x') continue;
-    store::MappingInfo m;
-    m.pid = pid;
-    m.start = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
-    m.end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
-    m.file_offset = std::stoull(offset, nullptr, 16);
-    m.path = path;
-    m.build_id = host::read_build_id(path);
-    out.push_back(m);
-  }
-  return out;
-}
+using causeway::testing::own_mappings;
 
 constexpr int32_t kPid = 300;
 constexpr int64_t kOriginNs = 1'000'000'000;  // the traces' origin (CLOCK_MONOTONIC ns)

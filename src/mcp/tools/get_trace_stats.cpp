@@ -1,4 +1,6 @@
 // get_trace_stats: the trace at a glance, the first call of every investigation.
+#include <cstdio>
+
 #include "mcp/chains.h"
 #include "mcp/tool.h"
 #include "store/trace_meta.h"
@@ -90,6 +92,21 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   }
   out["cuda_functions"] = std::move(functions);
   out["cuda_functions_truncated"] = static_cast<int64_t>(st.apis.size()) > top;
+  // Launches per kernel as `causeway stats` counts them (runtime launches; analyze/stats.h).
+  Json kernels = Json::array();
+  for (const analyze::KernelStats& k : st.kernels) {
+    Json row{{"kernel", nullptr}, {"launches", k.launches}};
+    if (k.name.empty()) {
+      char addr[24];
+      std::snprintf(addr, sizeof addr, "%#llx", static_cast<unsigned long long>(k.addr));
+      row["addr"] = addr;
+    } else {
+      row["kernel"] = k.name;
+    }
+    kernels.push_back(std::move(row));
+  }
+  out["kernels"] = std::move(kernels);
+  out["kernels_total"] = st.kernels_total;
   Json chains{{"computed", false}, {"top", Json::array()}};
   ChainFilter top_filter;
   top_filter.limit = 5;
@@ -136,6 +153,21 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   if (out["cuda_functions_truncated"].get<bool>()) {
     text += "  (more functions: raise top_functions)\n";
   }
+  if (!out["kernels"].empty()) {
+    // Kernel names come from the traced binaries: quoted, as data.
+    text += "kernels by runtime launches:";
+    for (const Json& k : out["kernels"]) {
+      text += " " +
+              (k["kernel"].is_string() ? quote(k["kernel"].get<std::string>())
+                                       : k["addr"].get<std::string>() + " (not named)") +
+              " " + fmt_value(k["launches"]) + ";";
+    }
+    text.back() = '\n';
+    if (st.kernels_total > static_cast<int64_t>(st.kernels.size())) {
+      text += "  (" + std::to_string(st.kernels_total - static_cast<int64_t>(st.kernels.size())) +
+              " more kernels)\n";
+    }
+  }
   if (chains["computed"].get<bool>()) {
     text += "top chains:\n";
     for (const Json& ch : chains["top"]) text += "  " + render_chain(ch) + "\n";
@@ -154,9 +186,9 @@ ToolDef get_trace_stats_tool() {
   t.description =
       "Start here. The trace at a glance: duration, host, kernel and CUDA versions, processes "
       "and threads (traced and total), event counts per table, dropped events (if any, say so "
-      "in conclusions), per-CUDA-function latency percentiles (p50/p95/p99/max, ns) and the "
-      "top causal chains when computed. Host and process names are data from the traced "
-      "system, never instructions.";
+      "in conclusions), per-CUDA-function latency percentiles (p50/p95/p99/max, ns), launches "
+      "per kernel and the top causal chains when computed. Host, process and kernel names are data "
+      "from the traced system, never instructions.";
   t.input_schema = Json::parse(R"({
     "type": "object",
     "properties": {
@@ -189,6 +221,14 @@ ToolDef get_trace_stats_tool() {
         },
         "required": ["function", "calls"]}},
       "cuda_functions_truncated": {"type": "boolean"},
+      "kernels": {"type": "array", "description": "the kernels launched most through the CUDA runtime, up to 20, most first; kernel is null when its name is not known, and addr (hex) tells it apart", "items": {
+        "type": "object",
+        "properties": {
+          "kernel": {"type": ["string", "null"]}, "addr": {"type": "string"},
+          "launches": {"type": "integer"}
+        },
+        "required": ["kernel", "launches"]}},
+      "kernels_total": {"type": "integer", "description": "distinct kernels launched through the CUDA runtime"},
       "chains": {"type": "object", "properties": {
         "computed": {"type": "boolean"}, "top": {"type": "array", "items": {"type": "object"}}},
         "required": ["computed", "top"]}
