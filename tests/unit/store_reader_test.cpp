@@ -22,7 +22,7 @@ std::string make_trace(const testing::TempDir& dir, const std::string& name) {
   auto w = Writer::create(path, WriterOptions{});
   EXPECT_TRUE(w.ok()) << w.error();
   EXPECT_TRUE((*w)->set_meta("tool_version", "9.9.9").ok());
-  EXPECT_TRUE((*w)->add(WakeupRow{5, 1, 1, 0, 0, 0}).ok());
+  EXPECT_TRUE((*w)->add(WakeupRow{5, 1, 1, 0, 0, 0, std::nullopt}).ok());
   EXPECT_TRUE((*w)->close().ok());
   return path;
 }

@@ -170,8 +170,9 @@ TEST(StoreWriter, EveryRowTypeRoundTripsThroughTablesAndViews) {
   blocked.stack = stack;
   ASSERT_TRUE(w->add(blocked).ok());
 
-  ASSERT_TRUE(w->add(WakeupRow{at(80000), 100, 100, 100, 101, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(90000), 100, 101, 0, 0, 1}).ok());  // from interrupt
+  ASSERT_TRUE(w->add(WakeupRow{at(80000), 100, 100, 100, 101, 0, std::nullopt}).ok());
+  ASSERT_TRUE(
+      w->add(WakeupRow{at(90000), 100, 101, 0, 0, 1, std::nullopt}).ok());  // from interrupt
 
   BlockIoRow io;
   io.ts_ns = at(60000);
@@ -434,11 +435,11 @@ TEST(StoreWriter, ExitReportedByTheLastThreadEndsTheProcess) {
   testing::TempDir dir;
   auto w = make_writer(dir.file("run.db"));
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->add(WakeupRow{at(1), 500, 500, 0, 0, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(2), 500, 502, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 500, 500, 0, 0, 0, std::nullopt}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(2), 500, 502, 0, 0, 0, std::nullopt}).ok());
   ASSERT_TRUE(w->note_thread({500, 500, "main", true, {}, at(5)}).ok());
   ASSERT_TRUE(w->add(ProcessEventRow{at(9), ProcessEventKind::kExit, 500, 502, 0, 256, 0}).ok());
-  ASSERT_TRUE(w->add(WakeupRow{at(20), 500, 500, 0, 0, 0}).ok());  // pid reused
+  ASSERT_TRUE(w->add(WakeupRow{at(20), 500, 500, 0, 0, 0, std::nullopt}).ok());  // pid reused
   ASSERT_TRUE(w->close().ok());
   auto r = open_reader(dir.file("run.db"));
   ASSERT_TRUE(r);
@@ -456,7 +457,7 @@ TEST(StoreWriter, CommitsInBatchesAndReadersSeeCommittedRows) {
   opts.commit_interval_ns = 1'000'000'000;
   auto w = make_writer(path, opts);
   ASSERT_TRUE(w);
-  WakeupRow wake{at(1), 5, 5, 0, 0, 0};
+  WakeupRow wake{at(1), 5, 5, 0, 0, 0, std::nullopt};
   for (int i = 0; i < 25; ++i) ASSERT_TRUE(w->add(wake).ok());
   EXPECT_EQ(w->commits(), 2);
   auto r = open_reader(path);  // while the writer is still writing
@@ -506,7 +507,7 @@ TEST(StoreWriter, CommitsAfterTheIntervalEvenWhenQuiet) {
   opts.commit_interval_ns = 300'000'000;
   auto w = make_writer(path, opts);
   ASSERT_TRUE(w);
-  WakeupRow wake{at(1), 5, 5, 0, 0, 0};
+  WakeupRow wake{at(1), 5, 5, 0, 0, 0, std::nullopt};
   ASSERT_TRUE(w->add(wake).ok());
   EXPECT_EQ(w->commits(), 0);
   ASSERT_TRUE(w->commit_if_due().ok());
@@ -586,7 +587,7 @@ TEST(StoreWriter, FullDiskIsAnErrorValueAndTheFileStaysValid) {
   EXPECT_NE(st.message().find("full"), std::string::npos) << st.message();
   EXPECT_LT(trace.counts().total(), 1'000'000);
   // The writer keeps reporting the error instead of pretending to write.
-  auto again = w->add(WakeupRow{opts.origin_ns, 4000, 4000, 0, 0, 0});
+  auto again = w->add(WakeupRow{opts.origin_ns, 4000, 4000, 0, 0, 0, std::nullopt});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error(), st.message());
   Status closed = w->close();
@@ -670,7 +671,7 @@ TEST(StoreWriter, LiveTracesAreNeitherFinishedNorOverwritten) {
   const std::string path = dir.file("live.db");
   auto w = make_writer(path);
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->add(WakeupRow{at(1), 5, 5, 0, 0, 0}).ok());
+  ASSERT_TRUE(w->add(WakeupRow{at(1), 5, 5, 0, 0, 0, std::nullopt}).ok());
   {
     auto r = open_reader(path);
     ASSERT_TRUE(r);
