@@ -218,6 +218,10 @@ void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Cha
   Decomposition d;
   for (const Call* c : hot) decompose_into(ctx.data, tc.thread, c->ts, c->end(), true, d);
   d.sort_shares();
+  // Time a free spends waiting for queued GPU work is the GPU's (gpu_busy / host_sync explain
+  // it), not the allocator's: counting it here would count it twice.
+  const int64_t cost = total - d.gpu_wait_ns;
+  if (!significant(ctx, cost, span)) return;
   std::vector<int64_t> free_durs;
   for (const Call* c : hot) {
     if (ctx.fn(*c).cls == CallClass::kFree) free_durs.push_back(c->dur);
@@ -228,24 +232,29 @@ void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Cha
   c.subject = ctx.task(tc.thread);
   c.culprit = ctx.task(tc.thread);
   c.function = ctx.fn(*hot.front()).base;
-  c.impact_ns = total;
+  c.impact_ns = cost;
   c.occurrences = allocs + frees;
   c.window_start_ns = hot.front()->ts;
   c.window_end_ns = hot.back()->end();
   ctx.fill_breakdown(c, d);
   const std::string who = ctx.who(tc.thread);
-  const double share = static_cast<double>(total) / static_cast<double>(span);
+  const double share = static_cast<double>(cost) / static_cast<double>(span);
   c.summary = who + " allocated and freed device memory " + std::to_string(allocs + frees) +
               " times in its hot loop (" + std::to_string(allocs) + " allocations, " +
-              std::to_string(frees) + " frees), costing " + format_duration(total) + " (" +
-              percent(share) + " of its active span)";
+              std::to_string(frees) + " frees), costing " + format_duration(cost) + " (" +
+              percent(share) + " of its active span)" +
+              (d.gpu_wait_ns > 0 ? " besides " + format_duration(d.gpu_wait_ns) +
+                                       " waiting for the GPU inside them"
+                                 : "");
   c.explanation =
       "After start-up " + who + " kept calling the device allocator: " + std::to_string(allocs) +
       " allocations" + (sizes.empty() ? "" : " (median " + bytes_text(median_of(sizes)) + ")") +
       " and " + std::to_string(frees) + " frees" +
       (free_durs.empty() ? "" : " (median " + format_duration(median_of(free_durs)) + ")") +
-      ", spread over the whole run, " + format_duration(total) +
-      " in total. Inside those calls: " + breakdown_sentence(ctx, d) + "." +
+      ", spread over the whole run, " + format_duration(total) + " in total, of which " +
+      format_duration(cost) +
+      " allocator cost (the rest waited for the GPU). Inside those calls: " +
+      breakdown_sentence(ctx, d) + "." +
       (d.gpu_wait_ns > 0 ? " A device free waits for all queued GPU work (an implicit "
                            "device-wide synchronize), so each one also drains the "
                            "GPU pipeline."
@@ -441,9 +450,9 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
     c.window_end_ns = last_slow;
     c.baseline = Baseline{fast_n, fast, 0};
     ctx.fill_breakdown(c, ds);
-    if (!ds.preempters.empty() && std::string(grew->name).rfind("runnable", 0) == 0 &&
-        ds.preempters[0].thread >= 0) {
-      c.culprit = ctx.task(ds.preempters[0].thread);
+    if (std::string(grew->name).rfind("runnable", 0) == 0) {
+      const int32_t holder = runnable_culprit(ctx.data, ds);
+      if (holder >= 0) c.culprit = ctx.task(holder);
     }
     const std::string who = ctx.who(tc.thread);
     c.summary =
