@@ -309,7 +309,7 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
         if (p.cpu >= 0) t += " " + std::to_string(p.cpu);
       } else {
         t += holder_phrase(ctx, p);
-        t += " held its CPU";
+        t += p.from_slices ? " held its CPU" : " took its CPU";
         if (p.cpu >= 0) t += " " + std::to_string(p.cpu);
       }
       if (d.preempters.size() > 1) t += " (" + format_duration(p.ns) + ")";
@@ -380,8 +380,10 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
     }
     std::string who = culprit >= 0 ? ctx.culprit_phrase(culprit) : "the competing tasks";
     std::string cpus;
+    bool seen = false;  // the CPU's timeline shows it holding the CPU, not only switching in
     for (const PreemptShare& p : d.preempters) {
       if (culprit >= 0 && p.thread != culprit) continue;
+      seen = seen || p.from_slices;
       if (p.cpu >= 0 && cpus.find("CPU " + std::to_string(p.cpu)) == std::string::npos &&
           cpus.size() < 40) {
         cpus += (cpus.empty() ? "CPU " : ", CPU ") + std::to_string(p.cpu);
@@ -390,7 +392,8 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
     return "Give " + me +
            " a CPU of its own: pin it to isolated cores (taskset -c / a cpuset "
            "cgroup) and keep " +
-           who + " off them" + (cpus.empty() ? "" : " (it held " + cpus + ")") +
+           who + " off them" +
+           (cpus.empty() ? "" : (seen ? " (it held " : " (it took ") + cpus + ")") +
            ", or lower that task's priority (nice -n 19, SCHED_IDLE).";
   }
   if (category == "recorder_overhead") {
@@ -910,9 +913,13 @@ class Analyzer {
         if (p.thread == top) top_ns += p.ns;
       }
       std::string most;
+      bool top_seen = false;  // the CPU's timeline shows it holding the CPU
+      for (const PreemptShare& p : all.preempters) {
+        if (p.thread == top) top_seen = top_seen || p.from_slices;
+      }
       if (top >= 0) {
-        most = "; " + ctx_.culprit_phrase(top) + " held its CPU most (" + format_duration(top_ns) +
-               ")";
+        most = "; " + ctx_.culprit_phrase(top) + (top_seen ? " held" : " took") +
+               " its CPU most (" + format_duration(top_ns) + ")";
       } else if (idle > 0 && idle * 2 >= all.runnable_ns) {
         most = "; its CPU was idle for " + format_duration(idle) +
                " of that (wakeup latency or throttling)";
@@ -925,7 +932,8 @@ class Analyzer {
         if (n == 3) break;
         by += (n ? "; " : "") + holder_phrase(ctx_, p) + " for " + format_duration(p.ns) +
               (p.cpu >= 0 ? " on CPU " + std::to_string(p.cpu) : "") + " (" +
-              std::to_string(p.intervals) + (p.intervals == 1 ? " interval)" : " intervals)");
+              std::to_string(p.intervals) + (p.intervals == 1 ? " interval" : " intervals") +
+              (p.thread >= 0 && !p.from_slices ? ", switched in as it left the CPU)" : ")");
         ++n;
       }
       c.explanation = who + " is the thread that issues CUDA work, yet for " +

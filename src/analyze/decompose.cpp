@@ -39,10 +39,11 @@ const BlockIo* overlapping_io(const TraceData& d, int32_t thread, int64_t s, int
 }
 
 void add_preempt(Decomposition& acc, const StateRow& r, int32_t holder, int64_t ns, int64_t ts,
-                 int64_t slice_id, int64_t slice_ts) {
+                 int64_t slice_id, int64_t slice_ts, bool from_slices) {
   for (PreemptShare& p : acc.preempters) {
     if (p.thread == holder && p.cpu == r.cpu) {
       p.ns += ns;
+      p.from_slices = p.from_slices || from_slices;
       ++p.intervals;
       if (ns > p.largest_ns) {
         p.largest_ns = ns;
@@ -54,7 +55,7 @@ void add_preempt(Decomposition& acc, const StateRow& r, int32_t holder, int64_t 
       return;
     }
   }
-  acc.preempters.push_back({holder, r.cpu, ns, 1, r.id, ns, ts, slice_id, slice_ts});
+  acc.preempters.push_back({holder, r.cpu, ns, 1, r.id, ns, ts, slice_id, slice_ts, from_slices});
 }
 
 // Splits the runnable part [s, e) of `r` by who held the CPU it was queued on, from that
@@ -100,11 +101,13 @@ void add_runnable(const TraceData& d, int32_t thread, const StateRow& r, int64_t
     // Nothing recorded on that CPU then (an older trace, or the recorder missed a switch):
     // the task that switched in when the thread left the CPU is all that is known.
     const int32_t p = r.preempter >= 0 && r.preempter != thread ? r.preempter : -1;
-    add_preempt(acc, r, p, e - s, s, 0, 0);
+    add_preempt(acc, r, p, e - s, s, 0, 0, false);
     return;
   }
   if (rest > 0) pieces.push_back({-1, rest, 0, 0, 0});
-  for (const Piece& p : pieces) add_preempt(acc, r, p.holder, p.ns, s, p.slice_id, p.slice_ts);
+  for (const Piece& p : pieces) {
+    add_preempt(acc, r, p.holder, p.ns, s, p.slice_id, p.slice_ts, true);
+  }
 }
 
 void add_block(Decomposition& acc, BlockCause cause, std::string reason, const StateRow& r,
@@ -277,6 +280,7 @@ void Decomposition::merge(const Decomposition& o) {
     }
     it->ns += p.ns;
     it->intervals += p.intervals;
+    it->from_slices = it->from_slices || p.from_slices;
     if (p.largest_ns > it->largest_ns) {
       it->largest_ns = p.largest_ns;
       it->largest_state_id = p.largest_state_id;
@@ -498,13 +502,13 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
       const int64_t idle = x.runnable_idle_ns();
       if (holder >= 0 && held > idle) {
         const ThreadInfo& p = d.threads[static_cast<size_t>(holder)];
-        hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ") held its CPU";
-        for (const PreemptShare& q : x.preempters) {
-          if (q.thread == holder && q.cpu >= 0) {
-            hop.detail += " " + std::to_string(q.cpu);
-            break;
-          }
+        const PreemptShare* q = nullptr;
+        for (const PreemptShare& c : x.preempters) {
+          if (c.thread == holder && (!q || c.ns > q->ns)) q = &c;
         }
+        hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ")" +
+                      (q && q->from_slices ? " held its CPU" : " took its CPU");
+        if (q && q->cpu >= 0) hop.detail += " " + std::to_string(q->cpu);
         hop.detail += " for " + format_duration(held);
       } else if (idle > 0) {
         hop.detail += ", " + format_duration(idle) +

@@ -47,6 +47,9 @@ struct PreemptShare {
   int64_t largest_ts = 0;        // start of that runnable interval (clipped), ns
   int64_t largest_slice_id = 0;  // a cpu_slice row of the holder in it, 0 none (fallback)
   int64_t largest_slice_ts = 0;  // its start, ns
+  // Whether any of `ns` comes from the CPU's timeline; false when all of it is the fallback
+  // (the task that switched in when the thread left the CPU: it may not have held it long).
+  bool from_slices = false;
 };
 
 // How a blocked interval ended, as far as the analysis cares (BlockShare::wake).

@@ -188,7 +188,7 @@ inline Status write_fixture_trace(const std::string& path) {
   s.waker_tid = 4242;
   s.stack = s_futex;
   check(wr.add(s));
-  WakeupRow wk{at(64.99), 4242, 4250, 4242, 4242, 3};
+  WakeupRow wk{at(64.99), 4242, 4250, 4242, 4242, 3, std::nullopt};
   check(wr.add(wk));
   // The main thread reads a file from disk.
   sc = {};

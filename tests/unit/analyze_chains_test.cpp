@@ -441,6 +441,72 @@ TEST(AnalyzeChainsTest, CpuContentionNamesWhoHeldTheCpuNotWhoSwitchedIn) {
   }
 }
 
+// A competitor named only by the CPU's timeline: thread_state.preempter says a short-lived
+// "kworker" switched in, cpu_slice says who held CPU 0 for the rest: an untraced compiler, or
+// a thread of another traced process. And a CPU that sat idle while the thread was runnable
+// (CPU-quota throttling) names nobody.
+void contended_by(const std::string& path, int mode) {
+  TraceBuilder b(path);
+  Timeline& t = scenarios::gpu_process(b, 1800, "trainer", "train");
+  b.process(1801, "kworker", false);
+  b.thread(1801, 1801, "kworker", 0, false);
+  b.process(1900, mode == 1 ? "other-job" : "make", mode == 1);
+  b.thread(1900, 1900, mode == 1 ? "other-job" : "cc1plus", 0, mode == 1);
+  t.at(1 * kMs);
+  for (int step = 0; step < 80; ++step) {
+    t.run(1 * kMs);
+    b.slice(0, t.now(), 100 * kUs, 1801, 1801);
+    if (mode == 2) {
+      b.slice(0, t.now() + 100 * kUs, 1900 * kUs, 0, 0);
+    } else {
+      b.slice(0, t.now() + 100 * kUs, 1900 * kUs, 1900, 1900);
+    }
+    t.runnable(2 * kMs, 1801, 1801);
+    scenarios::launches(t, 3);
+    scenarios::sync(t, 1 * kMs);
+  }
+}
+
+TEST(AnalyzeChainsTest, CompetitorFromTheCpuTimelineTracedOrNotAndIdleNamesNobody) {
+  for (int mode : {0, 1, 2}) {
+    SCOPED_TRACE(mode);
+    TempDir dir;
+    const std::string path = dir.file("t.db");
+    contended_by(path, mode);
+    auto v = chains_of(path);
+    const Chain* c = find(v, "cpu_contention");
+    ASSERT_NE(c, nullptr) << dump(v);
+    // The first step's runnable interval comes before the first CUDA call: outside the span.
+    const std::string in_span = " AND s.ts >= (SELECT min(ts) FROM cuda_call)";
+    EXPECT_EQ(c->impact_ns, query_int(path,
+                                      "SELECT sum(s.dur) FROM thread_state s JOIN thread t "
+                                      "USING (utid) WHERE t.tid = 1800 AND s.state = 1" +
+                                          in_span));
+    EXPECT_EQ(c->impact_ns, 79 * 2 * kMs);
+    const int64_t held = query_int(
+        path,
+        "SELECT sum(min(s.ts + s.dur, c.ts + c.dur) - max(s.ts, c.ts)) FROM thread_state s "
+        "JOIN thread t USING (utid) JOIN cpu_slice c ON c.cpu = s.cpu AND c.ts < s.ts + s.dur "
+        "AND c.ts + c.dur > s.ts WHERE t.tid = 1800 AND s.state = 1" +
+            in_span + " AND " +
+            std::string(mode == 2 ? "c.utid IS NULL"
+                                  : "c.utid = (SELECT utid FROM thread WHERE tid = 1900)"));
+    EXPECT_EQ(held, 79 * 1900 * kUs);
+    ASSERT_FALSE(c->preempters.empty());
+    EXPECT_EQ(c->preempters[0].ns, held);
+    if (mode == 2) {
+      EXPECT_FALSE(c->culprit) << dump(v);
+      EXPECT_EQ(c->preempters[0].holder, "idle");
+      EXPECT_NE(c->recommendation.find("throttling"), std::string::npos) << c->recommendation;
+      EXPECT_EQ(c->recommendation.find("kworker"), std::string::npos) << c->recommendation;
+    } else {
+      ASSERT_TRUE(c->culprit) << dump(v);
+      EXPECT_EQ(c->culprit->pid, 1900);
+      EXPECT_EQ(c->culprit->comm, mode == 1 ? "other-job" : "cc1plus");
+    }
+  }
+}
+
 // Two ranks exchanging data through a pipe every step: rank0's waits are ended by rank1, a
 // thread of another traced process. Not a data loader: peer_wait, followed into rank1.
 TEST(AnalyzeChainsTest, PeerRankRunnableBehindASpinnerIsPeerWaitNamingTheSpinner) {
