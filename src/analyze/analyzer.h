@@ -1,4 +1,4 @@
-// Internal to src/analyze: shared helpers of the chain detectors (chains.cpp, patterns.cpp).
+// Internal to src/analyze: shared helpers of the chain detectors (chains.cpp, detect_*.cpp).
 // Thread-safety: none; one Analyzer per compute_chains() call.
 #pragma once
 
@@ -27,7 +27,7 @@ struct ThreadCalls {
 struct Context {
   TraceData& data;
   const ExplainOptions& opts;
-  // Page-locked host ranges [lo, hi) per pid, built on first use (patterns.cpp).
+  // Page-locked host ranges [lo, hi) per pid, built on first use (detect_pageable_copy.cpp).
   std::map<int32_t, std::vector<std::pair<uint64_t, uint64_t>>> pinned;
   bool pinned_built = false;
 
@@ -87,10 +87,17 @@ std::unique_ptr<Detector> make_peer_wait_detector();
 // a GPU agent): a peer that `self` exchanges data with, never its data loader.
 bool is_peer_thread(const TraceData& d, int32_t self, int32_t other);
 
-// Pipeline-pattern detectors (patterns.cpp). Each appends zero or more chains.
-void detect_host_sync(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_pageable_copies(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
+// Pipeline-pattern detectors, one file each (detect_<category>.cpp). Each appends zero or more
+// chains about the thread and never claims its waits (detect returns false).
+std::unique_ptr<Detector> make_host_sync_detector();
+std::unique_ptr<Detector> make_allocator_churn_detector();
+std::unique_ptr<Detector> make_pageable_copy_detector();
+std::unique_ptr<Detector> make_phase_shift_detector();
+
+// Shared by the detectors (chains.cpp).
+// Whether `ns` is worth a finding: >= opts.min_impact_ns and >= opts.min_share of `span`.
+bool significant(const Context& ctx, int64_t ns, int64_t span);
+std::string seconds(int64_t ns);            // "1.25 s"
+int64_t median_of(std::vector<int64_t> v);  // 0 when empty
 
 }  // namespace causeway::analyze::detail

@@ -29,6 +29,23 @@ std::string ratio(double r) {
   return buf;
 }
 
+bool significant(const Context& ctx, int64_t ns, int64_t span) {
+  return ns >= ctx.opts.min_impact_ns &&
+         static_cast<double>(ns) >= ctx.opts.min_share * static_cast<double>(span);
+}
+
+std::string seconds(int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+
+int64_t median_of(std::vector<int64_t> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return percentile(v, 0.5);
+}
+
 std::string bytes_text(int64_t b) {
   char buf[32];
   const double v = static_cast<double>(b);
@@ -833,11 +850,10 @@ class Analyzer {
     // Thread-level findings over the whole active span.
     thread_findings(tc, all, gap_waits, waits, local);
 
-    // Pipeline patterns.
-    detail::detect_host_sync(ctx_, tc, local);
-    detail::detect_allocator_churn(ctx_, tc, local);
-    detail::detect_pageable_copies(ctx_, tc, local);
-    detail::detect_phase_shift(ctx_, tc, local);
+    // Pipeline patterns, each its own detector.
+    const detail::ThreadFacts facts{
+        tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
+    for (const auto& detector : patterns_) detector->detect(ctx_, facts, local);
 
     for (Chain& c : local) out_.push_back(std::move(c));
   }
@@ -961,7 +977,7 @@ class Analyzer {
       const detail::ThreadFacts facts{
           tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
       std::vector<Chain> found;
-      if (detail::make_peer_wait_detector()->detect(ctx_, facts, found)) {
+      if (peer_wait_->detect(ctx_, facts, found)) {
         for (Chain& c : found) {
           absorb(c, local, {"lock_wait", "blocked_wait"}, true);
           local.push_back(std::move(c));
@@ -1026,13 +1042,16 @@ class Analyzer {
       // queues for a lock its wakers also queue for, or whose wakers spend the wait flushing
       // output or waiting themselves, is lock contention (reported below as lock_wait).
       const ProducerWork work = producer_work(prod);
+      // The waits its producers ended (a peer process's are not loader time).
+      int64_t loader_ns = 0;
+      for (const auto& r : ranked) loader_ns += r.first;
       if (!ranked.empty() && split.handoff_ns > split.contended_ns &&
-          work.producing_ns >= work.holding_ns) {
+          work.producing_ns >= work.holding_ns && significant(loader_ns)) {
         Chain c;
         c.kind = "thread";
         c.category = "data_loader";
         c.subject = ctx_.task(tc.thread);
-        c.impact_ns = waits.waited_ns;
+        c.impact_ns = loader_ns;
         c.occurrences = waits.gaps_with_wait;
         c.window_start_ns = tc.span_start;
         c.window_end_ns = tc.span_end;
@@ -1042,14 +1061,14 @@ class Analyzer {
         const BlockShare* rep = producers[top].second;
         std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
                                                  rep->largest_end, o.max_waker_depth);
-        const double share = static_cast<double>(waits.waited_ns) / static_cast<double>(span);
+        const double share = static_cast<double>(loader_ns) / static_cast<double>(span);
         std::string names;
         for (size_t i = 0; i < ranked.size() && i < 3; ++i) {
           names += (i ? ", " : "") + ctx_.culprit_phrase(ranked[i].second) + " " +
                    format_duration(ranked[i].first);
         }
         if (ranked.size() > 3) names += " and " + std::to_string(ranked.size() - 3) + " more";
-        c.summary = who + " waited for its input for " + format_duration(waits.waited_ns) + " (" +
+        c.summary = who + " waited for its input for " + format_duration(loader_ns) + " (" +
                     percent(share) + " of its " + span_text + ") in " +
                     std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
                     " gaps between CUDA calls; the data loader cannot keep up";
@@ -1058,7 +1077,7 @@ class Analyzer {
             " blocked, waiting to be woken by other "
             "threads, in " +
             std::to_string(waits.gaps_with_wait) + " of its " + std::to_string(waits.gaps) +
-            " gaps, " + format_duration(waits.waited_ns) +
+            " gaps, " + format_duration(loader_ns) +
             " in total, while the GPU had nothing new to do. Woken by: " + names +
             ". While it waited, the producers' time went to: " + breakdown_sentence(ctx_, prod) +
             ".";
@@ -1176,6 +1195,15 @@ class Analyzer {
 
   Context ctx_;
   std::vector<Chain> out_;
+  std::unique_ptr<detail::Detector> peer_wait_ = detail::make_peer_wait_detector();
+  std::vector<std::unique_ptr<detail::Detector>> patterns_ = [] {
+    std::vector<std::unique_ptr<detail::Detector>> v;
+    v.push_back(detail::make_host_sync_detector());
+    v.push_back(detail::make_allocator_churn_detector());
+    v.push_back(detail::make_pageable_copy_detector());
+    v.push_back(detail::make_phase_shift_detector());
+    return v;
+  }();
 };
 
 int severity_rank(const std::string& s) {

@@ -373,12 +373,19 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
 
   // Older traces have no recorder_pid: the recorder shows itself as a thread named
   // "causeway" resuming (SIGCONT) a thread it had stopped to attach probes.
+  // Its other threads (the one that held a CPU meanwhile) belong to the same process.
   if (d.recorder_pid == 0) {
+    std::vector<int32_t> pids;
     for (const StateRow& r : d.states) {
-      if (r.state == kOther && r.waker >= 0 &&
-          d.threads[static_cast<size_t>(r.waker)].name == "causeway") {
-        d.threads[static_cast<size_t>(r.waker)].recorder = true;
+      if (r.state != kOther || r.waker < 0) continue;
+      const ThreadInfo& w = d.threads[static_cast<size_t>(r.waker)];
+      if (w.name == "causeway" && w.pid > 0 &&
+          std::find(pids.begin(), pids.end(), w.pid) == pids.end()) {
+        pids.push_back(w.pid);
       }
+    }
+    for (ThreadInfo& t : d.threads) {
+      if (std::find(pids.begin(), pids.end(), t.pid) != pids.end()) t.recorder = true;
     }
   }
 

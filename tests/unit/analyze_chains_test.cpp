@@ -507,50 +507,6 @@ TEST(AnalyzeChainsTest, CompetitorFromTheCpuTimelineTracedOrNotAndIdleNamesNobod
   }
 }
 
-// Two ranks exchanging data through a pipe every step: rank0's waits are ended by rank1, a
-// thread of another traced process. Not a data loader: peer_wait, followed into rank1.
-TEST(AnalyzeChainsTest, PeerRankRunnableBehindASpinnerIsPeerWaitNamingTheSpinner) {
-  TempDir dir;
-  const std::string path = dir.file("t.db");
-  scenarios::peer_ranks(path, false);
-  auto v = chains_of(path);
-  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
-  const Chain* c = find(v, "peer_wait");
-  ASSERT_NE(c, nullptr) << dump(v);
-  EXPECT_EQ(c->subject.tid, 1300);
-  ASSERT_TRUE(c->culprit) << dump(v);
-  EXPECT_EQ(c->culprit->comm, "spinner");
-  EXPECT_EQ(c->culprit->pid, 1500);
-  // Every read of rank0 that rank1 ended, inside rank0's active span, from the raw rows.
-  const int64_t waited =
-      query_int(path,
-                "SELECT sum(s.dur) FROM thread_state s JOIN thread t USING (utid) JOIN thread w ON "
-                "w.utid = s.waker_utid WHERE t.tid = 1300 AND w.tid = 1400 AND s.state = 2");
-  EXPECT_EQ(c->impact_ns, waited);
-  EXPECT_EQ(c->occurrences, 80);
-  EXPECT_NE(c->summary.find("\"rank1\" (pid 1400)"), std::string::npos) << c->summary;
-  EXPECT_NE(c->summary.find("runnable behind \"spinner\" (pid 1500)"), std::string::npos)
-      << c->summary;
-  // rank1 was runnable 4 ms of each 4.7 ms wait: 85%.
-  EXPECT_NE(c->summary.find("for 85% of those waits"), std::string::npos) << c->summary;
-  EXPECT_EQ(c->summary.find("data loader"), std::string::npos);
-  EXPECT_EQ(c->explanation.find("data loader that"), std::string::npos);
-  EXPECT_TRUE(cites(*c, "cpu_slice"));
-}
-
-TEST(AnalyzeChainsTest, PeerRankBusyWithItsOwnWorkIsTheCulprit) {
-  TempDir dir;
-  scenarios::peer_ranks(dir.file("t.db"), true);
-  auto v = chains_of(dir.file("t.db"));
-  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
-  const Chain* c = find(v, "peer_wait");
-  ASSERT_NE(c, nullptr) << dump(v);
-  ASSERT_TRUE(c->culprit);
-  EXPECT_EQ(c->culprit->comm, "rank1");
-  EXPECT_EQ(c->culprit->pid, 1400);
-  EXPECT_NE(c->summary.find("busy on CPU"), std::string::npos) << c->summary;
-}
-
 // The recorder stopping python3 at dlopen (then SIGCONT) and holding its CPU a moment is its
 // own overhead: never a culprit, a lock/wait chain or a contention chain.
 TEST(AnalyzeChainsTest, RecorderIsNeverACulprit) {

@@ -478,6 +478,7 @@ TEST(AnalyzeDecomposeTest, RecorderStopsAreItsOverhead) {
     Loaded l = load(path);
     const int32_t rec = l.thread(1700);
     EXPECT_TRUE(l.data.is_recorder(rec)) << with_meta;
+    EXPECT_TRUE(l.data.is_recorder(l.thread(1701))) << with_meta;  // same process
     EXPECT_EQ(l.data.recorder_pid, with_meta ? 1700 : 0);
     const int32_t t = l.thread(1600);
     const Decomposition d = decompose(l.data, t, 0, l.data.end_ns, false);
