@@ -1,8 +1,9 @@
-// Internal to src/analyze: shared helpers of the chain detectors (chains.cpp, patterns.cpp).
+// Internal to src/analyze: shared helpers of the chain detectors (chains.cpp, detect_*.cpp).
 // Thread-safety: none; one Analyzer per compute_chains() call.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,7 @@ struct ThreadCalls {
 struct Context {
   TraceData& data;
   const ExplainOptions& opts;
-  // Page-locked host ranges [lo, hi) per pid, built on first use (patterns.cpp).
+  // Page-locked host ranges [lo, hi) per pid, built on first use (detect_pageable_copy.cpp).
   std::map<int32_t, std::vector<std::pair<uint64_t, uint64_t>>> pinned;
   bool pinned_built = false;
 
@@ -48,14 +49,55 @@ struct Context {
 // Where the time of `d` went, largest first, as a clause list with shares and culprits.
 std::string breakdown_sentence(const Context& ctx, const Decomposition& d);
 
+// "task", "interrupt", "timer", or "" when unknown (BlockedShare::woken_by).
+const char* wake_word(WakeKind w);
+// Who held the CPU in a runnable share: a culprit phrase, "the CPU idle", "an unrecorded holder".
+std::string holder_phrase(const Context& ctx, const PreemptShare& p);
+// Runnable time of `d` during which the recorder held the CPU: its overhead.
+int64_t runnable_behind_recorder(const TraceData& data, const Decomposition& d);
+
 std::string percent(double fraction);   // "34%"
 std::string ratio(double r);            // "6.8x"
 std::string bytes_text(int64_t bytes);  // "64.0 MiB"
 
-// Pipeline-pattern detectors (patterns.cpp). Each appends zero or more chains.
-void detect_host_sync(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_allocator_churn(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_pageable_copies(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
-void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out);
+// What a thread-level detector sees of one CUDA-issuing thread, computed once by the
+// analyzer (chains.cpp) while it walks the thread's calls and gaps.
+struct ThreadFacts {
+  const ThreadCalls& tc;
+  const Decomposition& all;        // the whole active span, call by call and gap by gap
+  const Decomposition& gap_waits;  // only the gaps in which it waited on another thread
+  int64_t gaps = 0;                // gaps between its top-level calls
+  int64_t gaps_with_wait = 0;      // ... in which another thread ended a wait of it
+  int64_t waited_ns = 0;           // lock/wait time in gaps ended by another thread
+  bool recurrent = false;          // those waits come back step after step at one loop position
+};
+
+// One category of finding. A detector appends zero or more chains to `out` and returns true
+// when the waits it explains must not be reported again by later detectors of the thread.
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  virtual const char* category() const = 0;
+  virtual bool detect(Context& ctx, const ThreadFacts& facts, std::vector<Chain>& out) = 0;
+};
+
+// peer_wait (detect_peer_wait.cpp): waits ended by a thread of another traced process.
+std::unique_ptr<Detector> make_peer_wait_detector();
+// Whether `other` is a thread of another traced process than `self`'s (not the recorder, not
+// a GPU agent): a peer that `self` exchanges data with, never its data loader.
+bool is_peer_thread(const TraceData& d, int32_t self, int32_t other);
+
+// Pipeline-pattern detectors, one file each (detect_<category>.cpp). Each appends zero or more
+// chains about the thread and never claims its waits (detect returns false).
+std::unique_ptr<Detector> make_host_sync_detector();
+std::unique_ptr<Detector> make_allocator_churn_detector();
+std::unique_ptr<Detector> make_pageable_copy_detector();
+std::unique_ptr<Detector> make_phase_shift_detector();
+
+// Shared by the detectors (chains.cpp).
+// Whether `ns` is worth a finding: >= opts.min_impact_ns and >= opts.min_share of `span`.
+bool significant(const Context& ctx, int64_t ns, int64_t span);
+std::string seconds(int64_t ns);            // "1.25 s"
+int64_t median_of(std::vector<int64_t> v);  // 0 when empty
 
 }  // namespace causeway::analyze::detail

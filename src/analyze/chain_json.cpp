@@ -58,6 +58,7 @@ nlohmann::json to_json(const Chain& c) {
   json pre = json::array();
   for (const PreemptorShare& p : c.preempters) {
     json t = task_json(p.task);
+    t["holder"] = p.holder;
     t["cpu"] = p.cpu;
     t["ns"] = p.ns;
     t["intervals"] = p.intervals;
@@ -69,6 +70,7 @@ nlohmann::json to_json(const Chain& c) {
     blk.push_back({{"cause", b.cause},
                    {"reason", b.reason},
                    {"waker", b.waker ? task_json(*b.waker) : json(nullptr)},
+                   {"woken_by", b.woken_by.empty() ? json(nullptr) : json(b.woken_by)},
                    {"device", b.device.empty() ? json(nullptr) : json(b.device)},
                    {"ns", b.ns},
                    {"intervals", b.intervals}});
@@ -144,6 +146,7 @@ Result<Chain> chain_from_json(const nlohmann::json& j) {
     for (const json& p : j.value("preempters", json::array())) {
       PreemptorShare s;
       s.task = task_from(p);
+      s.holder = p.value("holder", "task");
       s.cpu = p.value("cpu", -1);
       s.ns = p.value("ns", int64_t{0});
       s.intervals = p.value("intervals", int64_t{0});
@@ -154,6 +157,7 @@ Result<Chain> chain_from_json(const nlohmann::json& j) {
       s.cause = b.value("cause", "");
       s.reason = b.value("reason", "");
       if (b.contains("waker") && b["waker"].is_object()) s.waker = task_from(b["waker"]);
+      if (b.contains("woken_by") && b["woken_by"].is_string()) s.woken_by = b["woken_by"];
       if (b.contains("device") && b["device"].is_string()) s.device = b["device"];
       s.ns = b.value("ns", int64_t{0});
       s.intervals = b.value("intervals", int64_t{0});

@@ -48,7 +48,8 @@ std::string upper(std::string s) {
 
 }  // namespace
 
-std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_duration_ns) {
+std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_duration_ns,
+                               size_t shown) {
   std::string out;
   if (chains.empty()) {
     return "No causal chains: no CUDA call, host gap or pipeline pattern stands out against this "
@@ -60,8 +61,14 @@ std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_d
   out += std::to_string(chains.size()) + (chains.size() == 1 ? " causal chain" : " causal chains") +
          " (" + std::to_string(by_sev["high"]) + " high, " + std::to_string(by_sev["medium"]) +
          " medium, " + std::to_string(by_sev["low"]) + " low) over a " +
-         format_duration(trace_duration_ns) + " trace, most severe and largest impact first.\n";
-  for (const Chain& c : chains) {
+         format_duration(trace_duration_ns) + " trace";
+  const size_t n = shown > 0 && shown < chains.size() ? shown : chains.size();
+  out += n < chains.size() ? "; showing the top " + std::to_string(n) +
+                                 ", most severe and "
+                                 "largest impact first.\n"
+                           : ", most severe and largest impact first.\n";
+  for (size_t k = 0; k < n; ++k) {
+    const Chain& c = chains[k];
     out += "\n";
     char head[64];
     std::snprintf(head, sizeof head, "#%-3lld %-7s", static_cast<long long>(c.id),

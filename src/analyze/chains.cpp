@@ -29,6 +29,23 @@ std::string ratio(double r) {
   return buf;
 }
 
+bool significant(const Context& ctx, int64_t ns, int64_t span) {
+  return ns >= ctx.opts.min_impact_ns &&
+         static_cast<double>(ns) >= ctx.opts.min_share * static_cast<double>(span);
+}
+
+std::string seconds(int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  return buf;
+}
+
+int64_t median_of(std::vector<int64_t> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return percentile(v, 0.5);
+}
+
 std::string bytes_text(int64_t b) {
   char buf[32];
   const double v = static_cast<double>(b);
@@ -96,7 +113,8 @@ void Context::fill_breakdown(Chain& c, const Decomposition& d) const {
   for (const PreemptShare& p : d.preempters) {
     if (c.preempters.size() >= 5) break;
     PreemptorShare s;
-    s.task = task(p.thread);
+    s.holder = p.thread >= 0 ? "task" : p.thread == kIdleHolder ? "idle" : "unknown";
+    if (p.thread >= 0) s.task = task(p.thread);
     s.cpu = p.cpu;
     s.ns = p.ns;
     s.intervals = p.intervals;
@@ -109,6 +127,7 @@ void Context::fill_breakdown(Chain& c, const Decomposition& d) const {
     s.cause = block_cause_word(b.cause);
     s.reason = b.reason;
     if (b.waker >= 0) s.waker = task(b.waker);
+    s.woken_by = wake_word(b.wake);
     if (b.dev) s.device = device_name(b.dev);
     s.ns = b.ns;
     s.intervals = b.intervals;
@@ -130,7 +149,10 @@ void Context::add_waker_chain(Chain& c, const std::vector<WakerHop>& hops) const
     s.blocked_ns = h.what.blocked_ns + h.what.gpu_wait_ns;
     c.waker_chain.push_back(std::move(s));
     const std::string role = "waker depth " + std::to_string(h.depth);
-    for (int64_t id : h.state_ids) c.evidence.push_back({"thread_state", id, h.window_start, role});
+    for (size_t i = 0; i < h.state_ids.size(); ++i) {
+      const int64_t ts = i < h.state_ts.size() ? h.state_ts[i] : h.window_start;
+      c.evidence.push_back({"thread_state", h.state_ids[i], ts, role});
+    }
     for (int64_t id : h.syscall_ids) c.evidence.push_back({"syscall", id, 0, role + " syscall"});
     for (int64_t id : h.io_ids) c.evidence.push_back({"block_io", id, 0, role + " I/O"});
   }
@@ -153,7 +175,41 @@ void Context::finish(Chain& c, int64_t span_ns) const {
     if (!seen) unique.push_back(e);
   }
   if (unique.size() > 12) unique.resize(12);
+  // Syscall rows are looked up by id anyway (cached): give them their start time too.
+  for (EvidenceRef& e : unique) {
+    if (e.ts_ns != 0 || e.table != "syscall") continue;
+    if (auto sc = data.syscall(e.id)) e.ts_ns = sc->ts;
+  }
   c.evidence = std::move(unique);
+}
+
+const char* wake_word(WakeKind w) {
+  switch (w) {
+    case WakeKind::kTask:
+      return "task";
+    case WakeKind::kInterrupt:
+      return "interrupt";
+    case WakeKind::kTimer:
+      return "timer";
+    case WakeKind::kUnknown:
+      return "";
+  }
+  return "";
+}
+
+std::string holder_phrase(const Context& ctx, const PreemptShare& p) {
+  if (p.thread == kIdleHolder) return "the CPU idle";
+  if (p.thread < 0) return "an unrecorded holder";
+  if (ctx.data.is_recorder(p.thread)) return "the causeway recorder (its own overhead)";
+  return ctx.culprit_phrase(p.thread);
+}
+
+int64_t runnable_behind_recorder(const TraceData& data, const Decomposition& d) {
+  int64_t ns = 0;
+  for (const PreemptShare& p : d.preempters) {
+    if (data.is_recorder(p.thread)) ns += p.ns;
+  }
+  return ns;
 }
 
 }  // namespace detail
@@ -196,22 +252,25 @@ struct SlowGroup {
 };
 
 // Dominant cause of a decomposed interval -> category and culprit.
-void classify(const Decomposition& d, bool gap, int32_t self, std::string& category,
-              int32_t& culprit) {
+void classify(const TraceData& data, const Decomposition& d, bool gap, int32_t self,
+              std::string& category, int32_t& culprit) {
   const int64_t io = d.blocked_by(BlockCause::kIo);
   const int64_t lock = d.blocked_by(BlockCause::kLock);
   const int64_t wait = d.blocked_by(BlockCause::kWait) + d.blocked_by(BlockCause::kSleep);
+  // Runnable time behind the recorder is its overhead, not contention.
+  const int64_t recorder_cpu = detail::runnable_behind_recorder(data, d);
   struct C {
     const char* cat;
     int64_t ns;
   };
   const C cands[] = {
       {gap ? "gpu_starvation" : "host_overhead", d.on_cpu_ns},
-      {"cpu_contention", d.runnable_ns},
+      {"cpu_contention", d.runnable_ns - recorder_cpu},
       {"blocked_io", io},
       {"lock_wait", lock},
       {"blocked_wait", wait},
       {"gpu_busy", d.gpu_wait_ns},
+      {"recorder_overhead", d.blocked_by(BlockCause::kRecorder) + recorder_cpu},
       {"unexplained", d.unaccounted_ns},
   };
   const C* best = &cands[0];
@@ -221,13 +280,7 @@ void classify(const Decomposition& d, bool gap, int32_t self, std::string& categ
   category = best->cat;
   culprit = -1;
   if (category == "cpu_contention") {
-    int64_t top = -1;
-    for (const PreemptShare& p : d.preempters) {
-      if (p.ns > top) {
-        top = p.ns;
-        culprit = p.thread;
-      }
-    }
+    culprit = runnable_culprit(data, d);
   } else if (category == "lock_wait" || category == "blocked_wait") {
     int64_t top = -1;
     for (const BlockShare& b : d.blocked) {
@@ -236,7 +289,7 @@ void classify(const Decomposition& d, bool gap, int32_t self, std::string& categ
                              : (b.cause == BlockCause::kWait || b.cause == BlockCause::kSleep);
       if (match && b.ns > top) {
         top = b.ns;
-        culprit = b.waker;
+        culprit = data.is_recorder(b.waker) ? -1 : b.waker;
       }
     }
   } else if (category == "blocked_io" || category == "gpu_starvation" ||
@@ -259,14 +312,23 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
     return format_duration(ns) + " (" + percent(static_cast<double>(ns) / total) + ")";
   };
   if (d.runnable_ns > 0) {
-    std::string t = share(d.runnable_ns) + " runnable (preempted)";
+    std::string t = share(d.runnable_ns) + " runnable";
     int n = 0;
     for (const PreemptShare& p : d.preempters) {
       if (n == 2 || p.ns * 10 < d.runnable_ns) break;
       t += n == 0 ? " while " : " and ";
-      t += ctx.culprit_phrase(p.thread);
-      t += " ran";
-      if (p.cpu >= 0) t += " on CPU " + std::to_string(p.cpu);
+      if (p.thread == kIdleHolder) {
+        t += "its CPU";
+        if (p.cpu >= 0) t += " " + std::to_string(p.cpu);
+        t += " was idle (wakeup latency or throttling)";
+      } else if (p.thread < 0) {
+        t += "an unrecorded task held its CPU";
+        if (p.cpu >= 0) t += " " + std::to_string(p.cpu);
+      } else {
+        t += holder_phrase(ctx, p);
+        t += p.from_slices ? " held its CPU" : " took its CPU";
+        if (p.cpu >= 0) t += " " + std::to_string(p.cpu);
+      }
       if (d.preempters.size() > 1) t += " (" + format_duration(p.ns) + ")";
       ++n;
     }
@@ -284,12 +346,21 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
     } else {
       t += " in " + b.reason;
     }
+    if (b.cause == BlockCause::kRecorder) {
+      parts.push_back({b.ns, share(b.ns) + " stopped by the causeway recorder (attaching probes)"});
+      continue;
+    }
     if (b.cause == BlockCause::kIo) {
       t += " waiting for I/O";
       if (b.dev) t += " on device " + device_name(b.dev);
     }
-    if (b.waker >= 0 && b.cause != BlockCause::kIo)
+    if (b.wake == WakeKind::kTimer) {
+      t += " until a timeout expired (nobody woke it)";
+    } else if (b.wake == WakeKind::kInterrupt && b.cause != BlockCause::kIo) {
+      t += ", woken by an interrupt";
+    } else if (b.waker >= 0 && b.cause != BlockCause::kIo) {
       t += ", woken by " + ctx.culprit_phrase(b.waker);
+    }
     parts.push_back({b.ns, t});
   }
   if (d.gpu_wait_ns > 0)
@@ -310,15 +381,26 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
 
 namespace {
 using detail::breakdown_sentence;
+using detail::holder_phrase;
 
 std::string recommendation_for(const Context& ctx, const std::string& category, int32_t subject,
                                int32_t culprit, const std::vector<WakerHop>& hops,
                                const Decomposition& d) {
   const std::string me = "\"" + ctx.task(subject).comm + "\"";
   if (category == "cpu_contention") {
+    if (culprit < 0 && d.runnable_idle_ns() * 2 >= d.runnable_ns) {
+      return me +
+             " was ready to run while its CPU sat idle: that is wakeup latency or CPU-quota "
+             "throttling, not another task. Check the cgroup's cpu.max and cpu.stat "
+             "(nr_throttled), raise the quota, or keep the CPU out of deep idle states "
+             "(cpupower idle-set, a PM QoS latency request).";
+    }
     std::string who = culprit >= 0 ? ctx.culprit_phrase(culprit) : "the competing tasks";
     std::string cpus;
+    bool seen = false;  // the CPU's timeline shows it holding the CPU, not only switching in
     for (const PreemptShare& p : d.preempters) {
+      if (culprit >= 0 && p.thread != culprit) continue;
+      seen = seen || p.from_slices;
       if (p.cpu >= 0 && cpus.find("CPU " + std::to_string(p.cpu)) == std::string::npos &&
           cpus.size() < 40) {
         cpus += (cpus.empty() ? "CPU " : ", CPU ") + std::to_string(p.cpu);
@@ -327,8 +409,14 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
     return "Give " + me +
            " a CPU of its own: pin it to isolated cores (taskset -c / a cpuset "
            "cgroup) and keep " +
-           who + " off them" + (cpus.empty() ? "" : " (it ran on " + cpus + ")") +
+           who + " off them" +
+           (cpus.empty() ? "" : (seen ? " (it held " : " (it took ") + cpus + ")") +
            ", or lower that task's priority (nice -n 19, SCHED_IDLE).";
+  }
+  if (category == "recorder_overhead") {
+    return "This is the recorder's own cost: the causeway recorder stopped the process briefly "
+           "while it attached probes (e.g. at dlopen of a CUDA library). It is not the "
+           "workload's problem; start tracing before the libraries load to move it to start-up.";
   }
   if (category == "lock_wait") {
     std::string r = "Shorten the critical section " +
@@ -350,6 +438,18 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
            ", the thread that feeds the GPU: read ahead "
            "in a background thread or a DataLoader worker, cache the data in memory, or use "
            "asynchronous I/O.";
+  }
+  if (category == "blocked_wait" && culprit < 0) {
+    for (const BlockShare& b : d.blocked) {
+      if (b.cause != BlockCause::kWait && b.cause != BlockCause::kSleep) continue;
+      if (b.wake == WakeKind::kTimer || b.cause == BlockCause::kSleep) {
+        return me +
+               " slept or waited until a timeout expired; nobody woke it. Shorten or remove "
+               "the sleep/timeout on this thread, or wait on the event itself instead of "
+               "polling with a timeout.";
+      }
+      break;
+    }
   }
   if (category == "blocked_wait") {
     return me + " waited for " +
@@ -485,7 +585,10 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
     for (const PreemptShare& q : worst_d.preempters) {
       if (q.ns > p->ns) p = &q;
     }
-    c.evidence.push_back({"thread_state", p->largest_state_id, 0, "runnable (preempted)"});
+    c.evidence.push_back({"thread_state", p->largest_state_id, p->largest_ts, "runnable"});
+    if (p->largest_slice_id) {
+      c.evidence.push_back({"cpu_slice", p->largest_slice_id, p->largest_slice_ts, "held the CPU"});
+    }
   }
   if (top || !worst_d.blocked.empty()) {
     const BlockShare* b = top;
@@ -498,14 +601,17 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
         c.evidence.push_back({"syscall", b->largest_syscall_id, 0, "blocking syscall"});
       }
       if (b->largest_io_id)
-        c.evidence.push_back({"block_io", b->largest_io_id, 0, "I/O waited on"});
+        c.evidence.push_back({"block_io", b->largest_io_id, b->largest_io_ts, "I/O waited on"});
     }
   }
   ctx.add_waker_chain(c, hops);
   ctx.finish(c, tc.span());
-  // GPU-bound waits are not a host problem, and unexplained intervals have no cause to act
-  // on: neither is ever more than low severity.
-  if (c.category == "gpu_busy" || c.category == "unexplained") c.severity = "low";
+  // GPU-bound waits are not a host problem, unexplained intervals have no cause to act on, and
+  // the recorder's own stops are its overhead: none is ever more than low severity.
+  if (c.category == "gpu_busy" || c.category == "unexplained" ||
+      c.category == "recorder_overhead") {
+    c.severity = "low";
+  }
   return c;
 }
 
@@ -688,7 +794,7 @@ class Analyzer {
       decompose_into(d, tc.thread, c->ts, c->end(), true, sd, &cursor);
       std::string category;
       int32_t culprit = -1;
-      classify(sd, false, tc.thread, category, culprit);
+      classify(d, sd, false, tc.thread, category, culprit);
       SlowGroup& g = slow_calls[{c->fn, category}];
       g.category = category;
       g.add(s, std::move(sd), culprit);
@@ -730,7 +836,7 @@ class Analyzer {
         decompose_into(d, tc.thread, s.ts, s.end, false, sd, &cursor);
         std::string category;
         int32_t culprit = -1;
-        classify(sd, true, tc.thread, category, culprit);
+        classify(d, sd, true, tc.thread, category, culprit);
         SlowGroup& group = slow_gaps[category];
         group.category = category;
         if (s.excess > group.worst_excess) group_base[category] = gb;
@@ -744,11 +850,10 @@ class Analyzer {
     // Thread-level findings over the whole active span.
     thread_findings(tc, all, gap_waits, waits, local);
 
-    // Pipeline patterns.
-    detail::detect_host_sync(ctx_, tc, local);
-    detail::detect_allocator_churn(ctx_, tc, local);
-    detail::detect_pageable_copies(ctx_, tc, local);
-    detail::detect_phase_shift(ctx_, tc, local);
+    // Pipeline patterns, each its own detector.
+    const detail::ThreadFacts facts{
+        tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
+    for (const auto& detector : patterns_) detector->detect(ctx_, facts, local);
 
     for (Chain& c : local) out_.push_back(std::move(c));
   }
@@ -802,48 +907,83 @@ class Analyzer {
     const std::string who = ctx_.who(tc.thread);
     const std::string span_text = format_duration(span) + " active span";
 
-    // CPU contention: runnable time, by preempter.
-    if (significant(all.runnable_ns)) {
+    // CPU contention: runnable time, by who held the CPU meanwhile (the recorder's share is
+    // its overhead, not contention).
+    const int64_t contended = all.runnable_ns - detail::runnable_behind_recorder(ctx_.data, all);
+    if (significant(contended)) {
       Chain c;
       c.kind = "thread";
       c.category = "cpu_contention";
       c.subject = ctx_.task(tc.thread);
-      c.impact_ns = all.runnable_ns;
-      c.occurrences = 0;
-      for (const PreemptShare& p : all.preempters) c.occurrences += p.intervals;
+      c.impact_ns = contended;
+      c.occurrences = all.runnable_intervals;
       c.window_start_ns = tc.span_start;
       c.window_end_ns = tc.span_end;
-      const int32_t top = all.preempters.empty() ? -1 : all.preempters[0].thread;
+      const int32_t top = runnable_culprit(ctx_.data, all);
       if (top >= 0) c.culprit = ctx_.task(top);
       ctx_.fill_breakdown(c, all);
       const double share = static_cast<double>(all.runnable_ns) / static_cast<double>(span);
+      const int64_t idle = all.runnable_idle_ns();
+      int64_t top_ns = 0;
+      for (const PreemptShare& p : all.preempters) {
+        if (p.thread == top) top_ns += p.ns;
+      }
+      std::string most;
+      bool top_seen = false;  // the CPU's timeline shows it holding the CPU
+      for (const PreemptShare& p : all.preempters) {
+        if (p.thread == top) top_seen = top_seen || p.from_slices;
+      }
+      if (top >= 0) {
+        most = "; " + ctx_.culprit_phrase(top) + (top_seen ? " held" : " took") +
+               " its CPU most (" + format_duration(top_ns) + ")";
+      } else if (idle > 0 && idle * 2 >= all.runnable_ns) {
+        most = "; its CPU was idle for " + format_duration(idle) +
+               " of that (wakeup latency or throttling)";
+      }
       c.summary = who + " was runnable but not running for " + format_duration(all.runnable_ns) +
-                  " (" + percent(share) + " of its " + span_text + ")" +
-                  (top >= 0 ? "; " + ctx_.culprit_phrase(top) + " held its CPU most" : "");
+                  " (" + percent(share) + " of its " + span_text + ")" + most;
       std::string by;
       int n = 0;
       for (const PreemptShare& p : all.preempters) {
         if (n == 3) break;
-        by += (n ? "; " : "") + ctx_.culprit_phrase(p.thread) + " for " + format_duration(p.ns) +
+        by += (n ? "; " : "") + holder_phrase(ctx_, p) + " for " + format_duration(p.ns) +
               (p.cpu >= 0 ? " on CPU " + std::to_string(p.cpu) : "") + " (" +
-              std::to_string(p.intervals) + " preemptions)";
+              std::to_string(p.intervals) + (p.intervals == 1 ? " interval" : " intervals") +
+              (p.thread >= 0 && !p.from_slices ? ", switched in as it left the CPU)" : ")");
         ++n;
       }
       c.explanation = who + " is the thread that issues CUDA work, yet for " +
                       format_duration(all.runnable_ns) + " (" + percent(share) + " of its " +
                       span_text +
-                      ") it was ready to run while another task held "
-                      "its CPU, so the GPU waited on a thread that was waiting for a CPU. Taken "
-                      "by: " +
+                      ") it was ready to run but not running, so the GPU waited on a thread that "
+                      "was waiting for a CPU. Who held the CPU it was queued on meanwhile: " +
                       by + ". Over the span: " + breakdown_sentence(ctx_, all) + ".";
       c.recommendation = recommendation_for(ctx_, c.category, tc.thread, top, {}, all);
       for (size_t i = 0; i < all.preempters.size() && i < 3; ++i) {
-        c.evidence.push_back(
-            {"thread_state", all.preempters[i].largest_state_id, 0, "runnable (preempted)"});
+        const PreemptShare& p = all.preempters[i];
+        c.evidence.push_back({"thread_state", p.largest_state_id, p.largest_ts, "runnable"});
+        if (p.largest_slice_id) {
+          c.evidence.push_back(
+              {"cpu_slice", p.largest_slice_id, p.largest_slice_ts, "held the CPU"});
+        }
       }
       ctx_.finish(c, span);
       absorb(c, local, {"cpu_contention"}, false);
       local.push_back(std::move(c));
+    }
+
+    // Waits ended by another traced process: a peer exchange, not a data loader.
+    {
+      const detail::ThreadFacts facts{
+          tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
+      std::vector<Chain> found;
+      if (peer_wait_->detect(ctx_, facts, found)) {
+        for (Chain& c : found) {
+          absorb(c, local, {"lock_wait", "blocked_wait"}, true);
+          local.push_back(std::move(c));
+        }
+        return;  // the waits are explained; not a loader or a lock finding as well
+      }
     }
 
     // Data loader: the thread keeps waiting, between its CUDA calls, for other threads.
@@ -852,8 +992,8 @@ class Analyzer {
       std::map<int32_t, std::pair<int64_t, const BlockShare*>> producers;
       for (const BlockShare& b : gap_waits.blocked) {
         if ((b.cause != BlockCause::kLock && b.cause != BlockCause::kWait) || b.waker < 0 ||
-            b.waker == tc.thread) {
-          continue;
+            b.waker == tc.thread || detail::is_peer_thread(ctx_.data, tc.thread, b.waker)) {
+          continue;  // a peer process is not this thread's data loader (peer_wait)
         }
         auto& p = producers[b.waker];
         p.first += b.ns;
@@ -902,13 +1042,16 @@ class Analyzer {
       // queues for a lock its wakers also queue for, or whose wakers spend the wait flushing
       // output or waiting themselves, is lock contention (reported below as lock_wait).
       const ProducerWork work = producer_work(prod);
+      // The waits its producers ended (a peer process's are not loader time).
+      int64_t loader_ns = 0;
+      for (const auto& r : ranked) loader_ns += r.first;
       if (!ranked.empty() && split.handoff_ns > split.contended_ns &&
-          work.producing_ns >= work.holding_ns) {
+          work.producing_ns >= work.holding_ns && significant(loader_ns)) {
         Chain c;
         c.kind = "thread";
         c.category = "data_loader";
         c.subject = ctx_.task(tc.thread);
-        c.impact_ns = waits.waited_ns;
+        c.impact_ns = loader_ns;
         c.occurrences = waits.gaps_with_wait;
         c.window_start_ns = tc.span_start;
         c.window_end_ns = tc.span_end;
@@ -918,14 +1061,14 @@ class Analyzer {
         const BlockShare* rep = producers[top].second;
         std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
                                                  rep->largest_end, o.max_waker_depth);
-        const double share = static_cast<double>(waits.waited_ns) / static_cast<double>(span);
+        const double share = static_cast<double>(loader_ns) / static_cast<double>(span);
         std::string names;
         for (size_t i = 0; i < ranked.size() && i < 3; ++i) {
           names += (i ? ", " : "") + ctx_.culprit_phrase(ranked[i].second) + " " +
                    format_duration(ranked[i].first);
         }
         if (ranked.size() > 3) names += " and " + std::to_string(ranked.size() - 3) + " more";
-        c.summary = who + " waited for its input for " + format_duration(waits.waited_ns) + " (" +
+        c.summary = who + " waited for its input for " + format_duration(loader_ns) + " (" +
                     percent(share) + " of its " + span_text + ") in " +
                     std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
                     " gaps between CUDA calls; the data loader cannot keep up";
@@ -934,7 +1077,7 @@ class Analyzer {
             " blocked, waiting to be woken by other "
             "threads, in " +
             std::to_string(waits.gaps_with_wait) + " of its " + std::to_string(waits.gaps) +
-            " gaps, " + format_duration(waits.waited_ns) +
+            " gaps, " + format_duration(loader_ns) +
             " in total, while the GPU had nothing new to do. Woken by: " + names +
             ". While it waited, the producers' time went to: " + breakdown_sentence(ctx_, prod) +
             ".";
@@ -1041,7 +1184,8 @@ class Analyzer {
       if (top->largest_syscall_id) {
         c.evidence.push_back({"syscall", top->largest_syscall_id, 0, "blocking syscall"});
       }
-      if (top->largest_io_id) c.evidence.push_back({"block_io", top->largest_io_id, 0, "I/O"});
+      if (top->largest_io_id)
+        c.evidence.push_back({"block_io", top->largest_io_id, top->largest_io_ts, "I/O"});
       ctx_.add_waker_chain(c, hops);
       ctx_.finish(c, span);
       absorb(c, local, {cat}, false);
@@ -1051,6 +1195,15 @@ class Analyzer {
 
   Context ctx_;
   std::vector<Chain> out_;
+  std::unique_ptr<detail::Detector> peer_wait_ = detail::make_peer_wait_detector();
+  std::vector<std::unique_ptr<detail::Detector>> patterns_ = [] {
+    std::vector<std::unique_ptr<detail::Detector>> v;
+    v.push_back(detail::make_host_sync_detector());
+    v.push_back(detail::make_allocator_churn_detector());
+    v.push_back(detail::make_pageable_copy_detector());
+    v.push_back(detail::make_phase_shift_detector());
+    return v;
+  }();
 };
 
 int severity_rank(const std::string& s) {

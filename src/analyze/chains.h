@@ -31,7 +31,7 @@ struct sqlite3;
 namespace causeway::analyze {
 
 // Bumped whenever chain detection or output changes, so stored chains are recomputed.
-inline constexpr int kAnalysisVersion = 2;
+inline constexpr int kAnalysisVersion = 3;
 
 struct ExplainOptions {
   std::optional<int32_t> pid;       // only chains about threads of this process
@@ -60,14 +60,16 @@ struct TaskRef {
 };
 
 struct EvidenceRef {
-  std::string table;  // "cuda_call", "thread_state", "syscall", "block_io"
+  std::string table;  // "cuda_call", "thread_state", "syscall", "block_io", "cpu_slice"
   int64_t id = 0;     // row id in that table
   int64_t ts_ns = 0;  // its start time (ns since origin); 0 if unknown
   std::string role;   // what it shows, e.g. "slow call", "preempted", "woken by", "I/O"
 };
 
 struct PreemptorShare {
-  TaskRef task;  // who held the CPU (pid 0 = unknown)
+  std::string holder = "task";  // "task"; "idle": the CPU was idle meanwhile (wakeup latency or
+                                // throttling); "unknown": no record of who held it
+  TaskRef task;                 // who held the CPU when holder is "task"
   int32_t cpu = -1;
   int64_t ns = 0;
   int64_t intervals = 0;
@@ -77,7 +79,9 @@ struct BlockedShare {
   std::string cause;   // "io", "lock", "wait", "sleep"
   std::string reason;  // syscall name, or "sleeping" / "uninterruptible"
   std::optional<TaskRef> waker;
-  std::string device;  // "8:0" for I/O, else empty
+  std::string woken_by;  // "task", "interrupt", "timer" (a timeout expired: nobody woke it),
+                         // or empty when the trace does not say (older traces)
+  std::string device;    // "8:0" for I/O, else empty
   int64_t ns = 0;
   int64_t intervals = 0;
 };
@@ -157,6 +161,9 @@ Result<Chain> chain_from_json(const nlohmann::json& j);
 
 // Human output of `causeway explain`: a header line, then per chain the severity, summary,
 // explanation, breakdown, waker chain, evidence and fix. `trace_duration_ns` for the header.
-std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_duration_ns);
+// The header counts all `chains`; only the first `shown` are printed (0 = all), and the
+// header says so when that is fewer.
+std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_duration_ns,
+                               size_t shown = 0);
 
 }  // namespace causeway::analyze

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -37,25 +38,86 @@ const BlockIo* overlapping_io(const TraceData& d, int32_t thread, int64_t s, int
   return best;
 }
 
-void add_preempt(Decomposition& acc, const StateRow& r, int64_t ns) {
+void add_preempt(Decomposition& acc, const StateRow& r, int32_t holder, int64_t ns, int64_t ts,
+                 int64_t slice_id, int64_t slice_ts, bool from_slices) {
   for (PreemptShare& p : acc.preempters) {
-    if (p.thread == r.preempter && p.cpu == r.cpu) {
+    if (p.thread == holder && p.cpu == r.cpu) {
       p.ns += ns;
+      p.from_slices = p.from_slices || from_slices;
       ++p.intervals;
       if (ns > p.largest_ns) {
         p.largest_ns = ns;
         p.largest_state_id = r.id;
+        p.largest_ts = ts;
+        p.largest_slice_id = slice_id;
+        p.largest_slice_ts = slice_ts;
       }
       return;
     }
   }
-  acc.preempters.push_back({r.preempter, r.cpu, ns, 1, r.id, ns});
+  acc.preempters.push_back({holder, r.cpu, ns, 1, r.id, ns, ts, slice_id, slice_ts, from_slices});
+}
+
+// Splits the runnable part [s, e) of `r` by who held the CPU it was queued on, from that
+// CPU's slices. Per holder, the pieces of one interval are summed (one interval counted).
+void add_runnable(const TraceData& d, int32_t thread, const StateRow& r, int64_t s, int64_t e,
+                  Decomposition& acc) {
+  struct Piece {
+    int32_t holder;
+    int64_t ns;
+    int64_t slice_id;  // the holder's largest slice in this interval
+    int64_t slice_ns;
+    int64_t slice_ts;
+  };
+  std::vector<Piece> pieces;
+  int64_t covered = 0;
+  if (r.cpu >= 0 && static_cast<size_t>(r.cpu) < d.cpu_slices.size()) {
+    const size_t stop = d.cpu_slices[static_cast<size_t>(r.cpu)].end;
+    for (size_t i = d.first_slice_after(r.cpu, s); i < stop; ++i) {
+      const CpuSlice& sl = d.slices[i];
+      if (sl.ts >= e) break;
+      const int64_t ov = std::min(e, sl.end()) - std::max(s, sl.ts);
+      if (ov <= 0) continue;
+      covered += ov;
+      // The thread cannot hold the CPU it waits for: such an overlap is a clock skew between
+      // the two records, so its time stays unknown rather than blaming the thread itself.
+      const int32_t holder = sl.holder < 0 ? kIdleHolder : sl.holder == thread ? -1 : sl.holder;
+      auto it = std::find_if(pieces.begin(), pieces.end(),
+                             [&](const Piece& p) { return p.holder == holder; });
+      if (it == pieces.end()) {
+        pieces.push_back({holder, ov, holder >= 0 ? sl.id : 0, ov, sl.ts});
+      } else {
+        it->ns += ov;
+        if (holder >= 0 && ov > it->slice_ns) {
+          it->slice_id = sl.id;
+          it->slice_ns = ov;
+          it->slice_ts = sl.ts;
+        }
+      }
+    }
+  }
+  const int64_t rest = (e - s) - covered;
+  if (covered == 0) {
+    // Nothing recorded on that CPU then (an older trace, or the recorder missed a switch):
+    // the task that switched in when the thread left the CPU is all that is known.
+    const int32_t p = r.preempter >= 0 && r.preempter != thread ? r.preempter : -1;
+    add_preempt(acc, r, p, e - s, s, 0, 0, false);
+    return;
+  }
+  if (rest > 0) pieces.push_back({-1, rest, 0, 0, 0});
+  for (const Piece& p : pieces) {
+    add_preempt(acc, r, p.holder, p.ns, s, p.slice_id, p.slice_ts, true);
+  }
 }
 
 void add_block(Decomposition& acc, BlockCause cause, std::string reason, const StateRow& r,
-               uint32_t dev, int64_t io_id, int64_t ns, int64_t s, int64_t e) {
+               int32_t waker, WakeKind wake, const BlockIo* io, int64_t ns, int64_t s, int64_t e) {
+  const uint32_t dev = io ? io->dev : 0;
+  const int64_t io_id = io ? io->id : 0;
+  const int64_t io_ts = io ? io->ts : 0;
   for (BlockShare& b : acc.blocked) {
-    if (b.cause == cause && b.waker == r.waker && b.dev == dev && b.reason == reason) {
+    if (b.cause == cause && b.waker == waker && b.wake == wake && b.dev == dev &&
+        b.reason == reason) {
       b.ns += ns;
       ++b.intervals;
       if (ns > b.largest_ns) {
@@ -65,6 +127,7 @@ void add_block(Decomposition& acc, BlockCause cause, std::string reason, const S
         b.largest_end = e;
         b.largest_syscall_id = r.syscall_id;
         b.largest_io_id = io_id;
+        b.largest_io_ts = io_ts;
       }
       return;
     }
@@ -72,7 +135,8 @@ void add_block(Decomposition& acc, BlockCause cause, std::string reason, const S
   BlockShare b;
   b.cause = cause;
   b.reason = std::move(reason);
-  b.waker = r.waker;
+  b.waker = waker;
+  b.wake = wake;
   b.dev = dev;
   b.ns = ns;
   b.intervals = 1;
@@ -82,6 +146,7 @@ void add_block(Decomposition& acc, BlockCause cause, std::string reason, const S
   b.largest_end = e;
   b.largest_syscall_id = r.syscall_id;
   b.largest_io_id = io_id;
+  b.largest_io_ts = io_ts;
   acc.blocked.push_back(std::move(b));
 }
 
@@ -107,6 +172,8 @@ const char* block_cause_word(BlockCause c) {
       return "sleep";
     case BlockCause::kWait:
       return "wait";
+    case BlockCause::kRecorder:
+      return "recorder";
   }
   return "wait";
 }
@@ -141,6 +208,47 @@ int64_t Decomposition::blocked_by(BlockCause c) const {
   return ns;
 }
 
+int64_t Decomposition::runnable_idle_ns() const {
+  int64_t ns = 0;
+  for (const PreemptShare& p : preempters) {
+    if (p.thread == kIdleHolder) ns += p.ns;
+  }
+  return ns;
+}
+
+int64_t Decomposition::runnable_unknown_ns() const {
+  int64_t ns = 0;
+  for (const PreemptShare& p : preempters) {
+    if (p.thread == -1) ns += p.ns;
+  }
+  return ns;
+}
+
+int32_t top_cpu_holder(const TraceData& data, const Decomposition& d, int64_t* ns) {
+  // Summed over CPUs: a task that held two of the thread's CPUs is one culprit.
+  std::map<int32_t, int64_t> by_thread;
+  for (const PreemptShare& p : d.preempters) {
+    if (p.thread < 0 || data.is_recorder(p.thread)) continue;
+    by_thread[p.thread] += p.ns;
+  }
+  int32_t best = -1;
+  int64_t best_ns = 0;
+  for (const auto& [t, n] : by_thread) {
+    if (n > best_ns) {
+      best = t;
+      best_ns = n;
+    }
+  }
+  if (ns) *ns = best_ns;
+  return best;
+}
+
+int32_t runnable_culprit(const TraceData& data, const Decomposition& d) {
+  int64_t ns = 0;
+  const int32_t t = top_cpu_holder(data, d, &ns);
+  return t >= 0 && ns > d.runnable_idle_ns() ? t : -1;
+}
+
 void Decomposition::sort_shares() {
   std::sort(preempters.begin(), preempters.end(), [](const PreemptShare& a, const PreemptShare& b) {
     return std::tie(b.ns, a.thread, a.cpu) < std::tie(a.ns, b.thread, b.cpu);
@@ -161,6 +269,7 @@ void Decomposition::merge(const Decomposition& o) {
   blocked_ns += o.blocked_ns;
   gpu_wait_ns += o.gpu_wait_ns;
   unaccounted_ns += o.unaccounted_ns;
+  runnable_intervals += o.runnable_intervals;
   for (const PreemptShare& p : o.preempters) {
     auto it = std::find_if(preempters.begin(), preempters.end(), [&](const PreemptShare& q) {
       return q.thread == p.thread && q.cpu == p.cpu;
@@ -171,14 +280,19 @@ void Decomposition::merge(const Decomposition& o) {
     }
     it->ns += p.ns;
     it->intervals += p.intervals;
+    it->from_slices = it->from_slices || p.from_slices;
     if (p.largest_ns > it->largest_ns) {
       it->largest_ns = p.largest_ns;
       it->largest_state_id = p.largest_state_id;
+      it->largest_ts = p.largest_ts;
+      it->largest_slice_id = p.largest_slice_id;
+      it->largest_slice_ts = p.largest_slice_ts;
     }
   }
   for (const BlockShare& b : o.blocked) {
     auto it = std::find_if(blocked.begin(), blocked.end(), [&](const BlockShare& q) {
-      return q.cause == b.cause && q.waker == b.waker && q.dev == b.dev && q.reason == b.reason;
+      return q.cause == b.cause && q.waker == b.waker && q.wake == b.wake && q.dev == b.dev &&
+             q.reason == b.reason;
     });
     if (it == blocked.end()) {
       blocked.push_back(b);
@@ -232,8 +346,9 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
         break;
       case kRunnable:
         acc.runnable_ns += ns;
+        ++acc.runnable_intervals;
         t.runnable_ns += ns;
-        add_preempt(acc, r, ns);
+        add_runnable(d, thread, r, s, e, acc);
         break;
       default: {  // sleeping, uninterruptible, other: blocked
         std::string reason;
@@ -247,9 +362,26 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
                                                : "other";
         }
         const BlockIo* io = overlapping_io(d, thread, s, e);
-        const bool gpu_waker = r.waker >= 0 && d.threads[static_cast<size_t>(r.waker)].gpu_agent;
+        // How the interval ended decides whether anyone is to be named for it.
+        const int8_t wc = r.waker_context;
+        const bool timer = wc == kWakeTimer;
+        const WakeKind wake = wc == kWakeTask ? WakeKind::kTask
+                              : timer         ? WakeKind::kTimer
+                              : wc == kWakeHardirq || wc == kWakeSoftirq || wc == kWakeNmi
+                                  ? WakeKind::kInterrupt
+                                  : WakeKind::kUnknown;
+        const int32_t waker = r.waker;  // -1 for interrupts and timers (TraceData::load)
+        const bool by_recorder = d.is_recorder(waker);
+        const bool gpu_waker = waker >= 0 && d.threads[static_cast<size_t>(waker)].gpu_agent;
         BlockCause cause;
-        if (gpu_waker || (in_cuda_call && r.waker < 0 && r.state == kSleeping)) {
+        if (by_recorder) {
+          // Stopped (SIGSTOP) while the recorder attached probes, then resumed: its overhead,
+          // never a lock or a wait on another task.
+          cause = BlockCause::kRecorder;
+          reason = "stopped by the recorder";
+        } else if (timer) {
+          cause = BlockCause::kSleep;  // a timeout or sleep expired: nobody woke it
+        } else if (gpu_waker || (in_cuda_call && waker < 0 && r.state == kSleeping)) {
           cause = BlockCause::kGpu;
         } else if (r.state == kUninterruptible || io != nullptr || is_io_syscall(reason)) {
           cause = BlockCause::kIo;
@@ -281,12 +413,16 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
             acc.blocked_ns += ns;
             t.wait_ns += ns;
             break;
+          case BlockCause::kRecorder:
+            acc.blocked_ns += ns;
+            t.recorder_ns += ns;
+            break;
         }
-        if ((cause == BlockCause::kLock || cause == BlockCause::kWait) && r.waker >= 0 &&
-            r.waker != thread) {
+        if ((cause == BlockCause::kLock || cause == BlockCause::kWait) && waker >= 0 &&
+            waker != thread) {
           t.waited_on_others_ns += ns;
         }
-        add_block(acc, cause, std::move(reason), r, io ? io->dev : 0, io ? io->id : 0, ns, s, e);
+        add_block(acc, cause, std::move(reason), r, waker, wake, io, ns, s, e);
         break;
       }
     }
@@ -314,7 +450,7 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
   for (int depth = 1; depth <= max_depth; ++depth) {
     if (waker < 0 || end <= start || seen.count(waker)) break;
     const ThreadInfo& w = d.threads[static_cast<size_t>(waker)];
-    if (w.gpu_agent) break;
+    if (w.gpu_agent || w.recorder) break;
     seen.insert(waker);
     WakerHop hop;
     hop.depth = depth;
@@ -361,13 +497,34 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
       hop.activity = "runnable";
       hop.detail =
           "was runnable, waiting for a CPU, for " + format_duration(x.runnable_ns) + of_window;
-      if (!x.preempters.empty() && x.preempters[0].thread >= 0) {
-        const ThreadInfo& p = d.threads[static_cast<size_t>(x.preempters[0].thread)];
-        hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ") ran";
-        if (x.preempters[0].cpu >= 0)
-          hop.detail += " on CPU " + std::to_string(x.preempters[0].cpu);
+      int64_t held = 0;
+      const int32_t holder = top_cpu_holder(d, x, &held);
+      const int64_t idle = x.runnable_idle_ns();
+      if (holder >= 0 && held > idle) {
+        const ThreadInfo& p = d.threads[static_cast<size_t>(holder)];
+        const PreemptShare* q = nullptr;
+        for (const PreemptShare& c : x.preempters) {
+          if (c.thread == holder && (!q || c.ns > q->ns)) q = &c;
+        }
+        hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ")" +
+                      (q && q->from_slices ? " held its CPU" : " took its CPU");
+        if (q && q->cpu >= 0) hop.detail += " " + std::to_string(q->cpu);
+        hop.detail += " for " + format_duration(held);
+      } else if (idle > 0) {
+        hop.detail += ", " + format_duration(idle) +
+                      " of it with its CPU idle (wakeup latency or CPU-quota throttling)";
       }
-      if (!x.preempters.empty()) hop.state_ids.push_back(x.preempters[0].largest_state_id);
+      for (const PreemptShare& q : x.preempters) {
+        if (q.thread == (holder >= 0 && held > idle ? holder : kIdleHolder)) {
+          hop.state_ids.push_back(q.largest_state_id);
+          hop.state_ts.push_back(q.largest_ts);
+          break;
+        }
+      }
+      if (hop.state_ids.empty() && !x.preempters.empty()) {
+        hop.state_ids.push_back(x.preempters[0].largest_state_id);
+        hop.state_ts.push_back(x.preempters[0].largest_ts);
+      }
     } else if (std::string_view(best->activity) == "untraced") {
       hop.activity = "untraced";
       hop.detail = "has no scheduling data for " + format_duration(x.unaccounted_ns) + of_window +
@@ -375,6 +532,7 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
     } else {
       const BlockShare& b = *top_block;
       hop.state_ids.push_back(b.largest_state_id);
+      hop.state_ts.push_back(b.largest_ts);
       if (b.largest_syscall_id) hop.syscall_ids.push_back(b.largest_syscall_id);
       if (b.largest_io_id) hop.io_ids.push_back(b.largest_io_id);
       const std::string in =
@@ -395,7 +553,15 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
           break;
         case BlockCause::kSleep:
           hop.activity = "sleeping";
-          hop.detail = "was sleeping" + in + " for " + format_duration(b.ns) + of_window;
+          hop.detail = b.wake == WakeKind::kTimer
+                           ? "was blocked" + in + " until a timeout expired for " +
+                                 format_duration(b.ns) + of_window
+                           : "was sleeping" + in + " for " + format_duration(b.ns) + of_window;
+          break;
+        case BlockCause::kRecorder:
+          hop.activity = "recorder";
+          hop.detail = "was stopped by the causeway recorder (attaching probes) for " +
+                       format_duration(b.ns) + of_window;
           break;
         case BlockCause::kGpu:
           hop.activity = "gpu_wait";
@@ -408,13 +574,15 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
       }
       if ((b.cause == BlockCause::kLock || b.cause == BlockCause::kWait ||
            b.cause == BlockCause::kSleep) &&
-          b.waker >= 0) {
+          b.waker >= 0 && !d.is_recorder(b.waker)) {
         const ThreadInfo& n = d.threads[static_cast<size_t>(b.waker)];
         hop.detail += ", until \"" + n.name + "\" (pid " + std::to_string(n.pid) + ", tid " +
                       std::to_string(n.tid) + ") woke it";
         next = b.waker;
         next_start = b.largest_ts;
         next_end = b.largest_end;
+      } else if (b.wake == WakeKind::kInterrupt && b.cause != BlockCause::kGpu) {
+        hop.detail += ", until an interrupt woke it";
       }
     }
     hops.push_back(std::move(hop));

@@ -115,6 +115,10 @@ TraceData& TraceData::operator=(TraceData&& o) noexcept {
   calls = std::move(o.calls);
   states = std::move(o.states);
   block_ios = std::move(o.block_ios);
+  slices = std::move(o.slices);
+  cpu_slices = std::move(o.cpu_slices);
+  has_cpu_slices = o.has_cpu_slices;
+  recorder_pid = o.recorder_pid;
   thread_calls = std::move(o.thread_calls);
   thread_states = std::move(o.thread_states);
   thread_ios = std::move(o.thread_ios);
@@ -157,6 +161,15 @@ struct ScanConnection {
   ScanConnection(const ScanConnection&) = delete;
   ScanConnection& operator=(const ScanConnection&) = delete;
 };
+
+// Whether `table` has a column `column`: traces written before a column existed lack it.
+bool has_column(sqlite3* db, const char* table, const char* column) {
+  sql::Stmt s(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+  if (!s.ok()) return false;
+  s.bind(1, std::string_view(table));
+  s.bind(2, std::string_view(column));
+  return s.step() == SQLITE_ROW;
+}
 
 }  // namespace
 
@@ -263,11 +276,19 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
     if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
   }
 
+  if (auto pid = sql::meta(db, "recorder_pid")) {
+    d.recorder_pid = static_cast<int32_t>(std::strtol(pid->c_str(), nullptr, 10));
+    for (ThreadInfo& t : d.threads) t.recorder = d.recorder_pid > 0 && t.pid == d.recorder_pid;
+  }
+
   // Scheduling intervals of every traced thread: wakers and preempters are analysed too.
+  // waker_context is absent from traces written before it existed: read as unknown.
   {
-    sql::Stmt s(db,
-                "SELECT id, ts, dur, utid, state, cpu, syscall_nr, syscall_id, waker_utid, "
-                "preempter_utid FROM thread_state");
+    const bool with_context = has_column(db, "thread_state", "waker_context");
+    sql::Stmt s(db, with_context ? "SELECT id, ts, dur, utid, state, cpu, syscall_nr, syscall_id, "
+                                   "waker_utid, preempter_utid, waker_context FROM thread_state"
+                                 : "SELECT id, ts, dur, utid, state, cpu, syscall_nr, syscall_id, "
+                                   "waker_utid, preempter_utid, NULL FROM thread_state");
     if (!s.ok()) return sql::query_error(db, "thread states");
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -283,6 +304,11 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
       r.syscall_id = s.opt_i64(7).value_or(0);
       if (auto w = s.opt_i64(8)) r.waker = thread_index(*w);
       if (auto p = s.opt_i64(9)) r.preempter = thread_index(*p);
+      if (auto c = s.opt_i64(10); c && *c >= kWakeTask && *c <= kWakeNmi) {
+        r.waker_context = static_cast<int8_t>(*c);
+        // Only a task wakeup has a waker; an interrupt or a timer has none, whatever ran.
+        if (r.waker_context != kWakeTask) r.waker = -1;
+      }
       d.states.push_back(r);
     }
     if (rc != SQLITE_DONE) return sql::query_error(db, "thread states");
@@ -306,6 +332,61 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
       d.block_ios.push_back(b);
     }
     if (rc != SQLITE_DONE) return sql::query_error(db, "block I/O");
+  }
+
+  // Who held each CPU, where the recorder saw both ends of the stretch.
+  d.has_cpu_slices = sql::has_table(db, "cpu_slice");
+  if (d.has_cpu_slices) {
+    sql::Stmt s(db, "SELECT id, ts, dur, cpu, utid FROM cpu_slice");
+    if (!s.ok()) return sql::query_error(db, "CPU slices");
+    int rc;
+    int32_t max_cpu = -1;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      CpuSlice c;
+      c.id = s.i64(0);
+      c.ts = s.i64(1);
+      c.dur = std::max<int64_t>(0, s.i64(2));
+      const int64_t cpu = s.i64(3);
+      if (cpu < 0 || cpu > 65535 || c.dur == 0) continue;
+      c.cpu = static_cast<int32_t>(cpu);
+      if (auto u = s.opt_i64(4)) c.holder = thread_index(*u);
+      max_cpu = std::max(max_cpu, c.cpu);
+      d.slices.push_back(c);
+    }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "CPU slices");
+    auto less = [](const CpuSlice& a, const CpuSlice& b) {
+      if (a.cpu != b.cpu) return a.cpu < b.cpu;
+      if (a.ts != b.ts) return a.ts < b.ts;
+      return a.id < b.id;
+    };
+    if (!std::is_sorted(d.slices.begin(), d.slices.end(), less)) {
+      std::sort(d.slices.begin(), d.slices.end(), less);
+    }
+    d.cpu_slices.assign(static_cast<size_t>(max_cpu + 1), Range{0, 0});
+    for (size_t i = 0; i < d.slices.size();) {
+      size_t j = i;
+      while (j < d.slices.size() && d.slices[j].cpu == d.slices[i].cpu) ++j;
+      d.cpu_slices[static_cast<size_t>(d.slices[i].cpu)] = Range{i, j};
+      i = j;
+    }
+  }
+
+  // Older traces have no recorder_pid: the recorder shows itself as a thread named
+  // "causeway" resuming (SIGCONT) a thread it had stopped to attach probes.
+  // Its other threads (the one that held a CPU meanwhile) belong to the same process.
+  if (d.recorder_pid == 0) {
+    std::vector<int32_t> pids;
+    for (const StateRow& r : d.states) {
+      if (r.state != kOther || r.waker < 0) continue;
+      const ThreadInfo& w = d.threads[static_cast<size_t>(r.waker)];
+      if (w.name == "causeway" && w.pid > 0 &&
+          std::find(pids.begin(), pids.end(), w.pid) == pids.end()) {
+        pids.push_back(w.pid);
+      }
+    }
+    for (ThreadInfo& t : d.threads) {
+      if (std::find(pids.begin(), pids.end(), t.pid) != pids.end()) t.recorder = true;
+    }
   }
 
   // The trace's extent: from the origin to the recorder's end_ts when it closed the file;
@@ -372,6 +453,16 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
     return sql::query_error(caller_db, "syscalls");
   }
   return d;
+}
+
+size_t TraceData::first_slice_after(int32_t cpu, int64_t ts) const {
+  if (cpu < 0 || static_cast<size_t>(cpu) >= cpu_slices.size()) return 0;
+  const Range r = cpu_slices[static_cast<size_t>(cpu)];
+  // Slices of one CPU do not overlap, so ends are sorted like starts.
+  auto it = std::upper_bound(slices.begin() + static_cast<std::ptrdiff_t>(r.begin),
+                             slices.begin() + static_cast<std::ptrdiff_t>(r.end), ts,
+                             [](int64_t t, const CpuSlice& s) { return t < s.end(); });
+  return static_cast<size_t>(it - slices.begin());
 }
 
 std::string TraceData::syscall_name(int32_t nr) const {

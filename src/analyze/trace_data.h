@@ -57,6 +57,10 @@ struct ThreadInfo {
   bool traced = false;
   std::optional<int64_t> end_ts;  // exit, ns since origin
   bool gpu_agent = false;         // a driver/device thread whose wakeups mean "the GPU finished"
+  // A thread of the causeway recorder itself (meta recorder_pid, or in older traces a thread
+  // named "causeway" that resumed a stopped thread): never a culprit, a waker to follow or a
+  // preempter to blame — it only stops traced processes briefly to attach probes.
+  bool recorder = false;
 };
 
 // One CUDA call. `thread` and `fn` index TraceData::threads / functions.
@@ -79,6 +83,16 @@ struct Call {
 
 enum : uint8_t { kRunning = 0, kRunnable = 1, kSleeping = 2, kUninterruptible = 3, kOther = 4 };
 
+// How a blocked interval ended (thread_state.waker_context; store::WakerContext values).
+enum : int8_t {
+  kWakeUnknown = -1,  // old traces: `waker` is only whoever ran where the wakeup completed
+  kWakeTask = 0,      // `waker` woke it
+  kWakeHardirq = 1,
+  kWakeSoftirq = 2,
+  kWakeTimer = 3,  // a timeout or sleep ended: nobody woke it
+  kWakeNmi = 4,
+};
+
 struct StateRow {
   int64_t id = 0;
   int64_t ts = 0;
@@ -88,8 +102,19 @@ struct StateRow {
   int32_t waker = -1;      // thread index, -1: none / interrupt
   int32_t preempter = -1;  // thread index, -1: unknown
   int32_t syscall_nr = -1;
-  int16_t cpu = -1;
+  int16_t cpu = -1;  // running: the CPU; runnable: the CPU it was queued on
   uint8_t state = kRunning;
+  int8_t waker_context = kWakeUnknown;
+  int64_t end() const { return ts + dur; }
+};
+
+// Who held one CPU from ts for dur (cpu_slice). Slices of one CPU do not overlap.
+struct CpuSlice {
+  int64_t id = 0;
+  int64_t ts = 0;
+  int64_t dur = 0;
+  int32_t holder = -1;  // thread index, -1 = the CPU was idle
+  int32_t cpu = 0;
   int64_t end() const { return ts + dur; }
 };
 
@@ -138,12 +163,22 @@ class TraceData {
   std::vector<Call> calls;       // sorted by (thread, ts, -dur): a caller precedes its nested calls
   std::vector<StateRow> states;  // sorted by (thread, ts)
   std::vector<BlockIo> block_ios;    // sorted by (thread, ts)
+  std::vector<CpuSlice> slices;      // sorted by (cpu, ts); empty in traces without cpu_slice
+  std::vector<Range> cpu_slices;     // per CPU number: its range in `slices`
   std::vector<Range> thread_calls;   // per thread index
   std::vector<Range> thread_states;  // per thread index
   std::vector<Range> thread_ios;     // per thread index
   int64_t start_ns = 0;              // earliest event time in the trace (ns since origin)
   int64_t end_ns = 0;                // latest event end
   int64_t duration_ns() const { return end_ns > start_ns ? end_ns - start_ns : 0; }
+  bool has_cpu_slices = false;  // the trace has a cpu_slice table (it may still be empty)
+  int32_t recorder_pid = 0;     // meta recorder_pid, 0 when absent
+
+  // Whether `thread` (an index, or -1) belongs to the recorder.
+  bool is_recorder(int32_t thread) const {
+    return thread >= 0 && static_cast<size_t>(thread) < threads.size() &&
+           threads[static_cast<size_t>(thread)].recorder;
+  }
 
   // Name of syscall number `nr` ("syscall_<nr>" when the trace has no name for it).
   std::string syscall_name(int32_t nr) const;
@@ -151,6 +186,8 @@ class TraceData {
   std::optional<SyscallInfo> syscall(int64_t id);
   // Index of the first state of `thread` ending after `ts` (binary search).
   size_t first_state_after(int32_t thread, int64_t ts) const;
+  // Index of the first slice of `cpu` ending after `ts`; the CPU's range end when none.
+  size_t first_slice_after(int32_t cpu, int64_t ts) const;
 
  private:
   sqlite3* db_ = nullptr;

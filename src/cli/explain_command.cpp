@@ -45,7 +45,9 @@ int run_explain(const ExplainFlags& f) {
     std::fprintf(stderr, "causeway explain: --until must be later than --since.\n");
     return 2;
   }
-  opts.top = f.top;
+  // The header counts every chain and says how many --top shows, so all are computed and
+  // the cut is made when printing.
+  opts.top = 0;
 
   auto reader = store::Reader::open(f.db);
   if (!reader.ok()) {
@@ -62,6 +64,7 @@ int run_explain(const ExplainFlags& f) {
   }
   std::string out;
   if (f.json) {
+    if (f.top > 0 && chains->size() > f.top) chains->resize(f.top);
     out = analyze::chains_to_json(*chains).dump(2, ' ', false,
                                                 nlohmann::json::error_handler_t::replace) +
           "\n";
@@ -73,7 +76,7 @@ int run_explain(const ExplainFlags& f) {
           "No causal chains: this trace has no CUDA calls. Was the workload linked against "
           "libcudart/libcuda, and did tracing start before its first CUDA call?\n";
     } else {
-      out = analyze::format_chains_text(*chains, duration);
+      out = analyze::format_chains_text(*chains, duration, f.top);
     }
     if (stats.ok() && stats->total_drops > 0) {
       out += "Note: " + std::to_string(stats->total_drops) +

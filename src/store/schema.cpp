@@ -426,8 +426,9 @@ Schema build_schema() {
            {"id", "INTEGER", "", "rank, 1 = most severe and largest impact", "PRIMARY KEY"},
            {"severity", "TEXT", "", "high, medium or low", "NOT NULL"},
            {"category", "TEXT", "",
-            "stable cause word: cpu_contention, lock_wait, blocked_io, data_loader, host_sync, "
-            "allocator_churn, pageable_copy, gpu_starvation, phase_shift, ... (docs/explain.md)",
+            "stable cause word: cpu_contention, lock_wait, blocked_io, data_loader, peer_wait, "
+            "host_sync, allocator_churn, pageable_copy, gpu_starvation, phase_shift, ... "
+            "(docs/explain.md)",
             "NOT NULL"},
            {"kind", "TEXT", "",
             "what was analysed: slow_calls, gpu_gaps, thread (a whole span) or pattern", ""},

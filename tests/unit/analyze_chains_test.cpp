@@ -184,13 +184,29 @@ TEST(AnalyzeChainsTest, HealthyDecodeLoopRaisesNoHostSync) {
 TEST(AnalyzeChainsTest, MallocFreeEveryStepIsAllocatorChurn) {
   TempDir dir;
   scenarios::allocator_churn(dir.file("t.db"), false);
-  auto v = chains_of(dir.file("t.db"));
-  ASSERT_FALSE(v.empty());
-  const Chain& top = v.front();
-  EXPECT_EQ(top.category, "allocator_churn") << dump(v);
-  EXPECT_EQ(top.severity, "high");
+  const std::string path = dir.file("t.db");
+  auto v = chains_of(path);
+  const Chain* churn = find(v, "allocator_churn");
+  ASSERT_NE(churn, nullptr) << dump(v);
+  const Chain& top = *churn;
   EXPECT_GT(top.gpu_wait_ns, 0);  // cudaFree synchronizes
   EXPECT_NE(top.explanation.find("64.0 MiB"), std::string::npos) << top.explanation;
+  // The impact is the allocator's own cost: the time inside the hot-loop calls (after the
+  // first tenth of the span) minus what the frees spent waiting for the GPU (the sim-gpu
+  // wakeups inside them), from the raw rows.
+  const std::string span =
+      "(SELECT min(ts) AS lo, max(ts + dur) AS hi FROM cuda_call WHERE utid = "
+      "(SELECT utid FROM thread WHERE tid = 500))";
+  const std::string hot =
+      "SELECT c.ts, c.dur FROM cuda_call c JOIN string f ON f.id = c.function_id, " + span +
+      " WHERE f.str IN ('cudaMalloc', 'cudaFree') AND c.ts >= lo + (hi - lo) / 10";
+  const int64_t in_calls = query_int(path, "SELECT sum(dur) FROM (" + hot + ")");
+  const int64_t gpu_wait = query_int(
+      path, "SELECT sum(s.dur) FROM thread_state s JOIN thread w ON w.utid = s.waker_utid, (" +
+                hot + ") h WHERE w.name = 'sim-gpu' AND s.ts >= h.ts AND s.ts < h.ts + h.dur");
+  ASSERT_GT(gpu_wait, 0);
+  EXPECT_EQ(top.impact_ns, in_calls - gpu_wait);
+  EXPECT_EQ(top.gpu_wait_ns, gpu_wait);
 }
 
 TEST(AnalyzeChainsTest, HealthyAllocationOnceRaisesNothing) {
@@ -336,6 +352,183 @@ TEST(AnalyzeChainsTest, PidFilterAndTopLimit) {
   auto v = chains_of(dir.file("t.db"), o);
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].subject.pid, 100);
+}
+
+TEST(AnalyzeChainsTest, HeaderCountsEveryChainAndSaysHowManyAreShown) {
+  std::vector<Chain> v(5);
+  const char* sev[] = {"high", "high", "medium", "medium", "low"};
+  for (size_t i = 0; i < v.size(); ++i) {
+    v[i].id = static_cast<int64_t>(i + 1);
+    v[i].severity = sev[i];
+    v[i].category = "cpu_contention";
+    v[i].summary = "chain " + std::to_string(i + 1);
+  }
+  const std::string top1 = analyze::format_chains_text(v, 300 * kMs, 1);
+  EXPECT_EQ(top1.rfind("5 causal chains (2 high, 2 medium, 1 low) over a 300.0 ms trace; showing "
+                       "the top 1, most severe and largest impact first.\n",
+                       0),
+            0u)
+      << top1;
+  EXPECT_NE(top1.find("\n#1 "), std::string::npos);
+  EXPECT_EQ(top1.find("\n#2 "), std::string::npos) << top1;
+  const std::string all = analyze::format_chains_text(v, 300 * kMs);
+  EXPECT_EQ(all.find("showing"), std::string::npos);
+  EXPECT_NE(all.find("\n#5 "), std::string::npos);
+  // --top at or above the count shows everything and says nothing about it.
+  EXPECT_EQ(analyze::format_chains_text(v, 300 * kMs, 5), all);
+}
+
+// Every thread_state evidence row carries its time: within the row it cites.
+TEST(AnalyzeChainsTest, ThreadStateEvidenceHasItsTime) {
+  TempDir dir;
+  int checked = 0;
+  for (int k = 0; k < 3; ++k) {
+    const std::string path = dir.file("t" + std::to_string(k) + ".db");
+    if (k == 0) scenarios::noisy_neighbour(path, false);
+    if (k == 1) scenarios::lock_wait(path, false);
+    if (k == 2) scenarios::spinner_behind_helper(path);
+    for (const Chain& c : chains_of(path)) {
+      for (const auto& e : c.evidence) {
+        if (e.table != "thread_state" && e.table != "cpu_slice" && e.table != "syscall") continue;
+        const std::string row = " FROM " + e.table + " WHERE id = " + std::to_string(e.id);
+        EXPECT_GE(e.ts_ns, query_int(path, "SELECT ts" + row)) << c.category << " " << e.role;
+        EXPECT_LE(e.ts_ns, query_int(path, "SELECT ts + dur" + row)) << c.category;
+        EXPECT_NE(e.ts_ns, 0);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 5);
+}
+
+// The case 1: the helper that switched in when train left the CPU ran 0.2 ms per
+// step; the nice -10 spinner held CPU 0 for the rest of every runnable interval, including
+// the runnable time after wakeups. The spinner is the culprit, with its exact share.
+TEST(AnalyzeChainsTest, CpuContentionNamesWhoHeldTheCpuNotWhoSwitchedIn) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::spinner_behind_helper(path);
+  auto v = chains_of(path);
+  const Chain* c = find(v, "cpu_contention");
+  ASSERT_NE(c, nullptr) << dump(v);
+  ASSERT_TRUE(c->culprit) << dump(v);
+  EXPECT_EQ(c->culprit->comm, "spinner");
+  EXPECT_EQ(c->culprit->pid, 1200);
+  const int64_t runnable =
+      query_int(path,
+                "SELECT sum(s.dur) FROM thread_state s JOIN thread t USING (utid) WHERE t.tid = "
+                "1100 AND s.state = 1 AND s.ts >= (SELECT min(ts) FROM cuda_call)");
+  const int64_t spinner = query_int(
+      path,
+      "SELECT sum(min(s.ts + s.dur, c.ts + c.dur) - max(s.ts, c.ts)) FROM thread_state s "
+      "JOIN thread t USING (utid) JOIN cpu_slice c ON c.cpu = s.cpu AND c.ts < s.ts + s.dur AND "
+      "c.ts + c.dur > s.ts JOIN thread h ON h.utid = c.utid WHERE t.tid = 1100 AND s.state = 1 "
+      "AND h.tid = 1200 AND s.ts >= (SELECT min(ts) FROM cuda_call)");
+  EXPECT_EQ(c->impact_ns, runnable);
+  ASSERT_FALSE(c->preempters.empty());
+  EXPECT_EQ(c->preempters[0].task.comm, "spinner");
+  EXPECT_EQ(c->preempters[0].holder, "task");
+  EXPECT_EQ(c->preempters[0].ns, spinner);
+  EXPECT_EQ(c->preempters[0].cpu, 0);
+  EXPECT_NE(c->summary.find("\"spinner\""), std::string::npos) << c->summary;
+  EXPECT_NE(c->recommendation.find("spinner"), std::string::npos);
+  EXPECT_EQ(c->recommendation.find("helper"), std::string::npos) << c->recommendation;
+  EXPECT_TRUE(cites(*c, "cpu_slice"));
+  for (const Chain& x : v) {
+    if (x.culprit) {
+      EXPECT_NE(x.culprit->comm, "helper") << x.category;
+    }
+  }
+}
+
+// A competitor named only by the CPU's timeline: thread_state.preempter says a short-lived
+// "kworker" switched in, cpu_slice says who held CPU 0 for the rest: an untraced compiler, or
+// a thread of another traced process. And a CPU that sat idle while the thread was runnable
+// (CPU-quota throttling) names nobody.
+void contended_by(const std::string& path, int mode) {
+  TraceBuilder b(path);
+  Timeline& t = scenarios::gpu_process(b, 1800, "trainer", "train");
+  b.process(1801, "kworker", false);
+  b.thread(1801, 1801, "kworker", 0, false);
+  b.process(1900, mode == 1 ? "other-job" : "make", mode == 1);
+  b.thread(1900, 1900, mode == 1 ? "other-job" : "cc1plus", 0, mode == 1);
+  t.at(1 * kMs);
+  for (int step = 0; step < 80; ++step) {
+    t.run(1 * kMs);
+    b.slice(0, t.now(), 100 * kUs, 1801, 1801);
+    if (mode == 2) {
+      b.slice(0, t.now() + 100 * kUs, 1900 * kUs, 0, 0);
+    } else {
+      b.slice(0, t.now() + 100 * kUs, 1900 * kUs, 1900, 1900);
+    }
+    t.runnable(2 * kMs, 1801, 1801);
+    scenarios::launches(t, 3);
+    scenarios::sync(t, 1 * kMs);
+  }
+}
+
+TEST(AnalyzeChainsTest, CompetitorFromTheCpuTimelineTracedOrNotAndIdleNamesNobody) {
+  for (int mode : {0, 1, 2}) {
+    SCOPED_TRACE(mode);
+    TempDir dir;
+    const std::string path = dir.file("t.db");
+    contended_by(path, mode);
+    auto v = chains_of(path);
+    const Chain* c = find(v, "cpu_contention");
+    ASSERT_NE(c, nullptr) << dump(v);
+    // The first step's runnable interval comes before the first CUDA call: outside the span.
+    const std::string in_span = " AND s.ts >= (SELECT min(ts) FROM cuda_call)";
+    EXPECT_EQ(c->impact_ns, query_int(path,
+                                      "SELECT sum(s.dur) FROM thread_state s JOIN thread t "
+                                      "USING (utid) WHERE t.tid = 1800 AND s.state = 1" +
+                                          in_span));
+    EXPECT_EQ(c->impact_ns, 79 * 2 * kMs);
+    const int64_t held = query_int(
+        path,
+        "SELECT sum(min(s.ts + s.dur, c.ts + c.dur) - max(s.ts, c.ts)) FROM thread_state s "
+        "JOIN thread t USING (utid) JOIN cpu_slice c ON c.cpu = s.cpu AND c.ts < s.ts + s.dur "
+        "AND c.ts + c.dur > s.ts WHERE t.tid = 1800 AND s.state = 1" +
+            in_span + " AND " +
+            std::string(mode == 2 ? "c.utid IS NULL"
+                                  : "c.utid = (SELECT utid FROM thread WHERE tid = 1900)"));
+    EXPECT_EQ(held, 79 * 1900 * kUs);
+    ASSERT_FALSE(c->preempters.empty());
+    EXPECT_EQ(c->preempters[0].ns, held);
+    if (mode == 2) {
+      EXPECT_FALSE(c->culprit) << dump(v);
+      EXPECT_EQ(c->preempters[0].holder, "idle");
+      EXPECT_NE(c->recommendation.find("throttling"), std::string::npos) << c->recommendation;
+      EXPECT_EQ(c->recommendation.find("kworker"), std::string::npos) << c->recommendation;
+    } else {
+      ASSERT_TRUE(c->culprit) << dump(v);
+      EXPECT_EQ(c->culprit->pid, 1900);
+      EXPECT_EQ(c->culprit->comm, mode == 1 ? "other-job" : "cc1plus");
+    }
+  }
+}
+
+// The recorder stopping python3 at dlopen (then SIGCONT) and holding its CPU a moment is its
+// own overhead: never a culprit, a lock/wait chain or a contention chain.
+TEST(AnalyzeChainsTest, RecorderIsNeverACulprit) {
+  for (bool with_meta : {true, false}) {
+    TempDir dir;
+    scenarios::recorder_stops(dir.file("t.db"), with_meta);
+    auto v = chains_of(dir.file("t.db"));
+    for (const Chain& c : v) {
+      if (c.culprit) {
+        EXPECT_NE(c.culprit->pid, 1700) << dump(v);
+      }
+      EXPECT_NE(c.category, "blocked_wait") << dump(v);
+      EXPECT_NE(c.category, "lock_wait") << dump(v);
+      EXPECT_NE(c.category, "cpu_contention") << dump(v);
+      EXPECT_EQ(c.explanation.find("woken by \"causeway\""), std::string::npos) << c.explanation;
+    }
+    const Chain* r = find(v, "recorder_overhead");
+    ASSERT_NE(r, nullptr) << dump(v);
+    EXPECT_EQ(r->severity, "low");
+    EXPECT_FALSE(r->culprit);
+    EXPECT_EQ(r->blocked_by_reason.at("stopped by the recorder"), 3 * 40 * kMs);
+  }
 }
 
 TEST(AnalyzeChainsTest, TimeWindowLimitsTheAnalysis) {

@@ -56,6 +56,25 @@ TEST(CliExplainTest, GoldenOutputPerScenario) {
   }
 }
 
+// The failures, end to end: who held the CPU, a peer rank, the recorder's stops.
+TEST(CliExplainTest, GoldenOutputOfDiagnosisCases) {
+  const std::pair<const char*, void (*)(const std::string&)> cases[] = {
+      {"cpu_attribution", [](const std::string& p) { scenarios::spinner_behind_helper(p); }},
+      {"peer_wait", [](const std::string& p) { scenarios::peer_ranks(p, false); }},
+      {"recorder", [](const std::string& p) { scenarios::recorder_stops(p, true); }},
+  };
+  for (const auto& [name, build] : cases) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string db = dir.file("trace.db");
+    build(db);
+    CommandResult r = run_command({causeway_binary(), "explain", "--db", db});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(check_golden(std::string("explain/") + name + ".txt", r.out), "");
+  }
+}
+
 TEST(CliExplainTest, HealthyTwinsRaiseNoHighSeverityChain) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(c.name);
@@ -96,6 +115,17 @@ TEST(CliExplainTest, TopAndPidFilter) {
   ASSERT_EQ(j["chains"].size(), 1u);
   EXPECT_EQ(j["chains"][0]["category"], "cpu_contention");
   EXPECT_EQ(j["chains"][0]["culprit"]["comm"], "burner");
+  // The text header counts every chain and says how many --top shows.
+  const std::string two = dir.file("two.db");
+  scenarios::spinner_behind_helper(two);  // contention and a (real) loader wait: 2 chains
+  CommandResult all = run_command({causeway_binary(), "explain", "--db", two, "--json"});
+  const size_t n = nlohmann::json::parse(all.out)["chains"].size();
+  ASSERT_GE(n, 2u) << all.out;
+  r = run_command({causeway_binary(), "explain", "--db", two, "--top", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(std::to_string(n) + " causal chains (", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("; showing the top 1,"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\n#2 "), std::string::npos) << r.out;
   r = run_command({causeway_binary(), "explain", "--db", db, "--json", "--pid", "31337"});
   EXPECT_EQ(nlohmann::json::parse(r.out)["chains"].size(), 0u);
   r = run_command({causeway_binary(), "explain", "--db", db, "--until", "100ms"});
