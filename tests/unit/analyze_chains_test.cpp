@@ -545,6 +545,34 @@ TEST(AnalyzeChainsTest, TimeWindowLimitsTheAnalysis) {
   ASSERT_NE(find(v, "cpu_contention"), nullptr) << dump(v);
 }
 
+// Who held the CPU (holder) and how a wait ended (woken_by) survive the JSON round trip
+// that stored chains take.
+TEST(AnalyzeChainsTest, HolderAndWokenByRoundTripThroughJson) {
+  Chain c;
+  c.category = "cpu_contention";
+  c.severity = "high";
+  analyze::PreemptorShare idle;
+  idle.holder = "idle";
+  idle.cpu = 3;
+  idle.ns = 5 * kMs;
+  c.preempters.push_back(idle);
+  analyze::BlockedShare timed_out;
+  timed_out.cause = "sleep";
+  timed_out.reason = "futex";
+  timed_out.woken_by = "timer";
+  timed_out.ns = 2 * kMs;
+  c.blocked.push_back(timed_out);
+  const nlohmann::json j = analyze::to_json(c);
+  EXPECT_EQ(j["preempters"][0]["holder"], "idle");
+  EXPECT_EQ(j["blocked"][0]["woken_by"], "timer");
+  EXPECT_TRUE(j["blocked"][0]["waker"].is_null());
+  auto back = analyze::chain_from_json(j);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->preempters[0].holder, "idle");
+  EXPECT_EQ(back->blocked[0].woken_by, "timer");
+  EXPECT_EQ(analyze::to_json(*back), j);
+}
+
 TEST(AnalyzeChainsTest, JsonRoundTripsAndHasTheDocumentedKeys) {
   TempDir dir;
   scenarios::lock_wait(dir.file("t.db"), false);
