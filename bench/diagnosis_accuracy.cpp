@@ -4,7 +4,8 @@
 // chain, and one line per miss. Failed cases keep their .db, log and explain output in --out.
 // Needs root and BPF. Run by scripts/bench.sh (`make bench`); figures go to docs/explain.md.
 //
-//   diagnosis_accuracy [--cases N] [--seed S] [--out DIR] [--family NAME] [--keep-all]
+//   diagnosis_accuracy [--cases N] [--seed S] [--out DIR] [--family NAME] [--keep-all] [--list]
+//   diagnosis_accuracy --case ID   (one case by its id, e.g. lock-healthy-123: rerun a miss)
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +34,8 @@ struct Tally {
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: diagnosis_accuracy [--cases N] [--seed S] [--out DIR] [--family NAME] "
-               "[--keep-all]\n"
+               "[--keep-all] [--list]\n"
+               "       diagnosis_accuracy --case ID\n"
                "Traces N generated cases (default 210) from seed S (default 1) and scores "
                "`causeway explain` against their known diagnoses.\n");
   std::exit(code);
@@ -46,6 +49,8 @@ int main(int argc, char** argv) {
   std::string out_dir = std::string(CAUSEWAY_BUILD_DIR) + "/bench/diagnosis-cases";
   std::string only_family;
   bool keep_all = false;
+  bool list = false;
+  std::string one_case;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     auto value = [&]() -> std::string {
@@ -60,6 +65,10 @@ int main(int argc, char** argv) {
       out_dir = value();
     } else if (flag == "--family") {
       only_family = value();
+    } else if (flag == "--list") {
+      list = true;
+    } else if (flag == "--case") {
+      one_case = value();
     } else if (flag == "--keep-all") {
       keep_all = true;
     } else if (flag == "--help" || flag == "-h") {
@@ -70,6 +79,29 @@ int main(int argc, char** argv) {
     }
   }
   if (count <= 0) usage(2);
+  const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  std::vector<Case> cases;
+  if (!one_case.empty()) {
+    std::optional<Case> c = causeway::bench::case_from_id(one_case, cpus);
+    if (!c) {
+      std::fprintf(stderr, "diagnosis_accuracy: '%s' is not a case id (FAMILY[-healthy]-SEED)\n",
+                   one_case.c_str());
+      return 2;
+    }
+    cases.push_back(*c);
+  } else {
+    cases = causeway::bench::generate_cases(seed, count, cpus);
+  }
+  if (!only_family.empty()) {
+    std::erase_if(cases, [&](const Case& c) { return family_name(c.family) != only_family; });
+  }
+  if (list) {
+    for (const Case& c : cases) {
+      std::printf("%s [%s] expected: %s\n", c.id.c_str(), c.label.c_str(),
+                  c.expected_text().c_str());
+    }
+    return 0;
+  }
   if (geteuid() != 0) {
     std::printf("diagnosis_accuracy: skipped, needs root (causeway trace loads BPF programs)\n");
     return 0;
@@ -81,13 +113,8 @@ int main(int argc, char** argv) {
   config.workload = std::string(CAUSEWAY_BUILD_DIR) + "/sim/scenario_generated";
   config.out_dir = out_dir;
   config.keep_passed = keep_all;
-  const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   const bool has_verify = causeway::bench::verify_available(config.causeway);
 
-  std::vector<Case> cases = causeway::bench::generate_cases(seed, count, cpus);
-  if (!only_family.empty()) {
-    std::erase_if(cases, [&](const Case& c) { return family_name(c.family) != only_family; });
-  }
   std::printf("# %zu cases from seed %llu on %d CPUs; output in %s; causeway verify %s\n",
               cases.size(), static_cast<unsigned long long>(seed), cpus, out_dir.c_str(),
               has_verify ? "available" : "not available (skipped)");

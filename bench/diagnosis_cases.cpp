@@ -231,9 +231,10 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
   const int other_cpu = cpus > 1 ? (cpu + 1) % cpus : cpu;
   add(c, "--cpu", cpu);
   int64_t host_work_us = d.range(1000, 3000);
-  add(c, "--kernel-threads", d.pick<int64_t>({1 << 19, 1 << 20, 1 << 21}));
+  const int64_t kernel_threads = d.pick<int64_t>({1 << 19, 1 << 20, 1 << 21});
+  add(c, "--kernel-threads", kernel_threads);
   std::ostringstream label;
-  label << "cpu=" << cpu;
+  label << "cpu=" << cpu << " kernel_threads=" << kernel_threads;
   c.expect = healthy ? Expect::kNoHigh : Expect::kTopChain;
 
   switch (family) {
@@ -289,8 +290,9 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
       const std::string load = d.pick<std::string>({"cpu", "file"});
       const int64_t decode_us = d.range(3000, 6000);
       const int64_t batch = d.range(3, 4);
-      label << " loaders=" << loaders << " load=" << load << " decode_us=" << decode_us
-            << " batch=" << batch;
+      // The healthy twin's loaders decode in 50 us (scenario_generated --healthy).
+      label << " loaders=" << loaders << " load=" << load
+            << " decode_us=" << (healthy ? 50 : decode_us) << " batch=" << batch;
       add(c, "--loaders", loaders);
       add(c, "--load", load);
       add(c, "--decode-us", decode_us);
@@ -347,9 +349,32 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
   }
   add(c, "--host-work-us", host_work_us);
   label << " host_work_us=" << host_work_us;
+  // lock, multihop and loader build their healthy twin from this flag; the other families'
+  // twins differ in the arguments above, and the flag only marks their summary line.
+  if (healthy) c.args.push_back("--healthy");
   if (healthy) c.accept.clear();
   c.label = label.str();
   return c;
+}
+
+std::optional<Case> case_from_id(const std::string& id, int cpus) {
+  const size_t dash = id.rfind('-');
+  if (dash == std::string::npos || dash + 1 >= id.size()) return std::nullopt;
+  const std::string seed_text = id.substr(dash + 1);
+  if (seed_text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::string name = id.substr(0, dash);
+  bool healthy = false;
+  const std::string suffix = "-healthy";
+  if (name.size() > suffix.size() && name.ends_with(suffix)) {
+    healthy = true;
+    name.resize(name.size() - suffix.size());
+  }
+  for (Family family : all_families()) {
+    if (family_name(family) == name) {
+      return make_case(family, healthy, std::strtoull(seed_text.c_str(), nullptr, 10), cpus);
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<Case> generate_cases(uint64_t seed, int count, int cpus) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct Case {
 // The case of `family` drawn from `seed` (pathology or its healthy twin) for a machine with
 // `cpus` CPUs. Same inputs, same case.
 Case make_case(Family family, bool healthy, uint64_t seed, int cpus);
+
+// The case a Case::id names (FAMILY[-healthy]-SEED), or nullopt.
+std::optional<Case> case_from_id(const std::string& id, int cpus);
 
 // `count` cases from `seed`: families in turn, every third round the healthy twins.
 std::vector<Case> generate_cases(uint64_t seed, int count, int cpus);

@@ -693,7 +693,8 @@ int main(int argc, char** argv) {
               "Parameterised pathologies with known diagnoses (see bench/diagnosis_cases.h).");
   flags.add_string("family", &o.family,
                    "contention | lock | multihop | loader | ranks | timeout | quota | spinner");
-  flags.add_bool("healthy", &o.healthy, "The family's healthy twin (lock, multihop, loader).");
+  flags.add_bool("healthy", &o.healthy,
+                 "The healthy twin (lock, multihop, loader; other families: marks the summary).");
   flags.add_int("duration-ms", &o.duration_ms, "How long the GPU loop runs, ms.");
   flags.add_int("cpu", &o.cpu, "CPU the GPU loop (ranks: the slow rank; spinner: it) runs on.");
   flags.add_int("host-work-us", &o.host_work_us, "CPU time per step before the GPU work, us.");
