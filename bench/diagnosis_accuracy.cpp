@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,13 @@ struct Tally {
   int correct = 0;
   int not_run = 0;
 };
+
+std::string read_loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string line;
+  std::getline(in, line);
+  return line + "\n";
+}
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
@@ -115,6 +123,7 @@ int main(int argc, char** argv) {
   config.keep_passed = keep_all;
   const bool has_verify = causeway::bench::verify_available(config.causeway);
 
+  std::printf("# load average at start: %s", read_loadavg().c_str());
   std::printf("# %zu cases from seed %llu on %d CPUs; output in %s; causeway verify %s\n",
               cases.size(), static_cast<unsigned long long>(seed), cpus, out_dir.c_str(),
               has_verify ? "available" : "not available (skipped)");
@@ -143,7 +152,8 @@ int main(int argc, char** argv) {
     count_in(all);
     if (r.verify_exit > 0) ++verify_failed;
     const char* mark = !r.ran ? "ERROR" : r.correct ? "ok" : "MISS";
-    std::printf("%-5s %s [%s] %.1fs\n", mark, c.id.c_str(), c.label.c_str(), r.seconds);
+    std::printf("%-5s %s [%s] %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(), r.seconds,
+                r.load.c_str());
     if (!r.correct) {
       misses.push_back(c.id + " (seed " + std::to_string(c.seed) + ", " + c.label + "): expected " +
                        c.expected_text() + "; got " + (r.ran ? r.got : "not run: " + r.error) +
@@ -177,6 +187,7 @@ int main(int argc, char** argv) {
   if (has_verify) {
     std::printf("causeway verify failed on %d of %d traces\n", verify_failed, all.cases);
   }
+  std::printf("# load average at end: %s", read_loadavg().c_str());
   if (!misses.empty()) {
     std::printf("\n## misses\n");
     for (const std::string& line : misses) std::printf("%s\n", line.c_str());

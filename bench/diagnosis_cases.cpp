@@ -439,6 +439,8 @@ bool verify_available(const std::string& causeway) {
 CaseResult run_case(const Case& c, const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
   CaseResult r;
+  const std::string loadavg = slurp("/proc/loadavg");
+  r.load = loadavg.substr(0, loadavg.find(' '));
   const std::string base = config.out_dir + "/" + c.id;
   const std::string db = base + ".db";
   const std::string log = base + ".log";

@@ -89,6 +89,9 @@ struct CaseResult {
   int verify_exit = -1;     // `causeway verify` exit status; -1 when not available
   std::string verify_note;  // its first line of output when it failed
   double seconds = 0;
+  // /proc/loadavg's 1-minute figure when the case started: other work on the machine competes
+  // with the workload and can be what a contention chain (rightly) names.
+  std::string load;
 };
 
 // Runs one case end to end: starts the outside spinner or cgroup if any, traces the workload,
