@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Tally> healthy_by_family;
   Tally top, healthy, no_blame, all;
   int verify_failed = 0;
+  int strangers = 0;
   std::vector<std::string> misses;
   double seconds = 0;
   for (const Case& c : cases) {
@@ -151,6 +152,7 @@ int main(int argc, char** argv) {
                                            : no_blame);
     count_in(all);
     if (r.verify_exit > 0) ++verify_failed;
+    if (r.ran && !r.correct && r.blames_stranger) ++strangers;
     const char* mark = !r.ran ? "ERROR" : r.correct ? "ok" : "MISS";
     std::printf("%-5s %s [%s] %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(), r.seconds,
                 r.load.c_str());
@@ -184,6 +186,10 @@ int main(int argc, char** argv) {
               no_blame.cases);
   std::printf("all cases right: %d of %d (%.0f%%); %.0f s\n", all.correct, all.cases,
               all.cases > 0 ? 100.0 * all.correct / all.cases : 0.0, seconds);
+  std::printf(
+      "misses that are cpu_contention by a process the case did not start (other load on the "
+      "machine): %d of %d\n",
+      strangers, all.cases - all.correct);
   if (has_verify) {
     std::printf("causeway verify failed on %d of %d traces\n", verify_failed, all.cases);
   }

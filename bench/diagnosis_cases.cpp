@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -390,8 +391,19 @@ std::vector<Case> generate_cases(uint64_t seed, int count, int cpus) {
   return cases;
 }
 
-Verdict judge(const Case& c, const json& explain, int outside_pid) {
+Verdict judge(const Case& c, const json& explain, int outside_pid,
+              const std::vector<int>& traced_pids) {
   Verdict v;
+  auto stranger = [&](const json& chain) {
+    const json culprit = chain.value("culprit", json());
+    // Only CPU contention can rightly name a stranger: an unrelated process takes CPUs, but it
+    // cannot wake the workload's futexes or pipes, so such a waker is a capture or analysis error.
+    if (traced_pids.empty() || !culprit.is_object()) return false;
+    if (chain.value("category", "") != "cpu_contention") return false;
+    const int pid = culprit.value("pid", -1);
+    return pid != outside_pid &&
+           std::find(traced_pids.begin(), traced_pids.end(), pid) == traced_pids.end();
+  };
   const json chains = explain.value("chains", json::array());
   if (c.expect == Expect::kTopChain) {
     if (chains.empty()) {
@@ -400,6 +412,7 @@ Verdict judge(const Case& c, const json& explain, int outside_pid) {
     }
     const json& top = chains[0];
     v.got = chain_text(top);
+    v.blames_stranger = stranger(top);
     if (top.value("severity", "") == "low") return v;
     for (const Accept& a : c.accept) {
       if (top.value("category", "") != a.category) continue;
@@ -410,6 +423,7 @@ Verdict judge(const Case& c, const json& explain, int outside_pid) {
       }
       v.correct = true;
     }
+    if (v.correct) v.blames_stranger = false;
     return v;
   }
   // Healthy / no blame: every offending high chain is listed.
@@ -423,6 +437,7 @@ Verdict judge(const Case& c, const json& explain, int outside_pid) {
         continue;
       }
     }
+    if (v.correct) v.blames_stranger = stranger(chain);  // the first offending chain decides
     v.correct = false;
     v.got += (v.got.empty() ? "" : " | ") + chain_text(chain);
   }
@@ -511,10 +526,25 @@ CaseResult run_case(const Case& c, const RunConfig& config) {
     r.db = db;
     return r;
   }
-  const Verdict v = judge(c, parsed, spinner);
+  // The traced processes, to tell a culprit the case started from one it did not.
+  const std::string stats_out = base + ".stats.json";
+  std::vector<int> traced_pids;
+  if (run_logged({"/bin/sh", "-c", "exec \"$0\" stats --db \"$1\" --json > \"$2\"", config.causeway,
+                  db, stats_out},
+                 log) == 0) {
+    const json stats = json::parse(slurp(stats_out), nullptr, false);
+    if (!stats.is_discarded()) {
+      for (const json& p : stats.value("processes", json::array())) {
+        traced_pids.push_back(p.value("pid", -1));
+      }
+    }
+  }
+  unlink(stats_out.c_str());
+  const Verdict v = judge(c, parsed, spinner, traced_pids);
   r.ran = true;
   r.correct = v.correct;
   r.got = v.got;
+  r.blames_stranger = v.blames_stranger;
 
   static const bool has_verify = verify_available(config.causeway);
   if (has_verify) {

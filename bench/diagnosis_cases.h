@@ -67,27 +67,35 @@ std::vector<Case> generate_cases(uint64_t seed, int count, int cpus);
 struct Verdict {
   bool correct = false;
   std::string got;  // what explain said, one line
+  // A wrong verdict whose chain is cpu_contention naming a process the case did not start
+  // (neither traced nor the outside spinner): other load on the machine, which the chain may
+  // rightly name. Counted apart in the report so machine noise and analysis errors can be told
+  // apart; still a miss.
+  bool blames_stranger = false;
 };
 
 // Compares explain's JSON ({"chains": [...]}) with the case's expectation. `outside_pid` is the
-// pid of the driver's spinner (-1 when none).
-Verdict judge(const Case& c, const nlohmann::json& explain, int outside_pid);
+// pid of the driver's spinner (-1 when none); `traced_pids` the trace's processes (from
+// `causeway stats --json`; empty: blames_stranger is not worked out).
+Verdict judge(const Case& c, const nlohmann::json& explain, int outside_pid,
+              const std::vector<int>& traced_pids = {});
 
 struct RunConfig {
   std::string causeway;      // the causeway binary
   std::string workload;      // build/sim/scenario_generated
-  std::string out_dir;       // CASE.db, CASE.trace.log, ... land here
+  std::string out_dir;       // ID.db, ID.log, ID.explain.json land here
   bool keep_passed = false;  // keep .db files of correct cases too
 };
 
 struct CaseResult {
-  bool ran = false;         // trace and explain completed
-  bool correct = false;     // and the diagnosis matched
-  std::string error;        // why it did not run (when !ran)
-  std::string got;          // Verdict::got
-  std::string db;           // path, if kept
-  int verify_exit = -1;     // `causeway verify` exit status; -1 when not available
-  std::string verify_note;  // its first line of output when it failed
+  bool ran = false;              // trace and explain completed
+  bool correct = false;          // and the diagnosis matched
+  std::string error;             // why it did not run (when !ran)
+  std::string got;               // Verdict::got
+  bool blames_stranger = false;  // Verdict::blames_stranger
+  std::string db;                // path, if kept
+  int verify_exit = -1;          // `causeway verify` exit status; -1 when not available
+  std::string verify_note;       // the last line of its output when it failed
   double seconds = 0;
   // /proc/loadavg's 1-minute figure when the case started: other work on the machine competes
   // with the workload and can be what a contention chain (rightly) names.

@@ -71,7 +71,12 @@ TEST_P(DiagnosisCaseTest, ExplainFindsTheKnownCause) {
   }
   ASSERT_TRUE(r.ran) << r.error;
   EXPECT_TRUE(r.correct) << c->id << " [" << c->label << "]\n  expected: " << c->expected_text()
-                         << "\n  got: " << r.got << "\n  kept: " << r.db
+                         << "\n  got: " << r.got
+                         << (r.blames_stranger
+                                 ? "\n  (cpu_contention by a process the case did not start: other "
+                                   "load on the machine)"
+                                 : "")
+                         << "\n  kept: " << r.db
                          << "\n  rerun: build/bench/diagnosis_accuracy --case " << c->id;
   // `causeway verify` (where this build has it) must accept every trace.
   EXPECT_LE(r.verify_exit, 0) << "causeway verify --db " << r.db << ": " << r.verify_note;
