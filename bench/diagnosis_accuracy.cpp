@@ -157,9 +157,11 @@ int main(int argc, char** argv) {
     std::printf("%-5s %s [%s] %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(), r.seconds,
                 r.load.c_str());
     if (!r.correct) {
-      misses.push_back(c.id + " (seed " + std::to_string(c.seed) + ", " + c.label + "): expected " +
-                       c.expected_text() + "; got " + (r.ran ? r.got : "not run: " + r.error) +
-                       "; kept " + r.db);
+      misses.push_back(
+          c.id + " (seed " + std::to_string(c.seed) + ", " + c.label + ", load " + r.load +
+          "): expected " + c.expected_text() + "; got " + (r.ran ? r.got : "not run: " + r.error) +
+          (r.blames_stranger ? " [cpu_contention by a process the case did not start]" : "") +
+          "; kept " + r.db);
     }
     if (r.verify_exit > 0) {
       misses.push_back(c.id + ": causeway verify exited " + std::to_string(r.verify_exit) + ": " +
