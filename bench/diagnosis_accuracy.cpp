@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
   Tally top, healthy, no_blame, all;
   int verify_failed = 0;
   int strangers = 0;
+  Tally waiting;  // ranks: the waiting rank's own first chain
   std::vector<std::string> misses;
   double seconds = 0;
   for (const Case& c : cases) {
@@ -153,6 +154,10 @@ int main(int argc, char** argv) {
     count_in(all);
     if (r.verify_exit > 0) ++verify_failed;
     if (r.ran && !r.correct && r.blames_stranger) ++strangers;
+    if (r.waiting_correct >= 0) {
+      ++waiting.cases;
+      if (r.waiting_correct == 1) ++waiting.correct;
+    }
     const char* mark = !r.ran ? "ERROR" : r.correct ? "ok" : "MISS";
     std::printf("%-5s %s [%s] %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(), r.seconds,
                 r.load.c_str());
@@ -162,6 +167,11 @@ int main(int argc, char** argv) {
           "): expected " + c.expected_text() + "; got " + (r.ran ? r.got : "not run: " + r.error) +
           (r.blames_stranger ? " [cpu_contention by a process the case did not start]" : "") +
           "; kept " + r.db);
+    }
+    if (r.waiting_correct == 0) {
+      misses.push_back(c.id + " (waiting rank): expected its first chain " +
+                       c.waiting_accept.category + " culprit=" + c.waiting_accept.culprit_comm +
+                       "; got " + r.waiting_got + "; kept " + r.db);
     }
     if (r.verify_exit > 0) {
       misses.push_back(c.id + ": causeway verify exited " + std::to_string(r.verify_exit) + ": " +
@@ -184,6 +194,8 @@ int main(int argc, char** argv) {
   }
   std::printf("\ntop chain category and culprit right in %d of %d cases\n", top.correct, top.cases);
   std::printf("healthy twins with no high chain: %d of %d\n", healthy.correct, healthy.cases);
+  std::printf("ranks: the waiting rank's first chain is peer_wait naming the spinner in %d of %d\n",
+              waiting.correct, waiting.cases);
   std::printf("timeout traps with no high chain blaming another task: %d of %d\n", no_blame.correct,
               no_blame.cases);
   std::printf("all cases right: %d of %d (%.0f%%); %.0f s\n", all.correct, all.cases,

@@ -326,6 +326,12 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
       // is preempted by the spinner (cpu_contention). Either, naming the spinner, is right.
       c.accept.push_back(Accept{"peer_wait", comm, false, outside, ""});
       c.accept.push_back(Accept{"cpu_contention", comm, false, outside, ""});
+      if (!healthy) {
+        for (int64_t r = 0; r < ranks; ++r) {
+          if (r != slow) c.waiting_comms.push_back("rank-" + std::to_string(r));
+        }
+        c.waiting_accept = Accept{"peer_wait", comm, false, outside, ""};
+      }
       break;
     }
     case Family::kTimeout: {
@@ -394,6 +400,25 @@ std::vector<Case> generate_cases(uint64_t seed, int count, int cpus) {
 Verdict judge(const Case& c, const json& explain, int outside_pid,
               const std::vector<int>& traced_pids) {
   Verdict v;
+  const json chains = explain.value("chains", json::array());
+  if (!c.waiting_comms.empty()) {
+    v.waiting_correct = 0;
+    v.waiting_got = "no chain about a waiting rank";
+    for (const json& chain : chains) {
+      const std::string subject = chain.value("subject", json::object()).value("comm", "");
+      if (std::find(c.waiting_comms.begin(), c.waiting_comms.end(), subject) ==
+          c.waiting_comms.end()) {
+        continue;
+      }
+      v.waiting_got = chain_text(chain);
+      v.waiting_correct = chain.value("category", "") == c.waiting_accept.category &&
+                                  chain.value("severity", "") != "low" &&
+                                  culprit_matches(c.waiting_accept, chain, outside_pid)
+                              ? 1
+                              : 0;
+      break;
+    }
+  }
   auto stranger = [&](const json& chain) {
     const json culprit = chain.value("culprit", json());
     // Only CPU contention can rightly name a stranger: an unrelated process takes CPUs, but it
@@ -404,7 +429,6 @@ Verdict judge(const Case& c, const json& explain, int outside_pid,
     return pid != outside_pid &&
            std::find(traced_pids.begin(), traced_pids.end(), pid) == traced_pids.end();
   };
-  const json chains = explain.value("chains", json::array());
   if (c.expect == Expect::kTopChain) {
     if (chains.empty()) {
       v.got = "no chains";
@@ -545,6 +569,8 @@ CaseResult run_case(const Case& c, const RunConfig& config) {
   r.correct = v.correct;
   r.got = v.got;
   r.blames_stranger = v.blames_stranger;
+  r.waiting_correct = v.waiting_correct;
+  r.waiting_got = v.waiting_got;
 
   static const bool has_verify = verify_available(config.causeway);
   if (has_verify) {
@@ -554,7 +580,7 @@ CaseResult run_case(const Case& c, const RunConfig& config) {
     if (r.verify_exit != 0) r.verify_note = last_line(slurp(verify_log));
   }
 
-  if (r.correct && r.verify_exit <= 0 && !config.keep_passed) {
+  if (r.correct && r.waiting_correct != 0 && r.verify_exit <= 0 && !config.keep_passed) {
     unlink(db.c_str());
     unlink(explain_out.c_str());
     unlink(log.c_str());

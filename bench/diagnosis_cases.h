@@ -50,6 +50,11 @@ struct Case {
   int64_t quota_us = -1;  // -1: no cgroup
   Expect expect = Expect::kTopChain;
   std::vector<Accept> accept;
+  // Ranks family: the ranks that wait for the slowed one, and what their own first chain must
+  // say (peer_wait naming the spinner). Scored apart from the top chain, which may rightly be
+  // the slowed rank's cpu_contention.
+  std::vector<std::string> waiting_comms;
+  Accept waiting_accept;
 
   std::string expected_text() const;
 };
@@ -72,6 +77,10 @@ struct Verdict {
   // rightly name. Counted apart in the report so machine noise and analysis errors can be told
   // apart; still a miss.
   bool blames_stranger = false;
+  // Ranks: whether the first chain about a waiting rank matched waiting_accept (-1: no such
+  // expectation), and that chain.
+  int waiting_correct = -1;
+  std::string waiting_got;
 };
 
 // Compares explain's JSON ({"chains": [...]}) with the case's expectation. `outside_pid` is the
@@ -93,6 +102,8 @@ struct CaseResult {
   std::string error;             // why it did not run (when !ran)
   std::string got;               // Verdict::got
   bool blames_stranger = false;  // Verdict::blames_stranger
+  int waiting_correct = -1;      // Verdict::waiting_correct
+  std::string waiting_got;       // Verdict::waiting_got
   std::string db;                // path, if kept
   int verify_exit = -1;          // `causeway verify` exit status; -1 when not available
   std::string verify_note;       // the last line of its output when it failed

@@ -78,6 +78,11 @@ TEST_P(DiagnosisCaseTest, ExplainFindsTheKnownCause) {
                                  : "")
                          << "\n  kept: " << r.db
                          << "\n  rerun: build/bench/diagnosis_accuracy --case " << c->id;
+  // Ranks: the waiting rank's own first chain must name the spinner that slowed its peer.
+  EXPECT_NE(r.waiting_correct, 0) << c->id << ": expected the waiting rank's first chain "
+                                  << c->waiting_accept.category
+                                  << " culprit=" << c->waiting_accept.culprit_comm
+                                  << "\n  got: " << r.waiting_got << "\n  kept: " << r.db;
   // `causeway verify` (where this build has it) must accept every trace.
   EXPECT_LE(r.verify_exit, 0) << "causeway verify --db " << r.db << ": " << r.verify_note;
 }
