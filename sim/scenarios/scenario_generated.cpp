@@ -727,7 +727,10 @@ int main(int argc, char** argv) {
                  static_cast<long long>(std::max(o.cpu, o.spinner_cpu)), cpus);
     return 2;
   }
-  if (o.family == "spinner") spin_forever(o.cpu, parse_nice(o.nice), o.name);
+  if (o.family == "spinner") {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // an interrupted driver leaves no spinner behind
+    spin_forever(o.cpu, parse_nice(o.nice), o.name);
+  }
   if (o.family == "contention") return run_contention(o);
   if (o.family == "lock") return run_lock(o);
   if (o.family == "multihop") return run_multihop(o);
