@@ -44,7 +44,7 @@ std::string read_loadavg() {
                "usage: diagnosis_accuracy [--cases N] [--seed S] [--out DIR] [--family NAME] "
                "[--keep-all] [--list]\n"
                "       diagnosis_accuracy --case ID\n"
-               "Traces N generated cases (default 210) from seed S (default 1) and scores "
+               "Traces N generated cases (default 240) from seed S (default 1) and scores "
                "`causeway explain` against their known diagnoses.\n");
   std::exit(code);
 }
@@ -52,7 +52,7 @@ std::string read_loadavg() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int count = 210;
+  int count = 240;
   uint64_t seed = 1;
   std::string out_dir = std::string(CAUSEWAY_BUILD_DIR) + "/bench/diagnosis-cases";
   std::string only_family;
@@ -119,6 +119,8 @@ int main(int argc, char** argv) {
   causeway::bench::RunConfig config;
   config.causeway = std::string(CAUSEWAY_BUILD_DIR) + "/causeway";
   config.workload = std::string(CAUSEWAY_BUILD_DIR) + "/sim/scenario_generated";
+  config.python_dir = std::string(CAUSEWAY_SOURCE_DIR) + "/sim/python";
+  config.cudart = std::string(CAUSEWAY_BUILD_DIR) + "/sim/libcudart.so.13";
   config.out_dir = out_dir;
   config.keep_passed = keep_all;
   const bool has_verify = causeway::bench::verify_available(config.causeway);

@@ -172,7 +172,7 @@ Cgroup make_cgroup(const std::string& name, int64_t quota_us) {
 const std::vector<Family>& all_families() {
   static const std::vector<Family> families = {
       Family::kContention, Family::kLock,    Family::kMultihop, Family::kLoader,
-      Family::kRanks,      Family::kTimeout, Family::kQuota};
+      Family::kRanks,      Family::kTimeout, Family::kQuota,    Family::kGil};
   return families;
 }
 
@@ -192,6 +192,8 @@ std::string family_name(Family family) {
       return "timeout";
     case Family::kQuota:
       return "quota";
+    case Family::kGil:
+      return "gil";
   }
   return "?";
 }
@@ -226,6 +228,21 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
   c.healthy = healthy;
   c.seed = seed;
   c.id = family_name(family) + (healthy ? "-healthy-" : "-") + std::to_string(seed);
+  if (family == Family::kGil) {
+    // Python: the main thread drives the GPU through ctypes while gil-hog-N threads compute in
+    // pure Python; it waits for the GIL after every CUDA call.
+    c.python_script = "gil_contention.py";
+    const int64_t hogs = d.range(1, 2);
+    const int64_t kernel_threads = d.pick<int64_t>({1 << 19, 1 << 20, 1 << 21});
+    add(c, "--duration-ms", d.range(1200, 1800));
+    add(c, "--hogs", hogs);
+    add(c, "--kernel-threads", kernel_threads);
+    if (healthy) c.args.push_back("--healthy");
+    c.label = "hogs=" + std::to_string(hogs) + " kernel_threads=" + std::to_string(kernel_threads);
+    c.expect = healthy ? Expect::kNoHigh : Expect::kTopChain;
+    if (!healthy) c.accept.push_back(Accept{"lock_wait", "gil-hog-", true, false, ""});
+    return c;
+  }
   add(c, "--family", family_name(family));
   add(c, "--duration-ms", d.range(1200, 1800));
   const int cpu = static_cast<int>(d.range(0, cpus - 1));
@@ -344,6 +361,8 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
       c.expect = healthy ? Expect::kNoHigh : Expect::kNoBlame;
       break;
     }
+    case Family::kGil:
+      break;  // returned above
     case Family::kQuota: {
       // More host work than the other families, so the loop wants far more CPU than the quota.
       host_work_us = d.range(3000, 5000);
@@ -491,6 +510,10 @@ CaseResult run_case(const Case& c, const RunConfig& config) {
 
   Cgroup cgroup;
   std::vector<std::string> workload = {config.workload};
+  if (!c.python_script.empty()) {
+    workload = {"/usr/bin/python3", config.python_dir + "/" + c.python_script, "--cudart",
+                config.cudart};
+  }
   workload.insert(workload.end(), c.args.begin(), c.args.end());
   if (c.quota_us >= 0) {
     cgroup = make_cgroup("causeway-case-" + std::to_string(getpid()) + "-" + c.id, c.quota_us);

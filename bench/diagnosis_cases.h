@@ -12,7 +12,7 @@
 
 namespace causeway::bench {
 
-enum class Family { kContention, kLock, kMultihop, kLoader, kRanks, kTimeout, kQuota };
+enum class Family { kContention, kLock, kMultihop, kLoader, kRanks, kTimeout, kQuota, kGil };
 
 // Every family, in report order.
 const std::vector<Family>& all_families();
@@ -41,7 +41,9 @@ struct Case {
   bool healthy = false;
   uint64_t seed = 0;
   std::string label;              // the drawn parameters, human-readable
-  std::vector<std::string> args;  // scenario_generated arguments
+  std::vector<std::string> args;  // scenario_generated (or python_script) arguments
+  // Non-empty: /usr/bin/python3 runs this script from sim/python/ with --cudart instead.
+  std::string python_script;
   // A spinner the driver starts outside the traced tree (scenario_generated --family spinner).
   bool outside_spinner = false;
   int outside_cpu = 0;
@@ -92,6 +94,8 @@ Verdict judge(const Case& c, const nlohmann::json& explain, int outside_pid,
 struct RunConfig {
   std::string causeway;      // the causeway binary
   std::string workload;      // build/sim/scenario_generated
+  std::string python_dir;    // sim/python in the source tree (gil family)
+  std::string cudart;        // build/sim/libcudart.so.13 (gil family)
   std::string out_dir;       // ID.db, ID.log, ID.explain.json land here
   bool keep_passed = false;  // keep .db files of correct cases too
 };

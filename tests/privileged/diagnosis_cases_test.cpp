@@ -22,8 +22,8 @@ using bench::CaseResult;
 // process, a thread and an untraced outside process at nice -10/-5/0 with and without the helper;
 // the lock held across fdatasync, sleep and CPU work; multi-hop over a pipe and a condition
 // variable; CPU and file loaders; ranks with the spinner inside and outside; the timeout trap;
-// the CPU quota; and healthy twins of each. (Parameters come from the seed and this machine's CPU
-// count.)
+// the CPU quota; the GIL; and healthy twins of each. (Parameters come from the seed and this
+// machine's CPU count.)
 const char* const kCases[] = {
     "contention-6485274418266381604",           // outside spinner, nice -5, helper
     "contention-7675370395757958959",           // child process, nice 0, helper
@@ -47,6 +47,8 @@ const char* const kCases[] = {
     "timeout-healthy-1608724266275917527",  // a poller thread's waits time out
     "quota-6414689893338083070",            // cpu quota 20 ms per 100 ms
     "quota-healthy-4426102562851193966",    // the same cgroup, no quota
+    "gil-7675370395757958959",  // Python: 2 threads computing while the main thread drives the GPU
+    "gil-healthy-11510187212917137094",  // the same threads sleeping instead
 };
 
 class DiagnosisCaseTest : public ::testing::TestWithParam<const char*> {};
@@ -59,6 +61,8 @@ TEST_P(DiagnosisCaseTest, ExplainFindsTheKnownCause) {
   bench::RunConfig config;
   config.causeway = causeway_binary();
   config.workload = build_path("sim/scenario_generated");
+  config.python_dir = source_path("sim/python");
+  config.cudart = build_path("sim/libcudart.so.13");
   config.out_dir = build_path("tests/diagnosis-cases");
   mkdir(build_path("tests").c_str(), 0755);
   mkdir(config.out_dir.c_str(), 0755);
