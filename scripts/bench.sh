@@ -5,6 +5,9 @@
 # Long ones default to a short run here: capture_sustained_bench traces 10 s (the documented
 # figure is `capture_sustained_bench --seconds 60`; `scripts/bench.sh BUILD --seconds 60`).
 # Figures worth keeping go to docs/performance.md, with the command that produced them.
+# Then diagnosis_accuracy scores `causeway explain` on 240 generated cases with known answers
+# (about 25 minutes; needs root; figures in docs/explain.md, "Diagnosis accuracy"). It takes its
+# own flags, so the extra args are not passed to it.
 set -euo pipefail
 
 build="${1:?usage: scripts/bench.sh BUILD_DIR}"
@@ -34,4 +37,14 @@ for b in "${benches[@]}"; do
     status=1
   fi
 done
+
+accuracy="$bench_dir/diagnosis_accuracy"
+if [[ -x "$accuracy" ]]; then
+  echo
+  echo "## diagnosis_accuracy"
+  if ! "$accuracy" --cases 240 --seed 1 --out "$bench_dir/diagnosis-cases"; then
+    echo "bench.sh: diagnosis_accuracy failed" >&2
+    status=1
+  fi
+fi
 exit $status
