@@ -30,10 +30,10 @@ struct {
  * array rather than a per-CPU one because wakeups and migrations read and update another
  * CPU's entry. */
 struct cw_cpu_watch {
-  __u64 seq;       /* switches on this CPU so far; written by this CPU only */
-  __u32 curr_pid;  /* task that took the CPU at the last switch (0 = idle) */
+  __u64 seq;      /* switches on this CPU so far; written by this CPU only */
+  __u32 curr_pid; /* task that took the CPU at the last switch (0 = idle) */
   __u32 curr_tid;
-  __s32 waiters;   /* traced threads queued here (runnable); updated atomically */
+  __s32 waiters; /* traced threads queued here (runnable); updated atomically */
   __u32 _pad0;
   __u64 _pad1[5];
 };

@@ -42,9 +42,13 @@ void pin(int cpu) {
   sched_setaffinity(0, sizeof(set), &set);
 }
 
-void name(const char* n) { prctl(PR_SET_NAME, n); }
+void name(const char* n) {
+  prctl(PR_SET_NAME, n);
+}
 
-int tid() { return static_cast<int>(syscall(SYS_gettid)); }
+int tid() {
+  return static_cast<int>(syscall(SYS_gettid));
+}
 
 void spin_for(std::chrono::microseconds d) {
   const auto end = Clock::now() + d;
@@ -93,8 +97,8 @@ int timeouts(int n) {
     if (pthread_cond_timedwait(&cv, &m, &t) == ETIMEDOUT) timed_out++;
   }
   pthread_mutex_unlock(&m);
-  std::printf("summary mode=timeouts waits=%d timed_out=%d pid=%d tid=%d\n", n, timed_out,
-              getpid(), tid());
+  std::printf("summary mode=timeouts waits=%d timed_out=%d pid=%d tid=%d\n", n, timed_out, getpid(),
+              tid());
   return 0;
 }
 

@@ -967,9 +967,38 @@ class Analyzer {
               {"cpu_slice", p.largest_slice_id, p.largest_slice_ts, "held the CPU"});
         }
       }
-      ctx_.finish(c, span);
-      absorb(c, local, {"cpu_contention"}, false);
-      local.push_back(std::move(c));
+      // Ready to run on an idle CPU while a CPU quota over the process throttled it: the
+      // quota, not a task, held it back.
+      const TraceData::Throttle* quota = ctx_.data.throttle_of(c.subject.pid);
+      if (quota && top < 0 && idle * 2 >= all.runnable_ns && significant(idle)) {
+        c.category = "cpu_throttling";
+        c.culprit.reset();
+        c.impact_ns = idle;
+        const std::string limit = std::to_string(quota->quota_us / 1000) + " ms of CPU per " +
+                                  std::to_string(quota->period_us / 1000) + " ms";
+        c.summary = who + " was throttled by the CPU quota of cgroup " + quota->cgroup + " (" +
+                    limit + "): ready to run with its CPU idle for " + format_duration(idle) +
+                    " (" + percent(static_cast<double>(idle) / static_cast<double>(span)) +
+                    " of its " + span_text + ")";
+        c.explanation =
+            who + " issues CUDA work, yet for " + format_duration(idle) +
+            " it was ready to run while the CPU it was queued on sat idle. The cgroup " +
+            quota->cgroup + " limits its processes to " + limit + ", and its " +
+            "throttling counter rose by " + std::to_string(quota->periods_throttled) +
+            " periods (" + format_duration(quota->throttled_ns) +
+            " held back) during the trace (meta cpu_quotas). Over the span: " +
+            breakdown_sentence(ctx_, all) + ".";
+        c.recommendation = "Raise the CPU quota of " + quota->cgroup +
+                           " (cgroup v2 cpu.max, a Kubernetes CPU limit) to at least the CPU the "
+                           "job needs per period, or remove the limit and keep a request; then "
+                           "check cpu.stat nr_throttled stays flat.";
+        ctx_.finish(c, span);
+        local.push_back(std::move(c));
+      } else {
+        ctx_.finish(c, span);
+        absorb(c, local, {"cpu_contention"}, false);
+        local.push_back(std::move(c));
+      }
     }
 
     // Waits ended by another traced process: a peer exchange, not a data loader.

@@ -1,5 +1,7 @@
 #include "analyze/trace_data.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -119,6 +121,7 @@ TraceData& TraceData::operator=(TraceData&& o) noexcept {
   cpu_slices = std::move(o.cpu_slices);
   has_cpu_slices = o.has_cpu_slices;
   recorder_pid = o.recorder_pid;
+  throttles = std::move(o.throttles);
   thread_calls = std::move(o.thread_calls);
   thread_states = std::move(o.thread_states);
   thread_ios = std::move(o.thread_ios);
@@ -276,6 +279,35 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
     if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
   }
 
+  if (auto quotas = sql::meta(db, "cpu_quotas")) {
+    // Written by the recorder, but a trace can come from anyone: anything malformed is no
+    // evidence of throttling rather than an error.
+    const auto j = nlohmann::json::parse(*quotas, nullptr, /*allow_exceptions=*/false);
+    if (j.is_array()) {
+      for (const auto& q : j) {
+        if (!q.is_object() || !q.contains("start") || !q.contains("end")) continue;
+        const auto& a = q["start"];
+        const auto& b = q["end"];
+        auto num = [](const nlohmann::json& o, const char* k) -> int64_t {
+          return o.is_object() && o.contains(k) && o[k].is_number_integer() ? o[k].get<int64_t>()
+                                                                            : 0;
+        };
+        TraceData::Throttle t;
+        t.periods_throttled = num(b, "nr_throttled") - num(a, "nr_throttled");
+        t.throttled_ns = num(b, "throttled_ns") - num(a, "throttled_ns");
+        if (t.periods_throttled <= 0) continue;
+        t.cgroup = q.value("cgroup", std::string());
+        t.quota_us = num(q, "quota_us");
+        t.period_us = num(q, "period_us");
+        if (q.contains("pids") && q["pids"].is_array()) {
+          for (const auto& p : q["pids"]) {
+            if (p.is_number_integer()) t.pids.push_back(p.get<int32_t>());
+          }
+        }
+        d.throttles.push_back(std::move(t));
+      }
+    }
+  }
   if (auto pid = sql::meta(db, "recorder_pid")) {
     d.recorder_pid = static_cast<int32_t>(std::strtol(pid->c_str(), nullptr, 10));
     for (ThreadInfo& t : d.threads) t.recorder = d.recorder_pid > 0 && t.pid == d.recorder_pid;

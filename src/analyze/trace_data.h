@@ -173,6 +173,25 @@ class TraceData {
   int64_t duration_ns() const { return end_ns > start_ns ? end_ns - start_ns : 0; }
   bool has_cpu_slices = false;  // the trace has a cpu_slice table (it may still be empty)
   int32_t recorder_pid = 0;     // meta recorder_pid, 0 when absent
+  // CPU quotas over traced processes that throttled them during the trace (meta cpu_quotas:
+  // nr_throttled rose between the start and the end), nearest cgroup first.
+  struct Throttle {
+    std::string cgroup;
+    int64_t quota_us = 0, period_us = 0;
+    int64_t periods_throttled = 0;  // nr_throttled end - start
+    int64_t throttled_ns = 0;       // throttled time end - start
+    std::vector<int32_t> pids;
+  };
+  std::vector<Throttle> throttles;
+  // The throttling quota over process `pid`, or null.
+  const Throttle* throttle_of(int32_t pid) const {
+    for (const Throttle& t : throttles) {
+      for (int32_t p : t.pids) {
+        if (p == pid) return &t;
+      }
+    }
+    return nullptr;
+  }
 
   // Whether `thread` (an index, or -1) belongs to the recorder.
   bool is_recorder(int32_t thread) const {

@@ -486,8 +486,8 @@ Status Decoder::on_migrate(std::span<const uint8_t> rec) {
 
 Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
   if (t.where != Task::Where::kOffCpu || ts < t.since) return Status::Ok();
-  const bool waiting_for_cpu = t.off_state == store::ThreadState::kRunnable ||
-                               (t.woken_ts > t.since && t.woken_ts <= ts);
+  const bool waiting_for_cpu =
+      t.off_state == store::ThreadState::kRunnable || (t.woken_ts > t.since && t.woken_ts <= ts);
   if (!waiting_for_cpu) return Status::Ok();  // still asleep: not a queue move
   if (Status s = close_off_cpu(tid, t, ts); !s.ok()) return s;
   // The rest of the wait is in the new CPU's queue; who takes which CPU is in cpu_slice.

@@ -51,12 +51,12 @@ struct DecoderCounts {
   int64_t syscalls = 0;
   int64_t block_ios = 0;
   int64_t process_events = 0;
-  int64_t thread_states = 0;  // intervals written
-  int64_t migrations = 0;     // queued traced threads moved to another CPU
-  int64_t cpu_slices = 0;     // who-held-the-CPU stretches written
-  int64_t cpu_seq_gaps = 0;   // switches seen after missed ones on the same CPU (no slice)
+  int64_t thread_states = 0;    // intervals written
+  int64_t migrations = 0;       // queued traced threads moved to another CPU
+  int64_t cpu_slices = 0;       // who-held-the-CPU stretches written
+  int64_t cpu_seq_gaps = 0;     // switches seen after missed ones on the same CPU (no slice)
   int64_t switches_missed = 0;  // traced threads seen leaving a CPU they were not seen taking
-  int64_t malformed = 0;      // records too short or of unknown kind (skipped)
+  int64_t malformed = 0;        // records too short or of unknown kind (skipped)
 };
 
 // Callbacks for events the capture session must act on.

@@ -23,7 +23,9 @@ Result<store::RowId> WriterSink::add(const store::WakeupRow& row) {
   return writer_.add(row);
 }
 
-Result<store::RowId> WriterSink::add(const store::CpuSliceRow& row) { return writer_.add(row); }
+Result<store::RowId> WriterSink::add(const store::CpuSliceRow& row) {
+  return writer_.add(row);
+}
 Result<store::RowId> WriterSink::add(const store::SyscallRow& row) {
   return writer_.add(row);
 }

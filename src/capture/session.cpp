@@ -32,9 +32,9 @@
 #include "capture/dwarf_unwinder.h"
 #include "capture/libraries.h"
 #include "capture/python_capture.h"
-#include "host/cgroup_cpu.h"
 #include "capture/row_sink.h"
 #include "causeway/abi/events.h"
+#include "host/cgroup_cpu.h"
 #include "store/writer.h"
 
 namespace causeway::capture {

@@ -165,12 +165,9 @@ nlohmann::json cpu_quota_json(const CpuQuota& start, const std::optional<CpuThro
                           {"nr_throttled", c.nr_throttled},
                           {"throttled_ns", c.throttled_ns}};
   };
-  nlohmann::json j = {{"version", start.version},
-                      {"cgroup", start.path},
-                      {"quota_us", start.quota_us},
-                      {"period_us", start.period_us},
-                      {"start", counters(start.counters)},
-                      {"pids", pids}};
+  nlohmann::json j = {{"version", start.version},          {"cgroup", start.path},
+                      {"quota_us", start.quota_us},        {"period_us", start.period_us},
+                      {"start", counters(start.counters)}, {"pids", pids}};
   j["end"] = end ? counters(*end) : nlohmann::json(nullptr);
   return j;
 }

@@ -24,8 +24,9 @@ struct CpuThrottleCounters {
 
 // One cgroup with a CPU quota, on the way from a process's cgroup up to the root.
 struct CpuQuota {
-  int version = 2;      // cgroup version: 1 or 2
-  std::string path;     // the cgroup, e.g. "/kubepods.slice/kubepods-pod12.slice/cri-containerd-ab.scope"
+  int version = 2;  // cgroup version: 1 or 2
+  std::string
+      path;  // the cgroup, e.g. "/kubepods.slice/kubepods-pod12.slice/cri-containerd-ab.scope"
   int64_t quota_us = 0;   // CPU time allowed per period, microseconds
   int64_t period_us = 0;  // period length, microseconds
   CpuThrottleCounters counters;

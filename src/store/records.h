@@ -74,7 +74,7 @@ struct ThreadStateRow {
   std::optional<int32_t> waker_pid;   // blocked intervals: who woke the thread (a task; absent
   std::optional<int32_t> waker_tid;   // when an interrupt or a timer did, see waker_context)
   std::optional<WakerContext> waker_context;  // blocked intervals: how the wakeup came
-  std::optional<int32_t> preempter_pid;  // runnable intervals: the task that took the CPU
+  std::optional<int32_t> preempter_pid;       // runnable intervals: the task that took the CPU
   std::optional<int32_t> preempter_tid;
   StackId stack = 0;     // user stack when it went off CPU (blocked intervals)
   StackId py_stack = 0;  // Python stack when it went off CPU (blocked intervals)

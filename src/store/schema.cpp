@@ -17,8 +17,9 @@ constexpr std::string_view kWakerContextMeaning =
     "unknown (then waker_utid is only the task running where the wakeup completed)";
 constexpr std::string_view kWakerContextName =
     "task, hardirq, softirq, timer, nmi, or NULL when unknown";
-#define WAKER_CONTEXT_CASE(t)                                                            \
-  "CASE " t ".waker_context WHEN 0 THEN 'task' WHEN 1 THEN 'hardirq' WHEN 2 THEN 'softirq' " \
+#define WAKER_CONTEXT_CASE(t)                                                      \
+  "CASE " t                                                                        \
+  ".waker_context WHEN 0 THEN 'task' WHEN 1 THEN 'hardirq' WHEN 2 THEN 'softirq' " \
   "WHEN 3 THEN 'timer' WHEN 4 THEN 'nmi' END"
 
 ColumnDef id_col(std::string_view meaning) {
@@ -203,8 +204,8 @@ Schema build_schema() {
        "a time with no row on a CPU means unknown, not idle.",
        {
            id_col("slice id"),
-           {"ts", "INTEGER", "ns", "when the task got the CPU (or when the recorder first saw it there)",
-            "NOT NULL"},
+           {"ts", "INTEGER", "ns",
+            "when the task got the CPU (or when the recorder first saw it there)", "NOT NULL"},
            {"dur", "INTEGER", "ns", "how long it kept the CPU, ns", "NOT NULL"},
            {"cpu", "INTEGER", "", "the CPU", "NOT NULL"},
            {"utid", "INTEGER", "id -> thread.utid", "the task on the CPU; NULL = the CPU was idle",
@@ -426,7 +427,8 @@ Schema build_schema() {
            {"id", "INTEGER", "", "rank, 1 = most severe and largest impact", "PRIMARY KEY"},
            {"severity", "TEXT", "", "high, medium or low", "NOT NULL"},
            {"category", "TEXT", "",
-            "stable cause word: cpu_contention, lock_wait, blocked_io, data_loader, peer_wait, "
+            "stable cause word: cpu_contention, cpu_throttling, lock_wait, blocked_io, "
+            "data_loader, peer_wait, "
             "host_sync, allocator_churn, pageable_copy, gpu_starvation, phase_shift, ... "
             "(docs/explain.md)",
             "NOT NULL"},
@@ -555,14 +557,16 @@ Schema build_schema() {
        "waker_process, s.preempter_utid, pt.tid AS preempter_tid, pt.name AS preempter_name, "
        "pp.pid AS preempter_pid, pp.name AS preempter_process, s.stack_id, s.py_stack_id, "
        "(SELECT m.id FROM merged_stack m WHERE m.stack_id IS s.stack_id AND m.py_stack_id IS "
-       "s.py_stack_id AND coalesce(s.stack_id, s.py_stack_id) IS NOT NULL) AS merged_stack_id, "
-       WAKER_CONTEXT_CASE("s") " AS waker_context "
-       "FROM thread_state s LEFT JOIN thread t ON t.utid = s.utid "
-       "LEFT JOIN process p ON p.upid = t.upid "
-       "LEFT JOIN syscall_name sn ON sn.nr = s.syscall_nr "
-       "LEFT JOIN thread wt ON wt.utid = s.waker_utid LEFT JOIN process wp ON wp.upid = wt.upid "
-       "LEFT JOIN thread pt ON pt.utid = s.preempter_utid "
-       "LEFT JOIN process pp ON pp.upid = pt.upid"});
+       "s.py_stack_id AND coalesce(s.stack_id, s.py_stack_id) IS NOT NULL) AS "
+       "merged_stack_id, " WAKER_CONTEXT_CASE(
+           "s") " AS waker_context "
+                "FROM thread_state s LEFT JOIN thread t ON t.utid = s.utid "
+                "LEFT JOIN process p ON p.upid = t.upid "
+                "LEFT JOIN syscall_name sn ON sn.nr = s.syscall_nr "
+                "LEFT JOIN thread wt ON wt.utid = s.waker_utid LEFT JOIN process wp ON wp.upid = "
+                "wt.upid "
+                "LEFT JOIN thread pt ON pt.utid = s.preempter_utid "
+                "LEFT JOIN process pp ON pp.upid = pt.upid"});
   s.views.push_back(
       {"syscalls",
        "syscall with its name and thread/process names.",
@@ -611,11 +615,13 @@ Schema build_schema() {
        },
        "SELECT w.id, w.ts, w.wakee_utid, et.tid AS wakee_tid, et.name AS wakee_name, ep.pid AS "
        "wakee_pid, w.waker_utid, rt.tid AS waker_tid, rt.name AS waker_name, rp.pid AS "
-       "waker_pid, rp.name AS waker_process, w.target_cpu, " WAKER_CONTEXT_CASE("w") " AS "
-       "waker_context "
-       "FROM wakeup w LEFT JOIN thread et ON et.utid = w.wakee_utid "
-       "LEFT JOIN process ep ON ep.upid = et.upid LEFT JOIN thread rt ON rt.utid = w.waker_utid "
-       "LEFT JOIN process rp ON rp.upid = rt.upid"});
+       "waker_pid, rp.name AS waker_process, w.target_cpu, " WAKER_CONTEXT_CASE(
+           "w") " AS "
+                "waker_context "
+                "FROM wakeup w LEFT JOIN thread et ON et.utid = w.wakee_utid "
+                "LEFT JOIN process ep ON ep.upid = et.upid LEFT JOIN thread rt ON rt.utid = "
+                "w.waker_utid "
+                "LEFT JOIN process rp ON rp.upid = rt.upid"});
   s.views.push_back(
       {"cpu_slices",
        "cpu_slice with the task's names: who held each CPU while traced threads waited for it.",

@@ -104,8 +104,6 @@ struct CoveragePlan {
   int64_t* at_queueing = nullptr;
 };
 
-
-
 Result<CoveragePlan> plan_coverage(sqlite3* db, CheckResult& exclusive, CheckResult& coverage) {
   CoveragePlan plan;
   if (!store::sql::has_table(db, "cpu_slice")) {

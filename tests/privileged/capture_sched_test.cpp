@@ -39,8 +39,13 @@ struct Traced {
 };
 
 Traced trace_workload(const std::string& db, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {causeway_binary(), "trace", "--db", db, "--no-python-stacks",
-                                   "--", build_path("sim/sched_workload")};
+  std::vector<std::string> argv = {causeway_binary(),
+                                   "trace",
+                                   "--db",
+                                   db,
+                                   "--no-python-stacks",
+                                   "--",
+                                   build_path("sim/sched_workload")};
   argv.insert(argv.end(), args.begin(), args.end());
   Traced t;
   t.run = run_command(argv);
@@ -89,20 +94,21 @@ void expect_pingpong_wakers_right(bool busy) {
   ASSERT_TRUE(t.summary.count("ping")) << t.run.out;
   const std::string ping = t.summary["ping"], pong = t.summary["pong"];
   // Each side is woken by the other once per round (plus process start and exit).
-  const int64_t wakeups = query_int(
-      db, "SELECT count(*) FROM wakeups WHERE wakee_pid IN (" + ping + "," + pong + ")");
-  const int64_t right = query_int(db,
-                                  "SELECT count(*) FROM wakeups WHERE (wakee_pid = " + ping +
-                                      " AND waker_pid = " + pong + ") OR (wakee_pid = " + pong +
-                                      " AND waker_pid = " + ping + ")");
+  const int64_t wakeups =
+      query_int(db, "SELECT count(*) FROM wakeups WHERE wakee_pid IN (" + ping + "," + pong + ")");
+  const int64_t right = query_int(db, "SELECT count(*) FROM wakeups WHERE (wakee_pid = " + ping +
+                                          " AND waker_pid = " + pong + ") OR (wakee_pid = " + pong +
+                                          " AND waker_pid = " + ping + ")");
   // (A read that finds its byte already there does not block: a few rounds need no wakeup.)
   EXPECT_GE(wakeups, 3900) << (busy ? "busy" : "idle");
-  EXPECT_GE(right * 100, wakeups * 99) << right << " of " << wakeups << " wakers right, "
-                                       << (busy ? "busy" : "idle") << " CPUs";
+  EXPECT_GE(right * 100, wakeups * 99)
+      << right << " of " << wakeups << " wakers right, " << (busy ? "busy" : "idle") << " CPUs";
   // Seen in the waker's own context (sched_waking), not guessed from where it completed.
   const int64_t from_waking =
-      query_int(db, "SELECT count(*) FROM wakeups WHERE waker_context = 'task' AND wakee_pid IN "
-                    "(" + ping + "," + pong + ") AND waker_pid IN (" + ping + "," + pong + ")");
+      query_int(db,
+                "SELECT count(*) FROM wakeups WHERE waker_context = 'task' AND wakee_pid IN "
+                "(" +
+                    ping + "," + pong + ") AND waker_pid IN (" + ping + "," + pong + ")");
   EXPECT_GE(from_waking * 100, right * 99) << from_waking << " of " << right;
 }
 
@@ -144,14 +150,15 @@ TEST(CaptureSched, TheLockHolderIsOneThreadWithOneRow) {
   const std::string logger = t.summary["logger"], decode = t.summary["decode"];
   ASSERT_FALSE(logger.empty()) << t.run.out;
   // One row per thread, whatever it was first seen as (waker, preempter, traced thread).
-  EXPECT_EQ(query_int(db, "SELECT count(*) FROM (SELECT tid FROM thread GROUP BY tid HAVING "
-                          "count(*) > 1)"),
+  EXPECT_EQ(query_int(db,
+                      "SELECT count(*) FROM (SELECT tid FROM thread GROUP BY tid HAVING "
+                      "count(*) > 1)"),
             0);
   EXPECT_EQ(query_int(db, "SELECT count(*) FROM thread WHERE tid = " + logger), 1);
   EXPECT_EQ(query_int(db, "SELECT traced FROM thread WHERE tid = " + logger), 1);
   // decode's futex waits are ended by the logger releasing the mutex.
-  const std::string waits = "FROM thread_states WHERE tid = " + decode +
-                            " AND state = 'sleeping' AND syscall = 'futex'";
+  const std::string waits =
+      "FROM thread_states WHERE tid = " + decode + " AND state = 'sleeping' AND syscall = 'futex'";
   const int64_t total = query_int(db, "SELECT coalesce(sum(dur), 0) " + waits);
   const int64_t by_logger =
       query_int(db, "SELECT coalesce(sum(dur), 0) " + waits + " AND waker_tid = " + logger);
@@ -192,12 +199,13 @@ TEST(CaptureSched, WhoHeldTheCpuWhileAThreadWaitedIsTheSpinner) {
   EXPECT_NEAR(static_cast<double>(by_spinner_slices), static_cast<double>(by_spinner_truth),
               static_cast<double>(waited) * 0.01);
   // And no other task is credited with more of decode's wait than the spinner.
-  EXPECT_EQ(query_int(db, "SELECT o.tid FROM thread_states s JOIN cpu_slices o ON o.cpu = s.cpu "
-                          "AND o.ts < s.end_ts AND o.end_ts > s.ts WHERE s.tid = " +
-                              decode +
-                              " AND s.state = 'runnable' AND o.tid IS NOT NULL GROUP BY o.tid "
-                              "ORDER BY sum(min(o.end_ts, s.end_ts) - max(o.ts, s.ts)) DESC "
-                              "LIMIT 1"),
+  EXPECT_EQ(query_int(db,
+                      "SELECT o.tid FROM thread_states s JOIN cpu_slices o ON o.cpu = s.cpu "
+                      "AND o.ts < s.end_ts AND o.end_ts > s.ts WHERE s.tid = " +
+                          decode +
+                          " AND s.state = 'runnable' AND o.tid IS NOT NULL GROUP BY o.tid "
+                          "ORDER BY sum(min(o.end_ts, s.end_ts) - max(o.ts, s.ts)) DESC "
+                          "LIMIT 1"),
             std::stoll(spinner));
 }
 

@@ -8,10 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -40,7 +40,8 @@ std::string verify_trace(const std::string& path) {
   // knowing it. Reported on stderr, not failed, until that is found; every other check counts.
   for (verify::CheckResult& c : report->checks) {
     if (c.name != "runnable_coverage" || c.violations == 0) continue;
-    std::fprintf(stderr, "note: %s: %lld runnable intervals with unknown CPU holders (known gap):\n",
+    std::fprintf(stderr,
+                 "note: %s: %lld runnable intervals with unknown CPU holders (known gap):\n",
                  path.c_str(), static_cast<long long>(c.violations));
     for (const std::string& e : c.examples) std::fprintf(stderr, "  %s\n", e.c_str());
     c.violations = 0;

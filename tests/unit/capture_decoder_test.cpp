@@ -508,18 +508,15 @@ std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>> slices_of(const Reco
 // got the CPU is known only if that switch was recorded; otherwise no interval is invented.
 TEST_F(CaptureDecoder, ALateEnrolledThreadDoesNotRunSinceTheTraceStart) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 0, 0, 0, "swapper/0", false, 0, false, 60, 61,
-                                          "job", false),
-                             3),
-                    kSwitchSize);  // recorded because of cpu 0's waiter, say
-  source.push_event(numbered(switch_event(4000, 0, 60, 61, "job", true, 1, false, 0, 0,
-                                          "swapper/0", false),
-                             4),
-                    kSwitchSize);
-  source.push_event(numbered(switch_event(5000, 1, 60, 62, "job2", true, 1, false, 0, 0,
-                                          "swapper/1", false),
-                             9),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 0, 0, 0, "swapper/0", false, 0, false, 60, 61, "job", false), 3),
+      kSwitchSize);  // recorded because of cpu 0's waiter, say
+  source.push_event(
+      numbered(switch_event(4000, 0, 60, 61, "job", true, 1, false, 0, 0, "swapper/0", false), 4),
+      kSwitchSize);
+  source.push_event(
+      numbered(switch_event(5000, 1, 60, 62, "job2", true, 1, false, 0, 0, "swapper/1", false), 9),
+      kSwitchSize);
   run(6000);
   std::map<int32_t, std::vector<store::ThreadStateRow>> by_tid;
   for (const auto& st : sink.states) by_tid[st.tid].push_back(st);
@@ -534,19 +531,18 @@ TEST_F(CaptureDecoder, ALateEnrolledThreadDoesNotRunSinceTheTraceStart) {
 // consecutive switches, not from the task that switched in first.
 TEST_F(CaptureDecoder, WhoHeldTheCpuComesFromConsecutiveSwitches) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 10, 12,
-                                          "sim-gpu", true),
-                             41),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 10, 12, "sim-gpu", true), 41),
+      kSwitchSize);
   // Neither task traced: recorded because decode waits for CPU 0.
-  source.push_event(numbered(switch_event(1100, 0, 10, 12, "sim-gpu", true, 1, false, 30, 30,
-                                          "spinner", false),
-                             42),
-                    kSwitchSize);
-  source.push_event(numbered(switch_event(9000, 0, 30, 30, "spinner", false, 0, true, 10, 11,
-                                          "decode", true),
-                             43),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1100, 0, 10, 12, "sim-gpu", true, 1, false, 30, 30, "spinner", false),
+               42),
+      kSwitchSize);
+  source.push_event(
+      numbered(switch_event(9000, 0, 30, 30, "spinner", false, 0, true, 10, 11, "decode", true),
+               43),
+      kSwitchSize);
   run(9500);
   EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
                                  {1000, 100, 0, 12}, {1100, 7900, 0, 30}}));
@@ -557,15 +553,13 @@ TEST_F(CaptureDecoder, WhoHeldTheCpuComesFromConsecutiveSwitches) {
 
 TEST_F(CaptureDecoder, MissedSwitchesLeaveAGapNotAGuess) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 1, 10, 11, "decode", true, 0, true, 30, 30,
-                                          "spinner", false),
-                             7),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 1, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 7),
+      kSwitchSize);
   // Switches 8 and 9 were not recorded: who ran between 1000 and 5000 is not known.
-  source.push_event(numbered(switch_event(5000, 1, 40, 40, "other", false, 0, true, 10, 11,
-                                          "decode", true),
-                             10),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(5000, 1, 40, 40, "other", false, 0, true, 10, 11, "decode", true), 10),
+      kSwitchSize);
   run(6000);
   EXPECT_TRUE(sink.slices.empty());
   EXPECT_EQ(decoder->counts().cpu_seq_gaps, 1);
@@ -580,10 +574,10 @@ TEST_F(CaptureDecoder, WakeupSaysWhoHeldTheWakeesCpuAndTheWakerFromItsOwnContext
   out.syscall_nr = 202;
   source.push_event(out, kSwitchSize);
   source.push_event(wakeup_event(4000, 10, 13, "logger", CW_WAKER_TASK, 10, 11, 1, 50, 50, 20));
-  source.push_event(numbered(switch_event(7000, 1, 50, 50, "cc1plus", false, 0, true, 10, 11,
-                                          "decode", true),
-                             21),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(7000, 1, 50, 50, "cc1plus", false, 0, true, 10, 11, "decode", true),
+               21),
+      kSwitchSize);
   run(8000);
   ASSERT_EQ(sink.wakeups.size(), 1u);
   EXPECT_EQ(sink.wakeups[0].waker_tid, 13);
@@ -595,22 +589,22 @@ TEST_F(CaptureDecoder, WakeupSaysWhoHeldTheWakeesCpuAndTheWakerFromItsOwnContext
   EXPECT_EQ(by_ts[4000].state, ThreadState::kRunnable);
   EXPECT_EQ(by_ts[4000].cpu, 1);
   // cc1plus held CPU 1 from the switch at 1000 (switch 20) to switch 21.
-  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
-                                 {1000, 6000, 1, 50}}));
+  EXPECT_EQ(slices_of(sink),
+            (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{1000, 6000, 1, 50}}));
 }
 
 TEST_F(CaptureDecoder, ATimerExpiryIsNotAWaker) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 1, false, 0, 0,
-                                          "swapper/0", false),
-                             3),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 1, false, 0, 0, "swapper/0", false),
+               3),
+      kSwitchSize);
   // The futex wait timed out: the hrtimer fired while cc1plus ran (sched_waking saw a timer).
   source.push_event(wakeup_event(6000, 0, 0, "", CW_WAKER_TIMER, 10, 11, 0, 0, 0, 3));
-  source.push_event(numbered(switch_event(6010, 0, 0, 0, "swapper/0", false, 0, false, 10, 11,
-                                          "decode", true),
-                             4),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(6010, 0, 0, 0, "swapper/0", false, 0, false, 10, 11, "decode", true),
+               4),
+      kSwitchSize);
   run(7000);
   ASSERT_EQ(sink.wakeups.size(), 1u);
   EXPECT_EQ(sink.wakeups[0].waker_tid, 0);
@@ -620,16 +614,15 @@ TEST_F(CaptureDecoder, ATimerExpiryIsNotAWaker) {
   EXPECT_FALSE(by_ts[1000].waker_tid.has_value());
   EXPECT_EQ(by_ts[1000].waker_context, store::WakerContext::kTimer);
   // Idle from the wakeup until decode ran: the wakeup latency, on record as idle.
-  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
-                                 {1000, 5010, 0, 0}}));
+  EXPECT_EQ(slices_of(sink),
+            (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{1000, 5010, 0, 0}}));
 }
 
 TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30,
-                                          "spinner", false),
-                             5),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 5),
+      kSwitchSize);
   cw_migrate m{};
   m.h = header(CW_EV_MIGRATE, 3000, 10, 11, 1);
   m.orig_cpu = 0;
@@ -638,10 +631,9 @@ TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
   m.dest_curr_tid = 40;
   m.dest_seq = 9;
   source.push_event(m);
-  source.push_event(numbered(switch_event(4000, 1, 40, 40, "other", false, 0, true, 10, 11,
-                                          "decode", true),
-                             10),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(4000, 1, 40, 40, "other", false, 0, true, 10, 11, "decode", true), 10),
+      kSwitchSize);
   run(5000);
   std::map<int64_t, store::ThreadStateRow> by_ts;
   for (const auto& st : sink.states) by_ts[st.ts_ns] = st;
@@ -653,19 +645,18 @@ TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
   EXPECT_EQ(by_ts[3000].cpu, 1);
   EXPECT_EQ(decoder->counts().migrations, 1);
   // "other" was seen on CPU 1 at the migration, at switch 9, and kept it until switch 10.
-  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
-                                 {3000, 1000, 1, 40}}));
+  EXPECT_EQ(slices_of(sink),
+            (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{3000, 1000, 1, 40}}));
 }
 
 TEST_F(CaptureDecoder, TheEndClosesWhoHoldsACpuATracedThreadStillWaitsFor) {
   make_decoder(500);
-  source.push_event(numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30,
-                                          "spinner", false),
-                             5),
-                    kSwitchSize);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 5),
+      kSwitchSize);
   run(3000);
-  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
-                                 {1000, 2000, 0, 30}}));
+  EXPECT_EQ(slices_of(sink),
+            (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{1000, 2000, 0, 30}}));
 }
 
 }  // namespace

@@ -130,8 +130,7 @@ struct cw_sched_switch {
   __u32 _pad2;
   __u64 stack[CW_MAX_STACK];
 };
-CW_STATIC_ASSERT(sizeof(struct cw_sched_switch) == 104 + 8 * CW_MAX_STACK,
-                 "cw_sched_switch size");
+CW_STATIC_ASSERT(sizeof(struct cw_sched_switch) == 104 + 8 * CW_MAX_STACK, "cw_sched_switch size");
 /* A switch where neither task is traced is recorded only while a traced thread waits
  * (runnable) for that CPU, so that who held the CPU meanwhile is known: prev_traced and
  * next_traced are then both 0. */
@@ -154,7 +153,7 @@ struct cw_wakeup {
   __u64 waking_ts;    /* sched_waking time, ns (0 when none was seen) */
   __u32 cpu_curr_pid; /* task on target_cpu when the wakee was queued (0 = idle/unknown) */
   __u32 cpu_curr_tid;
-  __u64 cpu_seq;      /* target_cpu's switch count then (0 = unknown); see cw_sched_switch */
+  __u64 cpu_seq; /* target_cpu's switch count then (0 = unknown); see cw_sched_switch */
 };
 CW_STATIC_ASSERT(sizeof(struct cw_wakeup) == 96, "cw_wakeup size");
 
@@ -166,7 +165,7 @@ struct cw_migrate {
   __s32 dest_cpu;
   __u32 dest_curr_pid; /* task on dest_cpu then (0 = idle/unknown) */
   __u32 dest_curr_tid;
-  __u64 dest_seq;      /* dest_cpu's switch count then (0 = unknown) */
+  __u64 dest_seq; /* dest_cpu's switch count then (0 = unknown) */
 };
 CW_STATIC_ASSERT(sizeof(struct cw_migrate) == 48, "cw_migrate size");
 
