@@ -550,7 +550,7 @@ TEST(CaptureTrace, DurationStopsTracingAndNoCudaLibraryIsReported) {
   // --duration counts from when the command runs traced (the probes' start-up before it is
   // not counted): about 0.5 s of it was recorded, not the whole second.
   const int64_t traced = db.integer("SELECT value FROM meta WHERE key = 'duration_ns'") -
-                         db.integer("SELECT min(ts) FROM thread_state");
+                         db.integer("SELECT min(ts) FROM process_event WHERE kind = 1");  // exec
   EXPECT_GE(traced, 450'000'000);
   EXPECT_LT(traced, 900'000'000);
 }
@@ -560,7 +560,9 @@ TEST(CaptureTrace, ClearErrors) {
   TempDir dir;
   auto r = trace(dir.file("t.db"), {"--pid", "999999999"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "causeway: No process with pid 999999999 exists.\n");
+  EXPECT_EQ(r.err,
+            "causeway: No process with pid 999999999 exists; check the --pid values with 'ps -p "
+            "PID'.\n");
   r = trace("/proc/no/such/dir/t.db", {"--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("/proc/no/such/dir/t.db"), std::string::npos) << r.err;

@@ -536,7 +536,7 @@ TEST(AnalyzeChainsTest, IdleWaitsUnderAQuotaThatThrottledAreCpuThrottling) {
     EXPECT_EQ(t->impact_ns, 79 * 1900 * kUs);  // the idle part of the waits
     EXPECT_NE(t->summary.find("cgroup /job.slice (20 ms of CPU per 100 ms)"), std::string::npos)
         << t->summary;
-    EXPECT_NE(t->explanation.find("rose by 29 periods (150 ms held back)"), std::string::npos)
+    EXPECT_NE(t->explanation.find("rose by 29 periods (150.0 ms held back)"), std::string::npos)
         << t->explanation;
     EXPECT_NE(t->recommendation.find("cpu.max"), std::string::npos) << t->recommendation;
   }

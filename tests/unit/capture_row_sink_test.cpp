@@ -57,6 +57,7 @@ TEST(CaptureRowSink, DecodedEventsLandInTheTraceDatabase) {
     o.start_ns = origin;
     o.recorded_syscalls = default_syscalls();
     Decoder decoder(sink, CudaFunctionTable::builtin(), o);
+    decoder.traced_from_start(100);  // running when tracing began
     SyntheticSource source;
 
     // Thread 101 of process 100 ("trainer") blocks in futex, is woken by an untraced
