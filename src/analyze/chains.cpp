@@ -281,6 +281,11 @@ void classify(const TraceData& data, const Decomposition& d, bool gap, int32_t s
   culprit = -1;
   if (category == "cpu_contention") {
     culprit = runnable_culprit(data, d);
+    // Waiting on an idle CPU under a quota that throttled the process: the quota held it.
+    if (culprit < 0 && self >= 0 && d.runnable_idle_ns() * 2 >= d.runnable_ns &&
+        data.throttle_of(data.threads[static_cast<size_t>(self)].pid) != nullptr) {
+      category = "cpu_throttling";
+    }
   } else if (category == "lock_wait" || category == "blocked_wait") {
     int64_t top = -1;
     for (const BlockShare& b : d.blocked) {
@@ -387,6 +392,14 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
                                int32_t culprit, const std::vector<WakerHop>& hops,
                                const Decomposition& d) {
   const std::string me = "\"" + ctx.task(subject).comm + "\"";
+  if (category == "cpu_throttling") {
+    const TraceData::Throttle* q = ctx.data.throttle_of(ctx.task(subject).pid);
+    return me + " was ready to run while its CPU sat idle, held back by the CPU quota of " +
+           (q ? "cgroup " + q->cgroup : std::string("its cgroup")) +
+           ": raise the quota (cgroup v2 cpu.max, a Kubernetes CPU limit) to at least the CPU "
+           "the job needs per period, or remove the limit and keep a request; then check that "
+           "cpu.stat nr_throttled stays flat.";
+  }
   if (category == "cpu_contention") {
     if (culprit < 0 && d.runnable_idle_ns() * 2 >= d.runnable_ns) {
       return me +
@@ -993,6 +1006,7 @@ class Analyzer {
                            "job needs per period, or remove the limit and keep a request; then "
                            "check cpu.stat nr_throttled stays flat.";
         ctx_.finish(c, span);
+        absorb(c, local, {"cpu_throttling"}, false);
         local.push_back(std::move(c));
       } else {
         ctx_.finish(c, span);

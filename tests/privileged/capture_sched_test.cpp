@@ -17,22 +17,6 @@
 namespace causeway::testing {
 namespace {
 
-std::map<std::string, std::string> summary_of(const std::string& out) {
-  std::map<std::string, std::string> kv;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("summary ", 0) != 0) continue;
-    std::istringstream words(line.substr(8));
-    std::string w;
-    while (words >> w) {
-      auto eq = w.find('=');
-      if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
-    }
-  }
-  return kv;
-}
-
 struct Traced {
   CommandResult run;
   std::map<std::string, std::string> summary;
@@ -49,7 +33,7 @@ Traced trace_workload(const std::string& db, const std::vector<std::string>& arg
   argv.insert(argv.end(), args.begin(), args.end());
   Traced t;
   t.run = run_command(argv);
-  t.summary = summary_of(t.run.out);
+  t.summary = workload_summary(t.run.out);
   EXPECT_EQ(verify_trace(db), "") << "causeway verify on " << args[0];
   return t;
 }

@@ -25,23 +25,6 @@
 namespace causeway::testing {
 namespace {
 
-// key=value pairs of the workload's "summary ..." line.
-std::map<std::string, std::string> summary_of(const std::string& out) {
-  std::map<std::string, std::string> kv;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("summary ", 0) != 0) continue;
-    std::istringstream words(line.substr(8));
-    std::string w;
-    while (words >> w) {
-      auto eq = w.find('=');
-      if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
-    }
-  }
-  return kv;
-}
-
 class Db {
  public:
   explicit Db(const std::string& path) {
@@ -129,7 +112,7 @@ TEST(CaptureTrace, RealLibcudartProbesAttachBySymbolAndRecordErrors) {
   TempDir dir;
   auto r = trace(dir.file("t.db"), {"--", sim("real_cudart_probe"), "--iterations", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto summary = summary_of(r.out);
+  auto summary = workload_summary(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   // No GPU: every call fails, and the recorded return codes are the ones the program saw.
@@ -151,7 +134,7 @@ TEST(CaptureTrace, HostSyncScenarioCountsBytesAndDurations) {
   auto r =
       trace(dir.file("t.db"), {"--", sim("scenario_host_sync"), "--tokens=200", "--duration-ms=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto summary = summary_of(r.out);
+  auto summary = workload_summary(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   EXPECT_EQ(db.integer("SELECT sum(bytes) FROM cuda_calls WHERE function = 'cudaMemcpyAsync' AND "
@@ -209,7 +192,7 @@ TEST(CaptureTrace, AllocChurnScenarioCounts) {
   auto r =
       trace(dir.file("t.db"), {"--", sim("scenario_alloc_churn"), "--steps=20", "--duration-ms=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto summary = summary_of(r.out);
+  auto summary = workload_summary(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   // Every allocation returned a device pointer and its size.
@@ -229,7 +212,7 @@ TEST(CaptureTrace, NoisyNeighbourAppearsAsThePreemptingTask) {
   TempDir dir;
   auto r = trace(dir.file("t.db"), {"--", sim("scenario_noisy_neighbor"), "--duration-ms=800"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto summary = summary_of(r.out);
+  auto summary = workload_summary(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   const std::string neighbour = summary["neighbour_pid"];
@@ -250,7 +233,7 @@ TEST(CaptureTrace, DataloaderReadsBlockInSyscallsWithIoAndWakers) {
   TempDir dir;
   auto r = trace(dir.file("t.db"), {"--", sim("scenario_dataloader"), "--duration-ms=1000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto summary = summary_of(r.out);
+  auto summary = workload_summary(r.out);
   Db db(dir.file("t.db"));
   expect_runtime_counts(db, summary);
   // Reads of sample files: syscall rows with fd and size ...
@@ -374,7 +357,7 @@ TEST(CaptureTrace, PidAttachFollowsARunningProcessUntilItExits) {
   EXPECT_EQ(db.column("SELECT DISTINCT pid FROM cuda_calls"),
             std::vector<std::string>{std::to_string(target)});
   // Attached mid-run: fewer launches than the workload made, but a steady stream of them.
-  auto summary = summary_of(read_file(dir.file("out.txt")));
+  auto summary = workload_summary(read_file(dir.file("out.txt")));
   int64_t launches =
       db.integer("SELECT count(*) FROM cuda_calls WHERE function = 'cudaLaunchKernel'");
   EXPECT_GT(launches, 100);
@@ -515,7 +498,7 @@ TEST(CaptureTrace, AllRecordsTheFirstCallsOfProcessesStartedLater) {
   EXPECT_EQ(verify_trace(dir.file("t.db")), "");
   Db db(dir.file("t.db"));
   // Linked at start-up: every runtime call the workload counted, the first one included.
-  auto summary = summary_of(read_file(dir.file("linked.txt")));
+  auto summary = workload_summary(read_file(dir.file("linked.txt")));
   auto recorded =
       db.counts("SELECT function, count(*) FROM cuda_calls WHERE function LIKE 'cuda%' AND pid = " +
                 std::to_string(linked) + " GROUP BY 1");

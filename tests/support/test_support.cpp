@@ -51,6 +51,22 @@ std::string verify_trace(const std::string& path) {
   return verify::violation_text(*report);
 }
 
+std::map<std::string, std::string> workload_summary(const std::string& out) {
+  std::map<std::string, std::string> kv;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("summary ", 0) != 0) continue;
+    std::istringstream words(line.substr(8));
+    std::string w;
+    while (words >> w) {
+      auto eq = w.find('=');
+      if (eq != std::string::npos) kv[w.substr(0, eq)] = w.substr(eq + 1);
+    }
+  }
+  return kv;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct CommandResult {
 // stdin is /dev/null unless `input` is given.
 CommandResult run_command(const std::vector<std::string>& argv,
                           const std::vector<std::string>& env = {}, const std::string& input = "");
+
+// key=value pairs of a simulated workload's "summary k=v k=v ..." output line (sim/).
+std::map<std::string, std::string> workload_summary(const std::string& out);
 
 // The whole content of the file at `path` (bytes as they are; "" when it cannot be read).
 std::string read_file(const std::string& path);
