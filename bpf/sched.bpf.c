@@ -9,8 +9,8 @@
  * (runnable) on a CPU, the switches of other tasks there are recorded too, and the wakeup and
  * migration records say who ran on the wakee's CPU and at which switch number. User space
  * rebuilds who held the CPU from consecutive numbers only, so a missed switch leaves a gap,
- * never a wrong name. Cost for untraced switches: two array lookups, one hash lookup and
- * three stores. */
+ * never a wrong name. Cost for untraced switches on CPUs nobody traced waits for: two array
+ * lookups and three stores. */
 #include "causeway.bpf.h"
 #include "pystack.bpf.h"
 #include "ustack.bpf.h"
@@ -148,8 +148,11 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_
     cc->timer = 0;
   }
   const bool watched = w->waiters > 0;
-  /* Whoever gets a CPU leaves any queue it was recorded in, whichever CPU that was. */
-  cpu__dequeue(next_tid);
+  /* The task getting this CPU leaves the queue it waited in. Looked up only where somebody
+   * waits, to keep the hash lookup off the switches of CPUs with no waiter (every switch of
+   * the machine comes here); a thread that got another CPU unseen keeps a stale entry, which
+   * its next enqueue moves (cpu__enqueue), and meanwhile only makes its old CPU over-watched. */
+  if (watched) cpu__dequeue(next_tid);
 
   bool prev_traced = tgid__is_traced(prev_pid);
   bool next_traced = tgid__is_traced(next_pid);

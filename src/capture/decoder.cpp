@@ -310,8 +310,7 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
     const CpuTrack& k = cpus_[ev->h.cpu];
     if (k.known && k.tid == prev_tid && ev->cpu_seq == k.seq + 1) prev_got_cpu = k.since;
   }
-  if (Status s = cpu_switch(ev->h.cpu, ev->cpu_seq, ts, prev_pid, prev_tid, next_pid, next_tid);
-      !s.ok())
+  if (Status s = cpu_switch(ev->h.cpu, ev->cpu_seq, ts, prev_tid, next_pid, next_tid); !s.ok())
     return s;
 
   if (ev->prev_traced && prev_tid != 0) {
@@ -505,8 +504,8 @@ Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
   return Status::Ok();
 }
 
-Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_pid,
-                           int32_t prev_tid, int32_t next_pid, int32_t next_tid) {
+Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_tid,
+                           int32_t next_pid, int32_t next_tid) {
   if (cpu >= kMaxCpus || seq == 0) return Status::Ok();
   if (cpus_.size() <= cpu) cpus_.resize(cpu + 1);
   CpuTrack& k = cpus_[cpu];
@@ -523,7 +522,6 @@ Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_
     counts_.cpu_seq_gaps++;
   }
   if (!k.known || seq > k.seq) k = CpuTrack{true, next_pid, next_tid, ts, seq};
-  (void)prev_pid;
   return Status::Ok();
 }
 

@@ -136,8 +136,8 @@ class Decoder {
   // The CPU timeline (cpu_slice rows): what the recorder says about who is on a CPU.
   // cpu_switch: switch number `seq` on `cpu` at `ts` handed it from prev to next.
   // cpu_seen: `tid` was on `cpu` at `ts`, the CPU's last switch then being number `seq`.
-  Status cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_pid, int32_t prev_tid,
-                    int32_t next_pid, int32_t next_tid);
+  Status cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_tid, int32_t next_pid,
+                    int32_t next_tid);
   void cpu_seen(uint32_t cpu, uint64_t seq, int64_t ts, int32_t pid, int32_t tid);
   // A queued thread moved to `cpu` at `ts`: its runnable interval so far is closed there.
   Status requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu);
