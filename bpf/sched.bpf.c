@@ -131,9 +131,14 @@ int BPF_PROG(sched__switch, bool preempt, struct task_struct* prev, struct task_
   struct cw_cpu_watch* w = cpu__watch(cpu);
   if (!w) return 0;
   const __u64 seq = w->seq + 1;
-  w->seq = seq;
+  /* Other CPUs read (seq, curr) without a lock (a wakeup records the target CPU's). Writing
+   * curr first means a reader may see the new task with the old number, which user space
+   * ignores once it knows that number, but never the new number with the old task, which
+   * would name the wrong holder for the stretch that number starts. */
   w->curr_pid = next_pid;
   w->curr_tid = next_tid;
+  asm volatile("" ::: "memory");
+  w->seq = seq;
   /* Whether other tasks' switches here matter is decided before this switch's own queue
    * changes: the switch that hands the CPU to the last waiter is recorded anyway. */
   /* No context switch happens inside an interrupt, softirq or timer callback (on kernels
@@ -262,9 +267,12 @@ static __always_inline int sched__wakeup(struct task_struct* p, __u8 is_new) {
   __builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
   BPF_CORE_READ_STR_INTO(&e->wakee_comm, p, comm);
   struct cw_cpu_watch* w = cpu__watch(cpu);
+  /* The number before the task (sched__switch writes them in the other order): a switch
+   * racing with this read can then only pair the old number with the new task. */
+  e->cpu_seq = w ? w->seq : 0;
+  asm volatile("" ::: "memory");
   e->cpu_curr_pid = w ? w->curr_pid : 0;
   e->cpu_curr_tid = w ? w->curr_tid : 0;
-  e->cpu_seq = w ? w->seq : 0;
   bpf_ringbuf_submit(e, ring__wakeup_flags());
   return 0;
 }

@@ -307,7 +307,7 @@ Status Decoder::on_switch(std::span<const uint8_t> rec) {
   // was recorded, e.g. while its process was not traced yet): read before the update below.
   std::optional<int64_t> prev_got_cpu;
   if (ev->h.cpu < cpus_.size()) {
-    const CpuTrack& k = cpus_[ev->h.cpu];
+    const CpuTrack& k = cpus_[ev->h.cpu].at;
     if (k.known && k.tid == prev_tid && ev->cpu_seq == k.seq + 1) prev_got_cpu = k.since;
   }
   if (Status s = cpu_switch(ev->h.cpu, ev->cpu_seq, ts, prev_tid, next_pid, next_tid); !s.ok())
@@ -508,32 +508,43 @@ Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_
                            int32_t next_pid, int32_t next_tid) {
   if (cpu >= kMaxCpus || seq == 0) return Status::Ok();
   if (cpus_.size() <= cpu) cpus_.resize(cpu + 1);
-  CpuTrack& k = cpus_[cpu];
+  CpuTrack& k = cpus_[cpu].at;
+  CpuTrack& seen = cpus_[cpu].seen;
+  // Who held the CPU up to this switch: the stretch the previous switch started, or, when
+  // that switch was not recorded, the part of it a wakeup saw (from the wakeup on).
+  const CpuTrack* from = nullptr;
   if (k.known && seq == k.seq + 1 && k.tid == prev_tid && ts >= k.since) {
-    store::CpuSliceRow row;
-    row.ts_ns = k.since;
-    row.dur_ns = ts - k.since;
-    row.cpu = static_cast<int32_t>(cpu);
-    row.pid = k.pid;
-    row.tid = k.tid;
-    if (auto r = sink_.add(row); !r.ok()) return r.status();
-    counts_.cpu_slices++;
+    from = &k;
+  } else if (seen.known && seq == seen.seq + 1 && seen.tid == prev_tid && ts >= seen.since) {
+    from = &seen;
   } else if (k.known && seq > k.seq + 1) {
     counts_.cpu_seq_gaps++;
   }
+  if (from) {
+    store::CpuSliceRow row;
+    row.ts_ns = from->since;
+    row.dur_ns = ts - from->since;
+    row.cpu = static_cast<int32_t>(cpu);
+    row.pid = from->pid;
+    row.tid = from->tid;
+    if (auto r = sink_.add(row); !r.ok()) return r.status();
+    counts_.cpu_slices++;
+  }
   if (!k.known || seq > k.seq) k = CpuTrack{true, next_pid, next_tid, ts, seq};
+  if (seen.known && seen.seq <= seq) seen = CpuTrack{};
   return Status::Ok();
 }
 
 void Decoder::cpu_seen(uint32_t cpu, uint64_t seq, int64_t ts, int32_t pid, int32_t tid) {
   if (cpu >= kMaxCpus || seq == 0) return;
   if (cpus_.size() <= cpu) cpus_.resize(cpu + 1);
-  CpuTrack& k = cpus_[cpu];
-  // The same stretch as the one already known keeps its earlier start; a later one (switches
-  // were missed) starts now; an earlier one (records of two CPUs read out of order) says
-  // nothing new.
+  const CpuTrack& k = cpus_[cpu].at;
+  CpuTrack& seen = cpus_[cpu].seen;
+  // Nothing new about a stretch whose switch was already processed; the same later stretch
+  // seen twice keeps its earlier sighting.
   if (k.known && seq <= k.seq) return;
-  k = CpuTrack{true, pid, tid, ts, seq};
+  if (seen.known && seq <= seen.seq) return;
+  seen = CpuTrack{true, pid, tid, ts, seq};
 }
 
 Status Decoder::on_fork(std::span<const uint8_t> rec) {
@@ -859,7 +870,8 @@ Status Decoder::finish(int64_t end_ns) {
     if (cpu >= 0 && static_cast<size_t>(cpu) < waited.size()) waited[cpu] = true;
   }
   for (size_t c = 0; c < cpus_.size(); ++c) {
-    const CpuTrack& k = cpus_[c];
+    // The latest stretch known: a wakeup's sighting when its switch was never processed.
+    const CpuTrack& k = cpus_[c].seen.known ? cpus_[c].seen : cpus_[c].at;
     if (!waited[c] || !k.known || end_ns < k.since) continue;
     store::CpuSliceRow row;
     row.ts_ns = k.since;

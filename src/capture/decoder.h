@@ -171,7 +171,14 @@ class Decoder {
     int64_t since = 0;
     uint64_t seq = 0;
   };
-  std::vector<CpuTrack> cpus_;                      // by CPU number
+  // Per CPU: the stretch its last processed switch started (`at`), and what a wakeup reported
+  // of a later one (`seen`: its switch was not recorded, or its record comes later, since
+  // records of different CPUs can reach us out of order).
+  struct CpuState {
+    CpuTrack at;
+    CpuTrack seen;
+  };
+  std::vector<CpuState> cpus_;                      // by CPU number
   std::unordered_set<int32_t> from_start_;          // pids traced from the trace start
   std::unordered_map<int32_t, Task> tasks_;         // by tid
   std::unordered_map<int32_t, Process> processes_;  // by pid

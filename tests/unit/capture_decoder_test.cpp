@@ -593,6 +593,31 @@ TEST_F(CaptureDecoder, WakeupSaysWhoHeldTheWakeesCpuAndTheWakerFromItsOwnContext
             (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{1000, 6000, 1, 50}}));
 }
 
+// A wakeup read CPU 0's switch number while switch 31 happened there, and reached user space
+// before that switch's own record: it already says 31. The switch still decides who holds the
+// CPU from then on, so the stretch up to switch 32 is named (a trace recorded under load had
+// 2.5 ms of a runnable thread with no holder this way).
+TEST_F(CaptureDecoder, ASwitchAlreadyNumberedByAWakeupStillNamesTheHolder) {
+  make_decoder(500);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 40, 40, "kworker", false),
+               30),
+      kSwitchSize);
+  source.push_event(wakeup_event(2000, 10, 13, "logger", CW_WAKER_TASK, 10, 14, 0, 40, 40, 31));
+  source.push_event(
+      numbered(switch_event(2000, 0, 40, 40, "kworker", false, 1, false, 50, 50, "cc1plus", false),
+               31),
+      kSwitchSize);
+  source.push_event(
+      numbered(switch_event(6000, 0, 50, 50, "cc1plus", false, 0, true, 10, 11, "decode", true),
+               32),
+      kSwitchSize);
+  run(7000);
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 1000, 0, 40}, {2000, 4000, 0, 50}}));
+  EXPECT_EQ(decoder->counts().cpu_seq_gaps, 0);
+}
+
 TEST_F(CaptureDecoder, ATimerExpiryIsNotAWaker) {
   make_decoder(500);
   source.push_event(
