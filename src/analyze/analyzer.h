@@ -87,6 +87,36 @@ std::unique_ptr<Detector> make_peer_wait_detector();
 // a GPU agent): a peer that `self` exchanges data with, never its data loader.
 bool is_peer_thread(const TraceData& d, int32_t self, int32_t other);
 
+// Thread-level findings, one file each (detect_<category>.cpp), run in this order by the
+// analyzer (chains.cpp); peer_wait and data_loader claim the thread's waits (detect returns
+// true), so no lock or I/O finding repeats that time.
+std::unique_ptr<Detector> make_cpu_contention_detector();
+std::unique_ptr<Detector> make_cpu_throttling_detector();
+// gil_wait: waits for a Python GIL, named for the thread that held it.
+std::unique_ptr<Detector> make_gil_wait_detector();
+std::unique_ptr<Detector> make_data_loader_detector();
+std::unique_ptr<Detector> make_blocked_io_detector();
+std::unique_ptr<Detector> make_lock_wait_detector();
+
+// The CPU quota that explains the thread's runnable time (its CPU sat idle most of it and no
+// task held it longer, while a quota over its process throttled it), or null
+// (detect_cpu_throttling.cpp; cpu_contention defers to it).
+const TraceData::Throttle* quota_throttled(const Context& ctx, const ThreadFacts& f);
+// Evidence of the top CPU holders of a runnable decomposition (detect_cpu_contention.cpp).
+void add_runnable_evidence(Chain& c, const Decomposition& d);
+// Shared by blocked_io and lock_wait (detect_blocked_io.cpp): the largest blocked share of a
+// cause (null when none), a thread-level chain over the span with its breakdown, and the
+// evidence of a share (its largest interval, syscall, I/O request).
+const BlockShare* largest_share(const Decomposition& d, BlockCause cause);
+Chain blocked_chain(const Context& ctx, const ThreadFacts& f, const char* category,
+                    BlockCause cause, int64_t impact_ns);
+void add_blocked_evidence(Chain& c, const BlockShare& b);
+// The fix text of a category for `subject`, given its culprit, waker chain and decomposition
+// (chains.cpp).
+std::string recommendation_for(const Context& ctx, const std::string& category, int32_t subject,
+                               int32_t culprit, const std::vector<WakerHop>& hops,
+                               const Decomposition& d);
+
 // Pipeline-pattern detectors, one file each (detect_<category>.cpp). Each appends zero or more
 // chains about the thread and never claims its waits (detect returns false).
 std::unique_ptr<Detector> make_host_sync_detector();

@@ -268,6 +268,7 @@ void classify(const TraceData& data, const Decomposition& d, bool gap, int32_t s
       {"cpu_contention", d.runnable_ns - recorder_cpu},
       {"blocked_io", io},
       {"lock_wait", lock},
+      {"gil_wait", d.blocked_by(BlockCause::kGil)},
       {"blocked_wait", wait},
       {"gpu_busy", d.gpu_wait_ns},
       {"recorder_overhead", d.blocked_by(BlockCause::kRecorder) + recorder_cpu},
@@ -286,11 +287,12 @@ void classify(const TraceData& data, const Decomposition& d, bool gap, int32_t s
         data.throttle_of(data.threads[static_cast<size_t>(self)].pid) != nullptr) {
       category = "cpu_throttling";
     }
-  } else if (category == "lock_wait" || category == "blocked_wait") {
+  } else if (category == "lock_wait" || category == "blocked_wait" || category == "gil_wait") {
     int64_t top = -1;
     for (const BlockShare& b : d.blocked) {
-      const bool match = category == "lock_wait"
-                             ? b.cause == BlockCause::kLock
+      const bool match = category == "lock_wait" ? b.cause == BlockCause::kLock
+                         : category == "gil_wait"
+                             ? b.cause == BlockCause::kGil
                              : (b.cause == BlockCause::kWait || b.cause == BlockCause::kSleep);
       if (match && b.ns > top) {
         top = b.ns;
@@ -346,6 +348,12 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
     if (shown == 3) break;
     ++shown;
     std::string t = share(b.ns) + " blocked";
+    if (b.cause == BlockCause::kGil) {
+      t += " waiting for the Python GIL";
+      t += b.waker >= 0 ? ", held by " + ctx.culprit_phrase(b.waker) : "";
+      parts.push_back({b.ns, t});
+      continue;
+    }
     if (b.reason == "sleeping" || b.reason == "uninterruptible" || b.reason == "other") {
       t += " (" + b.reason + ")";
     } else {
@@ -384,13 +392,9 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
   return out;
 }
 
-namespace {
-using detail::breakdown_sentence;
-using detail::holder_phrase;
-
-std::string recommendation_for(const Context& ctx, const std::string& category, int32_t subject,
-                               int32_t culprit, const std::vector<WakerHop>& hops,
-                               const Decomposition& d) {
+std::string detail::recommendation_for(const Context& ctx, const std::string& category,
+                                       int32_t subject, int32_t culprit,
+                                       const std::vector<WakerHop>& hops, const Decomposition& d) {
   const std::string me = "\"" + ctx.task(subject).comm + "\"";
   if (category == "cpu_throttling") {
     const TraceData::Throttle* q = ctx.data.throttle_of(ctx.task(subject).pid);
@@ -446,6 +450,12 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
            ", or stop sharing that lock with the thread that feeds the GPU (per-thread "
            "buffers, a lock-free queue).";
   }
+  if (category == "gil_wait") {
+    return "Move the CPU-bound Python work " +
+           (culprit >= 0 ? "of " + ctx.culprit_phrase(culprit) : std::string("of the GIL holder")) +
+           " out of this process (a worker process) or into code that releases the GIL, so " + me +
+           " gets the interpreter when it needs it.";
+  }
   if (category == "blocked_io") {
     return "Take the blocking file I/O off " + me +
            ", the thread that feeds the GPU: read ahead "
@@ -483,6 +493,11 @@ std::string recommendation_for(const Context& ctx, const std::string& category, 
   return "No scheduling data covers these intervals: trace with scheduler events enabled "
          "(causeway trace records them by default) to see why they were slow.";
 }
+
+namespace {
+using detail::breakdown_sentence;
+using detail::holder_phrase;
+using detail::recommendation_for;
 
 // Builds the chain for a group of outlier intervals sharing (kind, function, category).
 Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind,
@@ -535,7 +550,8 @@ Chain outlier_chain(Context& ctx, const ThreadCalls& tc, const std::string& kind
     if (b.cause == BlockCause::kGpu || b.waker < 0) continue;
     if (!top || b.ns > top->ns) top = &b;
   }
-  if (top && (c.category == "lock_wait" || c.category == "blocked_wait")) {
+  if (top &&
+      (c.category == "lock_wait" || c.category == "blocked_wait" || c.category == "gil_wait")) {
     hops = waker_chain(ctx.data, tc.thread, top->waker, top->largest_ts, top->largest_end,
                        ctx.opts.max_waker_depth);
   }
@@ -648,74 +664,6 @@ struct GapWaits {
     return false;
   }
 };
-
-bool is_futex(const std::string& reason) {
-  return reason == "futex" || reason == "futex_waitv";
-}
-
-// The syscall name of a blocked state, or "" when unknown.
-std::string state_syscall(TraceData& d, const StateRow& r) {
-  if (r.syscall_nr >= 0) return d.syscall_name(r.syscall_nr);
-  if (auto sc = d.syscall(r.syscall_id)) return sc->name;
-  return "";
-}
-
-// The futex word a blocked state waited on, when the state is a futex wait whose syscall row
-// recorded the address.
-std::optional<int64_t> futex_address(TraceData& d, const StateRow& r) {
-  if (r.syscall_id <= 0 || !is_futex(state_syscall(d, r))) return std::nullopt;
-  auto sc = d.syscall(r.syscall_id);
-  if (!sc) return std::nullopt;
-  return sc->addr;
-}
-
-// The futex words `thread` itself blocked on during [from, to): the locks it queued for.
-// Bounded to the first 5000 waits (each costs a syscall row lookup).
-std::set<int64_t> futex_wait_addresses(TraceData& d, int32_t thread, int64_t from, int64_t to) {
-  std::set<int64_t> out;
-  const Range r = d.thread_states[static_cast<size_t>(thread)];
-  int looked_up = 0;
-  for (size_t i = d.first_state_after(thread, from); i < r.end && looked_up < 5000; ++i) {
-    const StateRow& s = d.states[i];
-    if (s.ts >= to) break;
-    if (s.state == kRunning || s.state == kRunnable) continue;
-    ++looked_up;
-    if (auto addr = futex_address(d, s)) out.insert(*addr);
-  }
-  return out;
-}
-
-// How the consumer's waits on its producers split (ns of the consumer's blocked time).
-struct HandOff {
-  int64_t handoff_ns = 0;    // on a condition/queue/pipe the producer signals but never waits on
-  int64_t contended_ns = 0;  // on a futex word the producer itself also waited on: a shared lock
-};
-
-bool is_output_syscall(const std::string& n) {
-  return n == "write" || n == "pwrite64" || n == "writev" || n == "pwritev" || n == "pwritev2" ||
-         n == "fsync" || n == "fdatasync" || n == "sync_file_range" || n == "sync" ||
-         n == "syncfs" || n == "msync";
-}
-
-// What the producers did while the consumer waited on them.
-struct ProducerWork {
-  int64_t producing_ns = 0;  // on CPU (decoding), waiting for a CPU, or blocked reading input
-  int64_t holding_ns = 0;    // blocked flushing/writing output, on locks, waits or sleeps
-};
-
-ProducerWork producer_work(const Decomposition& p) {
-  ProducerWork w;
-  w.producing_ns = p.on_cpu_ns + p.runnable_ns;
-  for (const BlockShare& b : p.blocked) {
-    if (b.cause == BlockCause::kGpu) continue;
-    if (b.cause == BlockCause::kIo && !is_output_syscall(b.reason)) {
-      w.producing_ns += b.ns;
-    } else {
-      w.holding_ns += b.ns;
-    }
-  }
-  return w;
-}
 
 class Analyzer {
  public:
@@ -860,12 +808,10 @@ class Analyzer {
       }
     }
 
-    // Thread-level findings over the whole active span.
-    thread_findings(tc, all, gap_waits, waits, local);
-
-    // Pipeline patterns, each its own detector.
+    // Thread-level findings over the whole active span, then pipeline patterns.
     const detail::ThreadFacts facts{
         tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
+    thread_findings(facts, local);
     for (const auto& detector : patterns_) detector->detect(ctx_, facts, local);
 
     for (Chain& c : local) out_.push_back(std::move(c));
@@ -908,337 +854,40 @@ class Analyzer {
     }
   }
 
-  void thread_findings(const ThreadCalls& tc, const Decomposition& all,
-                       const Decomposition& gap_waits, const GapWaits& waits,
-                       std::vector<Chain>& local) {
-    const ExplainOptions& o = ctx_.opts;
-    const int64_t span = tc.span();
-    auto significant = [&](int64_t ns) {
-      return ns >= o.min_impact_ns &&
-             static_cast<double>(ns) >= o.min_share * static_cast<double>(span);
-    };
-    const std::string who = ctx_.who(tc.thread);
-    const std::string span_text = format_duration(span) + " active span";
-
-    // CPU contention: runnable time, by who held the CPU meanwhile (the recorder's share is
-    // its overhead, not contention).
-    const int64_t contended = all.runnable_ns - detail::runnable_behind_recorder(ctx_.data, all);
-    if (significant(contended)) {
-      Chain c;
-      c.kind = "thread";
-      c.category = "cpu_contention";
-      c.subject = ctx_.task(tc.thread);
-      c.impact_ns = contended;
-      c.occurrences = all.runnable_intervals;
-      c.window_start_ns = tc.span_start;
-      c.window_end_ns = tc.span_end;
-      const int32_t top = runnable_culprit(ctx_.data, all);
-      if (top >= 0) c.culprit = ctx_.task(top);
-      ctx_.fill_breakdown(c, all);
-      const double share = static_cast<double>(all.runnable_ns) / static_cast<double>(span);
-      const int64_t idle = all.runnable_idle_ns();
-      int64_t top_ns = 0;
-      for (const PreemptShare& p : all.preempters) {
-        if (p.thread == top) top_ns += p.ns;
-      }
-      std::string most;
-      bool top_seen = false;  // the CPU's timeline shows it holding the CPU
-      for (const PreemptShare& p : all.preempters) {
-        if (p.thread == top) top_seen = top_seen || p.from_slices;
-      }
-      if (top >= 0) {
-        most = "; " + ctx_.culprit_phrase(top) + (top_seen ? " held" : " took") +
-               " its CPU most (" + format_duration(top_ns) + ")";
-      } else if (idle > 0 && idle * 2 >= all.runnable_ns) {
-        most = "; its CPU was idle for " + format_duration(idle) +
-               " of that (wakeup latency or throttling)";
-      }
-      c.summary = who + " was runnable but not running for " + format_duration(all.runnable_ns) +
-                  " (" + percent(share) + " of its " + span_text + ")" + most;
-      std::string by;
-      int n = 0;
-      for (const PreemptShare& p : all.preempters) {
-        if (n == 3) break;
-        by += (n ? "; " : "") + holder_phrase(ctx_, p) + " for " + format_duration(p.ns) +
-              (p.cpu >= 0 ? " on CPU " + std::to_string(p.cpu) : "") + " (" +
-              std::to_string(p.intervals) + (p.intervals == 1 ? " interval" : " intervals") +
-              (p.thread >= 0 && !p.from_slices ? ", switched in as it left the CPU)" : ")");
-        ++n;
-      }
-      c.explanation = who + " is the thread that issues CUDA work, yet for " +
-                      format_duration(all.runnable_ns) + " (" + percent(share) + " of its " +
-                      span_text +
-                      ") it was ready to run but not running, so the GPU waited on a thread that "
-                      "was waiting for a CPU. Who held the CPU it was queued on meanwhile: " +
-                      by + ". Over the span: " + breakdown_sentence(ctx_, all) + ".";
-      c.recommendation = recommendation_for(ctx_, c.category, tc.thread, top, {}, all);
-      for (size_t i = 0; i < all.preempters.size() && i < 3; ++i) {
-        const PreemptShare& p = all.preempters[i];
-        c.evidence.push_back({"thread_state", p.largest_state_id, p.largest_ts, "runnable"});
-        if (p.largest_slice_id) {
-          c.evidence.push_back(
-              {"cpu_slice", p.largest_slice_id, p.largest_slice_ts, "held the CPU"});
-        }
-      }
-      // Ready to run on an idle CPU while a CPU quota over the process throttled it: the
-      // quota, not a task, held it back.
-      const TraceData::Throttle* quota = ctx_.data.throttle_of(c.subject.pid);
-      if (quota && top < 0 && idle * 2 >= all.runnable_ns && significant(idle)) {
-        c.category = "cpu_throttling";
-        c.culprit.reset();
-        c.impact_ns = idle;
-        const std::string limit = std::to_string(quota->quota_us / 1000) + " ms of CPU per " +
-                                  std::to_string(quota->period_us / 1000) + " ms";
-        c.summary = who + " was throttled by the CPU quota of cgroup " + quota->cgroup + " (" +
-                    limit + "): ready to run with its CPU idle for " + format_duration(idle) +
-                    " (" + percent(static_cast<double>(idle) / static_cast<double>(span)) +
-                    " of its " + span_text + ")";
-        c.explanation =
-            who + " issues CUDA work, yet for " + format_duration(idle) +
-            " it was ready to run while the CPU it was queued on sat idle. The cgroup " +
-            quota->cgroup + " limits its processes to " + limit + ", and its " +
-            "throttling counter rose by " + std::to_string(quota->periods_throttled) +
-            " periods (" + format_duration(quota->throttled_ns) +
-            " held back) during the trace (meta cpu_quotas). Over the span: " +
-            breakdown_sentence(ctx_, all) + ".";
-        c.recommendation = "Raise the CPU quota of " + quota->cgroup +
-                           " (cgroup v2 cpu.max, a Kubernetes CPU limit) to at least the CPU the "
-                           "job needs per period, or remove the limit and keep a request; then "
-                           "check cpu.stat nr_throttled stays flat.";
-        ctx_.finish(c, span);
-        absorb(c, local, {"cpu_throttling"}, false);
-        local.push_back(std::move(c));
-      } else {
-        ctx_.finish(c, span);
-        absorb(c, local, {"cpu_contention"}, false);
-        local.push_back(std::move(c));
-      }
-    }
-
-    // Waits ended by another traced process: a peer exchange, not a data loader.
-    {
-      const detail::ThreadFacts facts{
-          tc, all, gap_waits, waits.gaps, waits.gaps_with_wait, waits.waited_ns, waits.recurrent()};
+  // Thread-level findings over the whole active span, detector by detector in order. A
+  // detector that claims the thread's waits (peer_wait, data_loader) ends the list: the same
+  // time is not reported again as a lock or I/O finding. Each finding absorbs the outlier
+  // chains of the thread that its cause explains.
+  void thread_findings(const detail::ThreadFacts& facts, std::vector<Chain>& local) {
+    for (const auto& detector : findings_) {
       std::vector<Chain> found;
-      if (peer_wait_->detect(ctx_, facts, found)) {
-        for (Chain& c : found) {
+      const bool claims = detector->detect(ctx_, facts, found);
+      for (Chain& c : found) {
+        const std::string cat = c.category;
+        if (cat == "peer_wait" || cat == "data_loader") {
           absorb(c, local, {"lock_wait", "blocked_wait"}, true);
-          local.push_back(std::move(c));
-        }
-        return;  // the waits are explained; not a loader or a lock finding as well
-      }
-    }
-
-    // Data loader: the thread keeps waiting, between its CUDA calls, for other threads.
-    if (waits.recurrent() && significant(waits.waited_ns)) {
-      // The producers: wakers of those waits, by time waited.
-      std::map<int32_t, std::pair<int64_t, const BlockShare*>> producers;
-      for (const BlockShare& b : gap_waits.blocked) {
-        if ((b.cause != BlockCause::kLock && b.cause != BlockCause::kWait) || b.waker < 0 ||
-            b.waker == tc.thread || detail::is_peer_thread(ctx_.data, tc.thread, b.waker)) {
-          continue;  // a peer process is not this thread's data loader (peer_wait)
-        }
-        auto& p = producers[b.waker];
-        p.first += b.ns;
-        if (!p.second || b.largest_ns > p.second->largest_ns) p.second = &b;
-      }
-      std::vector<std::pair<int64_t, int32_t>> ranked;
-      for (const auto& [t, p] : producers) ranked.push_back({p.first, t});
-      std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first > b.first : a.second < b.second;
-      });
-      // What the producers were doing while this thread waited on them, over all waits, and
-      // whether each wait was a hand-off (a condition the producer signals) or contention (a
-      // lock the producer itself also waits for). Every wait of this thread outside its CUDA
-      // calls that a producer ended (at most 20000, in time order), each against that
-      // producer's own timeline.
-      Decomposition prod;
-      HandOff split;
-      if (!ranked.empty()) {
-        TraceData& d = ctx_.data;
-        std::map<int32_t, std::set<int64_t>> producer_locks;
-        for (const auto& [t, p] : producers) {
-          producer_locks[t] = futex_wait_addresses(d, t, tc.span_start, tc.span_end);
-        }
-        const Range sr = d.thread_states[static_cast<size_t>(tc.thread)];
-        size_t call = 0, windows = 0;
-        for (size_t i = sr.begin; i < sr.end && windows < 20000; ++i) {
-          const StateRow& r = d.states[i];
-          if (r.ts < tc.span_start || r.ts >= tc.span_end) continue;
-          if ((r.state != kSleeping && r.state != kOther) || !producers.count(r.waker)) continue;
-          while (call < tc.calls.size() && tc.calls[call]->end() <= r.ts) ++call;
-          if (call < tc.calls.size() && tc.calls[call]->ts <= r.ts) continue;  // inside a call
-          decompose_into(d, r.waker, r.ts, r.end(), false, prod);
-          // A producer that never waited on a futex cannot be contending: skip the lookup.
-          const std::set<int64_t>& locks = producer_locks[r.waker];
-          const std::optional<int64_t> addr = locks.empty() ? std::nullopt : futex_address(d, r);
-          if (addr && locks.count(*addr)) {
-            split.contended_ns += r.dur;
-          } else {
-            split.handoff_ns += r.dur;
-          }
-          ++windows;
-        }
-      }
-      prod.sort_shares();
-      // A consumer fed by producers that read and decode is a data loader; a thread that
-      // queues for a lock its wakers also queue for, or whose wakers spend the wait flushing
-      // output or waiting themselves, is lock contention (reported below as lock_wait).
-      const ProducerWork work = producer_work(prod);
-      // The waits its producers ended (a peer process's are not loader time).
-      int64_t loader_ns = 0;
-      for (const auto& r : ranked) loader_ns += r.first;
-      if (!ranked.empty() && split.handoff_ns > split.contended_ns &&
-          work.producing_ns >= work.holding_ns && significant(loader_ns)) {
-        Chain c;
-        c.kind = "thread";
-        c.category = "data_loader";
-        c.subject = ctx_.task(tc.thread);
-        c.impact_ns = loader_ns;
-        c.occurrences = waits.gaps_with_wait;
-        c.window_start_ns = tc.span_start;
-        c.window_end_ns = tc.span_end;
-        const int32_t top = ranked[0].second;
-        c.culprit = ctx_.task(top);
-        ctx_.fill_breakdown(c, gap_waits);
-        const BlockShare* rep = producers[top].second;
-        std::vector<WakerHop> hops = waker_chain(ctx_.data, tc.thread, top, rep->largest_ts,
-                                                 rep->largest_end, o.max_waker_depth);
-        const double share = static_cast<double>(loader_ns) / static_cast<double>(span);
-        std::string names;
-        for (size_t i = 0; i < ranked.size() && i < 3; ++i) {
-          names += (i ? ", " : "") + ctx_.culprit_phrase(ranked[i].second) + " " +
-                   format_duration(ranked[i].first);
-        }
-        if (ranked.size() > 3) names += " and " + std::to_string(ranked.size() - 3) + " more";
-        c.summary = who + " waited for its input for " + format_duration(loader_ns) + " (" +
-                    percent(share) + " of its " + span_text + ") in " +
-                    std::to_string(waits.gaps_with_wait) + " of " + std::to_string(waits.gaps) +
-                    " gaps between CUDA calls; the data loader cannot keep up";
-        c.explanation =
-            "Between CUDA calls " + who +
-            " blocked, waiting to be woken by other "
-            "threads, in " +
-            std::to_string(waits.gaps_with_wait) + " of its " + std::to_string(waits.gaps) +
-            " gaps, " + format_duration(loader_ns) +
-            " in total, while the GPU had nothing new to do. Woken by: " + names +
-            ". While it waited, the producers' time went to: " + breakdown_sentence(ctx_, prod) +
-            ".";
-        if (!hops.empty()) {
-          c.explanation += " Worst wait:";
-          for (const WakerHop& h : hops) {
-            c.explanation += (h.depth == 1 ? " " : "; in turn, ") + ctx_.culprit_phrase(h.thread) +
-                             " " + h.detail;
-          }
-          c.explanation += ".";
-        }
-        const int64_t prod_io = prod.blocked_by(BlockCause::kIo);
-        if (prod.runnable_ns > prod_io && prod.runnable_ns > prod.on_cpu_ns) {
-          c.recommendation =
-              "The loaders themselves mostly waited for a CPU: give them cores of their own "
-              "(fewer competing processes, CPU affinity), then add workers or prefetch if they "
-              "still fall behind.";
-        } else if (prod_io >= prod.on_cpu_ns && prod_io > 0) {
-          c.recommendation =
-              "The loaders are disk-bound: add loader workers and prefetch deeper "
-              "(DataLoader num_workers, prefetch_factor), cache or pre-shard the "
-              "dataset in memory or on faster storage, and read larger sequential "
-              "chunks.";
         } else {
-          c.recommendation =
-              "The loaders are CPU-bound: add loader workers (DataLoader "
-              "num_workers) on idle cores, decode on the GPU (DALI, nvJPEG) or "
-              "pre-process the dataset offline, and prefetch more batches ahead.";
+          absorb(c, local, {cat}, false);
         }
-        c.evidence.push_back(
-            {"thread_state", rep->largest_state_id, rep->largest_ts, "waiting for the loader"});
-        if (rep->largest_syscall_id) {
-          c.evidence.push_back({"syscall", rep->largest_syscall_id, 0, "blocking syscall"});
-        }
-        ctx_.add_waker_chain(c, hops);
-        ctx_.finish(c, span);
-        absorb(c, local, {"lock_wait", "blocked_wait"}, true);
         local.push_back(std::move(c));
-        return;  // the waits are explained; no separate lock finding for the same time
       }
-    }
-
-    // Blocked on own I/O, or on locks, over the span.
-    const int64_t io = all.blocked_by(BlockCause::kIo);
-    const int64_t lock = all.blocked_by(BlockCause::kLock);
-    for (const auto& [cat, ns, cause] :
-         {std::tuple<const char*, int64_t, BlockCause>{"blocked_io", io, BlockCause::kIo},
-          std::tuple<const char*, int64_t, BlockCause>{"lock_wait", lock, BlockCause::kLock}}) {
-      if (!significant(ns)) continue;
-      Chain c;
-      c.kind = "thread";
-      c.category = cat;
-      c.subject = ctx_.task(tc.thread);
-      c.impact_ns = ns;
-      c.window_start_ns = tc.span_start;
-      c.window_end_ns = tc.span_end;
-      const BlockShare* top = nullptr;
-      for (const BlockShare& b : all.blocked) {
-        if (b.cause != cause) continue;
-        c.occurrences += b.intervals;
-        if (!top || b.ns > top->ns) top = &b;
-      }
-      ctx_.fill_breakdown(c, all);
-      const double share = static_cast<double>(ns) / static_cast<double>(span);
-      std::vector<WakerHop> hops;
-      int32_t culprit = tc.thread;
-      if (cause == BlockCause::kLock) {
-        culprit = top->waker;
-        hops = waker_chain(ctx_.data, tc.thread, top->waker, top->largest_ts, top->largest_end,
-                           o.max_waker_depth);
-      }
-      if (culprit >= 0) c.culprit = ctx_.task(culprit);
-      if (cause == BlockCause::kIo) {
-        c.summary = who + " was blocked on I/O for " + format_duration(ns) + " (" + percent(share) +
-                    " of its " + span_text + ")" +
-                    (top->dev ? ", mostly on device " + device_name(top->dev) : "");
-        c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
-                        percent(share) + " of its " + span_text +
-                        ") blocked waiting for I/O, "
-                        "largest share in " +
-                        top->reason + " (" + format_duration(top->ns) + " over " +
-                        std::to_string(top->intervals) +
-                        " waits). Over the span: " + breakdown_sentence(ctx_, all) + ".";
-      } else {
-        c.summary = who + " waited on locks for " + format_duration(ns) + " (" + percent(share) +
-                    " of its " + span_text + ")" +
-                    (culprit >= 0 ? "; mostly released by " + ctx_.culprit_phrase(culprit) : "");
-        c.explanation = who + " feeds the GPU but spent " + format_duration(ns) + " (" +
-                        percent(share) + " of its " + span_text +
-                        ") blocked on futexes. Over "
-                        "the span: " +
-                        breakdown_sentence(ctx_, all) + ".";
-        if (!hops.empty()) {
-          c.explanation += " Longest wait:";
-          for (const WakerHop& h : hops) {
-            c.explanation += (h.depth == 1 ? " " : "; in turn, ") + ctx_.culprit_phrase(h.thread) +
-                             " " + h.detail;
-          }
-          c.explanation += ".";
-        }
-      }
-      c.recommendation = recommendation_for(ctx_, c.category, tc.thread, culprit, hops, all);
-      c.evidence.push_back({"thread_state", top->largest_state_id, top->largest_ts, "blocked"});
-      if (top->largest_syscall_id) {
-        c.evidence.push_back({"syscall", top->largest_syscall_id, 0, "blocking syscall"});
-      }
-      if (top->largest_io_id)
-        c.evidence.push_back({"block_io", top->largest_io_id, top->largest_io_ts, "I/O"});
-      ctx_.add_waker_chain(c, hops);
-      ctx_.finish(c, span);
-      absorb(c, local, {cat}, false);
-      local.push_back(std::move(c));
+      if (claims) return;
     }
   }
 
   Context ctx_;
   std::vector<Chain> out_;
-  std::unique_ptr<detail::Detector> peer_wait_ = detail::make_peer_wait_detector();
+  std::vector<std::unique_ptr<detail::Detector>> findings_ = [] {
+    std::vector<std::unique_ptr<detail::Detector>> v;
+    v.push_back(detail::make_cpu_contention_detector());
+    v.push_back(detail::make_cpu_throttling_detector());
+    v.push_back(detail::make_gil_wait_detector());
+    v.push_back(detail::make_peer_wait_detector());
+    v.push_back(detail::make_data_loader_detector());
+    v.push_back(detail::make_blocked_io_detector());
+    v.push_back(detail::make_lock_wait_detector());
+    return v;
+  }();
   std::vector<std::unique_ptr<detail::Detector>> patterns_ = [] {
     std::vector<std::unique_ptr<detail::Detector>> v;
     v.push_back(detail::make_host_sync_detector());

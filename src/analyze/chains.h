@@ -31,7 +31,7 @@ struct sqlite3;
 namespace causeway::analyze {
 
 // Bumped whenever chain detection or output changes, so stored chains are recomputed.
-inline constexpr int kAnalysisVersion = 4;
+inline constexpr int kAnalysisVersion = 5;
 
 struct ExplainOptions {
   std::optional<int32_t> pid;       // only chains about threads of this process
@@ -76,7 +76,7 @@ struct PreemptorShare {
 };
 
 struct BlockedShare {
-  std::string cause;   // "io", "lock", "wait", "sleep"
+  std::string cause;   // "io", "lock", "gil" (waker = the GIL holder), "wait", "sleep"
   std::string reason;  // syscall name, or "sleeping" / "uninterruptible"
   std::optional<TaskRef> waker;
   std::string woken_by;  // "task", "interrupt", "timer" (a timeout expired: nobody woke it),
@@ -91,7 +91,8 @@ struct WakerStep {
   TaskRef task;
   int64_t window_start_ns = 0;
   int64_t window_end_ns = 0;
-  std::string activity;  // on_cpu, runnable, blocked_io, lock_wait, waiting, sleeping, untraced
+  std::string activity;  // on_cpu, runnable, blocked_io, lock_wait, gil_wait, waiting, sleeping,
+                         // untraced
   std::string detail;    // one clause, e.g. "was blocked in fdatasync waiting for I/O on ..."
   int64_t on_cpu_ns = 0;
   int64_t runnable_ns = 0;

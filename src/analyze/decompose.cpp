@@ -168,6 +168,8 @@ const char* block_cause_word(BlockCause c) {
       return "io";
     case BlockCause::kLock:
       return "lock";
+    case BlockCause::kGil:
+      return "gil";
     case BlockCause::kSleep:
       return "sleep";
     case BlockCause::kWait:
@@ -370,11 +372,18 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
                               : wc == kWakeHardirq || wc == kWakeSoftirq || wc == kWakeNmi
                                   ? WakeKind::kInterrupt
                                   : WakeKind::kUnknown;
-        const int32_t waker = r.waker;  // -1 for interrupts and timers (TraceData::load)
+        int32_t waker = r.waker;  // -1 for interrupts and timers (TraceData::load)
         const bool by_recorder = d.is_recorder(waker);
+        // A wait for a Python GIL is named for who held the GIL, however the wait ended (it
+        // times out every switch interval while the holder keeps it).
+        const std::optional<int32_t> gil_holder =
+            by_recorder ? std::nullopt : d.gil_holder_of(r.id);
         const bool gpu_waker = waker >= 0 && d.threads[static_cast<size_t>(waker)].gpu_agent;
         BlockCause cause;
-        if (by_recorder) {
+        if (gil_holder) {
+          cause = BlockCause::kGil;
+          waker = *gil_holder;
+        } else if (by_recorder) {
           // Stopped (SIGSTOP) while the recorder attached probes, then resumed: its overhead,
           // never a lock or a wait on another task.
           cause = BlockCause::kRecorder;
@@ -405,6 +414,10 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
             acc.blocked_ns += ns;
             t.lock_ns += ns;
             break;
+          case BlockCause::kGil:
+            acc.blocked_ns += ns;
+            t.gil_ns += ns;
+            break;
           case BlockCause::kSleep:
             acc.blocked_ns += ns;
             t.sleep_ns += ns;
@@ -422,7 +435,9 @@ IntervalTotals decompose_into(TraceData& d, int32_t thread, int64_t start, int64
             waker != thread) {
           t.waited_on_others_ns += ns;
         }
-        add_block(acc, cause, std::move(reason), r, waker, wake, io, ns, s, e);
+        add_block(acc, cause, std::move(reason), r, waker,
+                  gil_holder ? (waker >= 0 ? WakeKind::kTask : WakeKind::kUnknown) : wake, io, ns,
+                  s, e);
         break;
       }
     }
@@ -551,6 +566,11 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
           hop.detail =
               "was itself waiting on a lock" + in + " for " + format_duration(b.ns) + of_window;
           break;
+        case BlockCause::kGil:
+          hop.activity = "gil_wait";
+          hop.detail =
+              "was itself waiting for the Python GIL for " + format_duration(b.ns) + of_window;
+          break;
         case BlockCause::kSleep:
           hop.activity = "sleeping";
           hop.detail = b.wake == WakeKind::kTimer
@@ -573,11 +593,12 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
           break;
       }
       if ((b.cause == BlockCause::kLock || b.cause == BlockCause::kWait ||
-           b.cause == BlockCause::kSleep) &&
+           b.cause == BlockCause::kSleep || b.cause == BlockCause::kGil) &&
           b.waker >= 0 && !d.is_recorder(b.waker)) {
         const ThreadInfo& n = d.threads[static_cast<size_t>(b.waker)];
-        hop.detail += ", until \"" + n.name + "\" (pid " + std::to_string(n.pid) + ", tid " +
-                      std::to_string(n.tid) + ") woke it";
+        hop.detail += ", " + std::string(b.cause == BlockCause::kGil ? "held by" : "until") +
+                      " \"" + n.name + "\" (pid " + std::to_string(n.pid) + ", tid " +
+                      std::to_string(n.tid) + ")" + (b.cause == BlockCause::kGil ? "" : " woke it");
         next = b.waker;
         next_start = b.largest_ts;
         next_end = b.largest_end;

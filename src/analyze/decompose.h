@@ -22,11 +22,12 @@ enum class BlockCause : uint8_t {
   kGpu,       // waiting for the device inside a CUDA call
   kIo,        // uninterruptible sleep, block I/O of the thread, fsync-like syscalls
   kLock,      // futex
+  kGil,       // waiting for a Python GIL (python_gil.h); the share's waker is the GIL's holder
   kSleep,     // nanosleep / clock_nanosleep
   kWait,      // any other blocking wait (poll, pipe/socket read, ...)
   kRecorder,  // stopped or woken by the causeway recorder (attaching probes): its overhead
 };
-// "gpu", "io", "lock", "sleep", "wait", "recorder"
+// "gpu", "io", "lock", "gil", "sleep", "wait", "recorder"
 const char* block_cause_word(BlockCause c);
 
 // PreemptShare::thread when the CPU the thread was queued on was idle meanwhile: wakeup
@@ -103,6 +104,7 @@ struct IntervalTotals {
   int64_t runnable_ns = 0;
   int64_t io_ns = 0;
   int64_t lock_ns = 0;
+  int64_t gil_ns = 0;
   int64_t wait_ns = 0;
   int64_t sleep_ns = 0;
   int64_t recorder_ns = 0;  // stopped or woken by the recorder

@@ -1,5 +1,7 @@
 #include "analyze/trace_data.h"
 
+#include "analyze/python_gil.h"
+
 #include <nlohmann/json.hpp>
 
 #include <sqlite3.h>
@@ -105,39 +107,13 @@ std::string device_name(uint32_t dev) {
   return std::to_string(dev >> 20) + ":" + std::to_string(dev & 0xfffff);
 }
 
-TraceData::TraceData(TraceData&& o) noexcept {
-  *this = std::move(o);
+void TraceData::StmtFree::operator()(sqlite3_stmt* s) const {
+  sqlite3_finalize(s);
 }
 
-TraceData& TraceData::operator=(TraceData&& o) noexcept {
-  if (this == &o) return *this;
-  if (syscall_stmt_) sqlite3_finalize(syscall_stmt_);
-  threads = std::move(o.threads);
-  functions = std::move(o.functions);
-  calls = std::move(o.calls);
-  states = std::move(o.states);
-  block_ios = std::move(o.block_ios);
-  slices = std::move(o.slices);
-  cpu_slices = std::move(o.cpu_slices);
-  has_cpu_slices = o.has_cpu_slices;
-  recorder_pid = o.recorder_pid;
-  throttles = std::move(o.throttles);
-  thread_calls = std::move(o.thread_calls);
-  thread_states = std::move(o.thread_states);
-  thread_ios = std::move(o.thread_ios);
-  start_ns = o.start_ns;
-  end_ns = o.end_ns;
-  db_ = o.db_;
-  syscall_stmt_ = o.syscall_stmt_;
-  o.syscall_stmt_ = nullptr;
-  syscall_names_ = std::move(o.syscall_names_);
-  syscall_cache_ = std::move(o.syscall_cache_);
-  return *this;
-}
-
-TraceData::~TraceData() {
-  if (syscall_stmt_) sqlite3_finalize(syscall_stmt_);
-}
+TraceData::TraceData(TraceData&&) noexcept = default;
+TraceData& TraceData::operator=(TraceData&&) noexcept = default;
+TraceData::~TraceData() = default;
 
 namespace {
 
@@ -476,14 +452,19 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
     }
   }
 
-  d.syscall_stmt_ = nullptr;
+  // Which futex waits were waits for a Python GIL, and who held it.
+  if (Status st = load_gil_waits(db, d); !st.ok()) return st;
+
+  d.syscall_stmt_.reset();
   const char* q =
-      "SELECT s.id, s.ts, s.dur, coalesce(n.name, 'syscall_' || s.nr), s.fd, s.addr "
+      "SELECT s.id, s.ts, s.dur, coalesce(n.name, 'syscall_' || s.nr), s.fd, s.addr, s.op "
       "FROM syscall s LEFT JOIN syscall_name n ON n.nr = s.nr WHERE s.id = ?1";
   // Lazy lookups happen after load returns: on the caller's connection, which outlives us.
-  if (sqlite3_prepare_v2(caller_db, q, -1, &d.syscall_stmt_, nullptr) != SQLITE_OK) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(caller_db, q, -1, &stmt, nullptr) != SQLITE_OK) {
     return sql::query_error(caller_db, "syscalls");
   }
+  d.syscall_stmt_.reset(stmt);
   return d;
 }
 
@@ -507,20 +488,23 @@ std::optional<SyscallInfo> TraceData::syscall(int64_t id) {
   auto it = syscall_cache_.find(id);
   if (it != syscall_cache_.end()) return it->second;
   std::optional<SyscallInfo> out;
-  sqlite3_reset(syscall_stmt_);
-  sqlite3_bind_int64(syscall_stmt_, 1, id);
-  if (sqlite3_step(syscall_stmt_) == SQLITE_ROW) {
+  sqlite3_reset(syscall_stmt_.get());
+  sqlite3_bind_int64(syscall_stmt_.get(), 1, id);
+  if (sqlite3_step(syscall_stmt_.get()) == SQLITE_ROW) {
     SyscallInfo s;
-    s.id = sqlite3_column_int64(syscall_stmt_, 0);
-    s.ts = sqlite3_column_int64(syscall_stmt_, 1);
-    s.dur = sqlite3_column_int64(syscall_stmt_, 2);
-    const unsigned char* name = sqlite3_column_text(syscall_stmt_, 3);
+    s.id = sqlite3_column_int64(syscall_stmt_.get(), 0);
+    s.ts = sqlite3_column_int64(syscall_stmt_.get(), 1);
+    s.dur = sqlite3_column_int64(syscall_stmt_.get(), 2);
+    const unsigned char* name = sqlite3_column_text(syscall_stmt_.get(), 3);
     s.name = name ? reinterpret_cast<const char*>(name) : "";
-    if (sqlite3_column_type(syscall_stmt_, 4) != SQLITE_NULL) {
-      s.fd = sqlite3_column_int64(syscall_stmt_, 4);
+    if (sqlite3_column_type(syscall_stmt_.get(), 4) != SQLITE_NULL) {
+      s.fd = sqlite3_column_int64(syscall_stmt_.get(), 4);
     }
-    if (sqlite3_column_type(syscall_stmt_, 5) != SQLITE_NULL) {
-      s.addr = sqlite3_column_int64(syscall_stmt_, 5);
+    if (sqlite3_column_type(syscall_stmt_.get(), 5) != SQLITE_NULL) {
+      s.addr = sqlite3_column_int64(syscall_stmt_.get(), 5);
+    }
+    if (sqlite3_column_type(syscall_stmt_.get(), 6) != SQLITE_NULL) {
+      s.op = sqlite3_column_int64(syscall_stmt_.get(), 6);
     }
     out = std::move(s);
   }

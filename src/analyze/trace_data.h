@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -136,6 +137,7 @@ struct SyscallInfo {
   std::string name;
   std::optional<int64_t> fd;
   std::optional<int64_t> addr;
+  std::optional<int64_t> op;  // futex operation, ioctl request
 };
 
 // Half-open index range into a vector.
@@ -183,6 +185,26 @@ class TraceData {
     std::vector<int32_t> pids;
   };
   std::vector<Throttle> throttles;
+  // Python GIL waits (python_gil.h): thread_state id of a wait for the GIL -> the thread that
+  // held the GIL meanwhile (-1 unknown). Empty for traces without Python processes.
+  std::unordered_map<int64_t, int32_t> gil_holder;
+  // Where a GIL holder was running Python: the innermost frame of the Python stack it had when
+  // it let the GIL go (its own GIL waits), most frequent first. Only with Python stacks on.
+  struct PyLine {
+    std::string function;
+    std::string file;
+    int64_t line = 0;
+    int64_t state_id = 0;  // a thread_state row of the holder with that stack (evidence)
+    int64_t ts = 0;        // its start, ns
+  };
+  std::unordered_map<int32_t, PyLine> gil_holder_line;  // holder thread index -> its line
+  // The holder of GIL wait `state_id`, or nullopt when that state is not a GIL wait.
+  std::optional<int32_t> gil_holder_of(int64_t state_id) const {
+    if (gil_holder.empty()) return std::nullopt;
+    auto it = gil_holder.find(state_id);
+    if (it == gil_holder.end()) return std::nullopt;
+    return it->second;
+  }
   // The throttling quota over process `pid`, or null.
   const Throttle* throttle_of(int32_t pid) const {
     for (const Throttle& t : throttles) {
@@ -209,8 +231,11 @@ class TraceData {
   size_t first_slice_after(int32_t cpu, int64_t ts) const;
 
  private:
+  struct StmtFree {
+    void operator()(sqlite3_stmt* s) const;
+  };
   sqlite3* db_ = nullptr;
-  sqlite3_stmt* syscall_stmt_ = nullptr;
+  std::unique_ptr<sqlite3_stmt, StmtFree> syscall_stmt_;
   std::unordered_map<int32_t, std::string> syscall_names_;
   std::unordered_map<int64_t, std::optional<SyscallInfo>> syscall_cache_;
 };

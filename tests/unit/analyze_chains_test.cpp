@@ -146,6 +146,64 @@ TEST(AnalyzeChainsTest, LockHeldAcrossFdatasyncEveryStepIsLockWaitNotDataLoader)
   EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
 }
 
+// The same waits (the logger computes, then ends decode's wait) are a lock when decode waited
+// to acquire a mutex, and a data loader when it waited on a condition the logger signals.
+TEST(AnalyzeChainsTest, LockHeldAcrossCpuWorkIsLockWaitAndTheSameHandOffIsDataLoader) {
+  TempDir dir;
+  scenarios::lock_held_across_cpu_work_every_step(dir.file("mutex.db"), 128);
+  auto v = chains_of(dir.file("mutex.db"));
+  ASSERT_FALSE(v.empty());
+  EXPECT_EQ(v.front().category, "lock_wait") << dump(v);
+  ASSERT_TRUE(v.front().culprit);
+  EXPECT_EQ(v.front().culprit->comm, "logger");
+  EXPECT_EQ(find(v, "data_loader"), nullptr) << dump(v);
+
+  scenarios::lock_held_across_cpu_work_every_step(dir.file("condvar.db"), 137);
+  v = chains_of(dir.file("condvar.db"));
+  ASSERT_FALSE(v.empty());
+  EXPECT_EQ(v.front().category, "data_loader") << dump(v);
+  ASSERT_TRUE(v.front().culprit);
+  EXPECT_EQ(v.front().culprit->comm, "logger");
+}
+
+// A Python thread that drives the GPU and waits for the GIL: gil_wait, naming the thread that
+// held the GIL and the Python line it was running, not a lock, a timeout or a data loader.
+TEST(AnalyzeChainsTest, PythonGilWaitNamesTheHolderAndItsLine) {
+  TempDir dir;
+  scenarios::python_gil(dir.file("t.db"), false);
+  auto v = chains_of(dir.file("t.db"));
+  ASSERT_FALSE(v.empty());
+  const Chain& top = v.front();
+  EXPECT_EQ(top.category, "gil_wait") << dump(v);
+  EXPECT_EQ(top.severity, "high") << dump(v);
+  ASSERT_TRUE(top.culprit);
+  EXPECT_EQ(top.culprit->comm, "gil-hog-0");
+  EXPECT_EQ(top.subject.tid, 1300);
+  // 79 rounds of a timed-out wait (5.0-5.2 ms) and a signalled one (150 us); the first round's
+  // wait is before the first CUDA call.
+  int64_t expected = 0;
+  for (int step = 0; step < 79; ++step) expected += 5 * kMs + (step % 3) * 100 * kUs + 150 * kUs;
+  EXPECT_EQ(top.impact_ns, expected) << dump(v);
+  EXPECT_NE(top.summary.find("hog at /srv/gil_contention.py:43"), std::string::npos) << top.summary;
+  EXPECT_NE(top.recommendation.find("GIL"), std::string::npos) << top.recommendation;
+  EXPECT_TRUE(cites(top, "syscall")) << dump(v);
+  bool holder_stack = false;
+  for (const auto& e : top.evidence) holder_stack = holder_stack || e.role.find("GIL holder") == 0;
+  EXPECT_TRUE(holder_stack) << dump(v);
+  for (const char* not_it : {"lock_wait", "blocked_wait", "data_loader"}) {
+    const Chain* c = find(v, not_it);
+    EXPECT_TRUE(c == nullptr || c->severity == "low") << dump(v);
+  }
+}
+
+TEST(AnalyzeChainsTest, HealthyPythonRaisesNoGilWait) {
+  TempDir dir;
+  scenarios::python_gil(dir.file("t.db"), true);
+  auto v = chains_of(dir.file("t.db"));
+  expect_no_high(v);
+  EXPECT_EQ(find(v, "gil_wait"), nullptr) << dump(v);
+}
+
 TEST(AnalyzeChainsTest, HealthyDataLoaderRaisesNoHighChain) {
   TempDir dir;
   scenarios::data_loader(dir.file("t.db"), true);

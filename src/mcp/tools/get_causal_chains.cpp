@@ -34,7 +34,7 @@ ToolDef get_causal_chains_tool() {
       "its time into causes (preempted by whom, blocked in which syscall, woken by whom), with "
       "severity, evidence event ids and a recommended fix. Filter by pid, time window "
       "(since_ns/until_ns, ns since trace start), category (cpu_contention, cpu_throttling, "
-      "lock_wait, "
+      "lock_wait, gil_wait, "
       "blocked_io, data_loader, peer_wait, host_sync, allocator_churn, pageable_copy, "
       "gpu_starvation, "
       "phase_shift, ...) and minimum severity. Evidence items name a table and a row id: look "
