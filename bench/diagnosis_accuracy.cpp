@@ -137,7 +137,9 @@ int main(int argc, char** argv) {
   Tally top, healthy, no_blame, all;
   int verify_failed = 0;
   int strangers = 0;
-  Tally waiting;  // ranks: the waiting rank's own first chain
+  Tally waiting;                // ranks: the waiting rank's own first chain
+  int weak = 0;                 // pathology cases whose workload measured too little of its wait
+  int confirmed_strangers = 0;  // ... of which the workload's run_delay exceeded its own wait
   std::vector<std::string> misses;
   double seconds = 0;
   for (const Case& c : cases) {
@@ -150,19 +152,34 @@ int main(int argc, char** argv) {
     };
     const std::string name = family_name(c.family);
     count_in(c.healthy ? healthy_by_family[name] : by_family[name]);
-    count_in(c.expect == Expect::kTopChain ? top
-             : c.expect == Expect::kNoHigh ? healthy
-                                           : no_blame);
+    // A pathology that did not happen (weak) is judged, and counted, as a healthy run.
+    count_in(r.weak                          ? healthy
+             : c.expect == Expect::kTopChain ? top
+             : c.expect == Expect::kNoHigh   ? healthy
+                                             : no_blame);
     count_in(all);
     if (r.verify_exit > 0) ++verify_failed;
-    if (r.ran && !r.correct && r.blames_stranger) ++strangers;
+    if (r.ran && !r.correct && r.blames_stranger) {
+      ++strangers;
+      if (r.runnable_share > r.measured_share && r.runnable_share >= causeway::bench::kWeakShare) {
+        ++confirmed_strangers;
+      }
+    }
     if (r.waiting_correct >= 0) {
       ++waiting.cases;
       if (r.waiting_correct == 1) ++waiting.correct;
     }
     const char* mark = !r.ran ? "ERROR" : r.correct ? "ok" : "MISS";
-    std::printf("%-5s %s [%s] %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(), r.seconds,
-                r.load.c_str());
+    std::string measured;
+    if (r.measured_share >= 0) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " waited %.0f%% runnable %.0f%%%s", 100.0 * r.measured_share,
+                    100.0 * r.runnable_share, r.weak ? " (weak: scored as no high chain)" : "");
+      measured = buf;
+    }
+    if (r.weak) ++weak;
+    std::printf("%-5s %s [%s]%s %.1fs load %s\n", mark, c.id.c_str(), c.label.c_str(),
+                measured.c_str(), r.seconds, r.load.c_str());
     if (!r.correct) {
       misses.push_back(
           c.id + " (seed " + std::to_string(c.seed) + ", " + c.label + ", load " + r.load +
@@ -200,12 +217,20 @@ int main(int argc, char** argv) {
               waiting.correct, waiting.cases);
   std::printf("timeout traps with no high chain blaming another task: %d of %d\n", no_blame.correct,
               no_blame.cases);
+  std::printf(
+      "pathology cases whose own wait stayed under %.0f%% of the loop (scored as no high chain "
+      "expected): %d\n",
+      100.0 * causeway::bench::kWeakShare, weak);
   std::printf("all cases right: %d of %d (%.0f%%); %.0f s\n", all.correct, all.cases,
               all.cases > 0 ? 100.0 * all.correct / all.cases : 0.0, seconds);
   std::printf(
       "misses that are cpu_contention by a process the case did not start (other load on the "
       "machine): %d of %d\n",
       strangers, all.cases - all.correct);
+  std::printf(
+      "  of which the workload's own time waiting for a CPU (run_delay) exceeded the wait the case "
+      "creates: %d\n",
+      confirmed_strangers);
   if (has_verify) {
     std::printf("causeway verify failed on %d of %d traces\n", verify_failed, all.cases);
   }

@@ -240,7 +240,7 @@ Case make_case(Family family, bool healthy, uint64_t seed, int cpus) {
     if (healthy) c.args.push_back("--healthy");
     c.label = "hogs=" + std::to_string(hogs) + " kernel_threads=" + std::to_string(kernel_threads);
     c.expect = healthy ? Expect::kNoHigh : Expect::kTopChain;
-    if (!healthy) c.accept.push_back(Accept{"lock_wait", "gil-hog-", true, false, ""});
+    if (!healthy) c.accept.push_back(Accept{"gil_wait", "gil-hog-", true, false, ""});
     return c;
   }
   add(c, "--family", family_name(family));
@@ -490,6 +490,19 @@ Verdict judge(const Case& c, const json& explain, int outside_pid,
   return v;
 }
 
+double measured_share(const std::string& log, const std::string& key) {
+  const size_t at = log.rfind("summary scenario=");
+  if (at == std::string::npos) return -1;
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  auto value = [&](const std::string& key) -> double {
+    const size_t k = line.find(" " + key + "=");
+    if (k == std::string::npos) return -1;
+    return std::strtod(line.c_str() + k + key.size() + 2, nullptr);
+  };
+  const double waited = value(key + "_ms"), loop = value("loop_ms");
+  return waited >= 0 && loop > 0 ? waited / loop : -1;
+}
+
 bool verify_available(const std::string& causeway) {
   return run_logged({causeway, "verify", "--help"}, "/dev/null") == 0;
 }
@@ -587,7 +600,15 @@ CaseResult run_case(const Case& c, const RunConfig& config) {
     }
   }
   unlink(stats_out.c_str());
-  const Verdict v = judge(c, parsed, spinner, traced_pids);
+  const std::string log_text = slurp(log);
+  r.measured_share = measured_share(log_text);
+  r.runnable_share = measured_share(log_text, "runnable");
+  Case scored = c;
+  if (c.expect == Expect::kTopChain && r.measured_share >= 0 && r.measured_share < kWeakShare) {
+    r.weak = true;
+    scored.expect = Expect::kNoHigh;
+  }
+  const Verdict v = judge(scored, parsed, spinner, traced_pids);
   r.ran = true;
   r.correct = v.correct;
   r.got = v.got;

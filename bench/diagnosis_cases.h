@@ -115,7 +115,23 @@ struct CaseResult {
   // /proc/loadavg's 1-minute figure when the case started: other work on the machine competes
   // with the workload and can be what a contention chain (rightly) names.
   std::string load;
+  // The wait the case creates as the workload measured it itself (summary waited_ms / loop_ms),
+  // -1 when the family does not measure it. A pathology case below kWeakShare had nothing worth
+  // a finding: it is scored like a healthy twin (no high chain) and counted as `weak`.
+  double measured_share = -1;
+  bool weak = false;
+  // The loop thread's time waiting for a CPU (summary runnable_ms, from the kernel's run_delay)
+  // over its run; -1 when not reported. A miss naming another process's CPU use with this above
+  // measured_share is load from elsewhere that the kernel confirms (counted apart).
+  double runnable_share = -1;
 };
+
+// Below this share of the loop's run in the case's own wait, a pathology did not happen.
+inline constexpr double kWeakShare = 0.05;
+
+// KEY_ms / loop_ms from the workload's "summary ..." line in `log` (KEY: waited, runnable), or
+// -1 when absent.
+double measured_share(const std::string& log, const std::string& key = "waited");
 
 // Runs one case end to end: starts the outside spinner or cgroup if any, traces the workload,
 // explains, judges, verifies (when `causeway verify` exists), cleans up. Needs root and BPF.

@@ -31,8 +31,11 @@ const char* const kCases[] = {
     "contention-healthy-14849590096423648672",  // spinner thread on the other CPU
     "contention-healthy-17697427900379827853",  // no spinner
     "lock-4294279809680864835",                 // held across nanosleep
+    "lock-4280127412249966241",                 // held across CPU work (was called data_loader)
+    "lock-14102710878621678565",  // held across write + fdatasync (was called data_loader)
     "lock-healthy-1264207530640788729",
     "multihop-8608505379183451283",   // relay waits on a condvar; source spins
+    "multihop-10706909253416221965",  // relay reads a pipe; source does I/O
     "multihop-healthy-3080963983334996679",
     "loader-7859008879853297376",  // 3 CPU-decoding loaders
     "loader-8825964490506862837",  // file-reading loaders
@@ -50,16 +53,9 @@ const char* const kCases[] = {
 // Cases this build still gets wrong (issue "Diagnosis you can trust" stays open for them):
 // they are not in the CI subset so that it stays a regression gate, and they still count as
 // misses in the benchmark (`build/bench/diagnosis_accuracy --case ID` reruns one).
-//   lock-4280127412249966241      held across CPU work: called data_loader (the holder never
-//   lock-14102710878621678565     queues on the mutex word, so the waits look like hand-offs;
-//                                 held across write + fdatasync: same)
-//   multihop-10706909253416221965 relay reads a pipe, source does I/O: top chain not lock_wait
 //   ranks-9016151524459764997     the waiting rank's peer_wait names the slow rank, which
 //                                 waited for its GPU, not the spinner behind that
 [[maybe_unused]] const char* const kKnownMisses[] = {
-    "lock-4280127412249966241",
-    "lock-14102710878621678565",
-    "multihop-10706909253416221965",
     "ranks-9016151524459764997",
 };
 
