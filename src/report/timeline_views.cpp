@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "store/cpu_holders.h"
 #include "store/sql_util.h"
 
 namespace causeway::report {
@@ -16,6 +17,9 @@ using analyze::Chain;
 using analyze::TaskRef;
 using store::sql::query_error;
 using store::sql::Stmt;
+
+// Holders named in a runnable interval's tooltip; the rest are summed as "and N others".
+constexpr size_t kTooltipHolders = 3;
 
 // An evidence row found in its table.
 struct Located {
@@ -265,6 +269,7 @@ class ViewBuilder {
       v.events.push_back(std::move(e));
     };
     int rc;
+    std::vector<Runnable> runnable;
     {
       Stmt& q = prepared(
           "SELECT x.id, x.ts, x.dur, x.state, x.cpu, sn.name, x.syscall_nr, wt.tid, wt.name, "
@@ -286,8 +291,12 @@ class ViewBuilder {
         auto add = [&](const std::string& clause) {
           detail = detail.empty() ? clause : clause + " · " + detail;
         };
-        if (state == 1 && !q.is_null(10)) {
-          add("preempted by " + task_label(q.text(11), q.i64(12), q.i64(10)));
+        if (state == 1) {
+          // Who held the CPU is filled in below from cpu_slice; the task that switched in
+          // when the thread left the CPU is kept for intervals nothing else covers.
+          runnable.push_back(
+              {v.events.size(), detail,
+               q.is_null(10) ? std::string() : task_label(q.text(11), q.i64(12), q.i64(10))});
         }
         if (state == 2 || state == 3) {
           std::string sys = !q.is_null(5)   ? q.text(5)
@@ -304,6 +313,7 @@ class ViewBuilder {
              q.i64(1), q.i64(2), kStates[state], detail);
       }
       if (rc != SQLITE_DONE) return query_error(db_, "thread states");
+      if (Status st = describe_runnable(v, utid, runnable); !st.ok()) return st;
     }
     {
       Stmt& q = prepared(
@@ -382,6 +392,56 @@ class ViewBuilder {
     return Status::Ok();
   }
 
+  // A runnable event of a lane, before its tooltip says who held the CPU.
+  struct Runnable {
+    size_t event;           // index in v.events
+    std::string cpu;        // "CPU 3" or empty
+    std::string preempter;  // the task that switched in when it left the CPU, or empty
+  };
+
+  // Tooltips of the lane's runnable intervals: who held their CPU meanwhile (cpu_slice),
+  // with idle and unrecorded time. One query per lane and window (store/cpu_holders.h).
+  Status describe_runnable(TimelineView& v, int64_t utid, const std::vector<Runnable>& runnable) {
+    if (runnable.empty()) return Status::Ok();
+    std::map<int64_t, store::CpuHolders> by_state;
+    if (has_slices()) {
+      Stmt& q = prepared(store::runnable_holders_sql(
+          "x.utid = ?1 AND x.ts >= (SELECT coalesce(min(ts), ?2) FROM (SELECT ts FROM "
+          "thread_state WHERE utid = ?1 AND ts < ?2 ORDER BY ts DESC LIMIT 4)) AND x.ts < ?3 "
+          "AND x.ts + x.dur > ?2",
+          /*grouped=*/true));
+      if (!q.ok()) return query_error(db_, "CPU holders");
+      q.bind(1, utid);
+      q.bind(2, v.start_ns);
+      q.bind(3, v.end_ns);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        store::HolderRow r = store::read_holder_row(q);
+        store::CpuHolders& h = by_state[r.state_id];
+        h.span_ns = r.state_dur;
+        h.add(std::move(r.holder), r.ns);
+      }
+      if (rc != SQLITE_DONE) return query_error(db_, "CPU holders");
+    }
+    for (const Runnable& r : runnable) {
+      TimelineEvent& e = v.events[r.event];
+      store::CpuHolders h;
+      auto it = by_state.find(e.id);
+      if (it != by_state.end()) h = std::move(it->second);
+      h.span_ns = e.dur_ns;
+      h.finish();
+      std::string text = store::describe_holders(h, kTooltipHolders, format_duration);
+      if (!h.recorded() && !r.preempter.empty()) text += "; switched in first: " + r.preempter;
+      e.detail = r.cpu.empty() ? text : text + " · " + r.cpu;
+    }
+    return Status::Ok();
+  }
+
+  bool has_slices() {
+    if (!has_slices_) has_slices_ = store::sql::has_table(db_, "cpu_slice");
+    return *has_slices_;
+  }
+
   // Keeps every cited event and, of the rest, the longest ones (short ones are invisible
   // until one zooms far in; the cap keeps the report small whatever the trace).
   void cap_events(TimelineView& v) const {
@@ -451,6 +511,7 @@ class ViewBuilder {
   sqlite3* db_;
   const TimelineLimits& limits_;
   std::map<std::string, Stmt> statements_;
+  std::optional<bool> has_slices_;
 };
 
 std::string three_digits(double v, const char* unit) {
