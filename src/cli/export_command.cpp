@@ -113,13 +113,14 @@ int run_export(const ExportFlags& f) {
   const auto& s = *summary;
   std::fprintf(stderr,
                "causeway export: wrote %lld events (%lld CUDA calls, %lld thread states, %lld "
-               "syscalls, %lld block I/O, %lld wakeup flows, %lld chains) on %lld tracks, %lld "
-               "bytes, to %s\n",
+               "syscalls, %lld block I/O, %lld wakeup flows, %lld chains, %lld CPU slices) on "
+               "%lld tracks, %lld bytes, to %s\n",
                static_cast<long long>(s.events()), static_cast<long long>(s.cuda_calls),
                static_cast<long long>(s.thread_states), static_cast<long long>(s.syscalls),
                static_cast<long long>(s.block_ios), static_cast<long long>(s.flows),
-               static_cast<long long>(s.chains), static_cast<long long>(s.tracks),
-               static_cast<long long>(s.bytes), to_stdout ? "stdout" : f.output.c_str());
+               static_cast<long long>(s.chains), static_cast<long long>(s.cpu_slices),
+               static_cast<long long>(s.tracks), static_cast<long long>(s.bytes),
+               to_stdout ? "stdout" : f.output.c_str());
   return 0;
 }
 
