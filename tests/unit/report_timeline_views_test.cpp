@@ -154,7 +154,7 @@ TEST(ReportTimelineViewsTest, RunnableTooltipsSayIdleUnknownAndOthers) {
     }
     t.run(1 * testing::kMs);
     const int64_t s = t.now();
-    t.runnable(10 * testing::kMs, 10, 24);  // task4 switched in first, for 100 us
+    t.runnable(10 * testing::kMs, 24, 24);  // task4 switched in first, for 100 us
     b.slice(1, s, 100 * testing::kUs, 24, 24);
     b.slice(1, s + 100 * testing::kUs, 5 * testing::kMs, 20, 20);
     b.slice(1, s + 5100 * testing::kUs, 2 * testing::kMs, 21, 21);
