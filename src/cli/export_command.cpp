@@ -147,8 +147,9 @@ void setup_export(CLI::App& sub, int& exit_code) {
   sub.add_flag("--force", f->force, "Replace the output file if it exists");
   sub.footer(
       "One track per thread with its CUDA calls, plus per-thread state and syscall tracks, "
-      "per-device block I/O tracks, wakeup flows and causal-chain regions. Output is streamed: "
-      "memory stays constant however large the trace. See docs/export.md.");
+      "per-device block I/O tracks, wakeup flows, causal-chain regions and per-CPU tracks of "
+      "who held each CPU (runnable slices name them too). Output is streamed: memory stays "
+      "constant however large the trace. See docs/export.md.");
   sub.callback([f, &exit_code] { exit_code = run_export(*f); });
 }
 
