@@ -418,6 +418,8 @@ void render_timeline(Html& h, const ReportModel& m) {
       "<li><span class=\"swatch st-running\"></span>running</li>"
       "<li><span class=\"swatch st-runnable\"></span>runnable (waiting for a CPU; hover: who held "
       "it)</li>"
+      "<li><span class=\"swatch st-held\"></span>held a CPU a traced thread ran on or waited "
+      "for</li>"
       "<li><span class=\"swatch st-sleeping\"></span>sleeping</li>"
       "<li><span class=\"swatch st-uninterruptible\"></span>uninterruptible (I/O)</li>"
       "<li><span class=\"swatch k-cuda\"></span>CUDA call</li>"
@@ -596,7 +598,7 @@ json report_data(const ReportModel& m) {
   return {{"format", "causeway-report/1"},
           {"event_kinds",
            {"cuda_call", "running", "runnable", "sleeping", "uninterruptible", "other", "syscall",
-            "block_io"}},
+            "block_io", "held_cpu"}},
           {"strings", std::move(strings)},
           {"chains", std::move(chains)},
           {"histograms", std::move(histograms)},

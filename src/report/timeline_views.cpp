@@ -32,7 +32,8 @@ struct Located {
 };
 
 bool is_event_table(const std::string& t) {
-  return t == "cuda_call" || t == "thread_state" || t == "syscall" || t == "block_io";
+  return t == "cuda_call" || t == "thread_state" || t == "syscall" || t == "block_io" ||
+         t == "cpu_slice";
 }
 
 std::string task_label(const std::string& name, int64_t pid, int64_t tid) {
@@ -112,8 +113,13 @@ class ViewBuilder {
       v.lanes.push_back(std::move(*lane));
     }
 
+    cpus_.clear();
     for (size_t i = 0; i < v.lanes.size(); ++i) {
       if (Status st = add_events(v, static_cast<int>(i), cited); !st.ok()) return st;
+    }
+    // After the traced lanes, whose states say which CPUs matter here.
+    for (size_t i = 0; i < v.lanes.size(); ++i) {
+      if (Status st = add_held_cpu(v, static_cast<int>(i), cited); !st.ok()) return st;
     }
     cap_events(v);
     if (Status st = add_wakeups(v); !st.ok()) return st;
@@ -287,7 +293,10 @@ class ViewBuilder {
       while ((rc = q.step()) == SQLITE_ROW) {
         const int64_t state = std::clamp<int64_t>(q.i64(3), 0, 4);
         std::string detail;
-        if (auto cpu = q.opt_i64(4)) detail = "CPU " + std::to_string(*cpu);
+        if (auto cpu = q.opt_i64(4)) {
+          detail = "CPU " + std::to_string(*cpu);
+          if (state <= 1) cpus_.insert(*cpu);
+        }
         auto add = [&](const std::string& clause) {
           detail = detail.empty() ? clause : clause + " · " + detail;
         };
@@ -437,6 +446,45 @@ class ViewBuilder {
     return Status::Ok();
   }
 
+  // When the lane's task held the CPUs the window's traced threads ran or waited on: every
+  // such cpu_slice row for an untraced lane (its only rows), the cited ones for a traced lane
+  // (its running states already show the rest). Seeks on cpu_slice_by_cpu per CPU.
+  Status add_held_cpu(TimelineView& v, int lane,
+                      const std::set<std::pair<std::string, int64_t>>& cited) {
+    const TimelineLane& l = v.lanes[static_cast<size_t>(lane)];
+    if (cpus_.empty() || !has_slices()) return Status::Ok();
+    Stmt& q = prepared(
+        "SELECT id, ts, dur FROM cpu_slice WHERE cpu = ?1 AND ts >= (SELECT coalesce(min(ts), "
+        "?2) FROM (SELECT ts FROM cpu_slice WHERE cpu = ?1 AND ts <= ?2 ORDER BY ts DESC LIMIT "
+        "2)) AND ts < ?3 AND ts + dur > ?2 AND utid = ?4 ORDER BY ts");
+    if (!q.ok()) return query_error(db_, "CPU slices");
+    for (int64_t cpu : cpus_) {
+      q.reset();
+      q.bind(1, cpu);
+      q.bind(2, v.start_ns);
+      q.bind(3, v.end_ns);
+      q.bind(4, l.utid);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        const int64_t id = q.i64(0);
+        const bool cite = cited.count({"cpu_slice", id}) > 0;
+        if (l.traced && !cite) continue;
+        TimelineEvent e;
+        e.lane = lane;
+        e.kind = EventKind::kHeldCpu;
+        e.id = id;
+        e.ts_ns = q.i64(1);
+        e.dur_ns = std::max<int64_t>(0, q.i64(2));
+        e.name = "held CPU " + std::to_string(cpu);
+        e.detail = "on the CPU a traced thread here ran on or waited for";
+        e.evidence = cite;
+        v.events.push_back(std::move(e));
+      }
+      if (rc != SQLITE_DONE) return query_error(db_, "CPU slices");
+    }
+    return Status::Ok();
+  }
+
   bool has_slices() {
     if (!has_slices_) has_slices_ = store::sql::has_table(db_, "cpu_slice");
     return *has_slices_;
@@ -512,6 +560,7 @@ class ViewBuilder {
   const TimelineLimits& limits_;
   std::map<std::string, Stmt> statements_;
   std::optional<bool> has_slices_;
+  std::set<int64_t> cpus_;  // CPUs the current window's traced lanes ran or waited on
 };
 
 std::string three_digits(double v, const char* unit) {
@@ -535,6 +584,8 @@ const char* event_table(EventKind kind) {
       return "syscall";
     case EventKind::kBlockIo:
       return "block_io";
+    case EventKind::kHeldCpu:
+      return "cpu_slice";
     default:
       return "thread_state";
   }

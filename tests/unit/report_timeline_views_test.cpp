@@ -137,6 +137,24 @@ TEST(ReportTimelineViewsTest, RunnableTooltipsNameWhoHeldTheCpu) {
   EXPECT_GT(preempted, 0);
   EXPECT_GT(after_wake, 0);
   EXPECT_EQ(other, 0);
+  // The untraced spinner's lane shows when it held CPU 0 (its cpu_slice rows), and the
+  // chain's cpu_slice evidence is drawn there.
+  int spinner = -1;
+  for (size_t i = 0; i < v.lanes.size(); ++i) {
+    if (v.lanes[i].thread == "spinner") spinner = static_cast<int>(i);
+  }
+  ASSERT_GE(spinner, 0);
+  EXPECT_FALSE(v.lanes[static_cast<size_t>(spinner)].traced);
+  int held = 0;
+  for (const auto& e : v.events) {
+    if (e.lane != spinner) continue;
+    EXPECT_EQ(e.kind, EventKind::kHeldCpu);
+    EXPECT_EQ(e.name, "held CPU 0");
+    EXPECT_EQ(std::string(event_table(e.kind)), "cpu_slice");
+    ++held;
+  }
+  EXPECT_GT(held, 0);
+  expect_evidence_drawn(l.reader->db(), l.chains[0], v);
 }
 
 // Idle and unrecorded time inside a runnable interval are stated, and more holders than the
