@@ -82,7 +82,7 @@ class ViewBuilder {
       if (Status st = want_task(w.task, "waker"); !st.ok()) return st;
     }
     for (const auto& p : chain.preempters) {
-      if (Status st = want_task(p.task, "preempter"); !st.ok()) return st;
+      if (Status st = want_task(p.task, "held its CPU"); !st.ok()) return st;
     }
     for (const auto& b : chain.blocked) {
       if (b.waker) {

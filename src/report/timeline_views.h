@@ -1,6 +1,6 @@
 // The report's interactive timeline: for each of the worst causal chains, a short window
 // around its evidence with one lane per thread involved (the slowed thread, the culprit, the
-// wakers and preempters the chain names, the threads its evidence rows belong to), holding
+// wakers and CPU holders the chain names, the threads its evidence rows belong to), holding
 // that window's CUDA calls, scheduling states (running / runnable with who held the CPU
 // meanwhile / blocked with syscall and waker), long syscalls, block I/O and wakeups. An
 // untraced lane (a culprit that held the CPU) shows when it held the CPUs the traced lanes
@@ -56,7 +56,7 @@ struct TimelineLane {
   int32_t tid = 0;
   std::string thread;   // comm
   std::string process;  // process name
-  std::string role;     // "slowed thread", "culprit", "waker", "preempter", "evidence", "GPU"
+  std::string role;     // "slowed thread", "culprit", "waker", "held its CPU", "evidence", "GPU"
   bool traced = true;   // untraced threads have no states or calls of their own
 };
 
