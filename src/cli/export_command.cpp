@@ -113,13 +113,14 @@ int run_export(const ExportFlags& f) {
   const auto& s = *summary;
   std::fprintf(stderr,
                "causeway export: wrote %lld events (%lld CUDA calls, %lld thread states, %lld "
-               "syscalls, %lld block I/O, %lld wakeup flows, %lld chains) on %lld tracks, %lld "
-               "bytes, to %s\n",
+               "syscalls, %lld block I/O, %lld wakeup flows, %lld chains, %lld CPU slices) on "
+               "%lld tracks, %lld bytes, to %s\n",
                static_cast<long long>(s.events()), static_cast<long long>(s.cuda_calls),
                static_cast<long long>(s.thread_states), static_cast<long long>(s.syscalls),
                static_cast<long long>(s.block_ios), static_cast<long long>(s.flows),
-               static_cast<long long>(s.chains), static_cast<long long>(s.tracks),
-               static_cast<long long>(s.bytes), to_stdout ? "stdout" : f.output.c_str());
+               static_cast<long long>(s.chains), static_cast<long long>(s.cpu_slices),
+               static_cast<long long>(s.tracks), static_cast<long long>(s.bytes),
+               to_stdout ? "stdout" : f.output.c_str());
   return 0;
 }
 
@@ -146,8 +147,9 @@ void setup_export(CLI::App& sub, int& exit_code) {
   sub.add_flag("--force", f->force, "Replace the output file if it exists");
   sub.footer(
       "One track per thread with its CUDA calls, plus per-thread state and syscall tracks, "
-      "per-device block I/O tracks, wakeup flows and causal-chain regions. Output is streamed: "
-      "memory stays constant however large the trace. See docs/export.md.");
+      "per-device block I/O tracks, wakeup flows, causal-chain regions and per-CPU tracks of "
+      "who held each CPU (runnable slices name them too). Output is streamed: memory stays "
+      "constant however large the trace. See docs/export.md.");
   sub.callback([f, &exit_code] { exit_code = run_export(*f); });
 }
 

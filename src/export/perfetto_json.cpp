@@ -15,6 +15,7 @@
 
 #include "export/json_stream.h"
 #include "export/stack_line.h"
+#include "store/cpu_holders.h"
 #include "store/schema.h"
 #include "store/sql_util.h"
 #include "symbolize/stack_symbols.h"
@@ -25,6 +26,10 @@ namespace {
 // Chains whose subject has no process (pid 0) go to one pseudo process; kernel pids are
 // < 2^22, so this never collides with a real one.
 constexpr int64_t kChainProcessPid = 0x7ffffff0;
+// The per-CPU holder tracks (cpu_slice) live in one pseudo process of their own.
+constexpr int64_t kCpuProcessPid = 0x7ffffff1;
+// Holders listed in a runnable slice's args; the rest are summed.
+constexpr size_t kListedHolders = 5;
 
 using store::sql::Stmt;
 
@@ -74,6 +79,8 @@ std::string state_track_suffix(TrackKind kind) {
       return "";
     case TrackKind::kChain:
       return " [chains]";
+    case TrackKind::kCpu:
+      return "";
   }
   return "";
 }
@@ -114,7 +121,7 @@ class Exporter {
     w_.key("traceEvents").begin_array();
     for (Status (Exporter::*pass)() :
          {&Exporter::cuda_calls, &Exporter::thread_states, &Exporter::syscalls, &Exporter::block_io,
-          &Exporter::wakeups, &Exporter::chains}) {
+          &Exporter::wakeups, &Exporter::chains, &Exporter::cpu_slices}) {
       Status st = (this->*pass)();
       if (!st.ok()) return st;
       if (!w_.status().ok()) return w_.status();
@@ -294,9 +301,25 @@ class Exporter {
                "LEFT JOIN process wp ON wp.upid = wt.upid "
                "LEFT JOIN thread pt ON pt.utid = x.preempter_utid "
                "LEFT JOIN process pp ON pp.upid = pt.upid WHERE " +
-               window("x") + pid_filter_ + " ORDER BY x.utid, x.ts, x.dur DESC");
+               window("x") + pid_filter_ + " ORDER BY x.utid, x.ts, x.dur DESC, x.id");
     if (!s.ok()) return read_error(db_, "thread states");
     bind_window(s, db_);
+    // Who held the CPU during each runnable interval, streamed alongside in the same order
+    // (store/cpu_holders.h) and merged by key: memory stays bounded by one interval's pieces.
+    HolderCursor holders;
+    if (store::sql::has_table(db_, "cpu_slice")) {
+      std::string cond = window("x");
+      if (!pid_filter_.empty()) {
+        cond +=
+            " AND x.utid IN (SELECT t.utid FROM thread t LEFT JOIN process p ON p.upid = "
+            "t.upid WHERE 1" +
+            pid_filter_ + ")";
+      }
+      holders.stmt.emplace(db_, store::runnable_holders_sql(cond, /*grouped=*/false));
+      if (!holders.stmt->ok()) return read_error(db_, "CPU holders");
+      bind_window(*holders.stmt, db_);
+      if (Status st = holders.next(db_); !st.ok()) return st;
+    }
     static constexpr const char* kStates[] = {"running", "runnable", "sleeping", "uninterruptible",
                                               "other"};
     Lanes lanes;
@@ -319,11 +342,26 @@ class Exporter {
       std::string preempter, waker;
       if (auto v = s.opt_i64(17)) preempter = task_label(s.text_view(18), s.opt_i64(19), *v);
       if (auto v = s.opt_i64(14)) waker = task_label(s.text_view(15), s.opt_i64(16), *v);
-      // The name carries what one wants to see at a glance on the timeline: who took the
-      // CPU from a runnable thread, what a blocked thread was blocked in.
+      store::CpuHolders held;
+      if (state == 1) {
+        held.span_ns = std::max<int64_t>(0, dur);
+        if (Status st = holders.collect(db_, s.i64(0), s.i64(13), ts, dur, held); !st.ok()) {
+          return st;
+        }
+        held.finish();
+      }
+      // The name carries what one wants to see at a glance on the timeline: who held the
+      // CPU while a runnable thread waited, what a blocked thread was blocked in.
       name = state_name;
-      if (state == 1 && !preempter.empty()) {
-        name += " (preempted by " + std::string(s.is_null(18) ? "?" : s.text_view(18)) + ")";
+      if (state == 1) {
+        if (!held.recorded()) {
+          name += " (CPU holder unknown)";
+        } else if (!held.holders.empty() && held.holders[0].ns >= held.idle_ns) {
+          name +=
+              " (CPU held by " + (held.holders[0].comm.empty() ? "?" : held.holders[0].comm) + ")";
+        } else {
+          name += " (CPU idle)";
+        }
       } else if ((state == 2 || state == 3) && !syscall.empty()) {
         name += " (" + syscall + ")";
       }
@@ -338,7 +376,10 @@ class Exporter {
       if (!syscall.empty()) w_.field("syscall", syscall);
       if (auto v = s.opt_i64(8)) w_.field_int("syscall_id", *v);
       if (!waker.empty()) w_.field("woken_by", waker);
-      if (!preempter.empty()) w_.field("preempted_by", preempter);
+      if (state == 1) holder_args(held);
+      // Only the task that switched in when the thread left the CPU: often not the one that
+      // held it (cpu_held_by says who did).
+      if (!preempter.empty()) w_.field("switched_in_first", preempter);
       // Capture takes a stack when the thread blocks (not when it is preempted), so blocked
       // intervals carry where the thread was when it stopped running; others have none.
       stack_args(s.opt_i64(22), s.opt_i64(23));
@@ -346,6 +387,106 @@ class Exporter {
       ++sum_.thread_states;
     }
     return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "thread states");
+  }
+
+  // The rows of runnable_holders_sql() in order, one ahead.
+  struct HolderCursor {
+    std::optional<Stmt> stmt;  // none when the trace has no cpu_slice table
+    bool valid = false;
+    store::HolderRow row;
+    Status next(sqlite3* db) {
+      const int rc = stmt->step();
+      valid = rc == SQLITE_ROW;
+      if (valid) row = store::read_holder_row(*stmt);
+      return rc == SQLITE_ROW || rc == SQLITE_DONE ? Status::Ok() : read_error(db, "CPU holders");
+    }
+    // Adds the pieces of state `id` (of thread `utid`, at `ts`, `dur` long) to `out`, skipping
+    // rows of intervals ordered before it. Both streams are ordered by (utid, ts, dur DESC, id).
+    Status collect(sqlite3* db, int64_t id, int64_t utid, int64_t ts, int64_t dur,
+                   store::CpuHolders& out) {
+      auto before = [&](const store::HolderRow& r) {
+        return std::make_tuple(r.state_utid, r.state_ts, -r.state_dur, r.state_id) <
+               std::make_tuple(utid, ts, -dur, id);
+      };
+      while (valid && before(row)) {
+        if (Status st = next(db); !st.ok()) return st;
+      }
+      while (valid && row.state_id == id) {
+        out.add(std::move(row.holder), row.ns);
+        if (Status st = next(db); !st.ok()) return st;
+      }
+      return Status::Ok();
+    }
+  };
+
+  // Args of a runnable slice: who held its CPU meanwhile, from cpu_slice.
+  void holder_args(const store::CpuHolders& h) {
+    w_.field("cpu_held_by", store::describe_holders(h, kListedHolders, [](int64_t ns) {
+               return std::to_string(ns) + " ns";
+             }));
+    if (!h.recorded()) return;
+    w_.key("holders").begin_array();
+    int64_t rest_ns = 0;
+    for (size_t i = 0; i < h.holders.size(); ++i) {
+      const store::CpuHolder& c = h.holders[i];
+      if (i >= kListedHolders) {
+        rest_ns += c.ns;
+        continue;
+      }
+      w_.begin_object();
+      w_.field("task", store::holder_label(c)).field_int("ns", c.ns);
+      w_.key("traced").raw(c.traced ? "true" : "false");
+      w_.end_object();
+    }
+    w_.end_array();
+    if (h.holders.size() > kListedHolders) {
+      w_.field_int("other_holders", static_cast<int64_t>(h.holders.size() - kListedHolders));
+      w_.field_int("other_holders_ns", rest_ns);
+    }
+    w_.field_int("cpu_idle_ns", h.idle_ns).field_int("cpu_unknown_ns", h.unknown_ns);
+  }
+
+  // Who held each CPU (cpu_slice), one track per CPU in a "CPUs" pseudo process: recorded
+  // only while a traced thread ran or waited there, so gaps are unknown, not idle.
+  // The tracks are whole-machine, so an export limited to some processes (--pid) leaves them
+  // out; those processes' runnable slices still say who held their CPU.
+  Status cpu_slices() {
+    if (!opts_.pids.empty() || !store::sql::has_table(db_, "cpu_slice")) return Status::Ok();
+    Stmt s(db_,
+           "SELECT s.id, s.ts, s.dur, s.cpu, s.utid, t.tid, coalesce(p.pid, t.tid), t.name, "
+           "p.name, coalesce(t.traced, 0) FROM cpu_slice s LEFT JOIN thread t ON t.utid = s.utid "
+           "LEFT JOIN process p ON p.upid = t.upid WHERE " +
+               window("s") + " ORDER BY s.cpu, s.ts, s.dur DESC");
+    if (!s.ok()) return read_error(db_, "CPU slices");
+    bind_window(s, db_);
+    Lanes lanes;
+    int64_t cpu = -1;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const int64_t ts = s.i64(1), dur = s.i64(2);
+      if (s.i64(3) != cpu) {
+        cpu = s.i64(3);
+        lanes.reset();
+      }
+      const int lane = lanes.place(ts, ts + (dur < 0 ? 0 : dur));
+      const int64_t track = track_tid(cpu, TrackKind::kCpu, lane);
+      std::string track_name = "CPU " + std::to_string(cpu);
+      if (lane > 0) track_name += " lane " + std::to_string(lane + 1);
+      ensure_track(kCpuProcessPid, "CPUs: who held them (while traced threads ran or waited)",
+                   track, track_name, cpu * kMaxLanes + lane);
+      const bool idle = s.is_null(4);
+      const std::string_view comm = s.is_null(7) ? std::string_view("?") : s.text_view(7);
+      begin_slice(idle ? std::string_view("idle") : comm, "cpu", kCpuProcessPid, track, ts, dur);
+      w_.field_int("id", s.i64(0)).field_int("cpu", cpu);
+      if (!idle) {
+        w_.field("task", task_label(comm, s.opt_i64(6), s.i64(5)));
+        if (!s.is_null(8)) w_.field("process", s.text_view(8));
+        w_.key("traced").raw(s.i64(9) != 0 ? "true" : "false");
+      }
+      end_slice();
+      ++sum_.cpu_slices;
+    }
+    return rc == SQLITE_DONE ? Status::Ok() : read_error(db_, "CPU slices");
   }
 
   Status syscalls() {

@@ -5,13 +5,17 @@
 // tracks inside the process, named after the thread they describe):
 //   - thread track          CUDA calls as complete slices (ph X) with their arguments and
 //                           stack (stack_line.h)
-//   - "<thread> [state]"    scheduling states: running, runnable (preempted by whom),
-//                           sleeping / uninterruptible (in which syscall, woken by whom,
-//                           with the stack taken when the thread went off CPU)
+//   - "<thread> [state]"    scheduling states: running, runnable (who held the CPU
+//                           meanwhile, with their time, idle and unknown time, from
+//                           cpu_slice: store/cpu_holders.h), sleeping / uninterruptible (in
+//                           which syscall, woken by whom, with the stack taken when the
+//                           thread went off CPU)
 //   - "<thread> [syscalls]" system calls (no stack: capture records none at syscall entry)
 //   - "block I/O <maj:min>" per process and device, the requests submitted for it
 //   - "<thread> [chains]"   each stored causal chain as a region with its summary
 //   - flows (ph s/f, id = wakeup.id) from the waker's state track to the wakee's
+//   - "CPU <n>"             in a "CPUs" pseudo process, who held each CPU (cpu_slice rows:
+//                           recorded only while a traced thread ran or waited there)
 // Slices on one track are kept properly nested: a slice that would partially overlap
 // another on its track (concurrent block I/O, inconsistent data) goes to an extra lane track
 // ("... lane 2") instead, so viewers never mis-nest.
@@ -52,12 +56,13 @@ struct ExportSummary {
   int64_t thread_states = 0;
   int64_t syscalls = 0;
   int64_t block_ios = 0;
-  int64_t flows = 0;   // wakeup flows (each an s/f pair)
-  int64_t chains = 0;  // causal-chain regions
-  int64_t tracks = 0;  // thread and pseudo-thread tracks named
-  int64_t bytes = 0;   // JSON bytes written
+  int64_t flows = 0;       // wakeup flows (each an s/f pair)
+  int64_t chains = 0;      // causal-chain regions
+  int64_t cpu_slices = 0;  // who held a CPU (per-CPU tracks)
+  int64_t tracks = 0;      // thread and pseudo-thread tracks named
+  int64_t bytes = 0;       // JSON bytes written
   int64_t events() const {
-    return cuda_calls + thread_states + syscalls + block_ios + flows + chains;
+    return cuda_calls + thread_states + syscalls + block_ios + flows + chains + cpu_slices;
   }
 };
 
@@ -70,7 +75,14 @@ Result<ExportSummary> write_perfetto_json(sqlite3* db, const ExportOptions& opti
 // Track id of a pseudo track: `base` (a tid, or a device slot for block I/O) in one of the
 // kinds below, lane 0 = the first. Kernel tids are < 2^22, so these never collide with a
 // real tid and fit the int32 the trace-event format expects. Exposed for tests.
-enum class TrackKind : int { kCuda = 0, kState = 1, kSyscall = 2, kBlockIo = 3, kChain = 4 };
+enum class TrackKind : int {
+  kCuda = 0,
+  kState = 1,
+  kSyscall = 2,
+  kBlockIo = 3,
+  kChain = 4,
+  kCpu = 5,  // base = the CPU number
+};
 inline constexpr int kMaxLanes = 64;
 inline int64_t track_tid(int64_t base, TrackKind kind, int lane) {
   return base + ((static_cast<int64_t>(kind) * kMaxLanes + lane) << 22);

@@ -224,7 +224,7 @@ void render_breakdown(Html& h, const Chain& c) {
   };
   std::vector<Part> parts;
   parts.push_back({"on CPU", c.on_cpu_ns, "seg-cpu"});
-  parts.push_back({"runnable (preempted)", c.runnable_ns, "seg-runnable"});
+  parts.push_back({"runnable (waiting for a CPU)", c.runnable_ns, "seg-runnable"});
   int64_t by_reason = 0;
   for (const auto& [reason, ns] : c.blocked_by_reason) {
     parts.push_back({"blocked: " + reason, ns, "seg-blocked"});
@@ -301,10 +301,16 @@ void render_chain(Html& h, const Chain& c, bool has_view) {
   h.raw(" – ").text(format_duration(c.window_end_ns)).raw(" after the trace start.</p>\n");
   if (!c.preempters.empty()) {
     h.raw(
-        "<table class=\"grid\"><thead><tr><th>preempted by</th><th class=\"num\">CPU</th>"
+        "<table class=\"grid\"><thead><tr><th>CPU held by (while runnable)</th><th "
+        "class=\"num\">CPU</th>"
         "<th class=\"num\">time</th><th class=\"num\">intervals</th></tr></thead><tbody>\n");
     for (const auto& p : c.preempters) {
-      h.raw("<tr><td>").text(p.task.pid == 0 ? std::string("unknown") : task_text(p.task));
+      // From the CPU's own timeline (cpu_slice): a task, the CPU sitting idle, or time
+      // nothing recorded.
+      h.raw("<tr><td>")
+          .text(p.holder == "idle"      ? std::string("the CPU was idle")
+                : p.holder == "unknown" ? std::string("unknown (not recorded)")
+                                        : task_text(p.task));
       h.raw("</td><td class=\"num\">").text(p.cpu >= 0 ? std::to_string(p.cpu) : "?");
       h.raw("</td><td class=\"num\">").text(format_duration(p.ns));
       h.raw("</td><td class=\"num\">").text(with_commas(p.intervals)).raw("</td></tr>\n");
@@ -372,7 +378,7 @@ void render_chains(Html& h, const ReportModel& m) {
   } else {
     h.raw(
         "<p class=\"muted\">Ranked by severity, then time lost. Each chain links slow "
-        "intervals to what the thread was doing instead: on CPU, preempted (by whom), "
+        "intervals to what the thread was doing instead: on CPU, runnable (who held the CPU), "
         "blocked (in what, woken by whom), or waiting for the GPU.</p>\n");
     h.raw("<ol class=\"chain-list\" id=\"chain-list\">\n");
     for (size_t i = 0; i < m.chains.size(); ++i) render_chain(h, m.chains[i], i < m.views.size());
@@ -410,7 +416,10 @@ void render_timeline(Html& h, const ReportModel& m) {
       "</span></div>\n<div id=\"tl\" class=\"tl\"></div>\n<div id=\"tl-tip\" class=\"tip\" "
       "hidden></div>\n<ul class=\"legend tl-legend\">"
       "<li><span class=\"swatch st-running\"></span>running</li>"
-      "<li><span class=\"swatch st-runnable\"></span>runnable (preempted)</li>"
+      "<li><span class=\"swatch st-runnable\"></span>runnable (waiting for a CPU; hover: who held "
+      "it)</li>"
+      "<li><span class=\"swatch st-held\"></span>held a CPU a traced thread ran on or waited "
+      "for</li>"
       "<li><span class=\"swatch st-sleeping\"></span>sleeping</li>"
       "<li><span class=\"swatch st-uninterruptible\"></span>uninterruptible (I/O)</li>"
       "<li><span class=\"swatch k-cuda\"></span>CUDA call</li>"
@@ -589,7 +598,7 @@ json report_data(const ReportModel& m) {
   return {{"format", "causeway-report/1"},
           {"event_kinds",
            {"cuda_call", "running", "runnable", "sleeping", "uninterruptible", "other", "syscall",
-            "block_io"}},
+            "block_io", "held_cpu"}},
           {"strings", std::move(strings)},
           {"chains", std::move(chains)},
           {"histograms", std::move(histograms)},

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "store/cpu_holders.h"
 #include "store/sql_util.h"
 
 namespace causeway::report {
@@ -16,6 +17,9 @@ using analyze::Chain;
 using analyze::TaskRef;
 using store::sql::query_error;
 using store::sql::Stmt;
+
+// Holders named in a runnable interval's tooltip; the rest are summed as "and N others".
+constexpr size_t kTooltipHolders = 3;
 
 // An evidence row found in its table.
 struct Located {
@@ -28,7 +32,8 @@ struct Located {
 };
 
 bool is_event_table(const std::string& t) {
-  return t == "cuda_call" || t == "thread_state" || t == "syscall" || t == "block_io";
+  return t == "cuda_call" || t == "thread_state" || t == "syscall" || t == "block_io" ||
+         t == "cpu_slice";
 }
 
 std::string task_label(const std::string& name, int64_t pid, int64_t tid) {
@@ -77,7 +82,7 @@ class ViewBuilder {
       if (Status st = want_task(w.task, "waker"); !st.ok()) return st;
     }
     for (const auto& p : chain.preempters) {
-      if (Status st = want_task(p.task, "preempter"); !st.ok()) return st;
+      if (Status st = want_task(p.task, "held its CPU"); !st.ok()) return st;
     }
     for (const auto& b : chain.blocked) {
       if (b.waker) {
@@ -108,8 +113,13 @@ class ViewBuilder {
       v.lanes.push_back(std::move(*lane));
     }
 
+    cpus_.clear();
     for (size_t i = 0; i < v.lanes.size(); ++i) {
       if (Status st = add_events(v, static_cast<int>(i), cited); !st.ok()) return st;
+    }
+    // After the traced lanes, whose states say which CPUs matter here.
+    for (size_t i = 0; i < v.lanes.size(); ++i) {
+      if (Status st = add_held_cpu(v, static_cast<int>(i), cited); !st.ok()) return st;
     }
     cap_events(v);
     if (Status st = add_wakeups(v); !st.ok()) return st;
@@ -265,6 +275,7 @@ class ViewBuilder {
       v.events.push_back(std::move(e));
     };
     int rc;
+    std::vector<Runnable> runnable;
     {
       Stmt& q = prepared(
           "SELECT x.id, x.ts, x.dur, x.state, x.cpu, sn.name, x.syscall_nr, wt.tid, wt.name, "
@@ -282,12 +293,19 @@ class ViewBuilder {
       while ((rc = q.step()) == SQLITE_ROW) {
         const int64_t state = std::clamp<int64_t>(q.i64(3), 0, 4);
         std::string detail;
-        if (auto cpu = q.opt_i64(4)) detail = "CPU " + std::to_string(*cpu);
+        if (auto cpu = q.opt_i64(4)) {
+          detail = "CPU " + std::to_string(*cpu);
+          if (state <= 1) cpus_.insert(*cpu);
+        }
         auto add = [&](const std::string& clause) {
           detail = detail.empty() ? clause : clause + " · " + detail;
         };
-        if (state == 1 && !q.is_null(10)) {
-          add("preempted by " + task_label(q.text(11), q.i64(12), q.i64(10)));
+        if (state == 1) {
+          // Who held the CPU is filled in below from cpu_slice; the task that switched in
+          // when the thread left the CPU is kept for intervals nothing else covers.
+          runnable.push_back(
+              {v.events.size(), detail,
+               q.is_null(10) ? std::string() : task_label(q.text(11), q.i64(12), q.i64(10))});
         }
         if (state == 2 || state == 3) {
           std::string sys = !q.is_null(5)   ? q.text(5)
@@ -304,6 +322,7 @@ class ViewBuilder {
              q.i64(1), q.i64(2), kStates[state], detail);
       }
       if (rc != SQLITE_DONE) return query_error(db_, "thread states");
+      if (Status st = describe_runnable(v, utid, runnable); !st.ok()) return st;
     }
     {
       Stmt& q = prepared(
@@ -382,6 +401,95 @@ class ViewBuilder {
     return Status::Ok();
   }
 
+  // A runnable event of a lane, before its tooltip says who held the CPU.
+  struct Runnable {
+    size_t event;           // index in v.events
+    std::string cpu;        // "CPU 3" or empty
+    std::string preempter;  // the task that switched in when it left the CPU, or empty
+  };
+
+  // Tooltips of the lane's runnable intervals: who held their CPU meanwhile (cpu_slice),
+  // with idle and unrecorded time. One query per lane and window (store/cpu_holders.h).
+  Status describe_runnable(TimelineView& v, int64_t utid, const std::vector<Runnable>& runnable) {
+    if (runnable.empty()) return Status::Ok();
+    std::map<int64_t, store::CpuHolders> by_state;
+    if (has_slices()) {
+      Stmt& q = prepared(store::runnable_holders_sql(
+          "x.utid = ?1 AND x.ts >= (SELECT coalesce(min(ts), ?2) FROM (SELECT ts FROM "
+          "thread_state WHERE utid = ?1 AND ts < ?2 ORDER BY ts DESC LIMIT 4)) AND x.ts < ?3 "
+          "AND x.ts + x.dur > ?2",
+          /*grouped=*/true));
+      if (!q.ok()) return query_error(db_, "CPU holders");
+      q.bind(1, utid);
+      q.bind(2, v.start_ns);
+      q.bind(3, v.end_ns);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        store::HolderRow r = store::read_holder_row(q);
+        store::CpuHolders& h = by_state[r.state_id];
+        h.span_ns = r.state_dur;
+        h.add(std::move(r.holder), r.ns);
+      }
+      if (rc != SQLITE_DONE) return query_error(db_, "CPU holders");
+    }
+    for (const Runnable& r : runnable) {
+      TimelineEvent& e = v.events[r.event];
+      store::CpuHolders h;
+      auto it = by_state.find(e.id);
+      if (it != by_state.end()) h = std::move(it->second);
+      h.span_ns = e.dur_ns;
+      h.finish();
+      std::string text = store::describe_holders(h, kTooltipHolders, format_duration);
+      if (!h.recorded() && !r.preempter.empty()) text += "; switched in first: " + r.preempter;
+      e.detail = r.cpu.empty() ? text : text + " · " + r.cpu;
+    }
+    return Status::Ok();
+  }
+
+  // When the lane's task held the CPUs the window's traced threads ran or waited on: every
+  // such cpu_slice row for an untraced lane (its only rows), the cited ones for a traced lane
+  // (its running states already show the rest). Seeks on cpu_slice_by_cpu per CPU.
+  Status add_held_cpu(TimelineView& v, int lane,
+                      const std::set<std::pair<std::string, int64_t>>& cited) {
+    const TimelineLane& l = v.lanes[static_cast<size_t>(lane)];
+    if (cpus_.empty() || !has_slices()) return Status::Ok();
+    Stmt& q = prepared(
+        "SELECT id, ts, dur FROM cpu_slice WHERE cpu = ?1 AND ts >= (SELECT coalesce(min(ts), "
+        "?2) FROM (SELECT ts FROM cpu_slice WHERE cpu = ?1 AND ts <= ?2 ORDER BY ts DESC LIMIT "
+        "2)) AND ts < ?3 AND ts + dur > ?2 AND utid = ?4 ORDER BY ts");
+    if (!q.ok()) return query_error(db_, "CPU slices");
+    for (int64_t cpu : cpus_) {
+      q.reset();
+      q.bind(1, cpu);
+      q.bind(2, v.start_ns);
+      q.bind(3, v.end_ns);
+      q.bind(4, l.utid);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        const int64_t id = q.i64(0);
+        const bool cite = cited.count({"cpu_slice", id}) > 0;
+        if (l.traced && !cite) continue;
+        TimelineEvent e;
+        e.lane = lane;
+        e.kind = EventKind::kHeldCpu;
+        e.id = id;
+        e.ts_ns = q.i64(1);
+        e.dur_ns = std::max<int64_t>(0, q.i64(2));
+        e.name = "held CPU " + std::to_string(cpu);
+        e.detail = "on the CPU a traced thread here ran on or waited for";
+        e.evidence = cite;
+        v.events.push_back(std::move(e));
+      }
+      if (rc != SQLITE_DONE) return query_error(db_, "CPU slices");
+    }
+    return Status::Ok();
+  }
+
+  bool has_slices() {
+    if (!has_slices_) has_slices_ = store::sql::has_table(db_, "cpu_slice");
+    return *has_slices_;
+  }
+
   // Keeps every cited event and, of the rest, the longest ones (short ones are invisible
   // until one zooms far in; the cap keeps the report small whatever the trace).
   void cap_events(TimelineView& v) const {
@@ -451,6 +559,8 @@ class ViewBuilder {
   sqlite3* db_;
   const TimelineLimits& limits_;
   std::map<std::string, Stmt> statements_;
+  std::optional<bool> has_slices_;
+  std::set<int64_t> cpus_;  // CPUs the current window's traced lanes ran or waited on
 };
 
 std::string three_digits(double v, const char* unit) {
@@ -474,6 +584,8 @@ const char* event_table(EventKind kind) {
       return "syscall";
     case EventKind::kBlockIo:
       return "block_io";
+    case EventKind::kHeldCpu:
+      return "cpu_slice";
     default:
       return "thread_state";
   }

@@ -1,8 +1,10 @@
 // The report's interactive timeline: for each of the worst causal chains, a short window
 // around its evidence with one lane per thread involved (the slowed thread, the culprit, the
-// wakers and preempters the chain names, the threads its evidence rows belong to), holding
-// that window's CUDA calls, scheduling states (running / runnable / blocked, with preempter,
-// syscall and waker), long syscalls, block I/O and wakeups.
+// wakers and CPU holders the chain names, the threads its evidence rows belong to), holding
+// that window's CUDA calls, scheduling states (running / runnable with who held the CPU
+// meanwhile / blocked with syscall and waker), long syscalls, block I/O and wakeups. An
+// untraced lane (a culprit that held the CPU) shows when it held the CPUs the traced lanes
+// ran or waited on (cpu_slice); a traced lane shows the cpu_slice rows its chain cites.
 //
 // Bounded whatever the trace size (TimelineLimits, documented in docs/report.md): at most
 // max_views windows, max_lanes lanes and max_events events per window (evidence rows are
@@ -42,6 +44,7 @@ enum class EventKind : int {
   kOtherState = 5,
   kSyscall = 6,
   kBlockIo = 7,
+  kHeldCpu = 8,  // a cpu_slice row: the lane's task held a CPU while a traced thread waited
 };
 
 // The evidence table an event kind's id refers to ("cuda_call", "thread_state", ...).
@@ -53,7 +56,7 @@ struct TimelineLane {
   int32_t tid = 0;
   std::string thread;   // comm
   std::string process;  // process name
-  std::string role;     // "slowed thread", "culprit", "waker", "preempter", "evidence", "GPU"
+  std::string role;     // "slowed thread", "culprit", "waker", "held its CPU", "evidence", "GPU"
   bool traced = true;   // untraced threads have no states or calls of their own
 };
 

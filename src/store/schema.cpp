@@ -173,7 +173,9 @@ Schema build_schema() {
            {"waker_utid", "INTEGER", "id -> thread.utid",
             "blocked intervals: the thread that woke it", ""},
            {"preempter_utid", "INTEGER", "id -> thread.utid",
-            "runnable intervals: the thread that took the CPU", ""},
+            "runnable intervals: the task that switched in as the thread left the CPU; not "
+            "necessarily who held it while the thread waited (that is in cpu_slice)",
+            ""},
            {"stack_id", "INTEGER", "id -> stack.id",
             "user stack when it blocked (not when preempted)", ""},
            {"py_stack_id", "INTEGER", "id -> python_stack.id",
@@ -538,7 +540,10 @@ Schema build_schema() {
            {"waker_name", "TEXT", "", "waker's thread name", ""},
            {"waker_pid", "INTEGER", "", "waker's pid", ""},
            {"waker_process", "TEXT", "", "waker's process name", ""},
-           {"preempter_utid", "INTEGER", "id", "who took the CPU (runnable intervals)", ""},
+           {"preempter_utid", "INTEGER", "id",
+            "who switched in as the thread left the CPU (runnable intervals; who held it "
+            "meanwhile is in cpu_slices)",
+            ""},
            {"preempter_tid", "INTEGER", "", "preempter's tid", ""},
            {"preempter_name", "TEXT", "", "preempter's thread name", ""},
            {"preempter_pid", "INTEGER", "", "preempter's pid", ""},
@@ -955,9 +960,11 @@ Schema build_schema() {
        "SELECT s.state, sum(min(s.ts + s.dur, c.ts + c.dur) - max(s.ts, c.ts)) AS ns FROM "
        "thread_state s JOIN cuda_call c ON c.id = 1882 AND s.utid = c.utid AND s.ts < c.ts + "
        "c.dur AND s.ts + s.dur > c.ts GROUP BY s.state;"},
-      {"Who preempted a thread, and for how long",
-       "SELECT preempter_name, preempter_pid, count(*), sum(dur) AS ns FROM thread_states "
-       "WHERE utid = 7 AND state = 'runnable' GROUP BY 1, 2 ORDER BY ns DESC;"},
+      {"Who held the CPU while thread utid 7 waited for it (runnable), and for how long",
+       "SELECT c.idle, c.thread_name, c.tid, c.pid, sum(min(c.end_ts, x.ts + x.dur) - "
+       "max(c.ts, x.ts)) AS ns FROM thread_state x JOIN cpu_slices c ON c.cpu = x.cpu AND c.ts "
+       "< x.ts + x.dur AND c.end_ts > x.ts AND c.utid IS NOT x.utid WHERE x.utid = 7 AND "
+       "x.state = 1 GROUP BY c.utid ORDER BY ns DESC;"},
       {"Longest blocking syscalls and who woke the thread",
        "SELECT id, ts, dur, syscall, waker_name, waker_pid FROM thread_states WHERE state IN "
        "('sleeping', 'uninterruptible') ORDER BY dur DESC LIMIT 10;"},

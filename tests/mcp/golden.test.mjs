@@ -14,7 +14,7 @@ const UPDATE = process.env.CAUSEWAY_UPDATE_GOLDEN === '1';
 // One case per tool plus the variants an investigation relies on.
 const CASES = {
   ...Object.fromEntries(Object.entries(TOOL_CALLS).map(([name, args]) => [name, { name, args }])),
-  get_timeline_cpu: { name: 'get_timeline', args: { cpu: 3, ts: 9500000, window_ns: 2000000 } },
+  get_timeline_cpu: { name: 'get_timeline', args: { cpu: 3, ts: 9500000, window_ns: 5000000 } },
   get_timeline_tid: { name: 'get_timeline', args: { tid: 4250, ts: 62000000, window_ns: 8000000 } },
   get_stacks_offcpu: { name: 'get_stacks', args: { source: 'thread_state', state: 'sleeping' } },
   get_stacks_syscall: { name: 'get_stacks', args: { source: 'syscall', syscall: 'futex' } },

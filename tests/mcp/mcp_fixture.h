@@ -1,6 +1,7 @@
 // A small, deterministic trace for the MCP tests: one traced inference process whose decode
 // thread has one slow cudaStreamSynchronize (41 ms) because it sat runnable for 38 ms while
-// an untraced `backup` process held its CPU, plus a futex wait, I/O and stacks. Written
+// an untraced `backup` process held its CPU for 34 ms of it (cpu_slice; its own main thread
+// switched in first), plus a futex wait, I/O and stacks. Written
 // through the real store::Writer so the file is a genuine causeway trace.
 //
 // The backup process's command line carries a prompt-injection string on purpose: outputs
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/result.h"
@@ -147,9 +149,24 @@ inline Status write_fixture_trace(const std::string& path) {
   s.tid = 4250;
   s.state = ThreadState::kRunnable;
   s.cpu = 3;
-  s.preempter_pid = 812;
-  s.preempter_tid = 812;
+  // The task that switched in when decode left the CPU was its own main thread, for 0.5 ms;
+  // backup then held CPU 3 for 34 ms, the CPU sat idle 1.5 ms, and the last 2 ms were not
+  // recorded (cpu_slice): outputs must name backup with its time, not the first task.
+  s.preempter_pid = 4242;
+  s.preempter_tid = 4242;
   check(wr.add(s));
+  for (auto [from, to, pid, tid] :
+       {std::tuple{9.0, 10.5, 4242, 4250}, std::tuple{10.5, 11.0, 4242, 4242},
+        std::tuple{11.0, 45.0, 812, 812}, std::tuple{45.0, 46.5, 0, 0},
+        std::tuple{48.5, 51.0, 4242, 4250}}) {
+    CpuSliceRow cs;
+    cs.ts_ns = at(from);
+    cs.dur_ns = ms(to - from);
+    cs.cpu = 3;
+    cs.pid = pid;
+    cs.tid = tid;
+    check(wr.add(cs));
+  }
   s = {};
   s.ts_ns = at(48.5);
   s.dur_ns = ms(2.5);

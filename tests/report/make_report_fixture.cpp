@@ -2,6 +2,8 @@
 //   make_report_fixture data_loader OUT.db   the data-loader pathology (tests/fixtures)
 //   make_report_fixture hostile OUT.db       noisy neighbour whose process, thread and
 //                                            command names are markup and "</script>"
+//   make_report_fixture spinner OUT.db       a spinner holds the CPU after the thread's own
+//                                            helper switched in first (cpu_slice rows)
 // Exit status 1 when the trace could not be written.
 #include <gtest/gtest.h>
 
@@ -26,7 +28,7 @@ void hostile(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: make_report_fixture data_loader|hostile OUT.db\n");
+    std::fprintf(stderr, "usage: make_report_fixture data_loader|hostile|spinner OUT.db\n");
     return 2;
   }
   const std::string kind = argv[1], out = argv[2];
@@ -35,8 +37,11 @@ int main(int argc, char** argv) {
     scenarios::data_loader(out, false);
   } else if (kind == "hostile") {
     hostile(out);
+  } else if (kind == "spinner") {
+    scenarios::spinner_behind_helper(out, true);
   } else {
-    std::fprintf(stderr, "make_report_fixture: unknown fixture '%s' (data_loader, hostile)\n",
+    std::fprintf(stderr,
+                 "make_report_fixture: unknown fixture '%s' (data_loader, hostile, spinner)\n",
                  kind.c_str());
     return 2;
   }

@@ -144,6 +144,33 @@ test('report of the data-loader fixture renders cleanly and is interactive', asy
   await page.close();
 });
 
+test('runnable intervals name who held the CPU; the untraced culprit lane shows when it held it', async () => {
+  const db = join(OUT, 'spinner.db');
+  execFileSync(FIXTURE_BIN, ['spinner', db]);
+  const { page, problems } = await open(makeReport('spinner', db));
+  await checkReport(page, 'spinner');
+  await page.locator('#tl-reset').click();
+  await page.locator('#tl').scrollIntoViewIfNeeded();
+  await page.waitForTimeout(50);
+  // The spinner's lane carries held-CPU bars (kind 8, from cpu_slice).
+  assert.ok((await page.locator('#tl svg rect.ev.k8').count()) > 0, 'no held-CPU bars');
+  // Hovering the widest runnable bar of the slowed thread names the spinner with its time.
+  const spot = await page.evaluate(() => {
+    let best = null;
+    document.querySelectorAll('#tl svg rect.ev.k2').forEach((r) => {
+      const b = r.getBoundingClientRect();
+      if (!best || b.width > best.width) best = b;
+    });
+    return best && { x: best.x + best.width / 2, y: best.y + best.height / 2 };
+  });
+  assert.ok(spot, 'no runnable bar to hover');
+  await page.mouse.move(spot.x, spot.y);
+  await page.waitForTimeout(50);
+  assert.match(await page.locator('#tl-tip').innerText(), /CPU held by spinner \(tid 1200\) 2\.80 ms, helper \(pid 1100, tid 1101\) 200 µs/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('hostile names from the trace stay text: no injected markup or script', async () => {
   const db = join(OUT, 'hostile.db');
   execFileSync(FIXTURE_BIN, ['hostile', db]);

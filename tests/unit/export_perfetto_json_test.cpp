@@ -80,7 +80,10 @@ const std::vector<std::pair<std::string, std::function<void(const std::string&, 
                   {"host_sync", scenarios::host_sync},
                   {"allocator_churn", scenarios::allocator_churn},
                   {"pageable_copy", scenarios::pageable_copy},
-                  {"lock_wait", scenarios::lock_wait}};
+                  {"lock_wait", scenarios::lock_wait},
+                  {"spinner_behind_helper", [](const std::string& path, bool) {
+                     scenarios::spinner_behind_helper(path, true);
+                   }}};
 
 TEST(ExportPerfettoJsonTest, EveryScenarioExportsWellFormedAndComplete) {
   for (const auto& [name, build] : kScenarios) {
@@ -95,6 +98,8 @@ TEST(ExportPerfettoJsonTest, EveryScenarioExportsWellFormedAndComplete) {
     EXPECT_EQ(e.summary.thread_states, count(db, "SELECT count(*) FROM thread_state"));
     EXPECT_EQ(e.summary.syscalls, count(db, "SELECT count(*) FROM syscall"));
     EXPECT_EQ(e.summary.block_ios, count(db, "SELECT count(*) FROM block_io"));
+    EXPECT_EQ(e.summary.cpu_slices, count(db, "SELECT count(*) FROM cpu_slice"));
+    EXPECT_EQ(static_cast<int64_t>(events(e.doc, "X", "cpu").size()), e.summary.cpu_slices);
     EXPECT_EQ(static_cast<int64_t>(events(e.doc, "X", "cuda").size()), e.summary.cuda_calls);
     EXPECT_EQ(static_cast<int64_t>(events(e.doc, "X", "sched").size()), e.summary.thread_states);
     EXPECT_EQ(static_cast<int64_t>(events(e.doc, "s").size()), e.summary.flows);
@@ -170,20 +175,118 @@ TEST(ExportPerfettoJsonTest, TracksAndArguments) {
   EXPECT_TRUE(flow_seen);
 }
 
-TEST(ExportPerfettoJsonTest, RunnableNamesThePreempter) {
+// A trace without cpu_slice rows (an older recorder) does not know who held the CPU: the
+// task that switched in first is kept, labelled as only that.
+TEST(ExportPerfettoJsonTest, RunnableWithoutCpuRecordSaysTheHolderIsUnknown) {
   TempDir dir;
   const std::string db = dir.file("trace.db");
   scenarios::noisy_neighbour(db, false);
   Exported e = export_db(db);
-  int preempted = 0;
+  int runnable = 0;
   for (const auto& x : events(e.doc, "X", "sched")) {
     if (x["args"]["state"] == "runnable") {
-      EXPECT_EQ(x["name"], "runnable (preempted by burner)");
-      EXPECT_EQ(x["args"]["preempted_by"], "burner (tid 200)");
-      ++preempted;
+      EXPECT_EQ(x["name"], "runnable (CPU holder unknown)");
+      EXPECT_EQ(x["args"]["cpu_held_by"], "who held the CPU was not recorded");
+      EXPECT_EQ(x["args"]["switched_in_first"], "burner (tid 200)");
+      EXPECT_FALSE(x["args"].contains("holders"));
+      EXPECT_FALSE(x["args"].contains("preempted_by"));
+      ++runnable;
     }
   }
-  EXPECT_EQ(preempted, 160);
+  EXPECT_EQ(runnable, 160);
+  EXPECT_EQ(e.summary.cpu_slices, 0);
+}
+
+// The case: the helper switches in first for 200 us, the spinner holds the CPU for
+// the other 2.8 ms (and for 1.5 ms after each wakeup, where nothing switched in first).
+TEST(ExportPerfettoJsonTest, RunnableNamesWhoHeldTheCpu) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  scenarios::spinner_behind_helper(db, true);
+  Exported e = export_db(db);
+  ASSERT_EQ(problems_of(e.doc), "");
+  int preempted = 0, after_wake = 0;
+  for (const auto& x : events(e.doc, "X", "sched")) {
+    if (x["args"]["state"] != "runnable") continue;
+    const auto& a = x["args"];
+    EXPECT_EQ(x["name"], "runnable (CPU held by spinner)");
+    ASSERT_TRUE(a.contains("holders")) << x.dump();
+    EXPECT_EQ(a["holders"][0]["task"], "spinner (tid 1200)");
+    EXPECT_EQ(a["holders"][0]["traced"], false);
+    EXPECT_EQ(a["cpu_idle_ns"], 0);
+    EXPECT_EQ(a["cpu_unknown_ns"], 0);
+    if (a.contains("switched_in_first")) {
+      EXPECT_EQ(a["switched_in_first"], "helper (pid 1100, tid 1101)");
+      EXPECT_EQ(a["holders"][0]["ns"], 2800 * kUs);
+      ASSERT_EQ(a["holders"].size(), 2u);
+      EXPECT_EQ(a["holders"][1]["task"], "helper (pid 1100, tid 1101)");
+      EXPECT_EQ(a["holders"][1]["ns"], 200 * kUs);
+      EXPECT_EQ(a["cpu_held_by"],
+                "CPU held by spinner (tid 1200) 2800000 ns, helper (pid 1100, tid 1101) 200000 "
+                "ns");
+      ++preempted;
+    } else {
+      EXPECT_EQ(a["holders"][0]["ns"], 1500 * kUs);
+      EXPECT_EQ(a["holders"].size(), 1u);
+      ++after_wake;
+    }
+  }
+  EXPECT_EQ(preempted, 60);
+  EXPECT_EQ(after_wake, 30);
+  // Per-CPU tracks show who ran on CPU 0, in a pseudo process of their own.
+  std::set<std::string> on_cpu0;
+  for (const auto& x : events(e.doc, "X", "cpu")) {
+    EXPECT_EQ(x["tid"], track_tid(0, TrackKind::kCpu, 0));
+    on_cpu0.insert(x["name"].get<std::string>());
+  }
+  EXPECT_EQ(on_cpu0, (std::set<std::string>{"train", "helper", "spinner"}));
+  bool named = false;
+  for (const auto& m : events(e.doc, "M")) {
+    named |= m["name"] == "thread_name" && m["args"]["name"] == "CPU 0" &&
+             m["tid"] == track_tid(0, TrackKind::kCpu, 0);
+  }
+  EXPECT_TRUE(named);
+}
+
+// Idle and unrecorded time are stated; holders beyond the listed five are summed.
+TEST(ExportPerfettoJsonTest, RunnableSaysIdleUnknownAndOtherHolders) {
+  TempDir dir;
+  const std::string db = dir.file("trace.db");
+  {
+    TraceBuilder b(db);
+    b.process(10, "app");
+    auto& t = b.thread(10, 10, "app", 1);
+    for (int i = 0; i < 7; ++i) {
+      b.process(20 + i, "task" + std::to_string(i), false);
+      b.thread(20 + i, 20 + i, "task" + std::to_string(i), 1, false);
+    }
+    t.run(kMs);
+    const int64_t s = t.now();
+    t.runnable(10 * kMs, 0, 0);
+    int64_t at = s;
+    for (int i = 0; i < 7; ++i) {  // task0 1 ms, task1 0.9 ms, ... task6 0.4 ms
+      b.slice(1, at, (10 - i) * 100 * kUs, 20 + i, 20 + i);
+      at += (10 - i) * 100 * kUs;
+    }
+    b.slice(1, at, 2 * kMs, 0, 0);  // idle; the rest of the interval is not recorded
+    t.run(kMs);
+  }
+  Exported e = export_db(db);
+  int runnable = 0;
+  for (const auto& x : events(e.doc, "X", "sched")) {
+    if (x["args"]["state"] != "runnable") continue;
+    ++runnable;
+    const auto& a = x["args"];
+    EXPECT_EQ(x["name"], "runnable (CPU idle)");  // idle 2 ms > task0's 1 ms
+    ASSERT_EQ(a["holders"].size(), 5u);
+    EXPECT_EQ(a["holders"][0]["task"], "task0 (tid 20)");
+    EXPECT_EQ(a["holders"][4]["task"], "task4 (tid 24)");
+    EXPECT_EQ(a["other_holders"], 2);
+    EXPECT_EQ(a["other_holders_ns"], 900 * kUs);
+    EXPECT_EQ(a["cpu_idle_ns"], 2 * kMs);
+    EXPECT_EQ(a["cpu_unknown_ns"], 10 * kMs - 4900 * kUs - 2 * kMs);
+  }
+  EXPECT_EQ(runnable, 1);
 }
 
 TEST(ExportPerfettoJsonTest, WindowKeepsOnlyOverlappingEvents) {
@@ -233,6 +336,7 @@ TEST(ExportPerfettoJsonTest, PidFilterKeepsOnlyThatProcess) {
       scenarios::launches(z, 3);
       z.disk(200 * kUs, "read", 4096);
     }
+    b.slice(0, 0, kMs, 100, 100);  // CPU tracks are whole-machine: left out with a pid filter
   }
   Exported all = export_db(db);
   ASSERT_EQ(problems_of(all.doc), "");
@@ -245,6 +349,8 @@ TEST(ExportPerfettoJsonTest, PidFilterKeepsOnlyThatProcess) {
   EXPECT_EQ(e.summary.block_ios, 20);
   EXPECT_EQ(e.summary.flows, 0);  // the wakeups cross processes: both ends must be selected
   EXPECT_EQ(all.summary.cuda_calls, 100);
+  EXPECT_EQ(all.summary.cpu_slices, 1);
+  EXPECT_EQ(e.summary.cpu_slices, 0);
   EXPECT_GT(all.summary.flows, 0);
   o.pids = {100, 500};
   EXPECT_EQ(export_db(db, o).summary.flows, all.summary.flows);

@@ -7,6 +7,7 @@
 
 #include "analyze/chains.h"
 #include "fixtures/scenarios.h"
+#include "fixtures/trace_builder.h"
 #include "report/timeline_views.h"
 #include "store/reader.h"
 #include "support/test_support.h"
@@ -84,8 +85,9 @@ TEST(ReportTimelineViewsTest, NoisyNeighbourWindowShowsTheThreadAndItsPreempter)
   EXPECT_TRUE(burner);
   expect_evidence_drawn(l.reader->db(), l.chains[0], v);
 
-  // Runnable intervals name who took the CPU; events are in lane then time order and
-  // inside (or overlapping) the window.
+  // This trace has no cpu_slice rows (an older recorder): runnable intervals say who held the
+  // CPU is unknown and keep the task that switched in first, labelled as such. Events are in
+  // lane then time order and inside (or overlapping) the window.
   bool named = false;
   for (size_t i = 0; i < v.events.size(); ++i) {
     const auto& e = v.events[i];
@@ -96,10 +98,108 @@ TEST(ReportTimelineViewsTest, NoisyNeighbourWindowShowsTheThreadAndItsPreempter)
       EXPECT_TRUE(p.lane < e.lane || (p.lane == e.lane && p.ts_ns <= e.ts_ns));
     }
     if (e.kind == EventKind::kRunnable) {
-      named |= e.detail.find("preempted by burner") != std::string::npos;
+      EXPECT_EQ(e.detail.find("preempted by"), std::string::npos) << e.detail;
+      named |= e.detail ==
+               "who held the CPU was not recorded; switched in first: burner (tid "
+               "200) · CPU 0";
     }
   }
   EXPECT_TRUE(named);
+}
+
+// The case: the helper switches in first for 200 us, the spinner holds the CPU for
+// the remaining 2.8 ms; after a wakeup (no preempter at all) the spinner holds it 1.5 ms. The
+// tooltips name the spinner with its time, from cpu_slice.
+TEST(ReportTimelineViewsTest, RunnableTooltipsNameWhoHeldTheCpu) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  testing::scenarios::spinner_behind_helper(path);
+  Loaded l = load(path);
+  ASSERT_FALSE(l.chains.empty());
+  auto views = build_timeline_views(l.reader->db(), l.chains, {});
+  ASSERT_TRUE(views.ok()) << views.error();
+  const TimelineView& v = (*views)[0];
+  ASSERT_FALSE(v.lanes.empty());
+  ASSERT_EQ(v.lanes[0].thread, "train");
+  int preempted = 0, after_wake = 0, other = 0;
+  for (const auto& e : v.events) {
+    if (e.lane != 0 || e.kind != EventKind::kRunnable) continue;
+    if (e.detail ==
+        "CPU held by spinner (tid 1200) 2.80 ms, helper (pid 1100, tid 1101) 200 µs · CPU 0") {
+      ++preempted;
+    } else if (e.detail == "CPU held by spinner (tid 1200) 1.50 ms · CPU 0") {
+      ++after_wake;
+    } else {
+      ++other;
+      ADD_FAILURE() << e.detail;
+    }
+  }
+  EXPECT_GT(preempted, 0);
+  EXPECT_GT(after_wake, 0);
+  EXPECT_EQ(other, 0);
+  // The untraced spinner's lane shows when it held CPU 0 (its cpu_slice rows), and the
+  // chain's cpu_slice evidence is drawn there.
+  int spinner = -1;
+  for (size_t i = 0; i < v.lanes.size(); ++i) {
+    if (v.lanes[i].thread == "spinner") spinner = static_cast<int>(i);
+  }
+  ASSERT_GE(spinner, 0);
+  EXPECT_FALSE(v.lanes[static_cast<size_t>(spinner)].traced);
+  int held = 0;
+  for (const auto& e : v.events) {
+    if (e.lane != spinner) continue;
+    EXPECT_EQ(e.kind, EventKind::kHeldCpu);
+    EXPECT_EQ(e.name, "held CPU 0");
+    EXPECT_EQ(std::string(event_table(e.kind)), "cpu_slice");
+    ++held;
+  }
+  EXPECT_GT(held, 0);
+  expect_evidence_drawn(l.reader->db(), l.chains[0], v);
+}
+
+// Idle and unrecorded time inside a runnable interval are stated, and more holders than the
+// tooltip names are summed.
+TEST(ReportTimelineViewsTest, RunnableTooltipsSayIdleUnknownAndOthers) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  {
+    testing::TraceBuilder b(path);
+    b.process(10, "app");
+    auto& t = b.thread(10, 10, "app", 1);
+    for (int i = 0; i < 5; ++i) {
+      b.process(20 + i, "task" + std::to_string(i), false);
+      b.thread(20 + i, 20 + i, "task" + std::to_string(i), 1, false);
+    }
+    t.run(1 * testing::kMs);
+    const int64_t s = t.now();
+    t.runnable(10 * testing::kMs, 24, 24);  // task4 switched in first, for 100 us
+    b.slice(1, s, 100 * testing::kUs, 24, 24);
+    b.slice(1, s + 100 * testing::kUs, 5 * testing::kMs, 20, 20);
+    b.slice(1, s + 5100 * testing::kUs, 2 * testing::kMs, 21, 21);
+    b.slice(1, s + 7100 * testing::kUs, 1 * testing::kMs, 22, 22);
+    b.slice(1, s + 8100 * testing::kUs, 200 * testing::kUs, 23, 23);
+    b.slice(1, s + 8300 * testing::kUs, 700 * testing::kUs, 0, 0);  // idle
+    // [s + 9 ms, s + 10 ms) not recorded
+    t.run(1 * testing::kMs);
+  }
+  auto r = store::Reader::open(path);
+  ASSERT_TRUE(r.ok()) << r.error();
+  analyze::Chain c;
+  c.id = 1;
+  c.subject = {10, 10, "app", "app"};
+  c.window_start_ns = 0;
+  c.window_end_ns = 12 * testing::kMs;
+  auto views = build_timeline_views((*r)->db(), {c}, {});
+  ASSERT_TRUE(views.ok()) << views.error();
+  bool found = false;
+  for (const auto& e : (*views)[0].events) {
+    if (e.kind != EventKind::kRunnable) continue;
+    found = true;
+    EXPECT_EQ(e.detail,
+              "CPU held by task0 (tid 20) 5.00 ms, task1 (tid 21) 2.00 ms, task2 (tid 22) "
+              "1.00 ms and 2 others 300 µs; idle 700 µs; unknown 1.00 ms · CPU 1");
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(ReportTimelineViewsTest, DataLoaderWindowHasLoadersIoAndWakeups) {

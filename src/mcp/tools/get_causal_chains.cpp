@@ -31,8 +31,9 @@ ToolDef get_causal_chains_tool() {
   t.title = "Get causal chains";
   t.description =
       "Ranked causal chains: each explains one slow CUDA call (or stall) as a decomposition of "
-      "its time into causes (preempted by whom, blocked in which syscall, woken by whom), with "
-      "severity, evidence event ids and a recommended fix. Filter by pid, time window "
+      "its time into causes (runnable while which tasks held the CPU, blocked in which syscall, "
+      "woken by whom), with severity, evidence event ids and a recommended fix. Filter by pid, "
+      "time window "
       "(since_ns/until_ns, ns since trace start), category (cpu_contention, cpu_throttling, "
       "lock_wait, gil_wait, "
       "blocked_io, data_loader, peer_wait, host_sync, allocator_churn, pageable_copy, "

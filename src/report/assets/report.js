@@ -9,7 +9,7 @@
   var data = JSON.parse(dataEl.textContent);
   var S = data.strings;
   var TABLES = ['cuda_call', 'thread_state', 'thread_state', 'thread_state', 'thread_state',
-                'thread_state', 'syscall', 'block_io'];
+                'thread_state', 'syscall', 'block_io', 'cpu_slice'];
 
   function el(name, attrs, parent) {
     var e = document.createElementNS(SVG, name);
@@ -136,7 +136,7 @@
     v.events.forEach(function (e) {
       var l = lanes[e[0]];
       if (e[1] === 0) l.depth = Math.max(l.depth, Math.min(e[5], 2) + 1);
-      if (e[1] >= 6) l.sys = true;
+      if (e[1] === 6 || e[1] === 7) l.sys = true;
     });
     var y = AXIS_H;
     return lanes.map(function (l) {
@@ -201,7 +201,7 @@
       if (end < t0 || e[2] > t1) return;
       var r = layout[e[0]], kind = e[1], y, h;
       if (kind === 0) { y = r.cudaY + Math.min(e[5], 2) * ROW_CUDA; h = ROW_CUDA - 3; }
-      else if (kind >= 6) { y = r.sysY; h = ROW_SYS; }
+      else if (kind === 6 || kind === 7) { y = r.sysY; h = ROW_SYS; }
       else { y = r.stateY; h = ROW_STATE; }
       var x0 = Math.max(LABEL_W - 2, X(e[2])), x1 = Math.min(LABEL_W + plotW + 2, X(end));
       var cls = 'ev k' + kind + (kind === 0 && e[5] > 0 ? ' d' + Math.min(e[5], 2) : '');
