@@ -81,7 +81,7 @@ std::vector<ToolDef> builtin_tools() {
 std::string fmt_dur(int64_t ns) {
   char buf[48];
   double v = static_cast<double>(ns);
-  int64_t a = ns < 0 ? -ns : ns;
+  int64_t a = ns < 0 ? (ns == INT64_MIN ? INT64_MAX : -ns) : ns;
   if (a < 1000) {
     std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));
   } else if (a < 1000000) {
