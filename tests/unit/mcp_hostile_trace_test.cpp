@@ -31,7 +31,7 @@ std::string text_of(const Json& response) {
 // get_timeline centred on an event whose dur is TEXT or BLOB aborted the server (nlohmann
 // type_error, SIGABRT).
 TEST(mcp_hostile_trace, WronglyTypedTimesGiveOneSentence) {
-  for (const char* value : {"'abc'", "x'0102'", "1.5"}) {
+  for (const char* value : {"'abc'", "x'0102'"}) {
     SCOPED_TRACE(value);
     TestServer s({}, crafted(std::string("UPDATE cuda_call SET dur = ") + value +
                              " WHERE id = 5; DELETE FROM meta WHERE key LIKE 'analysis%'"));

@@ -212,7 +212,7 @@ TEST(StoreReader, EventValuesMustBeIntegerTimesInRange) {
       {"UPDATE wakeup SET ts = 'late'",
        "wakeup.ts in row 1 holds a text value where an integer time in ns belongs; the file is "
        "damaged or was crafted, so it is not analysed."},
-      {"UPDATE wakeup SET ts = 5.5",
+      {"UPDATE wakeup SET ts = 5.5e30",
        "wakeup.ts in row 1 holds a real value where an integer time in ns belongs; the file is "
        "damaged or was crafted, so it is not analysed."},
       {"INSERT INTO thread (utid, tid, traced, end_ts) VALUES (77, 77, 1, x'00')",
