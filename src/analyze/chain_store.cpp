@@ -158,14 +158,14 @@ sqlite3* open_for_store(const std::string& path) {
                               ? "."
                               : path.substr(0, std::max<size_t>(1, path.rfind('/')));
   if (access(dir.c_str(), W_OK) != 0) return nullptr;  // the WAL file needs the directory
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return nullptr;
-  }
+  // Hardened (store/reader.h): the file's own triggers do not fire on the results we write.
+  auto opened = store::open_trace_connection(path, SQLITE_OPEN_READWRITE);
+  if (!opened.ok()) return nullptr;
+  sqlite3* db = *opened;
   sqlite3_busy_timeout(db, 2000);
   // Still recording, or crashed and not yet finished (`causeway finish`): do not touch it.
-  if (!store::trace_finished(db)) {
+  // A file whose schema objects are not ours (triggers, foreign views) is not written into.
+  if (!store::trace_finished(db) || !store::check_schema_objects(db).ok()) {
     sqlite3_close(db);
     return nullptr;
   }
@@ -175,13 +175,17 @@ sqlite3* open_for_store(const std::string& path) {
 }  // namespace
 
 Status analyze_and_store(const std::string& path, const std::optional<std::string>& finished_by) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::Error("Could not open " + path + " to store causal chains (" + msg + ").");
+  auto opened = store::open_trace_connection(path, SQLITE_OPEN_READWRITE);
+  if (!opened.ok()) {
+    return Status::Error("Could not open " + path + " to store causal chains (" + opened.error() +
+                         ").");
   }
+  sqlite3* db = *opened;
   sqlite3_busy_timeout(db, 2000);
+  if (Status objects = store::check_schema_objects(db); !objects.ok()) {
+    sqlite3_close(db);
+    return Status::Error(path + " is not a trace as causeway writes it: " + objects.message());
+  }
   auto chains = compute_chains(db, ExplainOptions{});
   if (!chains.ok()) {
     sqlite3_close(db);

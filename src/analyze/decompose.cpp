@@ -187,7 +187,7 @@ std::string format_duration(int64_t ns) {
     // Appended rather than `"-" + format_duration(...)`: g++ 12 -O3 reports a false
     // -Wrestrict on operator+(const char*, std::string&&) (GCC bug 105329).
     std::string out = "-";
-    out += format_duration(-ns);
+    out += format_duration(ns == INT64_MIN ? INT64_MAX : -ns);  // -INT64_MIN overflows
     return out;
   }
   if (ns < 1'000) {

@@ -9,17 +9,28 @@
 namespace causeway::analyze::detail {
 namespace {
 
+constexpr int kWindows = 10;
+
+// Which of kWindows equal windows of [start, start + span) `ts` falls in, clamped to the
+// windows. In double: times are checked to be within ±2^52 ns on load
+// (store::check_event_values), but the index must never leave the array whatever they are.
+int window_of(int64_t ts, int64_t start, int64_t span) {
+  const double w =
+      (static_cast<double>(ts) - static_cast<double>(start)) * kWindows / static_cast<double>(span);
+  if (!(w >= 0)) return 0;  // also NaN
+  return w >= kWindows - 1 ? kWindows - 1 : static_cast<int>(w);
+}
+
 void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>& out) {
-  constexpr int kWindows = 10;
   const int64_t span = tc.span();
+  if (span <= 0) return;  // all calls at one instant: no phases to compare
   std::map<int32_t, std::vector<const Call*>> by_fn;
   for (const Call* c : tc.calls) by_fn[c->fn].push_back(c);
   for (const auto& [fn, calls] : by_fn) {
     if (calls.size() < 40) continue;
     std::vector<std::vector<int64_t>> win(kWindows);
     for (const Call* c : calls) {
-      const int64_t w = std::min<int64_t>(kWindows - 1, (c->ts - tc.span_start) * kWindows / span);
-      win[static_cast<size_t>(w)].push_back(c->dur);
+      win[static_cast<size_t>(window_of(c->ts, tc.span_start, span))].push_back(c->dur);
     }
     std::vector<int64_t> med(kWindows, -1);
     int64_t fast = -1;
@@ -46,8 +57,7 @@ void detect_phase_shift(Context& ctx, const ThreadCalls& tc, std::vector<Chain>&
     int64_t first_slow = -1, last_slow = -1;
     std::vector<const Call*> worst;
     for (const Call* c : calls) {
-      const int w = static_cast<int>(
-          std::min<int64_t>(kWindows - 1, (c->ts - tc.span_start) * kWindows / span));
+      const int w = window_of(c->ts, tc.span_start, span);
       if (med[w] < 0) continue;
       if (slow_window(w)) {
         impact += std::max<int64_t>(0, c->dur - fast);

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
 #include "analyze/baseline.h"
 #include "analyze/decompose.h"
+#include "store/reader.h"
 #include "store/sql_util.h"
 #include "store/trace_meta.h"
 
@@ -22,6 +24,15 @@ namespace {
 constexpr const char* kEventTables[] = {"cuda_call", "thread_state", "wakeup",
                                         "syscall",   "block_io",     "process_event"};
 
+// a + b, saturating at the int64 limits: totals over a crafted trace must not overflow.
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return r;
+}
+
 // "0x1a2b", as addresses are shown elsewhere (printf('%#x')).
 std::string hex(uint64_t v) {
   char buf[24];
@@ -31,6 +42,8 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 Result<TraceStats> compute_stats(sqlite3* db) {
+  // Times outside what a trace can hold would overflow the sums below: refuse the file.
+  if (Status values = store::check_event_values(db); !values.ok()) return values;
   TraceStats s;
   s.host = sql::meta(db, "host").value_or("");
   s.kernel_release = sql::meta(db, "kernel_release").value_or("");
@@ -69,12 +82,12 @@ Result<TraceStats> compute_stats(sqlite3* db) {
       const int64_t dur = std::max<int64_t>(0, q.i64(1));
       ApiStats& a = apis[f];
       ++a.count;
-      a.total_ns += dur;
-      a.bytes += q.i64(2);
+      a.total_ns = sat_add(a.total_ns, dur);
+      a.bytes = sat_add(a.bytes, q.i64(2));
       a.errors += q.i64(3) != 0;
       durs[f].push_back(dur);
       ++calls_by_utid[q.i64(4)];
-      max_end = std::max(max_end, q.i64(5) + dur);
+      max_end = std::max(max_end, sat_add(q.i64(5), dur));
       if (!q.is_null(6)) ++launches[{q.i64(6), f}];
     }
     if (rc != SQLITE_DONE) return sql::query_error(db, "CUDA calls");
@@ -98,30 +111,35 @@ Result<TraceStats> compute_stats(sqlite3* db) {
   });
 
   {
+    // Threads are counted in the one scan of `thread` below rather than by a correlated
+    // count(*) per process: `thread` has no index on upid, and with 10^6 processes the
+    // correlated form was quadratic (still running after 11 minutes).
     sql::Stmt q(db,
-                "SELECT p.upid, p.pid, coalesce(p.name, ''), coalesce(p.cmdline, ''), "
-                "(SELECT count(*) FROM thread t WHERE t.upid = p.upid) FROM process p "
-                "WHERE p.traced = 1 ORDER BY p.pid, p.upid");
+                "SELECT p.upid, p.pid, coalesce(p.name, ''), coalesce(p.cmdline, '') FROM process "
+                "p WHERE p.traced = 1 ORDER BY p.pid, p.upid");
     if (!q.ok()) return sql::query_error(db, "processes");
     std::unordered_map<int64_t, size_t> by_upid;
-    while (q.step() == SQLITE_ROW) {
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
       ProcessStats p;
       p.pid = static_cast<int32_t>(q.i64(1));
       p.name = q.text(2);
       p.cmdline = q.text(3);
-      p.threads = q.i64(4);
       by_upid[q.i64(0)] = s.processes.size();
       s.processes.push_back(std::move(p));
     }
-    sql::Stmt t(db, "SELECT utid, upid FROM thread");
+    if (rc != SQLITE_DONE) return sql::query_error(db, "processes");
+    sql::Stmt t(db, "SELECT utid, upid FROM thread WHERE upid IS NOT NULL");
     if (!t.ok()) return sql::query_error(db, "threads");
-    while (t.step() == SQLITE_ROW) {
-      auto c = calls_by_utid.find(t.i64(0));
+    while ((rc = t.step()) == SQLITE_ROW) {
       auto p = by_upid.find(t.i64(1));
-      if (c != calls_by_utid.end() && p != by_upid.end()) {
-        s.processes[p->second].cuda_calls += c->second;
-      }
+      if (p == by_upid.end()) continue;
+      ProcessStats& ps = s.processes[p->second];
+      ++ps.threads;
+      auto c = calls_by_utid.find(t.i64(0));
+      if (c != calls_by_utid.end()) ps.cuda_calls += c->second;
     }
+    if (rc != SQLITE_DONE) return sql::query_error(db, "threads");
   }
 
   {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "store/reader.h"
 #include "store/sql_util.h"
 
 namespace causeway::analyze {
@@ -128,12 +129,12 @@ struct ScanConnection {
   explicit ScanConnection(sqlite3* caller) : db(caller) {
     const char* file = sqlite3_db_filename(caller, "main");
     if (file == nullptr || *file == '\0') return;
-    if (sqlite3_open_v2(file, &own, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) ==
-        SQLITE_OK) {
+    // Hardened like the caller's (store/reader.h): it reads the same untrusted file, and the
+    // thread's ReadBudget must stop its scans too.
+    auto opened = store::open_trace_connection(file, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    if (opened.ok()) {
+      own = *opened;
       db = own;
-    } else {
-      sqlite3_close(own);
-      own = nullptr;
     }
   }
   ~ScanConnection() { sqlite3_close(own); }
@@ -157,6 +158,8 @@ Result<TraceData> TraceData::load(sqlite3* caller_db, const LoadOptions& opts) {
   d.db_ = caller_db;
   ScanConnection scan(caller_db);
   sqlite3* db = scan.db;
+  // Times from a crafted file could overflow the analysis' arithmetic: refuse them first.
+  if (Status values = store::check_event_values(db); !values.ok()) return values;
   const int64_t since = opts.since_ns.value_or(std::numeric_limits<int64_t>::min());
   const int64_t until = opts.until_ns.value_or(std::numeric_limits<int64_t>::max());
   int64_t lo = std::numeric_limits<int64_t>::max();

@@ -1,4 +1,6 @@
 // causeway mcp: serve one trace database to an AI agent over MCP (stdio).
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -21,7 +23,15 @@ struct McpFlags {
   size_t max_line_bytes = mcp::kDefaultMaxLineBytes;
 };
 
+// Whether `a` and `b` name the same file: the same device and inode (a hard link or symlink
+// to the trace has another path but is the trace), or, for files that do not exist yet, the
+// same canonical path.
 bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  if (stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0) {
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  }
   std::error_code ec;
   auto ca = std::filesystem::weakly_canonical(a, ec);
   auto cb = std::filesystem::weakly_canonical(b, ec);

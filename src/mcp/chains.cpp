@@ -2,12 +2,14 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <tuple>
 
 #include "analyze/chain_store.h"
 #include "analyze/chains.h"
+#include "store/read_budget.h"
 #include "store/reader.h"
 
 namespace causeway::mcp {
@@ -46,11 +48,20 @@ struct Engine {
 // At most this many filtered results per trace are kept; asking for more empties the cache.
 constexpr size_t kMaxCached = 32;
 
-// Lets a client's notifications/cancelled stop an in-memory analysis while it loads the
-// trace (the loading is SQL on the engine's connection; the rest takes a fraction of it).
-int cancel_check(void* arg) {
-  auto* ctx = static_cast<ToolContext*>(arg);
-  return ctx->cancelled() ? 1 : 0;
+// The wall-clock limit of one analysis over MCP (loading the trace is SQL, the rest takes a
+// fraction of it): a 10 M-event trace analyses in about 10 s (docs/performance.md), so only
+// a crafted or absurdly large trace reaches it.
+constexpr std::chrono::seconds kAnalysisLimit{300};
+
+// A budget for the SQL of one tool call on every trace connection of this thread (the
+// engine's, the analysis' private scan connection, the fingerprint): a client's
+// notifications/cancelled or the time limit stops it.
+store::ReadBudget analysis_budget(ToolContext& ctx) {
+  return store::ReadBudget(kAnalysisLimit, [&ctx] { return ctx.cancelled(); });
+}
+
+Status budget_error(const store::ReadBudget& budget, Status fallback) {
+  return budget.stopped() ? Status::Error(budget.reason()) : fallback;
 }
 
 // The engine of the trace `ctx` serves, its caches emptied if the trace changed since.
@@ -87,8 +98,9 @@ Result<Engine*> engine_for(ToolContext& ctx) {
 }
 
 Result<const CachedChains*> chains_for(ToolContext& ctx, const ChainFilter& f) {
+  store::ReadBudget budget = analysis_budget(ctx);
   auto found = engine_for(ctx);
-  if (!found.ok()) return found.status();
+  if (!found.ok()) return budget_error(budget, found.status());
   Engine& engine = **found;
   sqlite3* db = engine.reader->db();
   CacheKey key{f.pid, f.since_ns, f.until_ns};
@@ -99,13 +111,8 @@ Result<const CachedChains*> chains_for(ToolContext& ctx, const ChainFilter& f) {
   opts.since_ns = f.since_ns;
   opts.until_ns = f.until_ns;
   CachedChains entry;
-  sqlite3_progress_handler(db, 100000, cancel_check, &ctx);
   auto chains = analyze::chains_for_reader(db, opts, &entry.from_store);
-  sqlite3_progress_handler(db, 0, nullptr, nullptr);
-  if (!chains.ok()) {
-    if (ctx.cancelled()) return Status::Error("Cancelled by the client.");
-    return chains.status();
-  }
+  if (!chains.ok()) return budget_error(budget, chains.status());
   entry.chains = std::move(*chains);
   return &engine.cache.emplace(key, std::move(entry)).first->second;
 }
@@ -113,18 +120,14 @@ Result<const CachedChains*> chains_for(ToolContext& ctx, const ChainFilter& f) {
 }  // namespace
 
 Result<const analyze::TraceStats*> read_trace_stats(ToolContext& ctx, bool* from_store) {
+  store::ReadBudget budget = analysis_budget(ctx);
   auto found = engine_for(ctx);
-  if (!found.ok()) return found.status();
+  if (!found.ok()) return budget_error(budget, found.status());
   Engine& engine = **found;
   if (!engine.stats) {
     sqlite3* db = engine.reader->db();
-    sqlite3_progress_handler(db, 100000, cancel_check, &ctx);
     auto stats = analyze::stats_for_reader(db, &engine.stats_from_store);
-    sqlite3_progress_handler(db, 0, nullptr, nullptr);
-    if (!stats.ok()) {
-      if (ctx.cancelled()) return Status::Error("Cancelled by the client.");
-      return stats.status();
-    }
+    if (!stats.ok()) return budget_error(budget, stats.status());
     engine.stats = std::move(*stats);
   }
   if (from_store) *from_store = engine.stats_from_store;

@@ -54,6 +54,11 @@ Result<EventRef> find_event(ToolContext& ctx, const std::string& table, int64_t 
   EventRef e;
   e.table = table;
   e.id = id;
+  if (!row[0].is_number_integer() || !row[1].is_number_integer()) {
+    return Status::Error(table + " event " + std::to_string(id) +
+                         " has a time that is not an integer; the trace file is damaged or was "
+                         "crafted (run_sql shows the row).");
+  }
   e.ts = row[0].get<int64_t>();
   e.dur = row[1].get<int64_t>();
   if (row[2].is_number_integer()) e.utid = row[2].get<int64_t>();
@@ -72,16 +77,39 @@ Result<int64_t> utid_for_tid(ToolContext& ctx, int64_t tid) {
   return r->rows[0][0].get<int64_t>();
 }
 
+namespace {
+
+// A tool reads cells of an untrusted file into JSON; a cell of an unexpected type (TEXT where
+// the schema says INTEGER) that some code path reads with a typed get<>() must become one
+// sentence, not an exception that ends the server.
+ToolDef type_safe(ToolDef t) {
+  t.run = [run = std::move(t.run)](const Json& args, ToolContext& ctx) -> Result<ToolOutput> {
+    try {
+      return run(args, ctx);
+    } catch (const nlohmann::json::exception&) {
+      return Status::Error(
+          "The trace holds a value of an unexpected type where this tool reads one (TEXT or "
+          "BLOB where the schema says INTEGER); the file is damaged or was crafted. run_sql "
+          "can show the rows.");
+    }
+  };
+  return t;
+}
+
+}  // namespace
+
 std::vector<ToolDef> builtin_tools() {
-  return {get_trace_stats_tool(), get_causal_chains_tool(), run_sql_tool(),
-          get_timeline_tool(),    get_stacks_tool(),        list_processes_tool(),
-          describe_schema_tool()};
+  std::vector<ToolDef> tools = {
+      get_trace_stats_tool(), get_causal_chains_tool(), run_sql_tool(),        get_timeline_tool(),
+      get_stacks_tool(),      list_processes_tool(),    describe_schema_tool()};
+  for (ToolDef& t : tools) t = type_safe(std::move(t));
+  return tools;
 }
 
 std::string fmt_dur(int64_t ns) {
   char buf[48];
   double v = static_cast<double>(ns);
-  int64_t a = ns < 0 ? -ns : ns;
+  int64_t a = ns < 0 ? (ns == INT64_MIN ? INT64_MAX : -ns) : ns;
   if (a < 1000) {
     std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));
   } else if (a < 1000000) {

@@ -9,7 +9,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <string>
+#include <utility>
 
 namespace causeway::mcp {
 namespace {
@@ -25,6 +27,11 @@ constexpr std::array<const char*, 13> kReadOnlyPragmas = {
 constexpr std::array<const char*, 7> kDeniedFunctions = {
     "load_extension", "readfile",       "writefile",       "edit",
     "fts3_tokenizer", "sqlar_compress", "sqlar_uncompress"};
+
+// Bounds of the pairwise string functions (FunctionGuard::call_pairwise), in byte pairs: each
+// keeps one call well under a second.
+constexpr int64_t kMaxTrimWork = 10'000'000;
+constexpr int64_t kMaxSearchWork = 2'000'000'000;
 
 bool equals_nocase(const char* a, const char* b) {
   return a && b && sqlite3_stricmp(a, b) == 0;
@@ -193,24 +200,24 @@ Json column_value(sqlite3_stmt* stmt, int i, int64_t& bytes) {
 
 }  // namespace
 
-// printf()/format() behind a guard (see trace_db.h, point 5). Owned by the TraceDb; used on
-// the querying thread only.
-struct TraceDb::PrintfGuard {
-  sqlite3* calc = nullptr;  // in-memory, no schema: only evaluates printf
+// printf()/format() and the string functions whose cost grows with the product of their
+// arguments' lengths, behind a guard (see trace_db.h, point 5). Owned by the TraceDb; used on
+// the querying thread only. A guarded call is checked, then evaluated by SQLite's own built-in
+// on a private in-memory connection, so results are exactly SQLite's.
+struct TraceDb::FunctionGuard {
+  sqlite3* calc = nullptr;  // in-memory, no schema: only evaluates built-ins
   int64_t max_len = 0;
-  std::vector<sqlite3_stmt*> by_argc;  // cached "SELECT printf(?, ?, …)" per argument count
+  std::map<std::pair<std::string, int>, sqlite3_stmt*> statements;  // "SELECT f(?, …)"
 
-  ~PrintfGuard() {
-    for (sqlite3_stmt* s : by_argc) sqlite3_finalize(s);
+  ~FunctionGuard() {
+    for (auto& [key, s] : statements) sqlite3_finalize(s);
     if (calc) sqlite3_close_v2(calc);
   }
 
-  sqlite3_stmt* statement(int argc) {
-    if (static_cast<int>(by_argc.size()) <= argc)
-      by_argc.resize(static_cast<size_t>(argc) + 1, nullptr);
-    sqlite3_stmt*& s = by_argc[static_cast<size_t>(argc)];
+  sqlite3_stmt* statement(const std::string& name, int argc) {
+    sqlite3_stmt*& s = statements[{name, argc}];
     if (!s) {
-      std::string sql = "SELECT printf(";
+      std::string sql = "SELECT " + name + "(";
       for (int i = 0; i < argc; ++i) sql += i ? ",?" : "?";
       sql += ")";
       if (sqlite3_prepare_v2(calc, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) s = nullptr;
@@ -218,45 +225,10 @@ struct TraceDb::PrintfGuard {
     return s;
   }
 
-  static void call(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    auto* self = static_cast<PrintfGuard*>(sqlite3_user_data(ctx));
-    if (argc < 1) return sqlite3_result_null(ctx);
-    const auto* fmt = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-    if (!fmt) return sqlite3_result_null(ctx);
-    int next_arg = 1;
-    auto star = [&]() -> int64_t {
-      int64_t v = next_arg < argc ? sqlite3_value_int64(argv[next_arg]) : 0;
-      ++next_arg;
-      return v;
-    };
-    auto number = [&](const char*& p) -> int64_t {
-      int64_t v = 0;
-      while (*p >= '0' && *p <= '9') {
-        if (v < (int64_t{1} << 40)) v = v * 10 + (*p - '0');
-        ++p;
-      }
-      return v;
-    };
-    for (const char* p = fmt; *p; ++p) {
-      if (*p != '%') continue;
-      ++p;
-      if (*p == '%') continue;
-      while (*p && std::strchr("-+ #0,!", *p)) ++p;
-      int64_t width = *p == '*' ? (++p, star()) : number(p);
-      int64_t precision = 0;
-      if (*p == '.') {
-        ++p;
-        precision = *p == '*' ? (++p, star()) : number(p);
-      }
-      while (*p == 'l') ++p;
-      if (!*p) break;
-      if (width > self->max_len || -width > self->max_len || precision > self->max_len) {
-        return sqlite3_result_error_toobig(ctx);
-      }
-      ++next_arg;  // the value this conversion formats
-    }
-    sqlite3_stmt* s = self->statement(argc);
-    if (!s) return sqlite3_result_error(ctx, "printf is unavailable", -1);
+  // Evaluates the built-in `name` on the private connection and returns its result.
+  void delegate(sqlite3_context* ctx, const std::string& name, int argc, sqlite3_value** argv) {
+    sqlite3_stmt* s = statement(name, argc);
+    if (!s) return sqlite3_result_error(ctx, (name + " is unavailable").c_str(), -1);
     for (int i = 0; i < argc; ++i) sqlite3_bind_value(s, i + 1, argv[i]);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -264,15 +236,135 @@ struct TraceDb::PrintfGuard {
     } else if (rc == SQLITE_TOOBIG) {
       sqlite3_result_error_toobig(ctx);
     } else {
-      sqlite3_result_error(ctx, sqlite3_errmsg(self->calc), -1);
+      sqlite3_result_error(ctx, sqlite3_errmsg(calc), -1);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
+
+  // Whether the widths and precisions printf would use are all within ±max_len. Mirrors the
+  // format parser of SQLite 3.40 (sqlite3_str_vappendf with an SQL argument list): "*" takes
+  // the next argument as an int, "%n" and "%%" take none, an unknown conversion ends the
+  // formatting. SQLite's "%.*c" repeats a character `precision` times inside one call, where
+  // no progress handler runs; a negative precision counts as its absolute value.
+  bool printf_sizes_ok(const char* fmt, int argc, sqlite3_value** argv) const {
+    int next_arg = 1;
+    auto star = [&]() -> int64_t {
+      const int v = next_arg < argc ? static_cast<int>(sqlite3_value_int64(argv[next_arg])) : 0;
+      ++next_arg;
+      return v;
+    };
+    auto within = [&](int64_t v) { return v <= max_len && v >= -max_len; };
+    for (const char* p = fmt; *p; ++p) {
+      if (*p != '%') continue;
+      char c = *++p;
+      if (c == 0) break;
+      bool done = false;
+      do {
+        switch (c) {
+          case '-':
+          case '+':
+          case ' ':
+          case '#':
+          case '!':
+          case '0':
+          case ',':
+            break;
+          case 'l':
+            c = *++p;
+            if (c == 'l') c = *++p;
+            done = true;
+            break;
+          case '1':
+          case '2':
+          case '3':
+          case '4':
+          case '5':
+          case '6':
+          case '7':
+          case '8':
+          case '9': {
+            uint32_t wx = static_cast<uint32_t>(c - '0');
+            while ((c = *++p) >= '0' && c <= '9') wx = wx * 10 + static_cast<uint32_t>(c - '0');
+            if (!within(wx & 0x7fffffff)) return false;
+            if (c != '.' && c != 'l') {
+              done = true;
+            } else {
+              --p;
+            }
+            break;
+          }
+          case '*':
+            if (!within(star())) return false;
+            if ((c = p[1]) != '.' && c != 'l') {
+              c = *++p;
+              done = true;
+            }
+            break;
+          case '.':
+            c = *++p;
+            if (c == '*') {
+              if (!within(star())) return false;
+              c = *++p;
+            } else {
+              uint32_t px = 0;
+              while (c >= '0' && c <= '9') {
+                px = px * 10 + static_cast<uint32_t>(c - '0');
+                c = *++p;
+              }
+              if (!within(px & 0x7fffffff)) return false;
+            }
+            if (c == 'l') {
+              --p;
+            } else {
+              done = true;
+            }
+            break;
+          default:
+            done = true;
+            break;
+        }
+      } while (!done && (c = *++p) != 0);
+      if (c == 0) break;
+      if (c == '%' || c == 'n') continue;                 // consume no argument
+      if (!std::strchr("dsgzqQwcouxXfeEGipr", c)) break;  // SQLite stops formatting here
+      ++next_arg;
+    }
+    return true;
+  }
+
+  static void call_printf(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    auto* self = static_cast<FunctionGuard*>(sqlite3_user_data(ctx));
+    if (argc < 1) return sqlite3_result_null(ctx);
+    const auto* fmt = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    if (!fmt) return sqlite3_result_null(ctx);
+    if (!self->printf_sizes_ok(fmt, argc, argv)) return sqlite3_result_error_toobig(ctx);
+    self->delegate(ctx, "printf", argc, argv);
+  }
+
+  // Functions whose work in one call is the product of two argument lengths (SQLite 3.40):
+  // ltrim/rtrim/trim(X, Y) compare each character stripped from X with every character of
+  // Y (1 MB by 83 KB ran 238 s), replace(X, Y, Z) and instr(X, Y) compare Y at every position
+  // of X. like/glob are bounded by the LIKE pattern length limit instead.
+  static constexpr const char* kPairwise[] = {"ltrim", "rtrim", "trim", "replace", "instr"};
+  template <int kIndex>
+  static void call_pairwise(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    auto* self = static_cast<FunctionGuard*>(sqlite3_user_data(ctx));
+    const int64_t x = sqlite3_value_bytes(argv[0]), y = sqlite3_value_bytes(argv[1]);
+    const int64_t limit = kIndex < 3 ? kMaxTrimWork : kMaxSearchWork;
+    if (x * y > limit) {
+      const std::string msg = std::string(kPairwise[kIndex]) + " is refused on a " +
+                              std::to_string(x) + "-byte string with a " + std::to_string(y) +
+                              "-byte second argument: one call would compare every pair (over " +
+                              std::to_string(limit) + "); shorten one of them";
+      return sqlite3_result_error(ctx, msg.c_str(), -1);
+    }
+    self->delegate(ctx, kPairwise[kIndex], argc, argv);
+  }
 };
 
-TraceDb::TraceDb(sqlite3* db, std::string path, std::unique_ptr<PrintfGuard> guard)
-    : db_(db), path_(std::move(path)), printf_guard_(std::move(guard)) {}
+TraceDb::TraceDb(sqlite3* db, std::string path, std::unique_ptr<FunctionGuard> guard)
+    : db_(db), path_(std::move(path)), function_guard_(std::move(guard)) {}
 
 int authorize_action(int action, const char* arg1, const char* arg2) {
   switch (action) {
@@ -297,7 +389,7 @@ int authorize_action(int action, const char* arg1, const char* arg2) {
 
 TraceDb::~TraceDb() {
   if (db_) sqlite3_close_v2(db_);
-  printf_guard_.reset();
+  function_guard_.reset();
 }
 
 Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
@@ -340,23 +432,37 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
   sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, limits.max_variables);
   sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 1);
   sqlite3_busy_timeout(db, 2000);  // the tracer may be writing (WAL): wait, don't fail
+  // Sorts and temporary b-trees in memory, under the hard heap limit: on disk they spilled
+  // gigabytes into /var/tmp.
+  sqlite3_exec(db, "PRAGMA temp_store = MEMORY", nullptr, nullptr, nullptr);
   char* err = nullptr;
   if (sqlite3_exec(db, "PRAGMA query_only = 1", nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     return fail("Cannot open trace database " + path + ": " + msg + ".");
   }
-  auto guard = std::make_unique<PrintfGuard>();
+  auto guard = std::make_unique<FunctionGuard>();
   guard->max_len = limits.max_value_bytes;
   if (sqlite3_open_v2(":memory:", &guard->calc, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
     return fail("Cannot open an in-memory SQLite connection (out of memory?).");
   }
   sqlite3_limit(guard->calc, SQLITE_LIMIT_LENGTH, limits.max_value_bytes);
-  // INNOCUOUS so views (untrusted schema) may still call printf, e.g. stack_frames.pc_hex.
+  // INNOCUOUS so views (untrusted schema) may still call them, e.g. stack_frames.pc_hex.
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
   for (const char* name : {"printf", "format"}) {
-    sqlite3_create_function_v2(db, name, -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                               guard.get(), &PrintfGuard::call, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, name, -1, flags, guard.get(), &FunctionGuard::call_printf,
+                               nullptr, nullptr, nullptr);
+  }
+  using Fn = void (*)(sqlite3_context*, int, sqlite3_value**);
+  const std::pair<int, Fn> pairwise[] = {{2, &FunctionGuard::call_pairwise<0>},
+                                         {2, &FunctionGuard::call_pairwise<1>},
+                                         {2, &FunctionGuard::call_pairwise<2>},
+                                         {3, &FunctionGuard::call_pairwise<3>},
+                                         {2, &FunctionGuard::call_pairwise<4>}};
+  for (size_t i = 0; i < std::size(pairwise); ++i) {
+    sqlite3_create_function_v2(db, FunctionGuard::kPairwise[i], pairwise[i].first, flags,
+                               guard.get(), pairwise[i].second, nullptr, nullptr, nullptr);
   }
   return std::unique_ptr<TraceDb>(new TraceDb(db, path, std::move(guard)));
 }

@@ -11,12 +11,16 @@
 //  4. extension loading is off, SQLITE_DBCONFIG_DEFENSIVE is on (no writable_schema tricks),
 //     the schema is untrusted, and sqlite3_limit() caps SQL length, blob/string length,
 //     expression depth, compound selects, columns, function arguments and ATTACH (0);
-//  5. printf()/format() are wrapped: SQLite 3.40's "%.*c" with a huge precision loops for
-//     seconds inside one function call, where no progress handler can stop it; the wrapper
-//     refuses widths/precisions beyond the value-length limit, then formats on a private
-//     in-memory connection;
+//  5. one SQL function call runs where no progress handler can stop it, so the functions whose
+//     cost is not linear in the value-length limit are wrapped: printf()/format() (SQLite
+//     3.40's "%.*c" with a huge or negative precision loops for seconds) refuse widths and
+//     precisions beyond the value-length limit, parsing the format as SQLite does;
+//     ltrim/rtrim/trim(X, Y), replace and instr refuse arguments whose length product
+//     exceeds a bound; checked calls are evaluated by SQLite's built-in on a private
+//     in-memory connection. like/glob are bounded by the LIKE pattern limit;
 //  6. each query runs under a progress handler enforcing a wall-clock limit and
-//     cancellation, with row and byte caps on the result and a process-wide heap limit.
+//     cancellation, with row and byte caps on the result and a process-wide heap limit;
+//     temporary storage (sorts) is kept in memory so the heap limit covers it.
 //
 // Ownership: a TraceDb owns its sqlite3 connection. Thread-safety: none; one thread at a
 // time (the MCP worker) may call query().
@@ -67,7 +71,7 @@ struct EngineLimits {
   int max_compound_select = 50;
   int max_columns = 200;
   int max_function_args = 16;
-  int max_like_pattern = 1000;
+  int max_like_pattern = 100;  // LIKE/GLOB cost one call: value length x pattern length
   int max_variables = 100;
   int64_t soft_heap_bytes = 256LL * 1024 * 1024;
   int64_t hard_heap_bytes = 1024LL * 1024 * 1024;
@@ -92,11 +96,11 @@ class TraceDb {
   const std::string& path() const { return path_; }
 
  private:
-  struct PrintfGuard;
-  TraceDb(sqlite3* db, std::string path, std::unique_ptr<PrintfGuard> guard);
+  struct FunctionGuard;
+  TraceDb(sqlite3* db, std::string path, std::unique_ptr<FunctionGuard> guard);
   sqlite3* db_;
   std::string path_;
-  std::unique_ptr<PrintfGuard> printf_guard_;
+  std::unique_ptr<FunctionGuard> function_guard_;
 };
 
 // The authorizer policy on its own, for tests: returns SQLITE_OK or SQLITE_DENY for an

@@ -593,7 +593,8 @@ const char* event_table(EventKind kind) {
 
 std::string format_duration(int64_t ns) {
   const double v = static_cast<double>(ns);
-  if (ns < 0) return "-" + format_duration(-ns);
+  // -INT64_MIN is not representable (it stayed negative and recursed forever): saturate.
+  if (ns < 0) return "-" + format_duration(ns == INT64_MIN ? INT64_MAX : -ns);
   if (ns < 1000) return std::to_string(ns) + " ns";
   if (ns < 1'000'000) return three_digits(v / 1e3, "\xC2\xB5s");
   if (ns < 1'000'000'000) return three_digits(v / 1e6, "ms");

@@ -1244,6 +1244,7 @@ Status finish_interrupted_trace(const std::string& path) {
   };
   if (rc != SQLITE_OK) return fail("opening it for writing");
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  harden_trace_connection(db);  // a file being finished may have been altered: no triggers
   rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return fail("folding the WAL into the file");
   const std::string sql = "BEGIN;\n" + schema_index_ddl() +

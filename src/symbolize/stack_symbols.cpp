@@ -508,6 +508,7 @@ Result<SymbolizeSummary> symbolize_and_store(const std::string& path) {
   }
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> owner(db, sqlite3_close);
   sqlite3_busy_timeout(db, 5000);
+  store::harden_trace_connection(db);  // the file's own triggers must not fire on our writes
   if (sqlite3_exec(db, storage_ddl().c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return sql_error(db, path, "creating the symbol tables");
   }

@@ -202,6 +202,9 @@ TEST(AnalyzeDecomposeTest, FunctionNamesAndClasses) {
   EXPECT_EQ(format_duration(41'000'000), "41.0 ms");
   EXPECT_EQ(format_duration(1'234'000), "1.23 ms");
   EXPECT_EQ(format_duration(2'500'000'000), "2.50 s");
+  // -INT64_MIN overflows: it recursed forever (issue 16).
+  EXPECT_EQ(format_duration(INT64_MIN), "-9223372036.85 s");
+  EXPECT_EQ(format_duration(-950), "-950 ns");
 }
 
 }  // namespace

@@ -222,6 +222,27 @@ std::vector<Attack> attack_corpus(const std::string& dir) {
       {"SELECT printf('%.*c', 2000000000, 'x')", Expect::kBounded},
       {"SELECT printf('%.2000000000c', 'x')", Expect::kBounded},
       {"SELECT format('%*.*c', 5, 999999999, 'x')", Expect::kBounded},
+      // Issue 16: a negative precision counts as its absolute value, and %n takes no argument
+      // (the old guard read the wrong argument for the following '*').
+      {"SELECT printf('%.*c', -2000000000, 'x')", Expect::kBounded},
+      {"SELECT printf('%n%.*c', 2000000000, 'x')", Expect::kBounded},
+      {"SELECT printf('%%%n%-0,!*.*c', 5, -2000000000, 'x')", Expect::kBounded},
+      {"SELECT printf('%.*c', -2000000000, 'x'), printf('%n%.*c', 2000000000, 'x'), "
+       "format('%.*c', -2000000000, 'y')",
+       Expect::kBounded},
+      // One trim call compares every stripped character with the whole character set.
+      {"SELECT length(ltrim(printf('%.*c', 999999, 'a'), printf('%.*c', 83000, 'b') || 'a'))",
+       Expect::kBounded},
+      {"SELECT length(rtrim(printf('%.*c', 999999, 'a'), printf('%.*c', 83000, 'b') || 'a'))",
+       Expect::kBounded},
+      {"SELECT length(trim(printf('%.*c', 999999, 'a'), printf('%.*c', 83000, 'b') || 'a'))",
+       Expect::kBounded},
+      {"SELECT instr(printf('%.*c', 999999, 'a'), printf('%.*c', 99999, 'a') || 'b')",
+       Expect::kBounded},
+      {"SELECT printf('%.*c', 999999, 'a') LIKE '%' || printf('%.*c', 998, 'a') || 'b'",
+       Expect::kBounded},
+      {"SELECT printf('%.*c', 999999, 'a') GLOB '*' || printf('%.*c', 998, 'a') || 'b'",
+       Expect::kBounded},
       {"SELECT replace(hex(zeroblob(400000)), '0', hex(zeroblob(400000)))", Expect::kBounded},
       {"SELECT count(*) FROM cuda_call a, cuda_call b, cuda_call c, cuda_call d, cuda_call e, "
        "cuda_call f, cuda_call g",
@@ -274,6 +295,48 @@ TEST_F(mcp_trace_db, AttackCorpusIsRefusedOrBoundedAndTheFileIsUnchanged) {
   for (const char* f : {"evil.db", "evil2.db", "copy.db", "copy2.db", "x"}) {
     EXPECT_FALSE(std::filesystem::exists(dir.file(f))) << f << " was created";
   }
+}
+
+// The guarded functions answer exactly as SQLite's built-ins within their bounds.
+TEST_F(mcp_trace_db, GuardedFunctionsKeepTheirResults) {
+  auto r = db->query(
+      "SELECT ltrim('xxabcxx', 'x'), rtrim('xxabcxx', 'x'), trim('xxabcxx', 'x'), "
+      "replace('a-b-c', '-', '+'), instr('hello', 'll'), printf('%5.2f|%-3d|%n%%|%.*c', 3.14159, "
+      "7, 3, 'z'), format('%s', 'q')");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->rows[0],
+            Json::parse(R"(["abcxx", "xxabc", "abc", "a+b+c", 3, " 3.14|7  |%|zzz", "q"])"));
+  auto refused =
+      db->query("SELECT ltrim(printf('%.*c', 999999, 'a'), printf('%.*c', 83000, 'b') || 'a')");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("ltrim is refused"), std::string::npos) << refused.error();
+}
+
+// A sort larger than the heap limit fails with one sentence instead of spilling temp files
+// (8.1 GB of /var/tmp/etilqs_* in the security review): temp storage is in memory, under the
+// hard heap limit.
+TEST(mcp_trace_db_heap, AHugeSortFailsInsteadOfFillingTheDisk) {
+  TempDir dir;
+  const std::string path = dir.file("trace.db");
+  Status st = causeway::testing::write_fixture_trace(path);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EngineLimits limits;
+  limits.soft_heap_bytes = 16LL * 1024 * 1024;
+  limits.hard_heap_bytes = 48LL * 1024 * 1024;
+  auto db = TraceDb::open(path, limits);
+  ASSERT_TRUE(db.ok()) << db.error();
+  QueryLimits q;
+  q.time_limit_ms = 60'000;  // generous: the heap limit must stop it, not the clock
+  auto r = (*db)->query(
+      "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) "
+      "SELECT x FROM c ORDER BY randomblob(1000)",
+      {}, q);
+  ASSERT_FALSE(r.ok()) << "a 200 MB sort ran under a 48 MB heap limit";
+  EXPECT_NE(r.error().find("more memory than the server allows"), std::string::npos) << r.error();
+  db->reset();
+  // The limits are process-wide: give the other tests of this process the defaults back.
+  sqlite3_soft_heap_limit64(EngineLimits{}.soft_heap_bytes);
+  sqlite3_hard_heap_limit64(EngineLimits{}.hard_heap_bytes);
 }
 
 TEST_F(mcp_trace_db, RefusalsExplainThemselves) {

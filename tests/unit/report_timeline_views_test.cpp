@@ -275,6 +275,11 @@ TEST(ReportTimelineViewsTest, FormatsDurationsAndBytes) {
   EXPECT_EQ(format_duration(12'400), "12.4 \xC2\xB5s");
   EXPECT_EQ(format_duration(1'250'000), "1.25 ms");
   EXPECT_EQ(format_duration(2'400'000'000), "2.40 s");
+  // A crafted ts of -2^63: -INT64_MIN overflows, and `report` recursed forever (issue 16).
+  const std::string min = format_duration(INT64_MIN);
+  EXPECT_EQ(min.front(), '-') << min;
+  EXPECT_EQ(min.substr(min.size() - 2), " s") << min;
+  EXPECT_EQ(format_duration(-830), "-830 ns");
   EXPECT_EQ(format_bytes(512), "512 B");
   EXPECT_EQ(format_bytes(64 * 1024), "64.0 KiB");
   EXPECT_EQ(format_bytes(int64_t{3} << 30), "3.0 GiB");

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -134,6 +137,114 @@ TEST(StoreReader, UnknownSchemaVersion) {
   expect_error(path, path +
                          " is a causeway trace of an unknown schema version (0); it cannot "
                          "be read by this build.");
+}
+
+// Issue 16: a FIFO (or device) as the trace blocked open() forever waiting for a writer.
+TEST(StoreReader, FifoIsRefusedWithoutBlocking) {
+  testing::TempDir dir;
+  const std::string fifo = dir.file("trace.db");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string sentence =
+      fifo +
+      " is not a regular file (a FIFO, socket or device), so not a causeway trace "
+      "database.";
+  expect_error(fifo, sentence);
+  EXPECT_EQ(check_regular_file(fifo).message(), sentence);
+  EXPECT_FALSE(open_trace_connection(fifo, SQLITE_OPEN_READONLY).ok());
+  expect_error("/dev/null",
+               "/dev/null is not a regular file (a FIFO, socket or device), so not a causeway "
+               "trace database.");
+}
+
+// Issue 16: schema objects the file brings. A table replaced by a recursive view made every
+// command spin; triggers fired when results were stored.
+TEST(StoreReader, RefusesSchemasThatAreNotOurs) {
+  testing::TempDir dir;
+  struct Case {
+    const char* sql;
+    const char* why;
+  };
+  const Case cases[] = {
+      {"DROP TABLE wakeup; CREATE VIEW wakeup AS WITH RECURSIVE r(id) AS (SELECT 1 UNION ALL "
+       "SELECT id + 1 FROM r) SELECT id FROM r",
+       "its wakeup is a view, not a table;"},
+      {"CREATE TRIGGER evil AFTER INSERT ON meta BEGIN DELETE FROM wakeup; END",
+       "it has a trigger (evil);"},
+      {"CREATE VIEW extra AS SELECT 1",
+       "it has a view extra that is not part of the trace schema;"},
+      {"DROP VIEW threads; CREATE VIEW threads AS SELECT 1 AS utid",
+       "its view threads is not the one causeway defines;"},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    const std::string path = make_trace(dir, "t" + std::to_string(i++) + ".db");
+    exec_sql(path, c.sql);
+    expect_error(path, path + " is not a trace as causeway writes it: " + c.why +
+                           " causeway never writes that, so the file was altered; it is not "
+                           "read.");
+  }
+  // Extra tables and indexes are harmless and allowed.
+  const std::string extra = make_trace(dir, "extra.db");
+  exec_sql(extra, "CREATE TABLE notes (x); CREATE INDEX notes_x ON notes (x)");
+  EXPECT_TRUE(Reader::open(extra).ok());
+}
+
+// Issue 16: times that overflow the analysis (ts shifted by 2^62, -2^63) or are not integers.
+TEST(StoreReader, EventValuesMustBeIntegerTimesInRange) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "run.db");
+  {
+    auto r = Reader::open(path);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_TRUE(check_event_values((*r)->db()).ok());
+  }
+  struct Case {
+    const char* sql;
+    const char* sentence;
+  };
+  const Case cases[] = {
+      {"UPDATE wakeup SET ts = ts + 4611686018427387904",
+       "wakeup.ts in row 1 is 4611686018427387909 ns, outside what a trace can hold (±2^52 "
+       "ns, about 52 days); the file is damaged or was crafted, so it is not analysed."},
+      {"UPDATE wakeup SET ts = -9223372036854775808",
+       "wakeup.ts in row 1 is -9223372036854775808 ns, outside what a trace can hold (±2^52 "
+       "ns, about 52 days); the file is damaged or was crafted, so it is not analysed."},
+      {"UPDATE wakeup SET ts = 'late'",
+       "wakeup.ts in row 1 holds a text value where an integer time in ns belongs; the file is "
+       "damaged or was crafted, so it is not analysed."},
+      {"UPDATE wakeup SET ts = 5.5e30",
+       "wakeup.ts in row 1 holds a real value where an integer time in ns belongs; the file is "
+       "damaged or was crafted, so it is not analysed."},
+      {"INSERT INTO thread (utid, tid, traced, end_ts) VALUES (77, 77, 1, x'00')",
+       "thread.end_ts in row 77 holds a blob value where an integer time in ns belongs; the "
+       "file is damaged or was crafted, so it is not analysed."},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    const std::string p = dir.file("v" + std::to_string(i++) + ".db");
+    std::filesystem::copy_file(path, p);
+    exec_sql(p, c.sql);
+    auto r = Reader::open(p);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(check_event_values((*r)->db()).message(), c.sentence) << c.sql;
+  }
+}
+
+// Issue 16: results are stored through a hardened connection; the file's triggers never run.
+TEST(StoreReader, HardenedConnectionsRunNoTriggers) {
+  testing::TempDir dir;
+  const std::string path = make_trace(dir, "run.db");
+  exec_sql(path,
+           "CREATE TABLE log (x); CREATE TRIGGER t AFTER INSERT ON meta BEGIN INSERT "
+           "INTO log VALUES (1); END");
+  auto db = open_trace_connection(path, SQLITE_OPEN_READWRITE);
+  ASSERT_TRUE(db.ok()) << db.error();
+  ASSERT_EQ(sqlite3_exec(*db, "INSERT INTO meta (key, value) VALUES ('k', 'v')", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close_v2(*db);
+  EXPECT_EQ(testing::query_int(path, "SELECT count(*) FROM log"), 0);
+  EXPECT_EQ(testing::query_int(path, "SELECT count(*) FROM meta WHERE key = 'k'"), 1);
 }
 
 }  // namespace

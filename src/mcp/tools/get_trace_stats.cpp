@@ -28,7 +28,7 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   if (!meta.ok()) return meta.status();
   Json meta_obj = Json::object();
   for (const Json& r : meta->rows) {
-    std::string k = r[0].get<std::string>();
+    std::string k = r[0].is_string() ? r[0].get<std::string>() : fmt_value(r[0]);
     std::string v = r[1].is_string() ? r[1].get<std::string>() : fmt_value(r[1]);
     meta_obj[k] = v;
   }
