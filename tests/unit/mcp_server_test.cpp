@@ -476,6 +476,27 @@ TEST(mcp_server, EveryInteractionIsAudited) {
   EXPECT_EQ(recs[6]["outcome"], "ok");
 }
 
+// Issue 16 item 19: the 4 MiB result cap bounds the whole response, although each row is in
+// both the structured content and the text, and quotes double in JSON.
+TEST(mcp_server, RunSqlCapsTheWholeResponse) {
+  TestServer s;
+  s.initialize();
+  auto r = s.call_tool("run_sql",
+                       {{"sql",
+                         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 3000) "
+                         "SELECT x, printf('%.*c', 3000, '\"') AS q FROM c"},
+                        {"max_rows", 10000}});
+  ASSERT_FALSE(r["result"]["isError"].get<bool>()) << r.dump().substr(0, 300);
+  const auto wire = to_wire(r).size();
+  EXPECT_LE(wire, static_cast<size_t>(QueryLimits{}.max_result_bytes)) << wire;
+  const Json& sc = r["result"]["structuredContent"];
+  EXPECT_TRUE(sc["truncated"].get<bool>());
+  EXPECT_EQ(sc["truncated_by"], "bytes");
+  EXPECT_GT(sc["row_count"].get<int>(), 100);  // cut to fit, not emptied
+  EXPECT_NE(r["result"]["content"][0]["text"].get<std::string>().find("TRUNCATED"),
+            std::string::npos);
+}
+
 // Issue 16 item 14: the record of a response is in the log before the response is written,
 // and a trace-reading request is recorded before it runs.
 TEST(mcp_server, TheRecordIsWrittenBeforeTheResponse) {
