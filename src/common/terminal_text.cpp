@@ -102,6 +102,37 @@ std::string terminal_safe(std::string_view s) {
   return out;
 }
 
+std::string terminal_safe_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {
+        append_u(out, c);
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    const size_t len = utf8_sequence_length(s, i);
+    if (len == 0) {
+      append_u(out, 0xFFFD);
+      ++i;
+      continue;
+    }
+    const uint32_t cp = decode(s, i, len);
+    if ((cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp)) {
+      append_u(out, cp);
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
 std::string quoted_name(std::string_view s) {
   std::string out = "\"";
   for (size_t i = 0; i < s.size();) {

@@ -24,6 +24,13 @@ namespace causeway {
 // Printable text, including all other non-ASCII characters, is returned unchanged.
 std::string terminal_safe(std::string_view s);
 
+// The last line of defence for whole outputs (a report, a table, JSON) on their way to a
+// terminal: control characters other than newline and tab, DEL, C1 controls and bidi marks
+// become \u00XX / \u202e, invalid UTF-8 becomes \ufffd; everything else, including line
+// structure and backslashes, is unchanged (JSON output stays valid JSON). Names inside the
+// text should already have been escaped one by one, which also covers their newlines.
+std::string terminal_safe_text(std::string_view s);
+
 // `s` as a double-quoted JSON-style string literal: quotes and backslashes escaped, control
 // characters as \n, \t, \u001b …, invalid UTF-8 as \ufffd. Used where MCP text quotes a name
 // from the trace inside a sentence, so an instruction-looking name stays visibly a value.
