@@ -210,6 +210,11 @@ void Server::record_received(const Message& m) {
   entry.tool = request_target(m);
   entry.outcome = "received";
   if (m.params.is_object()) {
+    // A 2026-07-28 request names its client in its own _meta.
+    if (auto meta = m.params.find("_meta");
+        meta != m.params.end() && meta->is_object() && meta->contains(kMetaClientInfo)) {
+      entry.client = client_label((*meta)[kMetaClientInfo]);
+    }
     entry.arguments = m.method == "tools/call" && m.params.contains("arguments")
                           ? m.params["arguments"]
                           : params_without_meta(m.params);
