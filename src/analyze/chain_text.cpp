@@ -6,6 +6,7 @@
 
 #include "analyze/chains.h"
 #include "analyze/decompose.h"
+#include "common/terminal_text.h"
 
 namespace causeway::analyze {
 namespace {
@@ -103,7 +104,7 @@ std::string format_chains_text(const std::vector<Chain>& chains, int64_t trace_d
         const std::string first = ind + "  " +
                                   std::string(static_cast<size_t>(w.depth - 1) * 2, ' ') +
                                   std::to_string(w.depth) + ". ";
-        out += wrap("\"" + w.task.comm + "\" (pid " + std::to_string(w.task.pid) + ", tid " +
+        out += wrap(quoted_name(w.task.comm) + " (pid " + std::to_string(w.task.pid) + ", tid " +
                         std::to_string(w.task.tid) + ") " + w.detail + ".",
                     first, std::string(first.size(), ' '));
       }

@@ -1,4 +1,5 @@
 #include "analyze/chains.h"
+#include "common/terminal_text.h"
 
 #include <sqlite3.h>
 
@@ -74,7 +75,9 @@ TaskRef Context::task(int32_t t) const {
 
 std::string Context::who(int32_t t) const {
   const TaskRef r = task(t);
-  return r.comm + " (pid " + std::to_string(r.pid) + ", tid " + std::to_string(r.tid) + ")";
+  // Names are the traced program's bytes: quoted (JSON-style) so they read as data.
+  return quoted_name(r.comm) + " (pid " + std::to_string(r.pid) + ", tid " + std::to_string(r.tid) +
+         ")";
 }
 
 std::string Context::culprit_phrase(int32_t t) const {
@@ -82,10 +85,10 @@ std::string Context::culprit_phrase(int32_t t) const {
   const TaskRef r = task(t);
   if (r.comm.empty())
     return "thread " + std::to_string(r.tid) + " (pid " + std::to_string(r.pid) + ")";
-  std::string s = "\"" + r.comm + "\" (pid " + std::to_string(r.pid);
+  std::string s = quoted_name(r.comm) + " (pid " + std::to_string(r.pid);
   if (r.tid != r.pid) s += ", tid " + std::to_string(r.tid);
   s += ")";
-  if (!r.process.empty() && r.process != r.comm) s += " of " + r.process;
+  if (!r.process.empty() && r.process != r.comm) s += " of " + quoted_name(r.process);
   return s;
 }
 
@@ -395,7 +398,7 @@ std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& 
 std::string detail::recommendation_for(const Context& ctx, const std::string& category,
                                        int32_t subject, int32_t culprit,
                                        const std::vector<WakerHop>& hops, const Decomposition& d) {
-  const std::string me = "\"" + ctx.task(subject).comm + "\"";
+  const std::string me = quoted_name(ctx.task(subject).comm);
   if (category == "cpu_throttling") {
     const TraceData::Throttle* q = ctx.data.throttle_of(ctx.task(subject).pid);
     return me + " was ready to run while its CPU sat idle, held back by the CPU quota of " +

@@ -1,4 +1,5 @@
 #include "analyze/decompose.h"
+#include "common/terminal_text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -521,7 +522,7 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
         for (const PreemptShare& c : x.preempters) {
           if (c.thread == holder && (!q || c.ns > q->ns)) q = &c;
         }
-        hop.detail += " while \"" + p.name + "\" (pid " + std::to_string(p.pid) + ")" +
+        hop.detail += " while " + quoted_name(p.name) + " (pid " + std::to_string(p.pid) + ")" +
                       (q && q->from_slices ? " held its CPU" : " took its CPU");
         if (q && q->cpu >= 0) hop.detail += " " + std::to_string(q->cpu);
         hop.detail += " for " + format_duration(held);
@@ -596,8 +597,8 @@ std::vector<WakerHop> waker_chain(TraceData& d, int32_t subject, int32_t waker, 
            b.cause == BlockCause::kSleep || b.cause == BlockCause::kGil) &&
           b.waker >= 0 && !d.is_recorder(b.waker)) {
         const ThreadInfo& n = d.threads[static_cast<size_t>(b.waker)];
-        hop.detail += ", " + std::string(b.cause == BlockCause::kGil ? "held by" : "until") +
-                      " \"" + n.name + "\" (pid " + std::to_string(n.pid) + ", tid " +
+        hop.detail += ", " + std::string(b.cause == BlockCause::kGil ? "held by" : "until") + " " +
+                      quoted_name(n.name) + " (pid " + std::to_string(n.pid) + ", tid " +
                       std::to_string(n.tid) + ")" + (b.cause == BlockCause::kGil ? "" : " woke it");
         next = b.waker;
         next_start = b.largest_ts;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "analyze/analyzer.h"
+#include "common/terminal_text.h"
 
 namespace causeway::analyze::detail {
 
@@ -197,7 +198,7 @@ bool PeerWait::detect(Context& ctx, const ThreadFacts& f, std::vector<Chain>& ou
     }
     c.explanation += ".";
   }
-  const std::string me = "\"" + ctx.task(tc.thread).comm + "\"";
+  const std::string me = quoted_name(ctx.task(tc.thread).comm);
   if (dominant == "runnable" && culprit >= 0) {
     c.recommendation = "The peer " + peer_name + " was slowed by " + ctx.culprit_phrase(culprit) +
                        " taking its CPU: keep that task off the peer's cores (taskset -c / a "

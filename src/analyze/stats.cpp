@@ -11,6 +11,7 @@
 
 #include "analyze/baseline.h"
 #include "analyze/decompose.h"
+#include "common/terminal_text.h"
 #include "store/reader.h"
 #include "store/sql_util.h"
 #include "store/trace_meta.h"
@@ -315,15 +316,15 @@ std::string format_stats_text(const TraceStats& s) {
   out += "duration   " + format_duration(s.duration_ns) +
          (s.complete ? "" : "  (recording incomplete: the file was not closed cleanly)") + "\n";
   if (!s.host.empty())
-    out += "host       " + s.host +
-           (s.kernel_release.empty() ? "" : ", Linux " + s.kernel_release) + "\n";
+    out += "host       " + terminal_safe(s.host) +
+           (s.kernel_release.empty() ? "" : ", Linux " + terminal_safe(s.kernel_release)) + "\n";
   out += "processes  " + std::to_string(s.processes.size()) + " traced\n";
   for (const ProcessStats& p : s.processes) {
     std::snprintf(line, sizeof line, "  %-8d %-16s %3lld threads %10lld CUDA calls", p.pid,
-                  p.name.c_str(), static_cast<long long>(p.threads),
+                  terminal_safe(p.name).c_str(), static_cast<long long>(p.threads),
                   static_cast<long long>(p.cuda_calls));
     out += line;
-    if (!p.cmdline.empty()) out += "  " + p.cmdline.substr(0, 60);
+    if (!p.cmdline.empty()) out += "  " + terminal_safe(p.cmdline.substr(0, 60));
     out += "\n";
   }
   out += "events     " + std::to_string(s.total_events) + "\n";
@@ -351,7 +352,7 @@ std::string format_stats_text(const TraceStats& s) {
   out += line;
   for (const ApiStats& a : s.apis) {
     std::snprintf(line, sizeof line, "  %-28s %9lld %11s %10s %10s %10s %10s %11s%s\n",
-                  a.name.c_str(), static_cast<long long>(a.count),
+                  terminal_safe(a.name).c_str(), static_cast<long long>(a.count),
                   format_duration(a.total_ns).c_str(), format_duration(a.p50_ns).c_str(),
                   format_duration(a.p95_ns).c_str(), format_duration(a.p99_ns).c_str(),
                   format_duration(a.max_ns).c_str(), bytes_or_dash(a.bytes).c_str(),
@@ -365,7 +366,8 @@ std::string format_stats_text(const TraceStats& s) {
   for (const KernelStats& k : s.kernels) {
     std::snprintf(line, sizeof line, "  %9lld  ", static_cast<long long>(k.launches));
     out += line;
-    out += k.name.empty() ? hex(k.addr) + " (not named; docs/stacks.md#kernel-names)" : k.name;
+    out += k.name.empty() ? hex(k.addr) + " (not named; docs/stacks.md#kernel-names)"
+                          : terminal_safe(k.name);
     out += "\n";
   }
   if (s.kernels_total > static_cast<int64_t>(s.kernels.size())) {

@@ -150,6 +150,7 @@ class Session {
  public:
   explicit Session(const TraceOptions& o) : opt_(o) {}
   Result<int> run();
+  bool stopped_early() const { return stopped_early_; }
 
  private:
   Status preflight();
@@ -172,6 +173,7 @@ class Session {
   void print_summary(int64_t end_ns);
 
   const TraceOptions& opt_;
+  bool stopped_early_ = false;  // run() ended on an error after recording began
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<WriterSink> sink_;
   std::unique_ptr<BpfSource> source_;
@@ -939,6 +941,7 @@ Result<int> Session::run() {
         stderr,
         "causeway: tracing stopped early: %s The database keeps everything written before that.\n",
         final_status.message().c_str());
+    stopped_early_ = true;
     return 1;
   }
   if (child > 0) {
@@ -950,11 +953,13 @@ Result<int> Session::run() {
 
 }  // namespace
 
-Result<int> run_trace(const TraceOptions& options) {
+Result<TraceRun> run_trace(const TraceOptions& options) {
   g_stop.store(false);
   g_signal.store(0);
   Session session(options);
-  return session.run();
+  auto status = session.run();
+  if (!status.ok()) return status.status();
+  return TraceRun{*status, session.stopped_early()};
 }
 
 }  // namespace causeway::capture

@@ -37,8 +37,15 @@ struct TraceOptions {
   bool status_line = false;  // live one-line status on stderr (when it is a terminal)
 };
 
-// Runs the trace. Returns the process exit status causeway should end with (the command's
-// own status in kCommand mode), or a failed Result with one sentence for start-up errors.
-Result<int> run_trace(const TraceOptions& options);
+struct TraceRun {
+  int exit_status = 0;  // what causeway should end with (the command's own in kCommand mode)
+  // Recording stopped before the end because of an error (e.g. the disk filled up); the
+  // database keeps what was written before, and the reason was printed on stderr.
+  bool stopped_early = false;
+};
+
+// Runs the trace. Returns how it ended, or a failed Result with one sentence for start-up
+// errors.
+Result<TraceRun> run_trace(const TraceOptions& options);
 
 }  // namespace causeway::capture

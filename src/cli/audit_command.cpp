@@ -1,9 +1,9 @@
 // causeway audit: print or verify the hash-chained audit log written by `causeway mcp`.
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "cli/command.h"
+#include "common/terminal_text.h"
 #include "mcp/audit_log.h"
 
 namespace causeway::cli {
@@ -18,29 +18,47 @@ int run_audit(const AuditFlags& flags) {
   if (flags.verify) {
     auto v = mcp::verify_audit_log(flags.file);
     if (!v.ok) {
-      std::fprintf(stderr, "causeway audit: %s: %s\n", flags.file.c_str(), v.problem.c_str());
+      std::fprintf(stderr, "causeway audit: %s: %s\n", terminal_safe(flags.file).c_str(),
+                   v.problem.c_str());
       return 1;
     }
-    std::printf("%s: %lld records, hash chain intact.\n", flags.file.c_str(),
+    std::printf("%s: %lld records, hash chain intact.\n", terminal_safe(flags.file).c_str(),
                 static_cast<long long>(v.records));
     return 0;
   }
-  std::ifstream in(flags.file, std::ios::binary);
+  std::FILE* in = std::fopen(flags.file.c_str(), "rb");
   if (!in) {
-    std::fprintf(stderr, "causeway audit: cannot read %s; check the path.\n", flags.file.c_str());
+    std::fprintf(stderr, "causeway audit: cannot read %s; check the path.\n",
+                 terminal_safe(flags.file).c_str());
     return 1;
   }
+  // Records are bounded (mcp::kMaxAuditRecordBytes), so a longer line is not one of ours and is
+  // skipped without being held in memory.
+  mcp::AuditLineReader reader(in, mcp::kMaxAuditRecordBytes);
   std::string line;
+  bool terminated = false;
   int64_t n = 0;
-  while (std::getline(in, line)) {
+  for (;;) {
+    auto status = reader.next(line, terminated);
+    if (status == mcp::AuditLineReader::Status::kEof) break;
     ++n;
-    auto r = mcp::Json::parse(line, nullptr, false);
+    if (status == mcp::AuditLineReader::Status::kOverlong) {
+      std::printf("line %lld: (longer than any audit record)\n", static_cast<long long>(n));
+      continue;
+    }
+    if (!terminated) {
+      std::printf("line %lld: (a record cut short: the writer stopped in the middle)\n",
+                  static_cast<long long>(n));
+      continue;
+    }
+    auto r = mcp::parse_audit_line(line);
     if (!r.is_object()) {
       std::printf("line %lld: (not a JSON record)\n", static_cast<long long>(n));
       continue;
     }
     std::printf("%s\n", mcp::render_audit_record(r).c_str());
   }
+  std::fclose(in);
   return 0;
 }
 

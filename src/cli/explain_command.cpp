@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/time_arg.h"
 #include "cli/trace_state_note.h"
+#include "common/terminal_text.h"
 #include "store/reader.h"
 
 namespace causeway::cli {
@@ -84,6 +85,8 @@ int run_explain(const ExplainFlags& f) {
              "intervals.\n";
     }
   }
+  // Names in the text come from the traced program: nothing in them may drive the terminal.
+  out = terminal_safe_text(out);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "cli/time_arg.h"
 #include "cli/trace_state_note.h"
 #include "common/suggest.h"
+#include "common/terminal_text.h"
 #include "store/reader.h"
 #include "store/sql_util.h"
 #include "symbolize/stack_aggregate.h"
@@ -221,7 +222,8 @@ std::string some_processes(const analyze::TraceStats& stats) {
   std::string out;
   for (size_t i = 0; i < stats.processes.size() && i < kListed; ++i) {
     const auto& p = stats.processes[i];
-    out += (i ? ", " : "") + std::to_string(p.pid) + (p.name.empty() ? "" : " " + p.name);
+    out +=
+        (i ? ", " : "") + std::to_string(p.pid) + (p.name.empty() ? "" : " " + quoted_name(p.name));
   }
   if (stats.processes.size() > kListed) {
     out += " and " + std::to_string(stats.processes.size() - kListed) + " more";
@@ -448,6 +450,8 @@ int run_stacks(const StacksFlags& f) {
   } else {
     out = text_output(f, facts, *agg);
   }
+  // Names in the text come from the traced program: nothing in them may drive the terminal.
+  out = terminal_safe_text(out);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

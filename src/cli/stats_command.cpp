@@ -7,6 +7,7 @@
 #include "analyze/stats.h"
 #include "cli/command.h"
 #include "cli/trace_state_note.h"
+#include "common/terminal_text.h"
 #include "store/reader.h"
 
 namespace causeway::cli {
@@ -30,10 +31,12 @@ int run_stats(const StatsFlags& f) {
     std::fprintf(stderr, "causeway stats: %s\n", stats.error().c_str());
     return 1;
   }
-  const std::string out = f.json ? analyze::to_json(*stats).dump(
-                                       2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                                       "\n"
-                                 : analyze::format_stats_text(*stats);
+  std::string out = f.json ? analyze::to_json(*stats).dump(
+                                 2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                 "\n"
+                           : analyze::format_stats_text(*stats);
+  // Names in the text come from the traced program: nothing in them may drive the terminal.
+  out = terminal_safe_text(out);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

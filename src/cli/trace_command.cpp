@@ -150,7 +150,12 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       exit_code = 1;
       return;
     }
-    exit_code = result.value();
+    exit_code = result->exit_status;
+    // What the follow-up messages call the trace: never "complete" when recording stopped
+    // early (a full disk, a write error), whose reason was printed just before.
+    const char* state = result->stopped_early
+                            ? "the trace stopped early (it keeps what was written before)"
+                            : "the trace is complete";
     // Chains are computed once, here, and stored in the trace so that `explain` and MCP
     // clients answer instantly. Capture itself never calls analysis (one-way data flow).
     if (access(opts.db_path.c_str(), W_OK) == 0) {
@@ -159,7 +164,7 @@ void setup_trace(CLI::App& sub, int& exit_code) {
       // the stored symbols.
       auto symbolized = symbolize::symbolize_and_store(opts.db_path);
       if (!symbolized.ok()) {
-        std::fprintf(stderr, "causeway: the trace is complete, but symbolizing stacks failed: %s\n",
+        std::fprintf(stderr, "causeway: %s, but symbolizing stacks failed: %s\n", state,
                      symbolized.error().c_str());
       } else if (symbolized->unresolved > 0) {
         std::fprintf(stderr,
@@ -181,7 +186,7 @@ void setup_trace(CLI::App& sub, int& exit_code) {
                      "causeway: causal chains stored; see them with 'causeway explain --db %s'\n",
                      opts.db_path.c_str());
       } else {
-        std::fprintf(stderr, "causeway: the trace is complete, but analysing it failed: %s\n",
+        std::fprintf(stderr, "causeway: %s, but analysing it failed: %s\n", state,
                      analysed.message().c_str());
       }
     }

@@ -8,9 +8,16 @@
 // Devices and FIFOs (/dev/stdout, a named pipe) cannot be renamed over; callers write those
 // in place instead.
 //
+// Interruption: while an AtomicFile is open, SIGINT, SIGTERM and SIGHUP first remove its
+// temporary file, then take their previous course (the default action ends the process with
+// that signal; a handler the program installed still runs). A process killed outright
+// (SIGKILL, a crash) cannot clean up; the next create() for the same target removes such
+// stale "<target>.partial-<pid>" files whose process no longer exists.
+//
 // Errors are one sentence naming the path given and the system's reason.
 // Ownership: an AtomicFile owns its temporary file and FILE*; it removes the temporary file
-// unless commit() moved it into place. Thread-safety: none (one writer, one thread).
+// unless commit() moved it into place. Thread-safety: none (one writer, one thread); at most
+// kMaxOpenAtomicFiles may be open at once in a process (create() fails beyond that).
 #pragma once
 
 #include <cstdio>
@@ -20,6 +27,8 @@
 #include "common/result.h"
 
 namespace causeway {
+
+inline constexpr int kMaxOpenAtomicFiles = 8;
 
 class AtomicFile {
  public:
@@ -45,14 +54,16 @@ class AtomicFile {
   Status commit();
 
  private:
-  AtomicFile(std::string path, std::string target, std::string partial, std::FILE* out);
+  AtomicFile(std::string path, std::string target, std::string partial, std::FILE* out, int slot);
   void abandon();
+  void unregister();
 
   std::string path_;     // as given, for messages
   std::string target_;   // `path_` with symlinks resolved: what the rename replaces
   std::string partial_;  // the temporary file
   std::FILE* out_ = nullptr;
   bool done_ = false;  // committed, abandoned or moved from: nothing left to clean up
+  int slot_ = -1;      // entry in the signal handler's list of temporary files
 };
 
 // Writes `bytes` to `path` through an AtomicFile: all of them, or the target is untouched.

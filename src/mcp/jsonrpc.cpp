@@ -122,11 +122,10 @@ Json make_result(const Json& id, Json result) {
 Json make_error(const Json& id, const RpcError& error) {
   Json e{{"code", error.code}, {"message", error.message}};
   if (!error.data.is_null()) e["data"] = error.data;
-  Json msg{{"jsonrpc", "2.0"}, {"error", std::move(e)}};
-  // Plain JSON-RPC writes "id": null when the id could not be determined; the MCP schema
-  // types ids as string|integer and makes the member optional, so it is omitted instead.
-  if (!id.is_null()) msg["id"] = id;
-  return msg;
+  // JSON-RPC 2.0 requires the member: "id": null when the request's id could not be
+  // determined (parse errors, invalid requests). The MCP JSON schema types ids as
+  // string|integer, but a client that sent an unparsable line has no id to match anyway.
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(e)}};
 }
 
 Json make_notification(std::string method, Json params) {

@@ -25,6 +25,10 @@ enum ErrorCode : int {
   kInternalError = -32603,
   // MCP 2026-07-28: the per-request protocol version is unknown or unsupported.
   kUnsupportedProtocolVersion = -32022,
+  // causeway (JSON-RPC's server-error range): too many requests are queued; retry later.
+  kServerBusy = -32000,
+  // causeway: the audit log cannot be written, so no trace data is served.
+  kAuditUnavailable = -32001,
 };
 
 constexpr int kMaxNestingDepth = 64;
@@ -53,6 +57,7 @@ Message parse_message(std::string_view text);
 int nesting_depth(std::string_view text, int limit);
 
 Json make_result(const Json& id, Json result);
+// Always carries "id" (null when the request's id is unknown, as JSON-RPC 2.0 requires).
 Json make_error(const Json& id, const RpcError& error);
 Json make_notification(std::string method, Json params);
 

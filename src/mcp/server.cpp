@@ -1,7 +1,9 @@
 #include "mcp/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <thread>
 
@@ -40,7 +42,26 @@ std::string client_label(const Json& info) {
   std::string version = info.contains("version") && info["version"].is_string()
                             ? info["version"].get<std::string>()
                             : "?";
-  return name + "/" + version;
+  // Capped here too, so a multi-megabyte clientInfo is not copied into every request's scope.
+  return cap_text(name, kMaxAuditTextBytes / 2) + "/" + cap_text(version, kMaxAuditTextBytes / 2);
+}
+
+// Requests that read the trace (through the single TraceDb connection or the chains engine):
+// they run on the worker thread, one at a time, in arrival order, are recorded before they
+// run, and are refused once the audit log fails. Everything else is answered by the reading
+// thread as it arrives.
+bool reads_trace(const Message& m) {
+  return m.kind == Message::Kind::kRequest &&
+         (m.method == "tools/call" || m.method == "resources/read" || m.method == "prompts/get");
+}
+
+// What a trace-reading request names: the tool, the resource URI or the prompt.
+std::string request_target(const Message& m) {
+  const char* key = m.method == "resources/read" ? "uri" : "name";
+  if (m.params.is_object() && m.params.contains(key) && m.params[key].is_string()) {
+    return m.params[key].get<std::string>();
+  }
+  return "";
 }
 
 std::string hex_encode(const std::string& s) {
@@ -141,7 +162,93 @@ void Server::handle_line(std::string_view line, const Emit& emit) {
   Message m = parse_message(line);
   if (m.kind == Message::Kind::kRequest) mark_pending(m.id);
   note_cancel(m);
-  handle(m, received, emit);
+  if (reads_trace(m)) record_received(m);
+  handle(m, received, emit, [&](const std::string& wire) {
+    emit(wire);
+    return true;
+  });
+}
+
+Server::Scope Server::session_scope() {
+  Scope scope;
+  std::lock_guard<std::mutex> lock(session_mu_);
+  scope.version = legacy_version_;
+  scope.client = legacy_client_;
+  scope.log_level = legacy_log_level_;
+  return scope;
+}
+
+bool Server::audit_broken(std::string* why) {
+  std::lock_guard<std::mutex> lock(audit_mu_);
+  if (why) *why = audit_failure_;
+  return !audit_failure_.empty();
+}
+
+bool Server::record(AuditEntry& entry, const Scope& scope, Clock::time_point received) {
+  if (!audit_) return true;
+  if (entry.client.empty()) entry.client = scope.client;
+  if (entry.protocol_version.empty()) entry.protocol_version = scope.version;
+  entry.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count();
+  Status st = audit_->append(entry);
+  if (st.ok()) return true;
+  std::lock_guard<std::mutex> lock(audit_mu_);
+  if (audit_failure_.empty()) {
+    audit_failure_ = st.message();
+    std::fprintf(stderr,
+                 "causeway mcp: %s Serving no more trace data (tools, resources, prompts) "
+                 "until the log can be written and the server is restarted.\n",
+                 st.message().c_str());
+  }
+  return false;
+}
+
+void Server::record_received(const Message& m) {
+  AuditEntry entry;
+  entry.method = m.method;
+  entry.id = m.id;
+  entry.tool = request_target(m);
+  entry.outcome = "received";
+  if (m.params.is_object()) {
+    // A 2026-07-28 request names its client in its own _meta.
+    if (auto meta = m.params.find("_meta");
+        meta != m.params.end() && meta->is_object() && meta->contains(kMetaClientInfo)) {
+      entry.client = client_label((*meta)[kMetaClientInfo]);
+    }
+    entry.arguments = m.method == "tools/call" && m.params.contains("arguments")
+                          ? m.params["arguments"]
+                          : params_without_meta(m.params);
+  }
+  Scope scope = session_scope();
+  record(entry, scope, Clock::now());
+}
+
+void Server::record_dropped(const Message& m, Clock::time_point received) {
+  AuditEntry entry;
+  entry.method = m.method;
+  entry.id = m.id;
+  entry.tool = request_target(m);
+  entry.outcome = "dropped";
+  entry.error = "The client closed the connection before this request ran; it was not run.";
+  Scope scope = session_scope();
+  record(entry, scope, received);
+  if (m.kind == Message::Kind::kRequest) finish(m.id);
+}
+
+void Server::reject(const Message& m, Clock::time_point received, const RpcError& error,
+                    const std::string& outcome, const Deliver& deliver) {
+  AuditEntry entry;
+  entry.method = m.method;
+  entry.id = m.id;
+  entry.tool = request_target(m);
+  entry.outcome = outcome;
+  entry.error = error.message;
+  std::string wire = to_wire(make_error(m.id, error));
+  entry.result_bytes = static_cast<int64_t>(wire.size());
+  Scope scope = session_scope();
+  record(entry, scope, received);
+  if (m.kind == Message::Kind::kRequest) finish(m.id);
+  deliver(wire);
 }
 
 void Server::log(const Scope& scope, const std::string& level, const std::string& message,
@@ -151,17 +258,12 @@ void Server::log(const Scope& scope, const std::string& level, const std::string
       "notifications/message", Json{{"level", level}, {"logger", "causeway"}, {"data", message}})));
 }
 
-void Server::handle(const Message& m, Clock::time_point received, const Emit& emit) {
+void Server::handle(const Message& m, Clock::time_point received, const Emit& emit,
+                    const Deliver& deliver) {
   AuditEntry audit;
   audit.method = m.method;
   audit.id = m.id;
-  Scope scope;
-  {
-    std::lock_guard<std::mutex> lock(session_mu_);
-    scope.version = legacy_version_;
-    scope.client = legacy_client_;
-    scope.log_level = legacy_log_level_;
-  }
+  Scope scope = session_scope();
   std::string wire;
   switch (m.kind) {
     case Message::Kind::kInvalid:
@@ -178,7 +280,15 @@ void Server::handle(const Message& m, Clock::time_point received, const Emit& em
       break;
     case Message::Kind::kRequest: {
       Reply reply;
-      if (!handle_request(m, scope, audit, emit, reply)) {
+      std::string why;
+      if (reads_trace(m) && audit_broken(&why)) {
+        audit.tool = request_target(m);
+        reply = RpcError{kAuditUnavailable,
+                         "Refused: the audit log cannot be written (" + why +
+                             "), and causeway serves no trace data unaudited; free disk space or "
+                             "fix --audit-log FILE, then restart causeway mcp.",
+                         nullptr};
+      } else if (!handle_request(m, scope, audit, emit, reply)) {
         // Cancelled: per the spec no response is sent.
         break;
       }
@@ -198,16 +308,33 @@ void Server::handle(const Message& m, Clock::time_point received, const Emit& em
       break;
     }
   }
-  if (!wire.empty()) emit(wire);
-  if (m.kind == Message::Kind::kRequest) finish(m.id);
-  audit.client = scope.client;
-  audit.protocol_version = scope.version;
+  // The arguments of a trace-reading request are in its "received" record already.
+  if (reads_trace(m)) audit.arguments = nullptr;
   audit.result_bytes = static_cast<int64_t>(wire.size());
-  audit.duration_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count();
-  if (audit_) {
-    Status st = audit_->append(audit);
-    if (!st.ok()) std::fprintf(stderr, "causeway mcp: %s\n", st.message().c_str());
+  // Recorded before the response is written: what the client gets is always in the log first.
+  const bool recorded = record(audit, scope, received);
+  if (!recorded && reads_trace(m) && !wire.empty()) {
+    std::string why;
+    audit_broken(&why);
+    wire = to_wire(make_error(
+        m.id, RpcError{kAuditUnavailable,
+                       "Refused: the audit log cannot be written (" + why +
+                           "), so this result is withheld; free disk space or fix --audit-log "
+                           "FILE, then restart causeway mcp.",
+                       nullptr}));
+  }
+  if (m.kind == Message::Kind::kRequest) finish(m.id);
+  if (wire.empty()) return;
+  if (!deliver(wire) && m.kind != Message::Kind::kResponse) {
+    AuditEntry undelivered;
+    undelivered.method = m.method;
+    undelivered.id = m.id;
+    undelivered.tool = audit.tool;
+    undelivered.outcome = "undelivered";
+    undelivered.error =
+        "The response (" + std::to_string(wire.size()) +
+        " bytes) could not be written: the client closed its end of the connection.";
+    record(undelivered, scope, received);
   }
 }
 
@@ -575,33 +702,28 @@ Server::Reply Server::call_tool(const Message& m, const Scope& scope, AuditEntry
 
 // ---- stdio loop ----------------------------------------------------------------------
 
-namespace {
-
-// Requests that read the trace (through the single TraceDb connection or the chains engine)
-// run on the worker thread, one at a time, in arrival order; everything else is answered by
-// the reading thread as it arrives.
-bool runs_on_worker(const Message& m) {
-  return m.kind == Message::Kind::kRequest &&
-         (m.method == "tools/call" || m.method == "resources/read" || m.method == "prompts/get");
-}
-
-}  // namespace
-
 int Server::serve(int in_fd, int out_fd, size_t max_line_bytes) {
   LineReader reader(in_fd, max_line_bytes);
   LineWriter writer(out_fd);
   struct Item {
     Message message;
     Clock::time_point received;
+    size_t bytes = 0;  // of its wire line, counted against max_queued_bytes
   };
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Item> queue;
+  size_t queued_bytes = 0;
   bool input_done = false;
   std::atomic<bool> output_gone{false};
 
   Emit emit = [&](const std::string& line) {
     if (!writer.write(line)) output_gone = true;
+  };
+  Deliver deliver = [&](const std::string& line) {
+    if (writer.write(line)) return true;
+    output_gone = true;
+    return false;
   };
   std::thread worker([&] {
     for (;;) {
@@ -612,9 +734,14 @@ int Server::serve(int in_fd, int out_fd, size_t max_line_bytes) {
         if (queue.empty()) return;
         item = std::move(queue.front());
         queue.pop_front();
+        queued_bytes -= item.bytes;
       }
-      if (output_gone) continue;  // nobody is listening; drain without working
-      handle(item.message, item.received, emit);
+      if (output_gone) {
+        // Nobody is listening: drain without working, but leave a record of each request.
+        record_dropped(item.message, item.received);
+        continue;
+      }
+      handle(item.message, item.received, emit, deliver);
     }
   });
 
@@ -632,16 +759,44 @@ int Server::serve(int in_fd, int out_fd, size_t max_line_bytes) {
     } else {
       if (line.empty()) continue;  // blank lines carry nothing
       item.message = parse_message(line);
+      item.bytes = line.size();
     }
     if (item.message.kind == Message::Kind::kRequest) mark_pending(item.message.id);
     note_cancel(item.message);
-    if (!runs_on_worker(item.message)) {
+    if (!reads_trace(item.message)) {
       // Control messages (ping, lifecycle, lists, cancellation) are answered here at once, so
       // a long tool call never delays them.
-      if (!output_gone) handle(item.message, item.received, emit);
+      if (!output_gone) {
+        handle(item.message, item.received, emit, deliver);
+      } else if (item.message.kind == Message::Kind::kRequest) {
+        record_dropped(item.message, item.received);
+      }
     } else {
-      std::lock_guard<std::mutex> lock(mu);
-      queue.push_back(std::move(item));
+      bool full = false;
+      size_t waiting = 0, waiting_bytes = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        waiting = queue.size();
+        waiting_bytes = queued_bytes;
+        full = waiting >= options_.max_queued_requests ||
+               waiting_bytes + item.bytes > options_.max_queued_bytes;
+      }
+      if (full) {
+        // Bounded memory: the request is answered now and not kept.
+        reject(item.message, item.received,
+               RpcError{kServerBusy,
+                        "Server busy: " + std::to_string(waiting) + " requests (" +
+                            std::to_string(waiting_bytes) +
+                            " bytes) already wait behind the running one; retry this request "
+                            "once earlier ones have been answered.",
+                        nullptr},
+               "busy", deliver);
+      } else {
+        record_received(item.message);
+        std::lock_guard<std::mutex> lock(mu);
+        queued_bytes += item.bytes;
+        queue.push_back(std::move(item));
+      }
     }
     cv.notify_one();
     if (output_gone) break;

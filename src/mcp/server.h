@@ -22,6 +22,17 @@
 // query's progress handler (no response is sent for it, as the spec says). Responses are whole
 // lines written under a lock, in completion order; clients match them by id. handle_line() is
 // the synchronous path used by tests.
+//
+// Bounded memory under a flood: at most ServerOptions::max_queued_requests requests and
+// max_queued_bytes of their lines wait for the worker; anything beyond is answered at once
+// with kServerBusy ("retry later") and not kept.
+//
+// Auditing comes before answering: a request that reads the trace is recorded ("received")
+// before it runs, so a crash or hang in it still leaves its record; every response is
+// recorded before it is written, and a response that could not be written gets a second
+// record ("undelivered"); requests dropped because the client went away are recorded
+// ("dropped"). If the audit log cannot be written, the server stops serving trace data: every
+// later tools/call, resources/read and prompts/get is answered with kAuditUnavailable.
 #pragma once
 
 #include <chrono>
@@ -49,8 +60,10 @@ const std::vector<std::string>& supported_versions();
 
 struct ServerOptions {
   std::string server_version = "0.0.0";
-  size_t page_size = 50;  // items per tools/resources/prompts list page
-  QueryLimits limits;     // defaults for run_sql and the other tools' queries
+  size_t page_size = 50;                       // items per tools/resources/prompts list page
+  QueryLimits limits;                          // defaults for run_sql and the other tools' queries
+  size_t max_queued_requests = 64;             // requests waiting behind the running one
+  size_t max_queued_bytes = 32 * 1024 * 1024;  // bytes of their wire lines
 };
 
 class Server {
@@ -81,7 +94,20 @@ class Server {
     Json progress_token;    // null = no progress wanted
   };
 
-  void handle(const Message& m, Clock::time_point received, const Emit& emit);
+  // Writes the response line; false when it could not be written (the client is gone).
+  using Deliver = std::function<bool(const std::string&)>;
+
+  void handle(const Message& m, Clock::time_point received, const Emit& emit,
+              const Deliver& deliver);
+  // Answers `m` with `error` at once (busy), auditing it as `outcome`.
+  void reject(const Message& m, Clock::time_point received, const RpcError& error,
+              const std::string& outcome, const Deliver& deliver);
+  // Audit records around a request; false when the record could not be written.
+  bool record(AuditEntry& entry, const Scope& scope, Clock::time_point received);
+  void record_received(const Message& m);
+  void record_dropped(const Message& m, Clock::time_point received);
+  Scope session_scope();
+  bool audit_broken(std::string* why = nullptr);
   // Returns true and fills `reply` when a response is to be sent.
   bool handle_request(const Message& m, Scope& scope, AuditEntry& audit, const Emit& emit,
                       Reply& reply);
@@ -120,6 +146,10 @@ class Server {
   std::string legacy_version_;  // "" until initialize
   std::string legacy_client_;
   std::string legacy_log_level_;  // "" until logging/setLevel
+
+  // Set once an audit record could not be written; from then on no trace data is served.
+  std::mutex audit_mu_;
+  std::string audit_failure_;  // "" while the log works
 
   std::mutex cancel_mu_;
   std::set<std::string> pending_;    // ids (wire form) queued or running

@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace causeway::mcp {
 namespace {
@@ -39,7 +40,61 @@ bool equals_nocase(const char* a, const char* b) {
 
 struct AuthState {
   std::string denied;  // the first refused action of the statement being prepared
+  // The refused action was a write to the schema table itself: SQLite checks that before the
+  // DDL action (DROP TABLE first asks to DELETE from sqlite_master), so the statement's own
+  // keywords name it better.
+  bool schema_row = false;
 };
+
+bool is_schema_table(const char* name) {
+  for (const char* t :
+       {"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"}) {
+    if (sqlite3_stricmp(name ? name : "", t) == 0) return true;
+  }
+  return false;
+}
+
+// The statement's leading keywords in upper case ("DROP TABLE", "CREATE TEMP VIEW",
+// "UPDATE"), skipping whitespace and comments; "" when it starts with something else.
+std::string leading_keywords(const std::string& sql) {
+  std::vector<std::string> words;
+  size_t i = 0;
+  while (i < sql.size() && words.size() < 3) {
+    const char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (sql.compare(i, 2, "--") == 0) {
+      while (i < sql.size() && sql[i] != '\n') ++i;
+    } else if (sql.compare(i, 2, "/*") == 0) {
+      size_t end = sql.find("*/", i + 2);
+      i = end == std::string::npos ? sql.size() : end + 2;
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      std::string w;
+      while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+        w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++]))));
+      }
+      words.push_back(w);
+      // One word names DML; DDL takes its object (and a TEMP/UNIQUE/VIRTUAL qualifier).
+      if (words.size() == 1 && w != "CREATE" && w != "DROP" && w != "ALTER") break;
+      if (words.size() == 2 && w != "TEMP" && w != "TEMPORARY" && w != "UNIQUE" && w != "VIRTUAL") {
+        break;
+      }
+    } else {
+      break;
+    }
+  }
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+// The eponymous virtual tables json_each and json_tree are read-only, but the first use on a
+// connection declares their schema, which reaches the authorizer as UPDATEs of
+// sqlite_master. Using them once without the authorizer declares them for good.
+void declare_json_tables(sqlite3* db) {
+  sqlite3_exec(db, "SELECT 1 FROM json_each('[]'); SELECT 1 FROM json_tree('[]')", nullptr, nullptr,
+               nullptr);
+}
 
 const char* action_name(int action) {
   switch (action) {
@@ -101,6 +156,9 @@ int authorizer(void* user, int action, const char* arg1, const char* arg2, const
   if (verdict != SQLITE_OK) {
     auto* state = static_cast<AuthState*>(user);
     if (state->denied.empty()) {
+      state->schema_row =
+          (action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) &&
+          is_schema_table(arg1);
       state->denied = action_name(action);
       // PRAGMA names arrive in arg1, function names in arg2.
       const char* what = action == SQLITE_PRAGMA     ? arg1
@@ -464,6 +522,7 @@ Result<std::unique_ptr<TraceDb>> TraceDb::open(const std::string& path,
     sqlite3_create_function_v2(db, FunctionGuard::kPairwise[i], pairwise[i].first, flags,
                                guard.get(), pairwise[i].second, nullptr, nullptr, nullptr);
   }
+  declare_json_tables(db);
   return std::unique_ptr<TraceDb>(new TraceDb(db, path, std::move(guard)));
 }
 
@@ -480,16 +539,29 @@ Result<QueryResult> TraceDb::query(std::string_view sql, const std::vector<Json>
   }
   std::string text(sql);
   AuthState auth;
-  sqlite3_set_authorizer(db_, authorizer, &auth);
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
-  int rc =
-      sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()) + 1, 0, &stmt, &tail);
-  sqlite3_set_authorizer(db_, nullptr, nullptr);
+  int rc = SQLITE_OK;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auth = AuthState{};
+    sqlite3_set_authorizer(db_, authorizer, &auth);
+    rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()) + 1, 0, &stmt, &tail);
+    sqlite3_set_authorizer(db_, nullptr, nullptr);
+    if (rc == SQLITE_OK || !auth.schema_row || attempt > 0) break;
+    // Possibly json_each/json_tree declaring themselves (e.g. after a schema reset):
+    // declare them without the authorizer and prepare again; a real schema write is
+    // refused again.
+    declare_json_tables(db_);
+  }
   // Held until return so no code path leaks the statement.
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
   if (rc != SQLITE_OK) {
     if (!auth.denied.empty()) {
+      if (auth.schema_row) {
+        std::string words = leading_keywords(text);
+        auth.denied =
+            words.empty() || words == "SELECT" || words == "WITH" ? "changing the schema" : words;
+      }
       return Status::Error("Refused: " + auth.denied +
                            " is not allowed; the trace is read-only over MCP (only SELECT / "
                            "WITH … SELECT over the trace tables).");

@@ -19,8 +19,9 @@ namespace causeway::testing {
 class TestServer {
  public:
   // `fixture` writes the trace the server opens (default: the MCP fixture trace).
-  explicit TestServer(mcp::ServerOptions options = {},
-                      const std::function<Status(const std::string&)>& fixture = write_fixture_trace) {
+  explicit TestServer(
+      mcp::ServerOptions options = {},
+      const std::function<Status(const std::string&)>& fixture = write_fixture_trace) {
     db_path = dir.file("trace.db");
     audit_path = dir.file("trace.db.audit.jsonl");
     Status st = fixture(db_path);
@@ -66,6 +67,8 @@ class TestServer {
   mcp::Json call_tool(const std::string& name, mcp::Json args = mcp::Json::object()) {
     return request("tools/call", {{"name", name}, {"arguments", std::move(args)}});
   }
+
+  mcp::Server& server() { return *server_; }
 
   TempDir dir;
   std::string db_path;

@@ -3,6 +3,7 @@
 // every message the server sends is validated against the official MCP JSON schema of the
 // revision in use.
 import { test } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -46,7 +47,14 @@ function checkMessages(revision, messages, methodOf, modern = false) {
       errs = validate('ServerNotification', msg);
       if (errs.length) errs = validate('JSONRPCNotification', msg).concat(errs);
     } else if (msg.error !== undefined) {
-      errs = validate('JSONRPCErrorResponse', msg);
+      // JSON-RPC 2.0 requires "id": null on an error whose request id is unknown (a parse
+      // error); the MCP schema types ids as string|integer, so that member is checked here.
+      if (msg.id === null) {
+        const { id, ...rest } = msg;
+        errs = validate('JSONRPCErrorResponse', rest);
+      } else {
+        errs = validate('JSONRPCErrorResponse', msg);
+      }
     } else {
       errs = validate('JSONRPCResultResponse', msg);
       const method = methodOf.get(msg.id);
@@ -188,6 +196,7 @@ test('raw client: 2025-06-18 negotiation and JSON-RPC errors validate', async ()
   assert.equal(await c.close(), 0);
   checkMessages('2025-11-25', c.lines, methodOf);
   assert.equal(c.lines.filter((m) => m.error?.code === -32700).length, 1);
+  assert.equal(c.lines.find((m) => m.error?.code === -32700).id, null);  // JSON-RPC 2.0
   assert.equal(c.lines.filter((m) => m.error?.code === -32600).length, 1);
 });
 
@@ -232,4 +241,37 @@ test('raw client: stateless 2026-07-28 (server/discover, per-request _meta)', as
   assert.ok(c.lines.some((m) => m.method === 'notifications/message'), 'no log message');
   checkMessages('2026-07-28', c.lines, methodOf, true);
   assert.match(verifyAudit(fx.audit), /hash chain intact/);
+});
+
+// Issue 16 items 12 and 13, through the real binary: a client's oversized id, method and name
+// do not break the audit chain; an audit log that cannot be written stops tool calls.
+test('hostile client: huge ids and names keep the audit chain verifiable', async () => {
+  const fx = makeFixture();
+  const c = new RawClient(fx.db, fx.audit);
+  const init = await c.request('initialize', {
+    protocolVersion: '2025-11-25', capabilities: {},
+    clientInfo: { name: 'n'.repeat(3_000_000), version: '1' },
+  });
+  assert.equal(init.result.protocolVersion, '2025-11-25');
+  c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'i'.repeat(300_000), method: 'ping' }));
+  c.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 5000, method: 'm'.repeat(300_000) }));
+  for (let i = 0; i < 3; i++) await c.request('ping');
+  assert.equal(await c.close(), 0);
+  assert.match(verifyAudit(fx.audit), /6 records, hash chain intact/);
+  const sizes = readFileSync(fx.audit, 'utf8').trimEnd().split('\n').map((l) => l.length);
+  assert.ok(Math.max(...sizes) <= 16384, `record sizes ${sizes}`);
+});
+
+test('hostile environment: an unwritable audit log stops tool calls', { skip: !existsSync('/dev/full') }, async () => {
+  const fx = makeFixture();
+  const c = new RawClient(fx.db, '/dev/full');
+  await c.request('initialize', {
+    protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' },
+  });
+  const r = await c.request('tools/call', { name: 'run_sql', arguments: { sql: 'SELECT 1' } });
+  assert.equal(r.error.code, -32001);
+  assert.match(r.error.message, /audit log cannot be written \(.*No space left on device/);
+  assert.equal((await c.request('ping')).result !== undefined, true);
+  assert.equal(await c.close(), 0);
+  assert.match(c.stderr, /Serving no more trace data/);
 });

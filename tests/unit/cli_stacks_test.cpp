@@ -355,8 +355,9 @@ TEST_F(CliStacksTest, UnknownFunctionSuggestsTheTracedOnes) {
 }
 
 TEST_F(CliStacksTest, ProcessesAndThreadsNotTracedAreNamedAsSuch) {
-  expect_refused(stacks({"--pid", "1"}),
-                 "pid 1 is not one of the traced processes; they are 400 trainer, 500 python3.");
+  expect_refused(
+      stacks({"--pid", "1"}),
+      "pid 1 is not one of the traced processes; they are 400 \"trainer\", 500 \"python3\".");
   expect_refused(stacks({"--tid", "999999"}),
                  "tid 999999 is not one of the traced threads; they are 400");
   expect_refused(stacks({"--pid", "400", "--tid", "500"}),

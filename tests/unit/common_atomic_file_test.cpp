@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,6 +134,83 @@ TEST(CommonAtomicFileTest, AWriteErrorLeavesTheOldFileAndNoPartialFile) {
   EXPECT_EQ(st.message(), "writing " + path + " failed: File too large.");
   EXPECT_EQ(read_file(path), "old");
   EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"r.html"});
+}
+
+// Issue 16 item 18: an interrupted write (SIGINT, SIGTERM) removes its temporary file and
+// the process still ends by that signal.
+TEST(CommonAtomicFileTest, AnInterruptedWriteRemovesItsPartialFile) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    TempDir dir;
+    const std::string path = dir.file("out.json");
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      auto file = AtomicFile::create(path);
+      if (!file.ok()) _exit(3);
+      std::fputs("half a file", file->stream());
+      std::fflush(file->stream());
+      if (write(ready[1], "x", 1) != 1) _exit(4);
+      for (;;) pause();  // interrupted here, as by Ctrl-C during a long export
+    }
+    char c;
+    ASSERT_EQ(read(ready[0], &c, 1), 1);
+    EXPECT_EQ(entries(dir.path()).size(), 1u);  // the partial file exists while writing
+    kill(child, sig);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << status;
+    EXPECT_TRUE(entries(dir.path()).empty()) << entries(dir.path()).front();
+    close(ready[0]);
+    close(ready[1]);
+  }
+}
+
+// A writer killed outright (SIGKILL) leaves its partial file; the next write of the same
+// target removes it, but never a partial file of a process that is still running.
+TEST(CommonAtomicFileTest, StalePartialsOfDeadProcessesAreRemoved) {
+  TempDir dir;
+  const std::string path = dir.file("out.json");
+  pid_t dead = fork();
+  ASSERT_GE(dead, 0);
+  if (dead == 0) _exit(0);
+  ASSERT_EQ(waitpid(dead, nullptr, 0), dead);
+  const std::string stale = path + ".partial-" + std::to_string(dead);
+  const std::string live = path + ".partial-" + std::to_string(getppid());
+  const std::string other = dir.file("other.json.partial-" + std::to_string(dead));
+  for (const auto& f : {stale, live, other}) {
+    std::FILE* out = std::fopen(f.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    std::fclose(out);
+  }
+  ASSERT_TRUE(write_file_atomically(path, "new").ok());
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_TRUE(std::filesystem::exists(other));  // another target's: not ours to judge
+  EXPECT_EQ(read_file(path), "new");
+}
+
+// Signal handlers are installed only while a file is being written, and the program's own
+// handler is restored afterwards.
+TEST(CommonAtomicFileTest, TheProgramsSignalHandlerIsRestored) {
+  TempDir dir;
+  struct sigaction mine {};
+  mine.sa_handler = [](int) {};
+  sigemptyset(&mine.sa_mask);
+  struct sigaction saved {};
+  ASSERT_EQ(sigaction(SIGTERM, &mine, &saved), 0);
+  {
+    auto file = AtomicFile::create(dir.file("x"));
+    ASSERT_TRUE(file.ok());
+    struct sigaction during {};
+    sigaction(SIGTERM, nullptr, &during);
+    EXPECT_NE(during.sa_handler, mine.sa_handler);
+  }
+  struct sigaction after {};
+  sigaction(SIGTERM, nullptr, &after);
+  EXPECT_EQ(after.sa_handler, mine.sa_handler);
+  sigaction(SIGTERM, &saved, nullptr);
 }
 
 }  // namespace

@@ -92,7 +92,10 @@ TEST(mcp_jsonrpc, ResponsesAndErrorsAreWellFormed) {
   EXPECT_EQ(r["jsonrpc"], "2.0");
   EXPECT_EQ(r["id"], 3);
   auto e = make_error(nullptr, RpcError{kParseError, "Parse error.", nullptr});
-  EXPECT_FALSE(e.contains("id"));  // MCP ids are string|integer; unknown id is omitted
+  // JSON-RPC 2.0: an error whose request id is unknown carries "id": null.
+  ASSERT_TRUE(e.contains("id"));
+  EXPECT_TRUE(e["id"].is_null());
+  EXPECT_EQ(to_wire(e).find("\"id\":null") != std::string::npos, true);
   EXPECT_EQ(e["error"]["code"], -32700);
   EXPECT_FALSE(e["error"].contains("data"));
 }

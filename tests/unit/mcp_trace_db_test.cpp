@@ -61,6 +61,38 @@ TEST_F(mcp_trace_db, ReadsWork) {
   EXPECT_FALSE(db->has_table("no_such_table"));
 }
 
+// Issue 16 item 19: a refusal names the statement the client wrote, and the read-only table
+// functions json_each / json_tree work (they used to be refused as "UPDATE").
+TEST_F(mcp_trace_db, RefusalsNameTheStatementAndJsonTablesWork) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"DROP TABLE cuda_call", "Refused: DROP TABLE is not allowed"},
+      {"DROP VIEW cuda_calls", "Refused: DROP VIEW is not allowed"},
+      {"/* hi */ drop index if exists cuda_call_by_thread", "Refused: DROP INDEX is not allowed"},
+      {"CREATE TABLE evil (x)", "Refused: CREATE TABLE is not allowed"},
+      {"ALTER TABLE meta RENAME TO evil", "Refused: ALTER TABLE is not allowed"},
+      {"DELETE FROM cuda_call", "Refused: DELETE is not allowed"},
+      {"UPDATE meta SET value = 'x'", "Refused: UPDATE is not allowed"},
+      {"INSERT INTO meta VALUES ('a', 'b')", "Refused: INSERT is not allowed"},
+  };
+  for (const auto& [sql, want] : cases) {
+    auto r = db->query(sql);
+    ASSERT_FALSE(r.ok()) << sql;
+    EXPECT_EQ(r.error().rfind(want, 0), 0u) << sql << " → " << r.error();
+  }
+  auto each = db->query("SELECT count(*) AS n FROM json_each('[1,2,3]')");
+  ASSERT_TRUE(each.ok()) << each.error();
+  EXPECT_EQ(each->rows.at(0).at(0), 3);
+  auto tree = db->query(
+      R"(SELECT group_concat(key) AS k FROM json_tree('{"a":{"b":1}}') WHERE type = 'integer')");
+  ASSERT_TRUE(tree.ok()) << tree.error();
+  EXPECT_EQ(tree->rows.at(0).at(0), "b");
+  auto joined =
+      db->query("SELECT m.key, j.value FROM meta m, json_each('[\"x\"]') j ORDER BY m.key LIMIT 1");
+  EXPECT_TRUE(joined.ok()) << joined.error();
+  // Writes through them stay refused.
+  EXPECT_FALSE(db->query("DELETE FROM json_each('[1]')").ok());
+}
+
 TEST_F(mcp_trace_db, RowCapSetsTruncated) {
   QueryLimits l;
   l.max_rows = 5;

@@ -13,7 +13,28 @@ Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   int64_t max_rows = args.value("max_rows", kDefaultRows);
   auto r = ctx.query(sql, {}, max_rows);
   if (!r.ok()) return r.status();
-  const QueryResult& q = *r;
+  QueryResult& q = *r;
+  // The byte cap is for the whole response, where each row appears twice (structured and as
+  // a text line, both JSON-escaped): keep the longest prefix of rows whose wire size fits.
+  const int64_t cap = ctx.limits.max_result_bytes;
+  int64_t used = 4096;  // columns, header sentence and the envelope
+  for (const auto& c : q.columns) used += 2 * static_cast<int64_t>(to_wire(Json(c)).size());
+  size_t keep = 0;
+  for (; keep < q.rows.size(); ++keep) {
+    const Json& row = q.rows[keep];
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i) line += "\t";
+      line += fmt_value(row[i]);
+    }
+    used += static_cast<int64_t>(to_wire(row).size() + to_wire(Json(line)).size()) + 1;
+    if (used > cap) break;
+  }
+  if (keep < q.rows.size()) {
+    q.rows.resize(keep);
+    q.truncated = true;
+    q.truncated_by = "bytes";
+  }
   double ms = static_cast<double>(q.elapsed_us) / 1000.0;
   Json s{{"columns", q.columns},
          {"rows", q.rows},
