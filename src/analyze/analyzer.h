@@ -104,8 +104,13 @@ std::unique_ptr<Detector> make_lock_wait_detector();
 const TraceData::Throttle* quota_throttled(const Context& ctx, const ThreadFacts& f);
 // Evidence of the top CPU holders of a runnable decomposition (detect_cpu_contention.cpp).
 void add_runnable_evidence(Chain& c, const Decomposition& d);
+// A thread-level chain about f's thread over its active span: kind, category, subject, impact,
+// window and the breakdown of `breakdown` (f.all when null) filled (chains.cpp); the detector
+// adds the rest.
+Chain thread_chain(const Context& ctx, const ThreadFacts& f, const char* category,
+                   int64_t impact_ns, const Decomposition* breakdown = nullptr);
 // Shared by blocked_io and lock_wait (detect_blocked_io.cpp): the largest blocked share of a
-// cause (null when none), a thread-level chain over the span with its breakdown, and the
+// cause (null when none), a thread chain whose occurrences are the waits of that cause, and the
 // evidence of a share (its largest interval, syscall, I/O request).
 const BlockShare* largest_share(const Decomposition& d, BlockCause cause);
 Chain blocked_chain(const Context& ctx, const ThreadFacts& f, const char* category,

@@ -310,6 +310,19 @@ void classify(const TraceData& data, const Decomposition& d, bool gap, int32_t s
 
 }  // namespace
 
+Chain detail::thread_chain(const Context& ctx, const ThreadFacts& f, const char* category,
+                           int64_t impact_ns, const Decomposition* breakdown) {
+  Chain c;
+  c.kind = "thread";
+  c.category = category;
+  c.subject = ctx.task(f.tc.thread);
+  c.impact_ns = impact_ns;
+  c.window_start_ns = f.tc.span_start;
+  c.window_end_ns = f.tc.span_end;
+  ctx.fill_breakdown(c, breakdown ? *breakdown : f.all);
+  return c;
+}
+
 // "38 ms (91%) runnable while "backup" (pid 812) ran on CPU 1; 2.1 ms (5%) on CPU"
 std::string detail::breakdown_sentence(const Context& ctx, const Decomposition& d) {
   struct Part {

@@ -48,17 +48,10 @@ const BlockShare* largest_share(const Decomposition& d, BlockCause cause) {
 
 Chain blocked_chain(const Context& ctx, const ThreadFacts& f, const char* category,
                     BlockCause cause, int64_t impact_ns) {
-  Chain c;
-  c.kind = "thread";
-  c.category = category;
-  c.subject = ctx.task(f.tc.thread);
-  c.impact_ns = impact_ns;
-  c.window_start_ns = f.tc.span_start;
-  c.window_end_ns = f.tc.span_end;
+  Chain c = thread_chain(ctx, f, category, impact_ns);
   for (const BlockShare& b : f.all.blocked) {
     if (b.cause == cause) c.occurrences += b.intervals;
   }
-  ctx.fill_breakdown(c, f.all);
   return c;
 }
 

@@ -29,17 +29,10 @@ class CpuContentionDetector final : public Detector {
     const int64_t contended = f.all.runnable_ns - runnable_behind_recorder(ctx.data, f.all);
     if (!significant(ctx, contended, span) || quota_throttled(ctx, f)) return false;
     {
-      Chain c;
-      c.kind = "thread";
-      c.category = "cpu_contention";
-      c.subject = ctx.task(f.tc.thread);
-      c.impact_ns = contended;
+      Chain c = thread_chain(ctx, f, "cpu_contention", contended);
       c.occurrences = f.all.runnable_intervals;
-      c.window_start_ns = f.tc.span_start;
-      c.window_end_ns = f.tc.span_end;
       const int32_t top = runnable_culprit(ctx.data, f.all);
       if (top >= 0) c.culprit = ctx.task(top);
-      ctx.fill_breakdown(c, f.all);
       const double share = static_cast<double>(f.all.runnable_ns) / static_cast<double>(span);
       const int64_t idle = f.all.runnable_idle_ns();
       int64_t top_ns = 0;

@@ -27,15 +27,8 @@ class CpuThrottlingDetector final : public Detector {
     const int64_t idle = f.all.runnable_idle_ns();
     const std::string who = ctx.who(f.tc.thread);
     const std::string span_text = format_duration(span) + " active span";
-    Chain c;
-    c.kind = "thread";
-    c.category = "cpu_throttling";
-    c.subject = ctx.task(f.tc.thread);
-    c.impact_ns = idle;
+    Chain c = thread_chain(ctx, f, "cpu_throttling", idle);
     c.occurrences = f.all.runnable_intervals;
-    c.window_start_ns = f.tc.span_start;
-    c.window_end_ns = f.tc.span_end;
-    ctx.fill_breakdown(c, f.all);
     const std::string limit = std::to_string(quota->quota_us / 1000) + " ms of CPU per " +
                               std::to_string(quota->period_us / 1000) + " ms";
     c.summary = who + " was throttled by the CPU quota of cgroup " + quota->cgroup + " (" + limit +

@@ -163,17 +163,10 @@ class DataLoaderDetector final : public Detector {
       for (const auto& r : ranked) loader_ns += r.first;
       if (!ranked.empty() && split.handoff_ns > split.contended_ns &&
           work.producing_ns >= work.holding_ns && significant(ctx, loader_ns, span)) {
-        Chain c;
-        c.kind = "thread";
-        c.category = "data_loader";
-        c.subject = ctx.task(f.tc.thread);
-        c.impact_ns = loader_ns;
+        Chain c = thread_chain(ctx, f, "data_loader", loader_ns, &f.gap_waits);
         c.occurrences = f.gaps_with_wait;
-        c.window_start_ns = f.tc.span_start;
-        c.window_end_ns = f.tc.span_end;
         const int32_t top = ranked[0].second;
         c.culprit = ctx.task(top);
-        ctx.fill_breakdown(c, f.gap_waits);
         const BlockShare* rep = producers[top].second;
         std::vector<WakerHop> hops = waker_chain(ctx.data, f.tc.thread, top, rep->largest_ts,
                                                  rep->largest_end, o.max_waker_depth);

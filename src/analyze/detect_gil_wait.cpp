@@ -60,16 +60,9 @@ class GilWaitDetector final : public Detector {
     }
     const TraceData& d = ctx.data;
     const std::string who = ctx.who(f.tc.thread);
-    Chain c;
-    c.kind = "thread";
-    c.category = "gil_wait";
-    c.subject = ctx.task(f.tc.thread);
-    c.impact_ns = gil;
+    Chain c = thread_chain(ctx, f, "gil_wait", gil);
     c.occurrences = waits;
-    c.window_start_ns = f.tc.span_start;
-    c.window_end_ns = f.tc.span_end;
     if (top >= 0) c.culprit = ctx.task(top);
-    ctx.fill_breakdown(c, all);
     const double share = static_cast<double>(gil) / static_cast<double>(span);
     const TraceData::PyLine* line = nullptr;
     if (top >= 0) {

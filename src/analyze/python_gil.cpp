@@ -1,6 +1,7 @@
 #include "analyze/python_gil.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -22,6 +23,8 @@ constexpr int64_t kGilStructBytes = 128;
 // A run of the waiter's own CPU time longer than this means it got the GIL on its own (the
 // holder let go without a signal): the timed-out waits before it are a separate episode.
 constexpr int64_t kEpisodeBreakNs = 1'000'000;
+// At most this many threads are searched for the one on a CPU during a wait no signal ended.
+constexpr size_t kMaxHolderCandidates = 64;
 
 int64_t median(std::vector<int64_t> v) {
   if (v.empty()) return 0;
@@ -85,16 +88,19 @@ GilFindings find_gil_waits(TraceData& d, const std::vector<FutexWait>& waits,
     }
     // The GIL's condition variable: several waiters, repeated timeouts of about one length
     // (the switch interval), and signals from siblings.
-    std::vector<const Family*> gil;
-    for (const Family& f : fams) {
+    std::vector<const Family*> gil;  // in address order
+    for (size_t i = 0; i < fams.size(); ++i) {
+      const Family& f = fams[i];
       if (f.timeouts.size() < 3 || f.sibling_wakes < 1) continue;
       // Several threads wait on the structure (the GIL's condition, its mutex, its switch
-      // condition): a thread's private timed wait is not the GIL.
-      std::set<int32_t> waiters;
-      for (const Family& o : fams) {
-        if (o.hi >= f.lo - kGilStructBytes && o.lo <= f.hi + kGilStructBytes) {
-          waiters.insert(o.waiters.begin(), o.waiters.end());
-        }
+      // condition): a thread's private timed wait is not the GIL. Families are sorted and
+      // disjoint, so the neighbours within reach are the adjacent ones.
+      std::set<int32_t> waiters(f.waiters.begin(), f.waiters.end());
+      for (size_t j = i; j-- > 0 && fams[j].hi >= f.lo - kGilStructBytes;) {
+        waiters.insert(fams[j].waiters.begin(), fams[j].waiters.end());
+      }
+      for (size_t j = i + 1; j < fams.size() && fams[j].lo <= f.hi + kGilStructBytes; ++j) {
+        waiters.insert(fams[j].waiters.begin(), fams[j].waiters.end());
       }
       if (waiters.size() < 2) continue;
       const int64_t m = median(f.timeouts);
@@ -111,21 +117,27 @@ GilFindings find_gil_waits(TraceData& d, const std::vector<FutexWait>& waits,
       }
     }
     if (gil.empty()) continue;
+    // The first GIL family whose reach ends at or after `addr` decides (binary search).
     auto is_gil = [&](int64_t addr) {
-      for (const Family* g : gil) {
-        if (addr >= g->lo - kGilStructBytes && addr <= g->hi + kGilStructBytes) return true;
-      }
-      return false;
+      auto it = std::lower_bound(gil.begin(), gil.end(), addr, [](const Family* g, int64_t a) {
+        return g->hi + kGilStructBytes < a;
+      });
+      return it != gil.end() && addr >= (*it)->lo - kGilStructBytes;
     };
-    std::set<int32_t> gil_threads;  // threads of the process that take the GIL
     std::map<int32_t, std::vector<const FutexWait*>> by_thread;
     for (const FutexWait* w : ws) {
       if (!is_gil(w->addr)) continue;
       out.addresses.insert(w->addr);
-      const int32_t t = d.states[w->state].thread;
-      gil_threads.insert(t);
-      by_thread[t].push_back(w);
+      by_thread[d.states[w->state].thread].push_back(w);
     }
+    // The threads of the process that take the GIL, most GIL waits first; the fallback holder
+    // is looked for among the first kMaxHolderCandidates of them (bounded work per wait).
+    std::vector<std::pair<size_t, int32_t>> takers;
+    for (const auto& [t, tw] : by_thread) takers.push_back({tw.size(), t});
+    std::sort(takers.begin(), takers.end(), std::greater<>());
+    if (takers.size() > kMaxHolderCandidates) takers.resize(kMaxHolderCandidates);
+    std::vector<int32_t> gil_threads;
+    for (const auto& [n, t] : takers) gil_threads.push_back(t);
     // Holders, thread by thread in time order.
     for (auto& [thread, tw] : by_thread) {
       std::sort(tw.begin(), tw.end(),

@@ -16,8 +16,9 @@
 //
 // The holder of a wait is the thread whose signal ended it; timed-out waits before it (the same
 // thread asking again and again) get the same holder. Where no signal ends a run of waits, the
-// holder is the thread of the process that takes the GIL itself and ran longest on a CPU during
-// the wait (only one thread runs Python at a time), else unknown.
+// holder is the thread of the process that takes the GIL itself (among the 64 with most GIL
+// waits) and ran longest on a CPU during the wait (only one thread runs Python at a time), else
+// unknown. Work is bounded: neighbouring words by address order, holders per wait by that cap.
 //
 // Units: ns. Thread-safety: none.
 #pragma once

@@ -6,39 +6,13 @@
 #include "analyze/chains.h"
 #include "fixtures/scenarios.h"
 #include "store/reader.h"
+#include "support/chain_support.h"
 #include "support/test_support.h"
 
 namespace causeway::testing {
 namespace {
 
 using analyze::Chain;
-
-std::vector<Chain> chains_of(const std::string& path) {
-  auto r = store::Reader::open(path);
-  EXPECT_TRUE(r.ok()) << r.error();
-  if (!r.ok()) return {};
-  auto c = analyze::compute_chains((*r)->db(), {});
-  EXPECT_TRUE(c.ok()) << c.error();
-  return c.ok() ? *c : std::vector<Chain>{};
-}
-
-std::string dump(const std::vector<Chain>& v) {
-  return analyze::format_chains_text(v, 0);
-}
-
-const Chain* find(const std::vector<Chain>& v, const std::string& category) {
-  for (const Chain& c : v) {
-    if (c.category == category) return &c;
-  }
-  return nullptr;
-}
-
-bool cites(const Chain& c, const std::string& table) {
-  for (const auto& e : c.evidence) {
-    if (e.table == table && e.id > 0) return true;
-  }
-  return false;
-}
 
 // Two ranks exchanging data through a pipe every step: rank0's waits are ended by rank1, a
 // thread of another traced process. Not a data loader: peer_wait, followed into rank1.

@@ -1,0 +1,59 @@
+// cpu_throttling (src/analyze/detect_cpu_throttling.cpp): runnable time on an idle CPU under a
+// CPU quota that throttled the process is the quota's, not contention.
+#include <gtest/gtest.h>
+
+#include "fixtures/scenarios.h"
+#include "support/chain_support.h"
+#include "support/test_support.h"
+
+namespace causeway::testing {
+namespace {
+
+using analyze::Chain;
+
+// The same idle-CPU waits under a CPU quota that throttled the process during the trace (meta
+// cpu_quotas, as the recorder writes it): cpu_throttling naming the cgroup and its quota, the
+// impact the idle time. A quota that never throttled it is no evidence: still cpu_contention.
+TEST(AnalyzeDetectCpuThrottlingTest, IdleWaitsUnderAQuotaThatThrottledAreCpuThrottling) {
+  for (bool throttled : {true, false}) {
+    SCOPED_TRACE(throttled);
+    TempDir dir;
+    const std::string path = dir.file("t.db");
+    scenarios::contended_by(path, 2);
+    exec_sql(path,
+             "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"version\": 2, "
+             "\"cgroup\": \"/job.slice\", \"quota_us\": 20000, \"period_us\": 100000, "
+             "\"start\": {\"nr_periods\": 3, \"nr_throttled\": 1, \"throttled_ns\": 5}, "
+             "\"end\": {\"nr_periods\": 40, \"nr_throttled\": " +
+                 std::string(throttled ? "30" : "1") +
+                 ", \"throttled_ns\": 150000005}, \"pids\": [1800]}]')");
+    auto v = chains_of(path);
+    const Chain* t = find(v, "cpu_throttling");
+    if (!throttled) {
+      EXPECT_EQ(t, nullptr) << dump(v);
+      EXPECT_NE(find(v, "cpu_contention"), nullptr) << dump(v);
+      continue;
+    }
+    ASSERT_NE(t, nullptr) << dump(v);
+    EXPECT_EQ(find(v, "cpu_contention"), nullptr) << dump(v);
+    EXPECT_FALSE(t->culprit);
+    EXPECT_EQ(t->impact_ns, 79 * 1900 * kUs);  // the idle part of the waits
+    EXPECT_NE(t->summary.find("cgroup /job.slice (20 ms of CPU per 100 ms)"), std::string::npos)
+        << t->summary;
+    EXPECT_NE(t->explanation.find("rose by 29 periods (150.0 ms held back)"), std::string::npos)
+        << t->explanation;
+    EXPECT_NE(t->recommendation.find("cpu.max"), std::string::npos) << t->recommendation;
+  }
+  // Malformed meta from a hostile file is no evidence, not a failure.
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::contended_by(path, 2);
+  exec_sql(path,
+           "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"start\": "
+           "7, \"end\": [], \"pids\": \"x\"}, 3, null')");
+  auto v = chains_of(path);
+  EXPECT_NE(find(v, "cpu_contention"), nullptr) << dump(v);
+}
+
+}  // namespace
+}  // namespace causeway::testing
