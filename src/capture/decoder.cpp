@@ -519,6 +519,8 @@ Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_
     from = &seen;
   } else if (k.known && seq > k.seq + 1) {
     counts_.cpu_seq_gaps++;
+  } else if (k.known && seq == k.seq + 1) {
+    counts_.cpu_holder_breaks++;
   }
   if (from) {
     store::CpuSliceRow row;

@@ -51,10 +51,13 @@ struct DecoderCounts {
   int64_t syscalls = 0;
   int64_t block_ios = 0;
   int64_t process_events = 0;
-  int64_t thread_states = 0;    // intervals written
-  int64_t migrations = 0;       // queued traced threads moved to another CPU
-  int64_t cpu_slices = 0;       // who-held-the-CPU stretches written
-  int64_t cpu_seq_gaps = 0;     // switches seen after missed ones on the same CPU (no slice)
+  int64_t thread_states = 0;  // intervals written
+  int64_t migrations = 0;     // queued traced threads moved to another CPU
+  int64_t cpu_slices = 0;     // who-held-the-CPU stretches written
+  int64_t cpu_seq_gaps = 0;   // switches seen after missed ones on the same CPU (no slice)
+  // Switches numbered next after the last one seen on their CPU whose previous task is not the
+  // one that switch put there (or that came earlier in time): the stretch is left unnamed.
+  int64_t cpu_holder_breaks = 0;
   int64_t switches_missed = 0;  // traced threads seen leaving a CPU they were not seen taking
   int64_t malformed = 0;        // records too short or of unknown kind (skipped)
 };

@@ -705,6 +705,7 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                            {"migrations", c.migrations},
                            {"cpu_slices", c.cpu_slices},
                            {"cpu_seq_gaps", c.cpu_seq_gaps},
+                           {"cpu_holder_breaks", c.cpu_holder_breaks},
                            {"switches_missed", c.switches_missed},
                            {"malformed", c.malformed}};
   set("event_counts", counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -902,7 +902,10 @@ Schema build_schema() {
        "block_io, "
        "process_events, thread_states, migrations (runnable traced threads moved to another "
        "CPU's queue), cpu_slices (cpu_slice rows), cpu_seq_gaps (switches that followed missed "
-       "ones on their CPU, so no cpu_slice covers the time before them), switches_missed (traced "
+       "ones on their CPU, so no cpu_slice covers the time before them), cpu_holder_breaks "
+       "(switches "
+       "numbered next on their CPU whose previous task is not the one the switch before put "
+       "there: no cpu_slice for that stretch either), switches_missed (traced "
        "threads seen leaving a CPU without their switch onto it: the runnable interval before "
        "runs to that exit), malformed",
        "recorder"},

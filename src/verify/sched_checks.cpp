@@ -140,7 +140,7 @@ Result<CoveragePlan> plan_coverage(sqlite3* db, CheckResult& exclusive, CheckRes
   int64_t missed = 0;
   try {
     const auto counts = nlohmann::json::parse(store::sql::meta(db, "event_counts").value_or("{}"));
-    for (const char* key : {"switches_missed", "cpu_seq_gaps"}) {
+    for (const char* key : {"switches_missed", "cpu_seq_gaps", "cpu_holder_breaks"}) {
       if (counts.contains(key) && counts[key].is_number_integer())
         missed += counts[key].get<int64_t>();
     }
@@ -148,8 +148,9 @@ Result<CoveragePlan> plan_coverage(sqlite3* db, CheckResult& exclusive, CheckRes
   }
   if (missed > 0) {
     coverage.skipped = "the recorder reports " + std::to_string(missed) +
-                       " context switches it missed (meta event_counts: switches_missed, "
-                       "cpu_seq_gaps), so CPU holders are unknown around them.";
+                       " context switches it missed or could not pair (meta event_counts: "
+                       "switches_missed, cpu_seq_gaps, cpu_holder_breaks), so CPU holders are "
+                       "unknown around them.";
     return plan;
   }
   plan.enabled = true;
