@@ -160,6 +160,22 @@ bool PeerWait::detect(Context& ctx, const ThreadFacts& f, std::vector<Chain>& ou
   } else if (dominant == "gpu") {
     culprit = peer;
     why = "which was waiting for its GPU for " + of_waits + " of those waits";
+    // Ranks of one job wait for their GPUs alike: what made the peer late happened before the
+    // window, in the part of its step it spends otherwise. Over the whole span, if the peer
+    // was runnable longer than this thread by more than it did anything else longer, the task
+    // that held its CPU is the cause.
+    Decomposition whole = decompose(d, peer, tc.span_start, tc.span_end, false);
+    const int64_t extra_runnable = whole.runnable_ns - f.all.runnable_ns;
+    const int64_t extra_other =
+        std::max({whole.on_cpu_ns - f.all.on_cpu_ns, whole.blocked_ns - f.all.blocked_ns,
+                  whole.gpu_wait_ns - f.all.gpu_wait_ns});
+    const int32_t holder = runnable_culprit(d, whole);
+    if (holder >= 0 && extra_runnable > extra_other && extra_runnable * 10 >= waited) {
+      culprit = holder;
+      why += "; over its active span it was runnable " + format_duration(extra_runnable) +
+             " longer than " + ctx.who(tc.thread) + ", behind " + ctx.culprit_phrase(holder) +
+             " most";
+    }
   } else {
     why = "which has no scheduling data for " + of_waits + " of those waits";
   }

@@ -60,6 +60,27 @@ TEST(AnalyzeDetectPeerWaitTest, PeerRankBusyWithItsOwnWorkIsTheCulprit) {
 
 // Most waits are ended by the thread's own loader, a few by a peer process: a data loader,
 // and the peer is never counted among its producers.
+// Over the waits the peer was on its GPU, as the waiting rank is every step too; it was late
+// because it waited for a CPU earlier in its step: the spinner is named, not the peer.
+TEST(AnalyzeDetectPeerWaitTest, APeerLateToItsGpuWorkNamesWhatHeldItsCpuBefore) {
+  TempDir dir;
+  const std::string path = dir.file("t.db");
+  scenarios::peer_ranks_gpu(path, true);
+  auto v = chains_of(path);
+  const Chain* c = find(v, "peer_wait");
+  ASSERT_NE(c, nullptr) << dump(v);
+  EXPECT_EQ(c->subject.tid, 1300);
+  ASSERT_TRUE(c->culprit) << dump(v);
+  EXPECT_EQ(c->culprit->comm, "spinner");
+  EXPECT_NE(c->summary.find("waiting for its GPU"), std::string::npos) << c->summary;
+  EXPECT_NE(c->summary.find("runnable"), std::string::npos) << c->summary;
+
+  scenarios::peer_ranks_gpu(dir.file("healthy.db"), false);
+  v = chains_of(dir.file("healthy.db"));
+  EXPECT_EQ(find(v, "peer_wait"), nullptr) << dump(v);
+  expect_no_high(v);
+}
+
 TEST(AnalyzeDetectPeerWaitTest, APeerEndingAMinorityOfWaitsIsNotALoader) {
   TempDir dir;
   const std::string path = dir.file("t.db");
