@@ -41,6 +41,7 @@ const char* const kCases[] = {
     "loader-8825964490506862837",  // file-reading loaders
     "loader-healthy-5383737170138044397",
     "ranks-8897885936195610862",  // spinner forked by the workload
+    "ranks-9016151524459764997",  // outside spinner; the waiting rank's peer was on its GPU
     "ranks-healthy-15413153493443563037",
     "timeout-15285482208955740299",         // the GPU loop's own waits time out
     "timeout-healthy-1608724266275917527",  // a poller thread's waits time out
@@ -48,15 +49,6 @@ const char* const kCases[] = {
     "quota-healthy-4426102562851193966",    // the same cgroup, no quota
     "gil-7675370395757958959",  // Python: 2 threads computing while the main thread drives the GPU
     "gil-healthy-11510187212917137094",  // the same threads sleeping instead
-};
-
-// Cases this build still gets wrong (issue "Diagnosis you can trust" stays open for them):
-// they are not in the CI subset so that it stays a regression gate, and they still count as
-// misses in the benchmark (`build/bench/diagnosis_accuracy --case ID` reruns one).
-//   ranks-9016151524459764997     the waiting rank's peer_wait names the slow rank, which
-//                                 waited for its GPU, not the spinner behind that
-[[maybe_unused]] const char* const kKnownMisses[] = {
-    "ranks-9016151524459764997",
 };
 
 class DiagnosisCaseTest : public ::testing::TestWithParam<const char*> {};
