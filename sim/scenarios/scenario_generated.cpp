@@ -202,27 +202,6 @@ class GpuLoop {
   uint64_t checksum_ = 0;
 };
 
-// The pathology's size as the workload itself measured it, the benchmark's ground truth for
-// whether there is anything to find: the time the GPU loop spent in the wait the family
-// creates (acquiring the lock, popping samples, waiting for a CPU), against the loop's run.
-class WaitClock {
- public:
-  // Runs `f` and counts its wall time as waiting.
-  template <typename F>
-  void time(F&& f) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ns_ +=
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-  }
-  void add(int64_t ns) { ns_ += ns; }
-  int64_t ns() const { return ns_; }
-
- private:
-  int64_t ns_ = 0;
-};
-
 // The calling thread's time spent runnable, waiting for a CPU (run_delay in
 // /proc/thread-self/schedstat), ns; 0 when unavailable.
 int64_t run_delay_ns() {
@@ -234,12 +213,42 @@ int64_t run_delay_ns() {
   return n == 2 ? static_cast<int64_t>(delay) : 0;
 }
 
-// waited_ms / runnable_ms / loop_ms in the summary line: the family's own wait (WaitClock),
-// the loop thread's time waiting for a CPU since `delay_start` (run_delay_ns(), whatever
-// made it wait: the case's spinner or other load on the machine), and the loop's run.
-void set_measured(GpuLoop& loop, int64_t waited_ns, int64_t delay_start, double loop_ms) {
+// The pathology's size as the workload itself measured it, the benchmark's ground truth for
+// whether there is anything to find: the time the GPU loop spent in the wait the family
+// creates (acquiring the lock, popping samples), and its time waiting for a CPU (whatever held
+// it: the case's spinner or other load on the machine). Made on the loop's thread as it starts.
+class WaitClock {
+ public:
+  WaitClock() : delay_start_(run_delay_ns()) {}
+  // Runs `f` and counts its wall time as waiting.
+  template <typename F>
+  void time(F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    ns_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+  }
+  // Takes `mu`, counting the time it took as waiting.
+  template <typename Mutex>
+  std::unique_lock<Mutex> lock(Mutex& mu) {
+    std::unique_lock l(mu, std::defer_lock);
+    time([&] { l.lock(); });
+    return l;
+  }
+  int64_t ns() const { return ns_; }
+  int64_t runnable_ns() const { return run_delay_ns() - delay_start_; }
+
+ private:
+  int64_t ns_ = 0;
+  int64_t delay_start_;
+};
+
+// waited_ms / runnable_ms / loop_ms in the summary line (see WaitClock); `waited_ns` is the
+// family's own wait.
+void set_measured(GpuLoop& loop, int64_t waited_ns, const WaitClock& clock, double loop_ms) {
   loop.tally().set("waited_ms", std::to_string(waited_ns / 1'000'000));
-  loop.tally().set("runnable_ms", std::to_string((run_delay_ns() - delay_start) / 1'000'000));
+  loop.tally().set("runnable_ms", std::to_string(clock.runnable_ns() / 1'000'000));
   loop.tally().set("loop_ms", std::to_string(static_cast<int64_t>(loop_ms)));
 }
 
@@ -288,12 +297,12 @@ int run_contention(const Options& o) {
       return 1;
     }
     Deadline deadline(o.duration_ms);
-    const int64_t delay_start = run_delay_ns();
+    const WaitClock clock;
     while (!deadline.passed()) {
       loop.host_work();
       loop.gpu_work();
     }
-    set_measured(loop, run_delay_ns() - delay_start, delay_start, deadline.elapsed_ms());
+    set_measured(loop, clock.runnable_ns(), clock, deadline.elapsed_ms());
     stop = true;
     for (std::thread& t : threads) t.join();
     if (spinner_pid > 0) {
@@ -376,16 +385,14 @@ int run_lock(const Options& o) {
     GpuLoop loop(o);
     pin_to_cpu(o.cpu);
     Deadline deadline(o.duration_ms);
-    const int64_t delay_start = run_delay_ns();
     WaitClock waited;
     while (!deadline.passed()) {
       loop.host_work();
       loop.gpu_work();
-      std::unique_lock lock(mu, std::defer_lock);
-      waited.time([&] { lock.lock(); });  // record this step's metrics
+      const auto lock = waited.lock(mu);  // record this step's metrics
       pending.push_back(loop.steps());
     }
-    set_measured(loop, waited.ns(), delay_start, deadline.elapsed_ms());
+    set_measured(loop, waited.ns(), waited, deadline.elapsed_ms());
     stop = true;
     logger.join();
     print_summary(loop, o, "hold", o.hold);
@@ -453,15 +460,13 @@ int run_multihop(const Options& o) {
     GpuLoop loop(o);
     pin_to_cpu(o.cpu);
     Deadline deadline(o.duration_ms);
-    const int64_t delay_start = run_delay_ns();
     WaitClock waited;
     while (!deadline.passed()) {
       loop.host_work();
       loop.gpu_work();
-      std::unique_lock lock(mu, std::defer_lock);
-      waited.time([&] { lock.lock(); });
+      const auto lock = waited.lock(mu);
     }
-    set_measured(loop, waited.ns(), delay_start, deadline.elapsed_ms());
+    set_measured(loop, waited.ns(), waited, deadline.elapsed_ms());
     stop = true;
     source.join();
     relay.join();
@@ -562,7 +567,6 @@ int run_loader(const Options& o) {
     pin_to_cpu(o.cpu);
     Deadline deadline(o.duration_ms);
     uint64_t sum = 0;
-    const int64_t delay_start = run_delay_ns();
     WaitClock waited;
     while (!deadline.passed()) {
       waited.time([&] {
@@ -570,7 +574,7 @@ int run_loader(const Options& o) {
       });
       loop.gpu_work();
     }
-    set_measured(loop, waited.ns(), delay_start, deadline.elapsed_ms());
+    set_measured(loop, waited.ns(), waited, deadline.elapsed_ms());
     stop = true;
     queue.stop();
     for (std::thread& t : loaders) t.join();
