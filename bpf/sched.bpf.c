@@ -25,18 +25,8 @@ struct {
 
 #define CW_MAX_CPUS 1024
 
-/* Per CPU (indexed by CPU number, one cache line each so CPUs do not share lines): the
- * switch count, the task now on it, and how many traced threads are queued on it. A plain
- * array rather than a per-CPU one because wakeups and migrations read and update another
- * CPU's entry. */
-struct cw_cpu_watch {
-  __u64 seq;      /* switches on this CPU so far; written by this CPU only */
-  __u32 curr_pid; /* task that took the CPU at the last switch (0 = idle) */
-  __u32 curr_tid;
-  __s32 waiters; /* traced threads queued here (runnable); updated atomically */
-  __u32 _pad0;
-  __u64 _pad1[5];
-};
+/* Per CPU: struct cw_cpu_watch (include/causeway/abi/events.h). A plain array rather than a
+ * per-CPU one because wakeups and migrations read and update another CPU's entry. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, CW_MAX_CPUS);

@@ -1,5 +1,6 @@
 #include "capture/bpf_source.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "capture/context_switches.h"
 #include "causeway.skel.h"
 
 namespace causeway::capture {
@@ -203,6 +205,8 @@ Result<std::unique_ptr<BpfSource>> BpfSource::open(const BpfConfig& config,
                            " failed (" + strerror(err) + ").");
     }
     src->links_.push_back(link);
+    // The machine's switch count from here on is compared with what the program numbered.
+    if (prog == s->progs.sched__switch) src->switches_at_attach_ = read_context_switches();
   }
 
   src->ring_ =
@@ -218,6 +222,22 @@ BpfSource::~BpfSource() {
   detach_all();
   if (ring_) ring_buffer__free(ring_);
   if (skel_) causeway_bpf__destroy(skel_);
+}
+
+std::optional<int64_t> BpfSource::unreported_switches() const {
+  if (!skel_ || links_.empty()) return std::nullopt;
+  // The machine's count first, then what the program saw: switches in between are seen but
+  // not counted, which keeps the difference a lower bound.
+  const std::optional<int64_t> now = read_context_switches();
+  const int fd = bpf_map__fd(skel_->maps.cpu_watch);
+  const int cpus = libbpf_num_possible_cpus();
+  int64_t seen = 0;
+  for (int cpu = 0; cpu < cpus; cpu++) {
+    uint32_t key = static_cast<uint32_t>(cpu);
+    cw_cpu_watch w{};
+    if (bpf_map_lookup_elem(fd, &key, &w) == 0) seen += static_cast<int64_t>(w.seq);
+  }
+  return capture::unreported_switches(switches_at_attach_, now, seen);
 }
 
 void BpfSource::detach_all() {

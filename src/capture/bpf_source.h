@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ class BpfSource final : public EventSource {
   // that keep per-process configuration in BPF (Python stacks: "py_procs").
   int map_fd(const char* name) const;
 
+  // Context switches the machine made since the sched_switch program was attached that the
+  // kernel did not report to it (a lower bound; see capture/context_switches.h); nullopt
+  // when /proc/stat cannot be read or the hooks are already gone. Call before detach_all().
+  std::optional<int64_t> unreported_switches() const;
+
   // Removes every probe and hook (idempotent).
   void detach_all();
   // Kernel hooks that could not be attached on this kernel (e.g. block_io_start), by name.
@@ -83,6 +89,8 @@ class BpfSource final : public EventSource {
   const std::atomic<bool>* interrupted_ = nullptr;
   const RecordConsumer* consumer_ = nullptr;
   bool stop_requested_ = false;
+  // /proc/stat ctxt read just after the sched_switch program was attached.
+  std::optional<int64_t> switches_at_attach_;
   static int on_record(void* ctx, void* data, size_t size);
 };
 

@@ -488,6 +488,11 @@ Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
   const bool waiting_for_cpu =
       t.off_state == store::ThreadState::kRunnable || (t.woken_ts > t.since && t.woken_ts <= ts);
   if (!waiting_for_cpu) return Status::Ok();  // still asleep: not a queue move
+  // The queue it leaves: where the wakeup put it, or where it was preempted.
+  const int32_t old_cpu = t.off_state == store::ThreadState::kRunnable ? t.cpu : t.woken_cpu;
+  if (old_cpu >= 0 && old_cpu != cpu) {
+    if (Status s = cut_cpu_stretch(static_cast<uint32_t>(old_cpu), ts); !s.ok()) return s;
+  }
   if (Status s = close_off_cpu(tid, t, ts); !s.ok()) return s;
   // The rest of the wait is in the new CPU's queue; who takes which CPU is in cpu_slice.
   t.where = Task::Where::kOffCpu;
@@ -504,6 +509,28 @@ Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
   return Status::Ok();
 }
 
+Status Decoder::cut_cpu_stretch(uint32_t cpu, int64_t ts) {
+  if (cpu >= cpus_.size()) return Status::Ok();
+  // Once nobody waits for this CPU its switches are no longer recorded, so the task holding
+  // it now would never get a slice for the time the moved thread waited behind it. Every
+  // switch before `ts` was recorded (the thread was queued here), so the holder is the one
+  // the latest switch or sighting named.
+  CpuTrack& k = cpus_[cpu].at;
+  CpuTrack& seen = cpus_[cpu].seen;
+  CpuTrack* open = seen.known && (!k.known || seen.seq > k.seq) ? &seen : &k;
+  if (!open->known || ts <= open->since) return Status::Ok();
+  store::CpuSliceRow row;
+  row.ts_ns = open->since;
+  row.dur_ns = ts - open->since;
+  row.cpu = static_cast<int32_t>(cpu);
+  row.pid = open->pid;
+  row.tid = open->tid;
+  if (auto r = sink_.add(row); !r.ok()) return r.status();
+  counts_.cpu_slices++;
+  open->since = ts;
+  return Status::Ok();
+}
+
 Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_tid,
                            int32_t next_pid, int32_t next_tid) {
   if (cpu >= kMaxCpus || seq == 0) return Status::Ok();
@@ -517,6 +544,13 @@ Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_
     from = &k;
   } else if (seen.known && seq == seen.seq + 1 && seen.tid == prev_tid && ts >= seen.since) {
     from = &seen;
+  } else if (k.known && seq == k.seq + 1 && k.tid == prev_tid) {
+    // The stretch was cut (cut_cpu_stretch) at a moment a little after this switch: the
+    // migration's record, from another CPU, came first. Its slice already covers this switch,
+    // so the next stretch starts where it ends (cpu_slice rows never overlap).
+    ts = k.since;
+  } else if (seen.known && seq == seen.seq + 1 && seen.tid == prev_tid) {
+    ts = seen.since;  // the same for a stretch known from a sighting
   } else if (k.known && seq > k.seq + 1) {
     counts_.cpu_seq_gaps++;
   } else if (k.known && seq == k.seq + 1) {

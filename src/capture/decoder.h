@@ -144,6 +144,9 @@ class Decoder {
   void cpu_seen(uint32_t cpu, uint64_t seq, int64_t ts, int32_t pid, int32_t tid);
   // A queued thread moved to `cpu` at `ts`: its runnable interval so far is closed there.
   Status requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu);
+  // A thread stopped waiting for `cpu` at `ts` without taking it: the stretch of the task that
+  // holds `cpu` is written up to `ts` and stays open from there.
+  Status cut_cpu_stretch(uint32_t cpu, int64_t ts);
 
   Task& task(int32_t pid, int32_t tid);
   Status see_task(int32_t pid, int32_t tid, const char* comm, bool traced);

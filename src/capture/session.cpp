@@ -177,6 +177,9 @@ class Session {
   std::unique_ptr<store::Writer> writer_;
   std::unique_ptr<WriterSink> sink_;
   std::unique_ptr<BpfSource> source_;
+  // Context switches the kernel made without reporting them to sched_switch (meta
+  // event_counts.switches_unreported); nullopt when unknown.
+  std::optional<int64_t> switches_unreported_;
   // Empties source_'s ring on its own thread so SQLite stalls in this thread don't fill it.
   std::unique_ptr<DrainingSource> drained_;
   std::unique_ptr<PythonCapture> python_;    // Python stacks of CPython processes
@@ -708,6 +711,7 @@ void Session::write_meta(int64_t end_ns, const std::string& exit_desc) {
                            {"cpu_holder_breaks", c.cpu_holder_breaks},
                            {"switches_missed", c.switches_missed},
                            {"malformed", c.malformed}};
+  if (switches_unreported_) counts["switches_unreported"] = *switches_unreported_;
   set("event_counts", counts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   set("notes",
       nlohmann::json(notes_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -907,6 +911,7 @@ Result<int> Session::run() {
     }
   }
   const int64_t end_ns = monotonic_ns();
+  switches_unreported_ = source_->unreported_switches();
   source_->detach_all();
   continue_stopped();
 

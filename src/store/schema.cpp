@@ -907,7 +907,10 @@ Schema build_schema() {
        "numbered next on their CPU whose previous task is not the one the switch before put "
        "there: no cpu_slice for that stretch either), switches_missed (traced "
        "threads seen leaving a CPU without their switch onto it: the runnable interval before "
-       "runs to that exit), malformed",
+       "runs to that exit), switches_unreported (context switches the machine made while "
+       "tracing, per /proc/stat ctxt, that the kernel's sched_switch tracepoint never reported: "
+       "a lower bound, the usual cause of the three counts before; absent in traces recorded "
+       "before 2026-12-08), malformed",
        "recorder"},
       {"cpu_quotas", "JSON",
        "array, one per cgroup with a CPU quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) over a "

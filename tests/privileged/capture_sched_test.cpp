@@ -193,5 +193,27 @@ TEST(CaptureSched, WhoHeldTheCpuWhileAThreadWaitedIsTheSpinner) {
             std::stoll(spinner));
 }
 
+// Switches the kernel made without reporting them to sched_switch are counted, and every CPU
+// holder break the decoder found is one of them: a break the kernel cannot account for would
+// be the recorder's own mistake. The machine is kept busy so that CPUs have waiters.
+TEST(CaptureSched, CpuHolderBreaksAreSwitchesTheKernelDidNotReport) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  const std::string db = dir.file("t.db");
+  BusyCpus load;
+  auto t = trace_workload(db, {"pingpong", "2000"});
+  ASSERT_EQ(t.run.exit_code, 0) << t.run.err;
+  auto count = [&](const std::string& key) {
+    return query_int(
+        db, "SELECT json_extract(value, '$." + key + "') FROM meta WHERE key = 'event_counts'");
+  };
+  const int64_t unreported = count("switches_unreported");
+  ASSERT_GE(unreported, 0) << "event_counts has no switches_unreported";
+  ASSERT_EQ(query_int(db, "SELECT json_extract(value, '$.sched') FROM meta WHERE key = 'drops'"),
+            0);
+  // The count is a lower bound that can miss the few switches at its two edges.
+  EXPECT_LE(count("cpu_holder_breaks"), unreported + 4);
+}
+
 }  // namespace
 }  // namespace causeway::testing

@@ -35,19 +35,6 @@ std::string verify_trace(const std::string& path) {
   if (!reader.ok()) return reader.error() + "\n";
   auto report = verify::verify_trace((*reader)->db());
   if (!report.ok()) return report.error() + "\n";
-  // Known recorder limitation (issue "Diagnosis you can trust", left open): a few waits per
-  // busy second have a stretch whose CPU holder the recorder did not see, without the recorder
-  // knowing it. Reported on stderr, not failed, until that is found; every other check counts.
-  for (verify::CheckResult& c : report->checks) {
-    if (c.name != "runnable_coverage" || c.violations == 0) continue;
-    std::fprintf(stderr,
-                 "note: %s: %lld runnable intervals with unknown CPU holders (known gap):\n",
-                 path.c_str(), static_cast<long long>(c.violations));
-    for (const std::string& e : c.examples) std::fprintf(stderr, "  %s\n", e.c_str());
-    c.violations = 0;
-    c.examples.clear();
-    c.summaries.clear();
-  }
   return verify::violation_text(*report);
 }
 

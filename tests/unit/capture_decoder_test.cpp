@@ -669,9 +669,74 @@ TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
   EXPECT_EQ(by_ts[3000].dur_ns, 1000);
   EXPECT_EQ(by_ts[3000].cpu, 1);
   EXPECT_EQ(decoder->counts().migrations, 1);
-  // "other" was seen on CPU 1 at the migration, at switch 9, and kept it until switch 10.
-  EXPECT_EQ(slices_of(sink),
-            (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{{3000, 1000, 1, 40}}));
+  // The spinner held CPU 0 while decode waited there (its switch away, after nobody waits for
+  // CPU 0, is never recorded); "other" was seen on CPU 1 at the migration, at switch 9, and
+  // kept it until switch 10.
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 2000, 0, 30}, {3000, 1000, 1, 40}}));
+}
+
+// Woken onto CPU 0 while cc1plus runs there, then pulled to CPU 1 before it ran: no switch of
+// CPU 0 is recorded in between, yet the wakeup's sighting says who held CPU 0 while it waited
+// (a trace recorded under process churn had dozens of such waits with no holder).
+TEST_F(CaptureDecoder, AThreadPulledAwayBeforeItRanStillNamesWhoHeldItsFirstCpu) {
+  make_decoder(500);
+  auto out = switch_event(1000, 1, 10, 11, "decode", true, 1, false, 0, 0, "swapper/1", false);
+  out.cpu_seq = 3;
+  out.syscall_nr = 202;
+  source.push_event(out, kSwitchSize);
+  source.push_event(wakeup_event(2000, 10, 13, "logger", CW_WAKER_TASK, 10, 11, 0, 50, 50, 70));
+  cw_migrate m{};
+  m.h = header(CW_EV_MIGRATE, 2600, 10, 11, 1);
+  m.orig_cpu = 0;
+  m.dest_cpu = 1;
+  m.dest_curr_pid = 0;
+  m.dest_curr_tid = 0;
+  m.dest_seq = 3;
+  source.push_event(m);
+  source.push_event(
+      numbered(switch_event(2700, 1, 0, 0, "swapper/1", false, 0, true, 10, 11, "decode", true), 4),
+      kSwitchSize);
+  run(3000);
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {2000, 600, 0, 50}, {1000, 1700, 1, 0}}));
+  EXPECT_EQ(decoder->counts().cpu_seq_gaps, 0);
+  EXPECT_EQ(decoder->counts().cpu_holder_breaks, 0);
+}
+
+// The migration's record (from the CPU that pulled the thread) arrived before the record of a
+// switch on the old CPU that happened just before it: the stretch already cut at the
+// migration covers that switch; the next one starts where it ends, without overlap, and
+// nothing is counted as missed.
+TEST_F(CaptureDecoder, ASwitchOlderThanTheCutIsNotAMissedSwitch) {
+  make_decoder(500);
+  source.push_event(
+      numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 5),
+      kSwitchSize);
+  cw_migrate m{};
+  m.h = header(CW_EV_MIGRATE, 3000, 10, 11, 1);
+  m.orig_cpu = 0;
+  m.dest_cpu = 1;
+  m.dest_curr_pid = 40;
+  m.dest_curr_tid = 40;
+  m.dest_seq = 9;
+  source.push_event(m);
+  source.push_event(
+      numbered(switch_event(2990, 0, 30, 30, "spinner", false, 0, false, 60, 60, "kworker", false),
+               6),
+      kSwitchSize);
+  source.push_event(
+      numbered(switch_event(3500, 0, 60, 60, "kworker", false, 0, false, 30, 30, "spinner", false),
+               7),
+      kSwitchSize);
+  source.push_event(
+      numbered(switch_event(4000, 1, 40, 40, "other", false, 0, true, 10, 11, "decode", true), 10),
+      kSwitchSize);
+  run(5000);
+  EXPECT_EQ(slices_of(sink), (std::vector<std::tuple<int64_t, int64_t, int32_t, int32_t>>{
+                                 {1000, 2000, 0, 30}, {3000, 500, 0, 60}, {3000, 1000, 1, 40}}));
+  EXPECT_EQ(decoder->counts().cpu_holder_breaks, 0);
+  EXPECT_EQ(decoder->counts().cpu_seq_gaps, 0);
 }
 
 TEST_F(CaptureDecoder, TheEndClosesWhoHoldsACpuATracedThreadStillWaitsFor) {

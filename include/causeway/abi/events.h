@@ -371,6 +371,20 @@ struct cw_py_proc {
 };
 CW_STATIC_ASSERT(sizeof(struct cw_py_proc) == 40, "cw_py_proc size");
 
+/* Per CPU (value of the cpu_watch map, indexed by CPU number; one cache line each so CPUs
+ * do not share lines): the switch count, the task now on it, and how many traced threads are
+ * queued on it. Written by bpf/sched.bpf.c; capture reads `seq` at the end of a trace to
+ * count the context switches the sched_switch tracepoint reported. */
+struct cw_cpu_watch {
+  __u64 seq;      /* switches on this CPU so far; written by this CPU only */
+  __u32 curr_pid; /* task that took the CPU at the last switch (0 = idle) */
+  __u32 curr_tid;
+  __s32 waiters; /* traced threads queued here (runnable); updated atomically */
+  __u32 _pad0;
+  __u64 _pad1[5];
+};
+CW_STATIC_ASSERT(sizeof(struct cw_cpu_watch) == 64, "cw_cpu_watch size");
+
 /* Key of the syscall-in-progress / CUDA-entry maps. */
 struct cw_cuda_key {
   __u32 tid;
