@@ -25,6 +25,12 @@ test: build
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE requires_bpf
 
+# The build and tests of a machine without NVIDIA's CUDA toolkit, in $(BUILD)-nocuda (CI runs
+# it after `test`; scripts/test-without-cuda.sh says what it runs).
+.PHONY: test-nocuda
+test-nocuda: deps
+	@scripts/test-without-cuda.sh $(BUILD)-nocuda
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 

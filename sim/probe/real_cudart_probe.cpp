@@ -1,4 +1,5 @@
-// Linked against NVIDIA's real libcudart.so.13 (RUNPATH /usr/local/cuda/lib64). Without a GPU
+// Linked against NVIDIA's real libcudart.so.13 (RUNPATH $CAUSEWAY_CUDA_HOME/lib64; built only where
+// a CUDA toolkit is found, compiled against sim/cuda_abi/ like every other workload). Without a GPU
 // driver every call fails (typically cudaErrorInsufficientDriver, 35) — expected: capture tests
 // use it to prove uprobes attach by symbol to NVIDIA's actual binary and record the return codes.
 //

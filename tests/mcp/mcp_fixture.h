@@ -46,9 +46,11 @@ inline Status write_fixture_trace(const std::string& path) {
   if (st.ok()) st = wr.note_thread({4242, 4242, "python", true, at(0), std::nullopt});
   if (st.ok()) st = wr.note_thread({4242, 4250, "decode", true, at(0.5), std::nullopt});
   if (st.ok()) st = wr.note_thread({812, 812, "backup", false, std::nullopt, std::nullopt});
+  // A runtime path that exists on no machine, so the golden outputs ("binary no longer on
+  // disk") do not depend on whether a CUDA toolkit is installed where the tests run.
   if (st.ok()) {
     st = wr.note_mapping({4242, 0x7f0000000000, 0x7f0000100000, 0x1000,
-                          "/usr/local/cuda/lib64/libcudart.so.13", "ab12cd34"});
+                          "/nonexistent/cuda/lib64/libcudart.so.13", "ab12cd34"});
   }
   if (st.ok())
     st = wr.note_mapping({4242, 0x555500000000, 0x555500100000, 0, "/usr/bin/python3", ""});
@@ -243,7 +245,7 @@ inline Status write_fixture_trace(const std::string& path) {
            {"host", "gpu-node-1"},
            {"kernel_release", "6.18.0-fixture"},
            {"cuda_libraries",
-            R"([{"kind":"runtime","path":"/usr/local/cuda/lib64/libcudart.so.13","version":"13",)"
+            R"([{"kind":"runtime","path":"/nonexistent/cuda/lib64/libcudart.so.13","version":"13",)"
             R"("build_id":"fixture","probed_symbols":61}])"},
            {"tool_version", "fixture"},
            {"drops", R"({"blockio":0,"cuda":0,"cuda_lost_entry":0,"proc":0,"sched":0,)"

@@ -108,6 +108,7 @@ void expect_runtime_counts(Db& db, const std::map<std::string, std::string>& sum
 }
 
 TEST(CaptureTrace, RealLibcudartProbesAttachBySymbolAndRecordErrors) {
+  CAUSEWAY_REQUIRE_CUDA_TOOLKIT();
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
   auto r = trace(dir.file("t.db"), {"--", sim("real_cudart_probe"), "--iterations", "3"});

@@ -30,6 +30,14 @@ std::string source_path(const std::string& relative) {
   return std::string(CAUSEWAY_SOURCE_DIR) + "/" + relative;
 }
 
+std::string cuda_home() {
+  return CAUSEWAY_CUDA_HOME;
+}
+
+bool cuda_toolkit_found() {
+  return CAUSEWAY_HAVE_CUDA_TOOLKIT;
+}
+
 std::string verify_trace(const std::string& path) {
   auto reader = store::Reader::open(path);
   if (!reader.ok()) return reader.error() + "\n";

@@ -80,4 +80,22 @@ bool bpf_available(std::string* why);
 
 bool running_in_ci();
 
+// In a test that needs NVIDIA's CUDA toolkit (its real libcudart.so.13 or stub libcuda.so):
+// skip, saying so, when the build found none at CAUSEWAY_CUDA_HOME. Unlike missing BPF this is
+// not an error under CI=true: CI also builds without a toolkit on purpose, and its toolkit
+// build configures with CAUSEWAY_REQUIRE_CUDA_TOOLKIT=ON, so a lost toolkit fails there.
+#define CAUSEWAY_REQUIRE_CUDA_TOOLKIT()                                                  \
+  do {                                                                                   \
+    if (!::causeway::testing::cuda_toolkit_found()) {                                    \
+      GTEST_SKIP() << "skipped: no CUDA toolkit at " << ::causeway::testing::cuda_home() \
+                   << " (this test needs NVIDIA's libraries; configure with "            \
+                      "-DCAUSEWAY_CUDA_HOME=<toolkit>)";                                 \
+    }                                                                                    \
+  } while (0)
+
+// The CUDA toolkit folder the build was configured with (CAUSEWAY_CUDA_HOME), and whether the
+// build found a toolkit there.
+std::string cuda_home();
+bool cuda_toolkit_found();
+
 }  // namespace causeway::testing

@@ -3,14 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-
 #include "capture/libraries.h"
+#include "support/test_support.h"
 
 namespace causeway::capture {
 namespace {
 
-const std::string kRealCudart = std::string(CAUSEWAY_CUDA_HOME) + "/lib64/libcudart.so.13";
+const std::string kRealCudart = causeway::testing::cuda_home() + "/lib64/libcudart.so.13";
 
 TEST(CaptureLibraries, ReadsOwnMaps) {
   auto maps = read_maps(getpid());
@@ -37,7 +36,7 @@ TEST(CaptureLibraries, RecognisesCudaLibrariesByFileName) {
 }
 
 TEST(CaptureLibraries, FindsSymbolsAndBuildIdOfTheRealRuntime) {
-  if (!std::filesystem::exists(kRealCudart)) GTEST_SKIP() << kRealCudart << " not installed";
+  CAUSEWAY_REQUIRE_CUDA_TOOLKIT();
   auto syms = ElfSymbols::load(kRealCudart);
   ASSERT_TRUE(syms.ok()) << syms.error();
   for (const char* fn : {"cudaMalloc", "cudaLaunchKernel", "cudaMemcpyAsync",

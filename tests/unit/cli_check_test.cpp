@@ -31,8 +31,8 @@ TEST(CliCheckTest, HumanReportEndsWithOneLineVerdict) {
 }
 
 TEST(CliCheckTest, RealCudaRuntimeIsFoundWithItsVersionAndSymbols) {
-  std::string cudart = std::string(CAUSEWAY_CUDA_HOME) + "/lib64/libcudart.so.13";
-  if (access(cudart.c_str(), R_OK) != 0) GTEST_SKIP() << "no CUDA toolkit at " << cudart;
+  CAUSEWAY_REQUIRE_CUDA_TOOLKIT();
+  std::string cudart = causeway::testing::cuda_home() + "/lib64/libcudart.so.13";
   CommandResult r = run_command({causeway_binary(), "check", "--json", "--cudart", cudart});
   auto report = nlohmann::json::parse(r.out);
   bool found = false;
