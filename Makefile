@@ -11,22 +11,31 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
+# Through ccache when it is installed (scripts/install-deps.sh installs it): rebuilds, and the
+# toolkit-less build CI runs next to this one, compile only what changed. Paths are hashed
+# relative to the checkout so that the two build folders share the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
 configure: deps
-	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Every test, privileged ones included (they need root + BPF; under CI=true a skip fails).
+# Under CI=true it then builds and tests the checkout as on a machine without NVIDIA's CUDA
+# toolkit (scripts/test-without-cuda.sh, in $(BUILD)-nocuda), so both set-ups are checked on
+# every landing.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@if [ "$${CI:-}" = true ]; then scripts/test-without-cuda.sh $(BUILD)-nocuda; fi
 
 # Tests that need no root.
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -LE requires_bpf
 
-# The build and tests of a machine without NVIDIA's CUDA toolkit, in $(BUILD)-nocuda (CI runs
-# it after `test`; scripts/test-without-cuda.sh says what it runs).
+# The build and tests of a machine without NVIDIA's CUDA toolkit, in $(BUILD)-nocuda (`make
+# test` runs it too under CI=true; scripts/test-without-cuda.sh says what it runs).
 .PHONY: test-nocuda
 test-nocuda: deps
 	@scripts/test-without-cuda.sh $(BUILD)-nocuda

@@ -9,6 +9,8 @@ PACKAGES=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libdw-dev liblzma-dev libbz2-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 procps util-linux
+  # Rebuilds, and the toolkit-less build `make test` adds under CI=true, reuse compiled objects.
+  ccache
   # CPython 3.11 internal headers: the Python-stack layout test checks causeway's 3.11 table
   # against offsetof() on them (tests/unit/capture_python_layout_test.cpp).
   python3.11-dev

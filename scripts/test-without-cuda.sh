@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and tests causeway as on a machine without NVIDIA's CUDA toolkit (a fresh Debian 12):
-# CI runs it after `make test` (.ci/run, `make test-nocuda`), so both set-ups are exercised on
-# every landing.
+# `make test` runs it after its own tests under CI=true (and `make test-nocuda` alone), so both
+# set-ups are exercised on every landing.
 #
 #   scripts/test-without-cuda.sh [BUILD_DIR]     (default: build-nocuda)
 #
@@ -38,6 +38,8 @@ jobs=$(nproc)
 start=$(date +%s)
 
 launcher=()
+# Paths hashed relative to the checkout: the toolkit build's objects are reused.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)}
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
