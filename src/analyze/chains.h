@@ -31,7 +31,7 @@ struct sqlite3;
 namespace causeway::analyze {
 
 // Bumped whenever chain detection or output changes, so stored chains are recomputed.
-inline constexpr int kAnalysisVersion = 7;
+inline constexpr int kAnalysisVersion = 8;
 
 struct ExplainOptions {
   std::optional<int32_t> pid;       // only chains about threads of this process

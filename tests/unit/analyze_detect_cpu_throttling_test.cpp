@@ -55,5 +55,42 @@ TEST(AnalyzeDetectCpuThrottlingTest, IdleWaitsUnderAQuotaThatThrottledAreCpuThro
   EXPECT_NE(find(v, "cpu_contention"), nullptr) << dump(v);
 }
 
+// On a busy machine a throttled cgroup's CPU goes to other tasks: the same waits then show a
+// compiler holding the CPU. When the cgroup was held back for most of the wait (150 ms of
+// 160 ms) the quota is the cause, and the compiler is named only as what used the CPU
+// meanwhile; when it was held back for a small part (20 ms), the compiler is the culprit.
+TEST(AnalyzeDetectCpuThrottlingTest, OnABusyMachineTheThrottledTimeDecidesQuotaOrContention) {
+  for (int64_t throttled_ms : {150, 20}) {
+    SCOPED_TRACE(throttled_ms);
+    TempDir dir;
+    const std::string path = dir.file("t.db");
+    scenarios::contended_by(path, 0);
+    exec_sql(path,
+             "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"version\": 2, "
+             "\"cgroup\": \"/job.slice\", \"quota_us\": 20000, \"period_us\": 100000, "
+             "\"start\": {\"nr_periods\": 3, \"nr_throttled\": 1, \"throttled_ns\": 0}, "
+             "\"end\": {\"nr_periods\": 40, \"nr_throttled\": 30, \"throttled_ns\": " +
+                 std::to_string(throttled_ms * 1'000'000) + "}, \"pids\": [1800]}]')");
+    auto v = chains_of(path);
+    const Chain* t = find(v, "cpu_throttling");
+    const Chain* c = find(v, "cpu_contention");
+    if (throttled_ms == 20) {
+      EXPECT_EQ(t, nullptr) << dump(v);
+      ASSERT_NE(c, nullptr) << dump(v);
+      ASSERT_TRUE(c->culprit) << dump(v);
+      EXPECT_EQ(c->culprit->tid, 1900);
+      continue;
+    }
+    ASSERT_NE(t, nullptr) << dump(v);
+    EXPECT_EQ(c, nullptr) << dump(v);
+    EXPECT_FALSE(t->culprit);
+    EXPECT_EQ(t->impact_ns, 150 * kMs);  // the throttled time, within the 160 ms of waits
+    EXPECT_NE(t->summary.find("while the quota held its cgroup back for 150.0 ms"),
+              std::string::npos)
+        << t->summary;
+    EXPECT_NE(t->explanation.find("cc1plus"), std::string::npos) << t->explanation;
+  }
+}
+
 }  // namespace
 }  // namespace causeway::testing
