@@ -3,8 +3,13 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The fuzzers (fuzz/, docs/security.md#fuzzing) build with clang, ASan and UBSan in their own tree.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: all deps configure build test test-unit demo investigations bench docs format clean
+.PHONY: all deps configure build test test-unit fuzz-build fuzz demo investigations bench docs format clean
 
 all: build
 
@@ -23,12 +28,26 @@ build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # Every test, privileged ones included (they need root + BPF; under CI=true a skip fails).
-# Under CI=true it then builds and tests the checkout as on a machine without NVIDIA's CUDA
-# toolkit (scripts/test-without-cuda.sh, in $(BUILD)-nocuda), so both set-ups are checked on
-# every landing.
+# Under CI=true it then also runs each fuzzer for 10 s (ctest label `fuzz` in $(FUZZ_BUILD))
+# and builds and tests the checkout as on a machine without NVIDIA's CUDA toolkit
+# (scripts/test-without-cuda.sh, in $(BUILD)-nocuda), so all three are checked on every landing.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@if [ "$${CI:-}" = true ]; then $(MAKE) --no-print-directory fuzz-build && \
+	  cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz; fi
 	@if [ "$${CI:-}" = true ]; then scripts/test-without-cuda.sh $(BUILD)-nocuda; fi
+
+# The libFuzzer targets, compiled by clang with ASan and UBSan (through ccache when installed).
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCAUSEWAY_FUZZ=ON -DCMAKE_C_COMPILER=clang-14 \
+	  -DCMAKE_CXX_COMPILER=clang++-14 $(FUZZ_CMAKE_FLAGS) \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
+
+# Runs every fuzzer (or FUZZ_TARGETS) for FUZZ_SECONDS each; exits 1 on a crash, hang or leak
+# and names the input it left in $(FUZZ_BUILD)/fuzz/crashes/<target>/.
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Tests that need no root.
 test-unit: build
@@ -58,4 +77,4 @@ format:
 	@git ls-files '*.cpp' '*.h' '*.c' | xargs clang-format -i
 
 clean:
-	@rm -rf $(BUILD)
+	@rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -5,6 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake make pkg-config g++ clang llvm
+  # libFuzzer and the sanitizer runtimes of clang 14, for the fuzz targets (fuzz/, `make fuzz`).
+  clang-14 libclang-rt-14-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcpp-httplib-dev libdw-dev liblzma-dev libbz2-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

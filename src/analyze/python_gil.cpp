@@ -139,7 +139,9 @@ GilFindings find_gil_waits(TraceData& d, const std::vector<FutexWait>& waits,
     std::vector<int32_t> gil_threads;
     for (const auto& [n, t] : takers) gil_threads.push_back(t);
     // Holders, thread by thread in time order.
-    for (auto& [thread, tw] : by_thread) {
+    for (auto& [bound_thread, tw] : by_thread) {
+      // A copy for the lambda below: clang 14 cannot capture structured bindings.
+      const int32_t thread = bound_thread;
       std::sort(tw.begin(), tw.end(),
                 [](const FutexWait* a, const FutexWait* b) { return a->state < b->state; });
       std::vector<size_t> pending;  // timed-out waits not yet ended by a signal

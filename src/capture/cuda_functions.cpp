@@ -412,7 +412,9 @@ void decode_cuda_args(const CudaFunction& fn, const cw_cuda_call& ev, store::Cud
       if (fn.layout == L::kCuMemsetD16 || fn.layout == L::kCuMemsetD16Async) width = 2;
       if (fn.layout == L::kCuMemsetD32 || fn.layout == L::kCuMemsetD32Async) width = 4;
       row.device_ptr = a[0];
-      row.bytes = i64(a[2]) * width;
+      // Unsigned, like the other products of raw arguments: a garbage count wraps instead of
+      // overflowing a signed multiply (undefined behaviour; found by fuzz/fuzz_decoder.cpp).
+      row.bytes = i64(a[2] * static_cast<uint64_t>(width));
       if (fn.layout == L::kCuMemsetD8Async || fn.layout == L::kCuMemsetD16Async ||
           fn.layout == L::kCuMemsetD32Async)
         row.stream = a[3];

@@ -1,6 +1,7 @@
 #include "capture/decoder.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
 
@@ -63,6 +64,43 @@ char block_op(uint32_t cmd_flags) {
   }
 }
 
+// Times in a record are CLOCK_MONOTONIC ns since boot, or durations: far below 2^61 ns (73
+// years). A larger one is a damaged record, and the decoder's differences and sums of times
+// could overflow on it, so the record is skipped as malformed. 0 stays valid ("not seen").
+constexpr uint64_t kMaxEventNs = uint64_t{1} << 61;
+
+bool plausible_ns(uint64_t v) {
+  return v <= kMaxEventNs;
+}
+
+// Whether every time field of `rec` (header kind already read) is plausible. Fields beyond a
+// short record's end are not looked at: the handlers refuse such records themselves.
+bool plausible_times(const cw_header& h, std::span<const uint8_t> rec) {
+  if (!plausible_ns(h.ts_ns)) return false;
+  switch (h.kind) {
+    case CW_EV_CUDA_CALL:
+      if (rec.size() < offsetof(cw_cuda_call, stack)) return true;
+      return plausible_ns(reinterpret_cast<const cw_cuda_call*>(rec.data())->dur_ns);
+    case CW_EV_SCHED_SWITCH:
+      if (rec.size() < offsetof(cw_sched_switch, stack)) return true;
+      return plausible_ns(reinterpret_cast<const cw_sched_switch*>(rec.data())->syscall_ts);
+    case CW_EV_WAKEUP:
+      if (rec.size() < sizeof(cw_wakeup)) return true;
+      return plausible_ns(reinterpret_cast<const cw_wakeup*>(rec.data())->waking_ts);
+    case CW_EV_SYSCALL:
+      if (rec.size() < sizeof(cw_syscall)) return true;
+      return plausible_ns(reinterpret_cast<const cw_syscall*>(rec.data())->dur_ns);
+    case CW_EV_BLOCK_IO: {
+      if (rec.size() < sizeof(cw_block_io)) return true;
+      const auto* ev = reinterpret_cast<const cw_block_io*>(rec.data());
+      return plausible_ns(ev->insert_ts) && plausible_ns(ev->issue_ts) &&
+             plausible_ns(ev->complete_ts);
+    }
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
 std::string_view syscall_name(int32_t nr) {
@@ -103,7 +141,7 @@ Decoder::Decoder(RowSink& sink, const CudaFunctionTable& functions, DecoderOptio
 Status Decoder::ingest(std::span<const uint8_t> record) {
   counts_.events++;
   const auto* h = as<cw_header>(record);
-  if (!h) {
+  if (!h || !plausible_times(*h, record)) {
     counts_.malformed++;
     return Status::Ok();
   }

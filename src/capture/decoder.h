@@ -59,7 +59,8 @@ struct DecoderCounts {
   // one that switch put there (or that came earlier in time): the stretch is left unnamed.
   int64_t cpu_holder_breaks = 0;
   int64_t switches_missed = 0;  // traced threads seen leaving a CPU they were not seen taking
-  int64_t malformed = 0;        // records too short or of unknown kind (skipped)
+  int64_t malformed = 0;        // records too short, of unknown kind or with a time beyond 2^61 ns
+                                // (skipped)
 };
 
 // Callbacks for events the capture session must act on.

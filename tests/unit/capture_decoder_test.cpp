@@ -435,6 +435,61 @@ TEST_F(CaptureDecoder, MalformedRecordsAreCountedAndSkipped) {
   EXPECT_TRUE(sink.cuda.empty());
 }
 
+// Found by fuzz/fuzz_decoder.cpp: a block I/O record whose times are near 2^63 made the
+// duration's subtraction overflow (undefined behaviour); any time beyond 2^61 ns now makes the
+// record malformed, so no difference or sum of times in the decoder can overflow.
+TEST_F(CaptureDecoder, ImpossibleTimesMakeARecordMalformed) {
+  const uint64_t huge = (uint64_t{1} << 63) + 12345;
+  cw_block_io io{};
+  io.h = header(CW_EV_BLOCK_IO, huge, 10, 11);
+  io.complete_ts = 7954764325393203199ULL;
+  source.push_event(io);
+  auto call = cuda_event("cudaFree", 100, ~uint64_t{0}, 10, 11);
+  source.push_event(call, sizeof(call) - sizeof(call.stack));
+  auto sw = switch_event(200, 0, 10, 11, "decode", true, 1, false, 0, 0, "swapper", false);
+  sw.syscall_nr = 202;
+  sw.syscall_ts = huge;
+  source.push_event(sw, switch_size(sw));
+  cw_syscall sc{};
+  sc.h = header(CW_EV_SYSCALL, 300, 10, 11);
+  sc.nr = 202;
+  sc.dur_ns = huge;
+  source.push_event(sc);
+  cw_wakeup wk{};
+  wk.h = header(CW_EV_WAKEUP, 400, 0, 0);
+  wk.wakee_pid = 10;
+  wk.wakee_tid = 11;
+  wk.waking_ts = huge;
+  source.push_event(wk);
+  // A time of exactly 2^61 ns is still accepted.
+  auto edge = cuda_event("cudaFree", uint64_t{1} << 61, 1, 10, 11);
+  source.push_event(edge, sizeof(edge) - sizeof(edge.stack));
+  run(500);
+  EXPECT_EQ(decoder->counts().malformed, 5);
+  EXPECT_TRUE(sink.block.empty());
+  EXPECT_TRUE(sink.syscalls.empty());
+  EXPECT_TRUE(sink.wakeups.empty());
+  ASSERT_EQ(sink.cuda.size(), 1u);
+  EXPECT_EQ(sink.cuda[0].ts_ns, int64_t{1} << 61);
+}
+
+// Found by fuzz/fuzz_decoder.cpp (under UBSan): cuMemsetD32's byte count was a signed
+// multiply of the raw count, undefined for a garbage count; it now wraps like the other
+// products of raw arguments (2D copies). The regression input is
+// fuzz/corpus/decoder/regression-memset-bytes-overflow, run by the fuzz ctest tests.
+TEST_F(CaptureDecoder, MemsetBytesAreCountTimesWidth) {
+  auto ok = cuda_event("cuMemsetD32", 100, 5, 10, 11);
+  ok.args[2] = 10;
+  source.push_event(ok, sizeof(ok) - sizeof(ok.stack));
+  auto garbage = cuda_event("cuMemsetD32", 200, 5, 10, 11);
+  garbage.args[2] = (uint64_t{1} << 62) + 1;
+  source.push_event(garbage, sizeof(garbage) - sizeof(garbage.stack));
+  run(500);
+  ASSERT_EQ(sink.cuda.size(), 2u);
+  EXPECT_EQ(sink.cuda[0].bytes, 40);
+  EXPECT_EQ(sink.cuda[1].bytes, 4);  // 4 * (2^62 + 1) mod 2^64
+}
+
 TEST_F(CaptureDecoder, SinkFailureStopsIngest) {
   sink.fail = true;
   auto call = cuda_event("cudaFree", 1, 1, 1, 1);

@@ -1,5 +1,7 @@
 // run_sql: arbitrary read-only SQL over the trace, bounded (see trace_db.h for why it is
 // safe). Results come back as columns + rows and as compact tab-separated text.
+#include <algorithm>
+
 #include "mcp/tool.h"
 
 namespace causeway::mcp {
@@ -10,7 +12,8 @@ constexpr int64_t kMaxRows = 10000;
 
 Result<ToolOutput> run(const Json& args, ToolContext& ctx) {
   std::string sql = args.at("sql").get<std::string>();
-  int64_t max_rows = args.value("max_rows", kDefaultRows);
+  // The input schema already bounds max_rows (arg_check); the cap holds whatever calls run().
+  int64_t max_rows = std::min(args.value("max_rows", kDefaultRows), kMaxRows);
   auto r = ctx.query(sql, {}, max_rows);
   if (!r.ok()) return r.status();
   QueryResult& q = *r;
