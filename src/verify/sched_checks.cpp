@@ -135,11 +135,20 @@ Result<CoveragePlan> plan_coverage(sqlite3* db, CheckResult& exclusive, CheckRes
                        "anywhere in the trace.";
     return plan;
   }
+  // A recorder stopped before its end (killed; `causeway finish` cannot recover its counts)
+  // wrote no event_counts: the switches it missed, which leave gaps, are unknown.
+  const std::optional<std::string> event_counts = store::sql::meta(db, "event_counts");
+  if (!event_counts && store::sql::meta(db, "complete").value_or("0") != "1") {
+    coverage.skipped =
+        "the recorder stopped before writing meta event_counts (it was killed), so it is not "
+        "known how many context switches it missed, and where CPU holders are unknown.";
+    return plan;
+  }
   // Switches the recorder knows it missed (a traced thread seen leaving a CPU it was never
   // seen taking; a CPU's switch numbers jumping): who held the CPU is unknown around them.
   int64_t missed = 0;
   try {
-    const auto counts = nlohmann::json::parse(store::sql::meta(db, "event_counts").value_or("{}"));
+    const auto counts = nlohmann::json::parse(event_counts.value_or("{}"));
     for (const char* key : {"switches_missed", "cpu_seq_gaps", "cpu_holder_breaks"}) {
       if (counts.contains(key) && counts[key].is_number_integer())
         missed += counts[key].get<int64_t>();

@@ -167,6 +167,15 @@ TEST(VerifyTraceTest, RunnableIntervalWithoutCpuHolderReportsTheUncoveredTime) {
   EXPECT_TRUE(r.ok()) << verify::violation_text(r);
   EXPECT_NE(check(r, "runnable_coverage").skipped.find("lost 3 scheduler events"),
             std::string::npos);
+  // A recorder killed before its end left no event_counts (its missed switches unknown):
+  // skipped too. A complete trace without them (a writer that does not count) is checked.
+  exec_sql(db, "DELETE FROM meta WHERE key IN ('drops', 'event_counts')");
+  r = run_verify(db);
+  EXPECT_EQ(failing(r), "runnable_coverage");
+  exec_sql(db, "UPDATE meta SET value = '0' WHERE key = 'complete'");
+  r = run_verify(db);
+  EXPECT_TRUE(r.ok()) << verify::violation_text(r);
+  EXPECT_NE(check(r, "runnable_coverage").skipped.find("it was killed"), std::string::npos);
 }
 
 TEST(VerifyTraceTest, RunnableBeforeTheFirstSliceOfItsCpuIsNotHeldAgainstTheTrace) {
