@@ -547,6 +547,18 @@ Status Decoder::requeue(int32_t tid, Task& t, int64_t ts, int32_t cpu) {
   return Status::Ok();
 }
 
+Status Decoder::add_slice(uint32_t cpu, const CpuTrack& holder, int64_t until) {
+  store::CpuSliceRow row;
+  row.ts_ns = holder.since;
+  row.dur_ns = until - holder.since;
+  row.cpu = static_cast<int32_t>(cpu);
+  row.pid = holder.pid;
+  row.tid = holder.tid;
+  if (auto r = sink_.add(row); !r.ok()) return r.status();
+  counts_.cpu_slices++;
+  return Status::Ok();
+}
+
 Status Decoder::cut_cpu_stretch(uint32_t cpu, int64_t ts) {
   if (cpu >= cpus_.size()) return Status::Ok();
   // Once nobody waits for this CPU its switches are no longer recorded, so the task holding
@@ -557,14 +569,7 @@ Status Decoder::cut_cpu_stretch(uint32_t cpu, int64_t ts) {
   CpuTrack& seen = cpus_[cpu].seen;
   CpuTrack* open = seen.known && (!k.known || seen.seq > k.seq) ? &seen : &k;
   if (!open->known || ts <= open->since) return Status::Ok();
-  store::CpuSliceRow row;
-  row.ts_ns = open->since;
-  row.dur_ns = ts - open->since;
-  row.cpu = static_cast<int32_t>(cpu);
-  row.pid = open->pid;
-  row.tid = open->tid;
-  if (auto r = sink_.add(row); !r.ok()) return r.status();
-  counts_.cpu_slices++;
+  if (Status s = add_slice(cpu, *open, ts); !s.ok()) return s;
   open->since = ts;
   return Status::Ok();
 }
@@ -595,14 +600,7 @@ Status Decoder::cpu_switch(uint32_t cpu, uint64_t seq, int64_t ts, int32_t prev_
     counts_.cpu_holder_breaks++;
   }
   if (from) {
-    store::CpuSliceRow row;
-    row.ts_ns = from->since;
-    row.dur_ns = ts - from->since;
-    row.cpu = static_cast<int32_t>(cpu);
-    row.pid = from->pid;
-    row.tid = from->tid;
-    if (auto r = sink_.add(row); !r.ok()) return r.status();
-    counts_.cpu_slices++;
+    if (Status s = add_slice(cpu, *from, ts); !s.ok()) return s;
   }
   if (!k.known || seq > k.seq) k = CpuTrack{true, next_pid, next_tid, ts, seq};
   if (seen.known && seen.seq <= seq) seen = CpuTrack{};
@@ -947,14 +945,7 @@ Status Decoder::finish(int64_t end_ns) {
     // The latest stretch known: a wakeup's sighting when its switch was never processed.
     const CpuTrack& k = cpus_[c].seen.known ? cpus_[c].seen : cpus_[c].at;
     if (!waited[c] || !k.known || end_ns < k.since) continue;
-    store::CpuSliceRow row;
-    row.ts_ns = k.since;
-    row.dur_ns = end_ns - k.since;
-    row.cpu = static_cast<int32_t>(c);
-    row.pid = k.pid;
-    row.tid = k.tid;
-    if (auto r = sink_.add(row); !r.ok()) return r.status();
-    counts_.cpu_slices++;
+    if (Status s = add_slice(static_cast<uint32_t>(c), k, end_ns); !s.ok()) return s;
   }
   cpus_.clear();
   for (auto& [tid, t] : tasks_) {

@@ -178,6 +178,8 @@ class Decoder {
     int64_t since = 0;
     uint64_t seq = 0;
   };
+  // Writes the cpu_slice row of `holder`'s stretch on `cpu`, from its start to `until`.
+  Status add_slice(uint32_t cpu, const CpuTrack& holder, int64_t until);
   // Per CPU: the stretch its last processed switch started (`at`), and what a wakeup reported
   // of a later one (`seen`: its switch was not recorded, or its record comes later, since
   // records of different CPUs can reach us out of order).

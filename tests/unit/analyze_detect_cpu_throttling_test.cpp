@@ -11,6 +11,19 @@ namespace {
 
 using analyze::Chain;
 
+// A 20 ms per 100 ms quota over pid 1800 (cgroup /job.slice), as the recorder writes meta
+// cpu_quotas: the period count at the end is `nr_throttled` (1 at the start) and `throttled_ns`
+// were held back during the trace.
+void set_quota(const std::string& path, int nr_throttled, int64_t throttled_ns) {
+  exec_sql(path,
+           "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"version\": 2, "
+           "\"cgroup\": \"/job.slice\", \"quota_us\": 20000, \"period_us\": 100000, "
+           "\"start\": {\"nr_periods\": 3, \"nr_throttled\": 1, \"throttled_ns\": 5}, "
+           "\"end\": {\"nr_periods\": 40, \"nr_throttled\": " +
+               std::to_string(nr_throttled) + ", \"throttled_ns\": " +
+               std::to_string(throttled_ns + 5) + "}, \"pids\": [1800]}]')");
+}
+
 // The same idle-CPU waits under a CPU quota that throttled the process during the trace (meta
 // cpu_quotas, as the recorder writes it): cpu_throttling naming the cgroup and its quota, the
 // impact the idle time. A quota that never throttled it is no evidence: still cpu_contention.
@@ -20,13 +33,7 @@ TEST(AnalyzeDetectCpuThrottlingTest, IdleWaitsUnderAQuotaThatThrottledAreCpuThro
     TempDir dir;
     const std::string path = dir.file("t.db");
     scenarios::contended_by(path, 2);
-    exec_sql(path,
-             "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"version\": 2, "
-             "\"cgroup\": \"/job.slice\", \"quota_us\": 20000, \"period_us\": 100000, "
-             "\"start\": {\"nr_periods\": 3, \"nr_throttled\": 1, \"throttled_ns\": 5}, "
-             "\"end\": {\"nr_periods\": 40, \"nr_throttled\": " +
-                 std::string(throttled ? "30" : "1") +
-                 ", \"throttled_ns\": 150000005}, \"pids\": [1800]}]')");
+    set_quota(path, throttled ? 30 : 1, 150'000'000);
     auto v = chains_of(path);
     const Chain* t = find(v, "cpu_throttling");
     if (!throttled) {
@@ -65,12 +72,7 @@ TEST(AnalyzeDetectCpuThrottlingTest, OnABusyMachineTheThrottledTimeDecidesQuotaO
     TempDir dir;
     const std::string path = dir.file("t.db");
     scenarios::contended_by(path, 0);
-    exec_sql(path,
-             "INSERT OR REPLACE INTO meta (key, value) VALUES ('cpu_quotas', '[{\"version\": 2, "
-             "\"cgroup\": \"/job.slice\", \"quota_us\": 20000, \"period_us\": 100000, "
-             "\"start\": {\"nr_periods\": 3, \"nr_throttled\": 1, \"throttled_ns\": 0}, "
-             "\"end\": {\"nr_periods\": 40, \"nr_throttled\": 30, \"throttled_ns\": " +
-                 std::to_string(throttled_ms * 1'000'000) + "}, \"pids\": [1800]}]')");
+    set_quota(path, 30, throttled_ms * 1'000'000);
     auto v = chains_of(path);
     const Chain* t = find(v, "cpu_throttling");
     const Chain* c = find(v, "cpu_contention");

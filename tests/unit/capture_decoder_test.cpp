@@ -536,6 +536,19 @@ namespace {
 
 constexpr size_t kSwitchSize = sizeof(cw_sched_switch) - sizeof(cw_sched_switch::stack);
 
+// Traced thread 10/11 moved from `orig` to `dest` at `ts`; `dest` was running `curr` (pid =
+// tid) since its switch number `seq`.
+cw_migrate migrate_event(uint64_t ts, int32_t orig, int32_t dest, uint32_t curr, uint64_t seq) {
+  cw_migrate m{};
+  m.h = header(CW_EV_MIGRATE, ts, 10, 11, 1);
+  m.orig_cpu = orig;
+  m.dest_cpu = dest;
+  m.dest_curr_pid = curr;
+  m.dest_curr_tid = curr;
+  m.dest_seq = seq;
+  return m;
+}
+
 cw_wakeup wakeup_event(uint64_t ts, uint32_t waker_pid, uint32_t waker_tid, const char* waker,
                        uint8_t ctx, uint32_t wakee_pid, uint32_t wakee_tid, int32_t cpu,
                        uint32_t curr_pid, uint32_t curr_tid, uint64_t seq) {
@@ -703,14 +716,7 @@ TEST_F(CaptureDecoder, AMigrationSplitsTheRunnableIntervalByQueue) {
   source.push_event(
       numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 5),
       kSwitchSize);
-  cw_migrate m{};
-  m.h = header(CW_EV_MIGRATE, 3000, 10, 11, 1);
-  m.orig_cpu = 0;
-  m.dest_cpu = 1;
-  m.dest_curr_pid = 40;
-  m.dest_curr_tid = 40;
-  m.dest_seq = 9;
-  source.push_event(m);
+  source.push_event(migrate_event(3000, 0, 1, 40, 9));
   source.push_event(
       numbered(switch_event(4000, 1, 40, 40, "other", false, 0, true, 10, 11, "decode", true), 10),
       kSwitchSize);
@@ -741,14 +747,7 @@ TEST_F(CaptureDecoder, AThreadPulledAwayBeforeItRanStillNamesWhoHeldItsFirstCpu)
   out.syscall_nr = 202;
   source.push_event(out, kSwitchSize);
   source.push_event(wakeup_event(2000, 10, 13, "logger", CW_WAKER_TASK, 10, 11, 0, 50, 50, 70));
-  cw_migrate m{};
-  m.h = header(CW_EV_MIGRATE, 2600, 10, 11, 1);
-  m.orig_cpu = 0;
-  m.dest_cpu = 1;
-  m.dest_curr_pid = 0;
-  m.dest_curr_tid = 0;
-  m.dest_seq = 3;
-  source.push_event(m);
+  source.push_event(migrate_event(2600, 0, 1, 0, 3));
   source.push_event(
       numbered(switch_event(2700, 1, 0, 0, "swapper/1", false, 0, true, 10, 11, "decode", true), 4),
       kSwitchSize);
@@ -768,14 +767,7 @@ TEST_F(CaptureDecoder, ASwitchOlderThanTheCutIsNotAMissedSwitch) {
   source.push_event(
       numbered(switch_event(1000, 0, 10, 11, "decode", true, 0, true, 30, 30, "spinner", false), 5),
       kSwitchSize);
-  cw_migrate m{};
-  m.h = header(CW_EV_MIGRATE, 3000, 10, 11, 1);
-  m.orig_cpu = 0;
-  m.dest_cpu = 1;
-  m.dest_curr_pid = 40;
-  m.dest_curr_tid = 40;
-  m.dest_seq = 9;
-  source.push_event(m);
+  source.push_event(migrate_event(3000, 0, 1, 40, 9));
   source.push_event(
       numbered(switch_event(2990, 0, 30, 30, "spinner", false, 0, false, 60, 60, "kworker", false),
                6),
