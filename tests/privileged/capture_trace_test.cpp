@@ -285,6 +285,27 @@ TEST(CaptureTrace, ForkingCommandTracesChildrenAndExitsWithTheCommandsStatus) {
       7 << 8);
 }
 
+// Issue "Hostile traces and hostile clients", item 17: forking 200 children once recorded
+// 358-378 traced process rows, 157-177 of them ghosts with no thread and no times. Every
+// traced process row is one of the 201 processes, with its threads and its start and end.
+TEST(CaptureTrace, TwoHundredChildrenAreTwoHundredProcessRows) {
+  CAUSEWAY_REQUIRE_BPF();
+  TempDir dir;
+  auto r = trace(dir.file("t.db"), {"--", "/bin/sh", "-c",
+                                    "i=0; while [ $i -lt 200 ]; do sleep 0.01 & i=$((i+1)); "
+                                    "done; wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Db db(dir.file("t.db"));
+  EXPECT_EQ(db.integer("SELECT count(*) FROM process WHERE traced AND name = 'sleep'"), 200);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM process p WHERE traced AND NOT EXISTS (SELECT 1 "
+                       "FROM thread t WHERE t.upid = p.upid)"),
+            0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM process WHERE traced AND (start_ts IS NULL OR "
+                       "end_ts IS NULL)"),
+            0);
+  EXPECT_EQ(db.integer("SELECT count(*) FROM process WHERE traced"), 201);
+}
+
 TEST(CaptureTrace, DlopenedRuntimeIsProbedBeforeItsFirstCall) {
   CAUSEWAY_REQUIRE_BPF();
   TempDir dir;
