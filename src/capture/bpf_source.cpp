@@ -231,6 +231,7 @@ std::optional<int64_t> BpfSource::unreported_switches() const {
   const std::optional<int64_t> now = read_context_switches();
   const int fd = bpf_map__fd(skel_->maps.cpu_watch);
   const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return std::nullopt;  // nothing seen would count every switch as unreported
   int64_t seen = 0;
   for (int cpu = 0; cpu < cpus; cpu++) {
     uint32_t key = static_cast<uint32_t>(cpu);
